@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database, UserRow } from '../db/schema.ts';
+import { AppError, conflict, invalid } from '../errors.ts';
+import { hashPassword } from './password.ts';
+
+/** A user as the rest of the server sees it: never the password hash. */
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  disabled: boolean;
+  attributes: Record<string, unknown>;
+  roles: string[];
+  groups: string[];
+}
+
+export interface NewUserInput {
+  email: string;
+  password: string;
+  name?: string;
+  roles?: string[];
+  groups?: string[];
+  attributes?: Record<string, unknown>;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+/** Users, their roles and their approver groups. */
+export class UserRepository {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  async create(input: NewUserInput): Promise<User> {
+    const email = input.email.trim();
+    if (!EMAIL.test(email)) throw invalid('email is not a valid address', { field: 'email' });
+    if (input.password.length < 8) throw invalid('password must be at least 8 characters', { field: 'password' });
+    const id = randomUUID();
+    const password_hash = await hashPassword(input.password);
+    await this.#db.transaction().execute(async (trx) => {
+      const exists = await trx.selectFrom('app_user').select('id')
+        .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).executeTakeFirst();
+      if (exists) throw conflict('a user with this email already exists', { field: 'email' });
+      await trx.insertInto('app_user').values({
+        id, email, name: input.name ?? '', password_hash, attributes: JSON.stringify(input.attributes ?? {}),
+      }).execute();
+      if (input.roles?.length) {
+        await assertKnown(trx, 'role', input.roles);
+        await trx.insertInto('user_role').values(input.roles.map((role_name) => ({ user_id: id, role_name }))).execute();
+      }
+      if (input.groups?.length) {
+        await assertKnown(trx, 'approver_group', input.groups);
+        await trx.insertInto('group_member').values(input.groups.map((group_name) => ({ user_id: id, group_name }))).execute();
+      }
+    });
+    return (await this.findById(id))!;
+  }
+
+  async count(): Promise<number> {
+    const row = await this.#db.selectFrom('app_user').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** The row with its password hash, for login only. */
+  async findCredentials(email: string): Promise<UserRow | undefined> {
+    return this.#db.selectFrom('app_user').selectAll()
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase())).executeTakeFirst();
+  }
+
+  async findById(id: string): Promise<User | undefined> {
+    const row = await this.#db.selectFrom('app_user').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    const [roles, groups] = await Promise.all([this.rolesOf(id), this.groupsOf(id)]);
+    return present(row, roles, groups);
+  }
+
+  async list(opts: { after?: string; limit?: number } = {}): Promise<User[]> {
+    let q = this.#db.selectFrom('app_user').selectAll().orderBy('email').limit(opts.limit ?? 100);
+    if (opts.after) q = q.where('email', '>', opts.after);
+    const rows = await q.execute();
+    if (!rows.length) return [];
+    const ids = rows.map((r) => r.id);
+    const [roles, groups] = await Promise.all([
+      this.#db.selectFrom('user_role').select(['user_id', 'role_name']).where('user_id', 'in', ids).execute(),
+      this.#db.selectFrom('group_member').select(['user_id', 'group_name']).where('user_id', 'in', ids).execute(),
+    ]);
+    return rows.map((r) => present(
+      r,
+      roles.filter((x) => x.user_id === r.id).map((x) => x.role_name).sort(),
+      groups.filter((x) => x.user_id === r.id).map((x) => x.group_name).sort(),
+    ));
+  }
+
+  async rolesOf(userId: string): Promise<string[]> {
+    const rows = await this.#db.selectFrom('user_role').select('role_name').where('user_id', '=', userId).orderBy('role_name').execute();
+    return rows.map((r) => r.role_name);
+  }
+
+  async groupsOf(userId: string): Promise<string[]> {
+    const rows = await this.#db.selectFrom('group_member').select('group_name').where('user_id', '=', userId).orderBy('group_name').execute();
+    return rows.map((r) => r.group_name);
+  }
+}
+
+function present(row: UserRow, roles: string[], groups: string[]): User {
+  return { id: row.id, email: row.email, name: row.name, disabled: row.disabled, attributes: row.attributes, roles, groups };
+}
+
+async function assertKnown(q: Kysely<Database>, table: 'role' | 'approver_group', names: string[]): Promise<void> {
+  const found = await q.selectFrom(table).select('name').where('name', 'in', names).execute();
+  const known = new Set(found.map((r) => r.name));
+  const missing = names.filter((n) => !known.has(n));
+  if (missing.length) {
+    const what = table === 'role' ? 'role' : 'group';
+    throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown ${what}: ${missing.join(', ')}`, { [what]: missing });
+  }
+}

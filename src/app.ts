@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import type Koa from 'koa';
+import Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './db/schema.ts';
+import { errorMiddleware } from './http/errors.ts';
+
+export interface AppDeps {
+  provider: Provider;
+  db: Kysely<Database>;
+  log: Logger;
+  routers: Router[];
+}
+
+/**
+ * The HTTP application. oidc-provider is itself a Koa application; our middleware and routers are
+ * registered in front of its own routes with `provider.use` (its documented extension point):
+ * request ids and logging, the error-mapping middleware, operational endpoints, our routers.
+ */
+export function createApp(deps: AppDeps): Koa {
+  const app = deps.provider;
+  app.silent = true;
+
+  app.use(async (ctx, next) => {
+    const started = performance.now();
+    const incoming = ctx.get('x-request-id');
+    ctx.state.reqId = /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    ctx.set('X-Request-Id', ctx.state.reqId);
+    try {
+      await next();
+    } finally {
+      deps.log.debug({ reqId: ctx.state.reqId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+    }
+  });
+  app.use(errorMiddleware(deps.log));
+
+  const ops = new Router();
+  ops.get('/healthz', (ctx) => { ctx.body = { status: 'ok' }; });
+  ops.get('/readyz', async (ctx) => {
+    try {
+      await sql`select 1`.execute(deps.db);
+      ctx.body = { status: 'ready' };
+    } catch {
+      ctx.status = 503;
+      ctx.set('Retry-After', '5');
+      ctx.body = { status: 'unavailable', detail: 'database unreachable' };
+    }
+  });
+  // RFC 8414 metadata: the same document as OpenID discovery (a superset), at its own path.
+  ops.get('/.well-known/oauth-authorization-server', async (ctx, next) => {
+    ctx.path = '/.well-known/openid-configuration';
+    await next();
+  });
+  app.use(ops.routes());
+  for (const r of deps.routers) app.use(r.routes()).use(r.allowedMethods());
+  return app;
+}

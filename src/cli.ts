@@ -1,0 +1,130 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/env.ts';
+import { AppError } from './errors.ts';
+import { createServer, type Server } from './main.ts';
+import { startServer } from './serve.ts';
+import { connect } from './db/connect.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { registerClient } from './oidc/clients.ts';
+import { rotateSigningKey } from './keys/keystore.ts';
+import { CatalogueError } from './config/scopes.ts';
+
+const HELP: Record<string, string> = {
+  main: `Usage: mcp-elevate <command> [options]
+
+Commands:
+  serve                 start the authorization server (default port 3000)
+  migrate               bring the database schema up to date
+  users add|list        manage local users
+  clients add           register an OAuth client (agent, MCP server, app)
+  keys rotate           add a new signing key; old keys stay published until their tokens expire
+
+Configuration comes from environment variables (see README). Use '<command> --help' for details.`,
+  serve: 'Usage: mcp-elevate serve\n\nStarts the server with the configuration from the environment.',
+  migrate: 'Usage: mcp-elevate migrate\n\nApplies pending database migrations and exits.',
+  'users add': `Usage: mcp-elevate users add --email E --password P [--name N] [--role R]... [--group G]...`,
+  'users list': 'Usage: mcp-elevate users list\n\nPrints one user a line: email, name, roles, groups.',
+  'clients add': `Usage: mcp-elevate clients add --id ID [--secret S] [--redirect-uri U]... [--grant-type T]... [--role R]... [--name N]
+
+Without --redirect-uri the client uses client_credentials; a secret is generated when not given.`,
+  'keys rotate': 'Usage: mcp-elevate keys rotate\n\nAdds a new ES256 signing key; previous keys stay in the JWKS for 24 h.',
+};
+
+/** Thrown for bad command-line input; printed as one line. */
+class UsageError extends Error {}
+
+async function withServer<T>(fn: (s: Server) => Promise<T>): Promise<T> {
+  const server = await createServer(loadConfig(), { workers: false, bootstrapAdmin: false, log: (await import('pino')).pino({ level: 'silent' }) });
+  try {
+    return await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+function parse(args: string[], options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>) {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false }).values as Record<string, string | string[] | boolean | undefined>;
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+}
+
+const need = (v: unknown, name: string): string => {
+  if (typeof v !== 'string' || !v) throw new UsageError(`--${name} is required`);
+  return v;
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, sub] = argv;
+  const key = sub && !sub.startsWith('-') ? `${cmd} ${sub}` : cmd ?? '';
+  const rest = argv.slice(key.split(' ').length);
+  if (!cmd || cmd === '--help' || cmd === 'help') {
+    console.log(HELP.main);
+    return cmd ? 0 : 1;
+  }
+  if (!HELP[key]) throw new UsageError(`unknown command '${key}' (see mcp-elevate --help)`);
+  if (rest.includes('--help')) {
+    console.log(HELP[key]);
+    return 0;
+  }
+  switch (key) {
+    case 'serve':
+      parse(rest, {});
+      await startServer();
+      return -1; // keeps running
+    case 'migrate': {
+      parse(rest, {});
+      const config = loadConfig();
+      const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      try {
+        const applied = await migrateToLatest(db.db);
+        console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema is up to date');
+      } finally {
+        await db.close();
+      }
+      return 0;
+    }
+    case 'users add': {
+      const v = parse(rest, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, role: { type: 'string', multiple: true }, group: { type: 'string', multiple: true } });
+      const user = await withServer((s) => s.users.create({
+        email: need(v.email, 'email'), password: need(v.password, 'password'), name: v.name as string | undefined,
+        roles: v.role as string[] | undefined, groups: v.group as string[] | undefined,
+      }));
+      console.log(`created user ${user.email} (${user.id})`);
+      return 0;
+    }
+    case 'users list': {
+      parse(rest, {});
+      const users = await withServer((s) => s.users.list({ limit: 10_000 }));
+      for (const u of users) console.log([u.email, u.name || '-', u.roles.join(',') || '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : ''].join('\t').trimEnd());
+      return 0;
+    }
+    case 'clients add': {
+      const v = parse(rest, { id: { type: 'string' }, secret: { type: 'string' }, name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, 'grant-type': { type: 'string', multiple: true }, role: { type: 'string', multiple: true } });
+      const res = await withServer((s) => registerClient(s.provider, s.db.db, {
+        id: need(v.id, 'id'), secret: v.secret as string | undefined, name: v.name as string | undefined,
+        redirectUris: v['redirect-uri'] as string[] | undefined, grantTypes: v['grant-type'] as string[] | undefined, roles: v.role as string[] | undefined,
+      }));
+      console.log(`created client ${res.clientId}`);
+      // The secret is shown once here, where the operator asked for it; it is never logged.
+      if (res.clientSecret && !v.secret) console.log(`client secret: ${res.clientSecret}`);
+      return 0;
+    }
+    case 'keys rotate': {
+      parse(rest, {});
+      const res = await withServer((s) => rotateSigningKey(s.db.db, 24 * 3600));
+      console.log(`new signing key ${res.kid}; ${res.retiring.length} previous key(s) stay published for 24 h`);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code >= 0) process.exit(code);
+}, (err: unknown) => {
+  const known = err instanceof UsageError || err instanceof ConfigError || err instanceof AppError || err instanceof CatalogueError;
+  console.error(`mcp-elevate: ${known ? (err as Error).message : 'failed: ' + ((err as Error).message ?? String(err)).split('\n')[0]}`);
+  process.exit(known && !(err instanceof AppError) ? 2 : 1);
+});

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const url = z.url({ protocol: /^https?$/ });
+const boolish = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/**
+ * Environment variables read at start (DESIGN §3). Each carries its default; an invalid value
+ * stops the process with one line naming the variable.
+ */
+export const envSchema = z.object({
+  /** Port the server listens on. Default 3000. */
+  PORT: port.default(3000),
+  /** Public issuer URL. Default `http://localhost:$PORT`. */
+  ISSUER: url.optional(),
+  /** PostgreSQL connection string. Unset: embedded PGlite under `DATA_DIR/pglite`. */
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  /** Folder for the embedded database, generated keys and spooled mail. Default `./data`. */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** SMTP server URL (smtp:// or smtps://). Unset: mail is written to `DATA_DIR/mail/*.eml`. */
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  /** Sender address of outgoing mail. Default `mcp-elevate <no-reply@localhost>`. */
+  MAIL_FROM: z.string().min(3).default('mcp-elevate <no-reply@localhost>'),
+  /** Path of the scope catalogue. Default `./scopes.json`. */
+  SCOPES_FILE: z.string().min(1).default('./scopes.json'),
+  /** pino log level. Default `info`. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Trust `X-Forwarded-*` headers from a TLS-terminating proxy. Default false. */
+  TRUST_PROXY: boolish.default(false),
+  /** Lifetime of base (non-elevated) access tokens in seconds. Default 3600. */
+  ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).max(86_400).default(3600),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Validated, frozen configuration of one server instance. */
+export interface Config {
+  readonly port: number;
+  readonly issuer: string;
+  readonly databaseUrl?: string;
+  readonly dataDir: string;
+  readonly smtpUrl?: string;
+  readonly mailFrom: string;
+  readonly scopesFile: string;
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly trustProxy: boolean;
+  readonly accessTokenTtl: number;
+}
+
+/** Thrown when the environment is invalid; its message is one line naming the variable. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+}
+
+/** Parses the environment into a frozen {@link Config}; throws {@link ConfigError} on the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset, as a shell `VAR=` usually means.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`${name}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    issuer: (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    scopesFile: e.SCOPES_FILE,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+    accessTokenTtl: e.ACCESS_TOKEN_TTL,
+  });
+}

@@ -1,0 +1,133 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type Provider from 'oidc-provider';
+import { pino, type Logger } from 'pino';
+import type { Config } from './config/env.ts';
+import { loadCatalogue } from './config/scopes.ts';
+import { connect, type Db } from './db/connect.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { loadCookieKeys, loadSigningKeys } from './keys/keystore.ts';
+import { UserRepository } from './accounts/users.ts';
+import { LoginLimiter } from './accounts/login-limiter.ts';
+import { RoleService } from './roles/role-service.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { Csrf } from './http/csrf.ts';
+import { createProvider } from './oidc/provider.ts';
+import { deleteExpiredPayloads } from './oidc/adapter.ts';
+import { interactionRoutes } from './oidc/interactions/routes.ts';
+import { createApp } from './app.ts';
+import type { Catalogue } from './policy/index.ts';
+
+/** A running (or ready to run) authorization server. */
+export interface Server {
+  readonly config: Config;
+  readonly provider: Provider;
+  readonly db: Db;
+  readonly log: Logger;
+  readonly catalogue: Catalogue;
+  readonly users: UserRepository;
+  readonly roles: RoleService;
+  readonly audit: AuditLog;
+  /** Listens on `port` (default: the configured one; 0 for any free port); resolves with the base URL. */
+  listen(port?: number): Promise<string>;
+  /** Stops accepting connections, finishes in-flight requests, stops workers, closes the database. */
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  /** Logger to use; default a pino JSON logger at the configured level. */
+  log?: Logger;
+  /** Run the background workers (expired-row cleanup …). Default true. */
+  workers?: boolean;
+  /** Create the first admin account when there are no users. Default true. */
+  bootstrapAdmin?: boolean;
+}
+
+/** Redaction paths so that secrets never reach the logs. */
+export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.client_secret', '*.token', '*.access_token', '*.refresh_token'];
+
+/**
+ * Composition root: validates the catalogue, opens and migrates the database, loads (or creates)
+ * keys, wires repositories, oidc-provider and routes. Nothing listens until {@link Server.listen}.
+ */
+export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
+  const log = opts.log ?? pino({ level: config.logLevel, redact: LOG_REDACT });
+  const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    await migrateToLatest(db.db);
+    const roles = new RoleService(db.db);
+    const catalogue = await loadCatalogue(config.scopesFile, (await roles.roles()).map((r) => r.name));
+    const [signingKeys, cookieKeys] = await Promise.all([loadSigningKeys(db.db), loadCookieKeys(db.db)]);
+    const users = new UserRepository(db.db);
+    const audit = new AuditLog(db.db);
+    const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys });
+    const csrf = new Csrf(cookieKeys[0]!);
+    const app = createApp({
+      provider,
+      db: db.db,
+      log,
+      routers: [interactionRoutes({ provider, users, roles, catalogue, audit, csrf, limiter: new LoginLimiter(), issuer: config.issuer })],
+    });
+    if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);
+
+    let http: HttpServer | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    if (opts.workers !== false) {
+      const cleanup = setInterval(() => {
+        deleteExpiredPayloads(db.db).catch((err) => log.warn({ err }, 'expired artifact cleanup failed'));
+      }, 10 * 60_000);
+      cleanup.unref();
+      timers.push(cleanup);
+    }
+
+    return {
+      config, provider, db, log, catalogue, users, roles, audit,
+      async listen(port = config.port) {
+        http = app.listen(port, '0.0.0.0');
+        await once(http, 'listening');
+        const { port: actual } = http.address() as AddressInfo;
+        log.info({ port: actual, issuer: config.issuer }, 'mcp-elevate listening');
+        return `http://127.0.0.1:${actual}`;
+      },
+      async close() {
+        timers.forEach(clearInterval);
+        if (http) {
+          const closed = once(http, 'close');
+          http.close();
+          http.closeIdleConnections();
+          await closed;
+        }
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * On first start with no users: an admin account whose one-time password is printed once and
+ * written to `DATA_DIR/initial-admin-password` (mode 0600), never logged.
+ */
+async function bootstrapAdmin(config: Config, users: UserRepository, log: Logger): Promise<void> {
+  if ((await users.count()) > 0) return;
+  const password = randomBytes(18).toString('base64url');
+  const email = 'admin@localhost';
+  try {
+    await users.create({ email, password, name: 'Administrator', roles: ['admin'], groups: ['security-team'] });
+  } catch (err) {
+    // Another instance created it at the same moment: nothing to do.
+    if ((err as { code?: string }).code === 'ERR_CONFLICT') return;
+    throw err;
+  }
+  await mkdir(config.dataDir, { recursive: true });
+  const file = join(config.dataDir, 'initial-admin-password');
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  log.info({ email, passwordFile: file }, 'created the initial admin account');
+  process.stdout.write(`\nInitial admin account: ${email}\nOne-time password: ${password}\n(also saved to ${file}, mode 0600)\n\n`);
+}

@@ -1,0 +1,55 @@
+import { InvalidRequestError, InvalidTokenError, MissingTokenError } from '../errors.ts';
+import type { TokenVerifier, VerifiedToken } from '../token/types.ts';
+
+/** A header as Node exposes it: absent, one value, or every value (`req.headersDistinct`). */
+export type HeaderValue = string | readonly string[] | undefined;
+
+/** The request facts DPoP needs: method and the absolute URL the client addressed. */
+export interface RequestInfo {
+  method: string;
+  url: string;
+}
+
+/** RFC 6750 §2.1 b64token. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+function single(value: HeaderValue, name: string): string | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  if (value.length > 1) throw new InvalidRequestError(`multiple ${name} headers`);
+  return value[0];
+}
+
+/**
+ * Parses an Authorization header into scheme and token. Rules:
+ * absent, or a scheme other than Bearer/DPoP → no credentials (`MissingTokenError`); the header
+ * repeated, a scheme without a token, or extra parts → `InvalidRequestError`; a token outside the
+ * b64token alphabet → `InvalidTokenError`. Scheme names are case-insensitive (RFC 9110 §11.1).
+ */
+export function parseAuthorization(authorization: HeaderValue): { scheme: 'bearer' | 'dpop'; token: string } {
+  const header = single(authorization, 'Authorization');
+  if (header === undefined || header.trim() === '') throw new MissingTokenError();
+  const [scheme, ...rest] = header.trim().split(/[ \t]+/);
+  const normalized = scheme.toLowerCase();
+  if (normalized !== 'bearer' && normalized !== 'dpop') throw new MissingTokenError();
+  if (rest.length === 0) throw new InvalidRequestError('missing access token');
+  if (rest.length > 1) throw new InvalidRequestError('malformed Authorization header');
+  if (!B64TOKEN.test(rest[0])) throw new InvalidTokenError('malformed token');
+  return { scheme: normalized, token: rest[0] };
+}
+
+/**
+ * The framework-neutral core of every adapter: reads the Authorization (and DPoP) header and
+ * verifies the token. Resolves to the verified token or rejects with a `VerifierError`
+ * (`MissingTokenError`, `InvalidRequestError`, `InvalidTokenError`, `TemporarilyUnavailableError`),
+ * which `challenge()` turns into the response.
+ */
+export async function verifyBearer(
+  verifier: TokenVerifier,
+  authorization: HeaderValue,
+  dpop: HeaderValue,
+  request: RequestInfo,
+): Promise<VerifiedToken> {
+  const { scheme, token } = parseAuthorization(authorization);
+  const proof = single(dpop, 'DPoP');
+  return verifier.verify(token, { method: request.method, url: request.url, dpop: proof, scheme });
+}

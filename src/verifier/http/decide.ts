@@ -1,0 +1,87 @@
+import type { VerifiedToken } from '../token/types.ts';
+
+/** A tool call as it appears in a JSON-RPC `tools/call` request. */
+export interface ToolCall {
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/** The verdict on one tool call (DESIGN §4 "Decision"). */
+export type ToolCallDecision =
+  | { decision: 'allow' }
+  | { decision: 'deny'; reason: string; requiredRole?: string }
+  | { decision: 'step_up'; scopes: string[] };
+
+/**
+ * Decides a tool call before the MCP server sees it; wired to the policy engine by the caller.
+ * May return a promise (e.g. when the policy bundle is loaded lazily).
+ */
+export type DecideToolCall = (auth: VerifiedToken, call: ToolCall) => ToolCallDecision | Promise<ToolCallDecision>;
+
+/** JSON-RPC error code for an unauthorized call (DESIGN §7.5). */
+export const UNAUTHORIZED = -32002;
+
+/** What the adapter must do with a request after its tool calls were decided. */
+export type GateOutcome =
+  | { kind: 'allow' }
+  | { kind: 'step_up'; scopes: string[] }
+  | { kind: 'deny'; body: unknown };
+
+type Id = string | number | null;
+interface Message {
+  id?: Id;
+  method?: unknown;
+  params?: { name?: unknown; arguments?: unknown };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function errorResponse(id: Id | undefined, message: string, data: Record<string, unknown>) {
+  return { jsonrpc: '2.0', id: id ?? null, error: { code: UNAUTHORIZED, message, data } };
+}
+
+/**
+ * Runs `decide` on every `tools/call` of a JSON-RPC message or batch. Rules:
+ * - any denied call → the request is answered here (HTTP 200, JSON-RPC `-32002` with the
+ *   request's id); in a batch nothing runs, and the batch's other requests get a retryable
+ *   `-32002` saying why, because a partly executed batch could not be answered coherently;
+ * - otherwise any step-up → one 403 challenge naming the union of the scopes needed;
+ * - anything that is not a well-formed `tools/call` is left for the MCP server to answer.
+ */
+export async function gateToolCalls(body: unknown, auth: VerifiedToken, decide: DecideToolCall): Promise<GateOutcome> {
+  const batch = Array.isArray(body);
+  const messages = (batch ? body : [body]).filter(isObject) as Message[];
+  const denied = new Map<Message, { reason: string; requiredRole?: string }>();
+  const scopes = new Set<string>();
+  for (const message of messages) {
+    if (message.method !== 'tools/call' || !isObject(message.params) || typeof message.params.name !== 'string') continue;
+    const args = isObject(message.params.arguments) ? message.params.arguments : {};
+    const verdict = await decide(auth, { name: message.params.name, arguments: args });
+    if (verdict.decision === 'deny') denied.set(message, verdict);
+    else if (verdict.decision === 'step_up') verdict.scopes.forEach((scope) => scopes.add(scope));
+  }
+  if (denied.size > 0) {
+    const responses = messages
+      .filter((message) => denied.has(message) || message.id !== undefined)
+      .map((message) => {
+        const verdict = denied.get(message);
+        if (verdict === undefined) {
+          return errorResponse(message.id, 'batch refused: it contains a denied tool call', {
+            retryable: true,
+            suggestedAction: 'resend this request without the denied tool call',
+          });
+        }
+        return errorResponse(message.id, verdict.reason, {
+          retryable: false,
+          requiredRole: verdict.requiredRole,
+          suggestedAction: verdict.requiredRole
+            ? `ask an administrator for the "${verdict.requiredRole}" role`
+            : 'do not retry: this call is not permitted',
+        });
+      });
+    return { kind: 'deny', body: batch ? responses : responses[0] };
+  }
+  return scopes.size > 0 ? { kind: 'step_up', scopes: [...scopes] } : { kind: 'allow' };
+}

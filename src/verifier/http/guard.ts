@@ -1,0 +1,91 @@
+import { InsufficientScopeError, JsonRpcParseError, PayloadTooLargeError } from '../errors.ts';
+import type { TokenVerifier, VerifiedToken } from '../token/types.ts';
+import { verifyBearer } from './bearer.ts';
+import { DEFAULT_BODY_LIMIT, readJsonRpcBody, type RequestWithBody } from './body.ts';
+import { challenge } from './challenge.ts';
+import { gateToolCalls, type DecideToolCall } from './decide.ts';
+import { metadataPath, metadataUrl, protectedResourceMetadata, type ProtectedResourceMetadataOptions } from './metadata.ts';
+
+/** Options shared by `nodeHttpAuth`, `expressAuth` and `koaAuth`. */
+export interface ResourceServerAuthOptions {
+  /** The token verifier from `createTokenVerifier`; share one so its caches are shared. Required. */
+  verifier: TokenVerifier;
+  /**
+   * Protected Resource Metadata. Defaults: `resource` = the verifier's resource,
+   * `authorizationServers` = `[verifier's issuer]`; see `protectedResourceMetadata` for the rest.
+   */
+  metadata?: Partial<ProtectedResourceMetadataOptions>;
+  /** Answer `GET /.well-known/oauth-protected-resource<path>` with the metadata. Default `true`. */
+  serveMetadata?: boolean;
+  /** Scopes every token carries, merged into a step-up challenge's `scope`. Default `[]`. */
+  baseScopes?: string[];
+  /** Decides each JSON-RPC `tools/call` before the MCP server runs. Default: no decision. */
+  decide?: DecideToolCall;
+  /** Largest JSON-RPC body read for `decide`, in bytes. Default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** Told about unexpected errors (those answered with a bare 500), e.g. to log them. Default: none. */
+  onError?: (error: unknown) => void;
+}
+
+/** What an adapter does with a request: let it through with its token, or answer it now. */
+export type GuardResult =
+  | { kind: 'pass'; auth: VerifiedToken }
+  | { kind: 'respond'; status: number; headers: Record<string, string>; body: unknown };
+
+/** The framework-neutral pipeline every adapter runs; see {@link createGuard}. */
+export type Guard = (req: RequestWithBody, target: string) => Promise<GuardResult>;
+
+const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS', 'Access-Control-Allow-Headers': '*' };
+
+/**
+ * Builds the request pipeline: serve metadata → authenticate → (for `decide`) read the JSON-RPC
+ * body → decide tool calls. It never throws: every failure becomes a response, and unexpected
+ * errors a bare `500 server_error`.
+ * @param target in `createGuard(...)(req, target)`: the request path and query as the client sent
+ *   them (`req.originalUrl` under Express/Koa mounting), used for the metadata route and DPoP `htu`.
+ * @throws TypeError on invalid options.
+ */
+export function createGuard(options: ResourceServerAuthOptions): Guard {
+  const { verifier } = options;
+  const resource = options.metadata?.resource ?? verifier.resource;
+  const document = protectedResourceMetadata({ ...options.metadata, resource, authorizationServers: options.metadata?.authorizationServers ?? [verifier.issuer] });
+  const documentPath = metadataPath(resource);
+  const challengeOptions = { resourceMetadataUrl: metadataUrl(resource), baseScopes: options.baseScopes ?? [] };
+  const origin = new URL(resource).origin;
+
+  async function run(req: RequestWithBody, target: string): Promise<GuardResult> {
+    const method = req.method ?? 'GET';
+    if (options.serveMetadata !== false && target.split('?')[0] === documentPath) {
+      if (method === 'GET' || method === 'HEAD') {
+        return { kind: 'respond', status: 200, headers: { ...CORS, 'Cache-Control': 'public, max-age=300' }, body: document };
+      }
+      if (method === 'OPTIONS') return { kind: 'respond', status: 204, headers: CORS, body: undefined };
+    }
+    // DPoP's htu is the URL the client addressed; the resource's origin is the public one even
+    // behind a proxy, while the Host header is client-controlled.
+    const url = new URL(target, origin).href;
+    const headers = req.headersDistinct;
+    const auth = await verifyBearer(verifier, headers.authorization, headers.dpop, { method, url });
+    if (options.decide === undefined || method !== 'POST') return { kind: 'pass', auth };
+    const body = await readJsonRpcBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
+    const outcome = await gateToolCalls(body, auth, options.decide);
+    if (outcome.kind === 'deny') return { kind: 'respond', status: 200, headers: {}, body: outcome.body };
+    if (outcome.kind === 'step_up') throw new InsufficientScopeError(outcome.scopes, 'this tool call needs additional scopes');
+    return { kind: 'pass', auth };
+  }
+
+  return async (req, target) => {
+    try {
+      return await run(req, target);
+    } catch (error) {
+      if (error instanceof JsonRpcParseError) {
+        return { kind: 'respond', status: 400, headers: {}, body: { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } } };
+      }
+      // Unread bytes may still be in flight; closing the connection beats draining a huge upload.
+      const extra: Record<string, string> = error instanceof PayloadTooLargeError ? { Connection: 'close' } : {};
+      const response = challenge(error, challengeOptions);
+      if (response.status === 500) options.onError?.(error);
+      return { kind: 'respond', status: response.status, headers: { ...response.headers, ...extra }, body: response.body };
+    }
+  };
+}

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
+import { InvalidTokenError } from '../errors.ts';
+import { ExpiringLru } from './lru.ts';
+
+/** Settings of {@link createDpopChecker}; see `TokenVerifierOptions` for defaults. */
+export interface DpopOptions {
+  algorithms: string[];
+  maxSkewSec: number;
+  replayCacheMax: number;
+  maxLength: number;
+  /** Milliseconds since the epoch. */
+  now: () => number;
+}
+
+/** What a proof is checked against. */
+export interface DpopRequest {
+  proof: string | undefined;
+  accessToken: string;
+  jkt: string;
+  method: string;
+  url: string;
+}
+
+const MAX_JTI_LENGTH = 256;
+
+/** `htu` comparison ignores query and fragment (RFC 9449 §4.3) and uses URL normalisation. */
+function targetUri(value: string): string | undefined {
+  if (!URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  return `${url.origin}${url.pathname}`;
+}
+
+function refuse(reason: string): never {
+  throw new InvalidTokenError(`invalid DPoP proof: ${reason}`);
+}
+
+/**
+ * Checks a DPoP proof (RFC 9449 §4.3) for a token bound to `cnf.jkt`. Rules it enforces:
+ * 1. a proof is present, at most `maxLength` long, a JWS with `typ: dpop+jwt` and an allowed
+ *    asymmetric `alg`, signed by the public `jwk` in its own header;
+ * 2. that key's SHA-256 thumbprint equals the token's `cnf.jkt`;
+ * 3. `htm` equals the request method and `htu` the request URL (without query and fragment);
+ * 4. `ath` is base64url(SHA-256(access token));
+ * 5. `iat` lies within ±`maxSkewSec` of now;
+ * 6. `jti` has not been seen for this key within that window (bounded replay cache).
+ * Server-provided nonces are not used.
+ */
+export function createDpopChecker(options: DpopOptions): (request: DpopRequest) => Promise<void> {
+  // Entries live one full window past iat; after that the iat check alone refuses the replay.
+  const seen = new ExpiringLru<true>(options.replayCacheMax);
+
+  return async ({ proof, accessToken, jkt, method, url }) => {
+    if (proof === undefined || proof === '') refuse('missing DPoP header');
+    if (proof.length > options.maxLength) refuse('too long');
+    let header: { jwk?: JWK };
+    let payload: Record<string, unknown>;
+    try {
+      const result = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: options.algorithms });
+      header = result.protectedHeader;
+      payload = result.payload;
+    } catch {
+      refuse('signature or header');
+    }
+    if (header.jwk === undefined || (await calculateJwkThumbprint(header.jwk, 'sha256')) !== jkt) refuse('key does not match the token binding');
+    if (payload.htm !== method) refuse('htm mismatch');
+    const htu = typeof payload.htu === 'string' ? targetUri(payload.htu) : undefined;
+    if (htu === undefined || htu !== targetUri(url)) refuse('htu mismatch');
+    if (payload.ath !== createHash('sha256').update(accessToken).digest('base64url')) refuse('ath mismatch');
+    const nowSec = options.now() / 1000;
+    if (typeof payload.iat !== 'number' || Math.abs(nowSec - payload.iat) > options.maxSkewSec) refuse('iat outside the accepted window');
+    const { jti } = payload;
+    if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) refuse('missing jti');
+    const key = `${jkt}.${jti}`;
+    if (seen.has(key, nowSec)) refuse('replayed');
+    seen.set(key, true, payload.iat + options.maxSkewSec, nowSec);
+  };
+}

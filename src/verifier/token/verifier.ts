@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { jwtVerify } from 'jose';
+import { InvalidTokenError } from '../errors.ts';
+import { mapClaims, toInvalidToken, type CachedToken } from './claims.ts';
+import { createDpopChecker } from './dpop.ts';
+import { createKeyStore } from './jwks.ts';
+import { ExpiringLru } from './lru.ts';
+import { resolveOptions, type TokenVerifierOptions } from './options.ts';
+import type { TokenVerifier, VerifiedToken, VerifyContext } from './types.ts';
+
+/** Three base64url segments; the signature may be empty so that `alg: none` is refused by name. */
+const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]*$/;
+
+/**
+ * Creates the access-token verifier of an MCP server (DESIGN §7.1).
+ *
+ * A token is accepted when: it is at most `maxTokenLength` long and a compact JWS; its header
+ * has `typ` `at+jwt` (or `application/at+jwt`, any case) and an allowed `alg`; it is signed by a
+ * key of the issuer's key set; `iss` is the issuer; `aud` is exactly our resource; `exp` is present
+ * and, like `nbf`, holds within `clockToleranceSec`; `client_id` is present; its elevation is not
+ * revoked; and, when bound with `cnf.jkt`, it came with the DPoP scheme and a valid proof.
+ *
+ * Verified tokens are cached (keyed by their SHA-256, never the raw token) until `exp`, so a
+ * repeated call costs a lookup; revocation, scheme and DPoP checks still run on every call.
+ *
+ * @throws TypeError on invalid options.
+ */
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const o = resolveOptions(options);
+  const nowMs = () => o.currentDate().getTime();
+  const getKey = createKeyStore({
+    issuer: o.issuer,
+    jwksUri: o.jwksUri,
+    fetch: o.fetch,
+    fetchTimeoutMs: o.fetchTimeoutMs,
+    maxAgeMs: o.jwksCacheMaxAgeMs,
+    cooldownMs: o.jwksCooldownMs,
+    breakerThreshold: o.breakerThreshold,
+    breakerHalfOpenAfterMs: o.breakerHalfOpenAfterMs,
+    now: nowMs,
+  });
+  const checkDpop = createDpopChecker({
+    algorithms: o.dpopAlgorithms,
+    maxSkewSec: o.dpopMaxSkewSec,
+    replayCacheMax: o.dpopReplayCacheMax,
+    maxLength: o.maxTokenLength,
+    now: nowMs,
+  });
+  const cache = new ExpiringLru<CachedToken>(o.cacheMax);
+
+  async function verifySignatureAndClaims(token: string): Promise<CachedToken> {
+    try {
+      const { payload } = await jwtVerify(token, getKey, {
+        issuer: o.issuer,
+        typ: 'at+jwt',
+        algorithms: o.algorithms,
+        clockTolerance: o.clockToleranceSec,
+        currentDate: o.currentDate(),
+        requiredClaims: ['exp', 'aud'],
+      });
+      return mapClaims(payload, o.resource);
+    } catch (error) {
+      throw toInvalidToken(error);
+    }
+  }
+
+  async function verify(token: string, ctx?: VerifyContext): Promise<VerifiedToken> {
+    if (typeof token !== 'string' || token.length === 0) throw new InvalidTokenError('missing token');
+    // Cheap refusals before any parsing or hashing of attacker-sized input.
+    if (token.length > o.maxTokenLength) throw new InvalidTokenError('token too large');
+    if (!COMPACT_JWS.test(token)) throw new InvalidTokenError('malformed token');
+
+    const key = createHash('sha256').update(token).digest('base64url');
+    // exp is in seconds; with leeway, an entry lives as long as jose would still accept the token.
+    const nowSec = Math.floor(nowMs() / 1000);
+    let verified = cache.get(key, nowSec - o.clockToleranceSec);
+    if (verified === undefined) {
+      verified = await verifySignatureAndClaims(token);
+      cache.set(key, verified, verified.expiresAt, nowSec - o.clockToleranceSec);
+    }
+
+    if (verified.elevation !== undefined && o.isRevoked(verified.elevation)) throw new InvalidTokenError('elevation revoked');
+    if (verified.jkt === undefined) {
+      if (ctx?.scheme === 'dpop') throw new InvalidTokenError('token is not DPoP-bound');
+    } else {
+      // A bound token sent as Bearer is a downgrade attempt (RFC 9449 §7.1).
+      if (ctx?.scheme === 'bearer') throw new InvalidTokenError('DPoP-bound token requires the DPoP scheme');
+      if (ctx === undefined) throw new InvalidTokenError('DPoP-bound token requires a DPoP proof');
+      await checkDpop({ proof: ctx.dpop, accessToken: token, jkt: verified.jkt, method: ctx.method, url: ctx.url });
+    }
+    return { ...verified, token, resource: new URL(o.resource) };
+  }
+
+  return { verify, resource: o.resource, issuer: o.issuer };
+}

@@ -1,0 +1,31 @@
+import { HttpBrowser, formAction, hiddenField } from './browser.ts';
+
+/**
+ * Drives an authorization request through the login and consent pages like a browser and returns
+ * where the server finally redirected (the client's redirect URI with code or error).
+ */
+export async function completeAuthorization(opts: {
+  authorizationUrl: string;
+  redirectUri: string;
+  email: string;
+  password: string;
+  justification?: string;
+  browser?: HttpBrowser;
+}): Promise<URL> {
+  const browser = opts.browser ?? new HttpBrowser();
+  let step = await browser.follow(opts.authorizationUrl, opts.redirectUri);
+  for (let i = 0; i < 6 && !step.url.startsWith(opts.redirectUri); i++) {
+    const html = await step.res.text();
+    if (step.res.status !== 200) throw new Error(`unexpected ${step.res.status} at ${step.url}: ${html.slice(0, 300)}`);
+    const action = formAction(html, step.url);
+    const csrf = hiddenField(html, 'csrf');
+    if (action.endsWith('/login')) {
+      step = await browser.submit(action, { csrf, email: opts.email, password: opts.password }, opts.redirectUri);
+      if (step.res.status === 401) throw new Error('login refused');
+    } else {
+      step = await browser.submit(action, { csrf, decision: 'allow', justification: opts.justification ?? 'testing' }, opts.redirectUri);
+    }
+  }
+  if (!step.url.startsWith(opts.redirectUri)) throw new Error(`flow did not return to the client: ${step.url}`);
+  return new URL(step.url);
+}
