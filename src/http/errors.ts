@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
+import { errors } from 'oidc-provider';
 import { AppError } from '../errors.ts';
 import { render } from './views.ts';
 
@@ -28,10 +29,15 @@ export function errorMiddleware(log: Logger) {
         ({ status, code } = e);
         detail = e.message;
         extra = e.detail;
+      } else if (e instanceof errors.OIDCProviderError && e.status < 500) {
+        // Protocol errors thrown by oidc-provider helpers inside our routes (expired interaction …).
+        status = e.status;
+        code = e.error;
+        detail = e.error_description ?? 'The request is not valid.';
       } else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
         // koa/http-errors and body parser errors (413 too large, 400 malformed, 415 …).
         status = e.status;
-        code = e.type ?? 'invalid_request';
+        code = (e as { type?: string }).type ?? 'invalid_request';
         detail = e.message;
       } else {
         log.error({ err: e, reqId: ctx.state.reqId }, 'unhandled error');

@@ -45,8 +45,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
-    // Catalogue scopes belong to resource servers (getResourceServerInfo), not to the OP itself.
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    // Catalogue scopes are listed too: dynamic registration validates a client's `scope` against
+    // this list, and the MCP SDK registers with the resource's scopes_supported.
+    scopes: ['openid', 'offline_access', 'email', 'profile', ...Object.keys(catalogue.scopes), 'mcp:admin'],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     responseTypes: ['code'],
     pkce: { required: () => true },
@@ -83,7 +84,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: async () => undefined,
+        // An agent's own token must name the MCP server it is for: no audience-less tokens.
+        async defaultResource(ctx, _client, oneOf) {
+          if (oneOf) return oneOf;
+          if (ctx.oidc.params?.grant_type === 'client_credentials') {
+            throw new errors.InvalidTarget('the resource parameter is required (the MCP server URL the token is for)');
+          }
+          return undefined;
+        },
         useGrantedResource: async () => true,
         async getResourceServerInfo(_ctx, resource) {
           const scopes = resourceScopes(resource);

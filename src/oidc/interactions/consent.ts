@@ -86,7 +86,9 @@ export async function decideConsent(deps: ConsentDeps, details: Details, submit?
   const grant = details.grantId
     ? (await deps.provider.Grant.find(details.grantId)) ?? new deps.provider.Grant({ accountId, clientId })
     : new deps.provider.Grant({ accountId, clientId });
-  const oidcScopes = requested.filter((s) => OIDC_SCOPES.has(s));
+  // Catalogue scopes are also OP-level scope values (see provider.ts), so oidc-provider expects
+  // them in the grant's OIDC part as well as in the resource's.
+  const oidcScopes = requested.filter((s) => OIDC_SCOPES.has(s) || resourceScopes.includes(s));
   if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
   const missingClaims = (details.prompt.details as { missingOIDCClaims?: string[] }).missingOIDCClaims;
   if (missingClaims?.length) grant.addOIDCClaims(missingClaims);

@@ -56,7 +56,11 @@ export function createDpopChecker(options: DpopOptions): (request: DpopRequest) 
     let header: { jwk?: JWK };
     let payload: Record<string, unknown>;
     try {
-      const result = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: options.algorithms });
+      const result = await jwtVerify(proof, EmbeddedJWK, {
+        typ: 'dpop+jwt',
+        algorithms: options.algorithms,
+        currentDate: new Date(options.now()),
+      });
       header = result.protectedHeader;
       payload = result.payload;
     } catch {

@@ -47,6 +47,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     now: nowMs,
   });
   const cache = new ExpiringLru<CachedToken>(o.cacheMax);
+  const inflight = new Map<string, Promise<CachedToken>>();
 
   async function verifySignatureAndClaims(token: string): Promise<CachedToken> {
     try {
@@ -75,7 +76,13 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const nowSec = Math.floor(nowMs() / 1000);
     let verified = cache.get(key, nowSec - o.clockToleranceSec);
     if (verified === undefined) {
-      verified = await verifySignatureAndClaims(token);
+      // A client firing parallel requests with a new token pays for one signature check, not N.
+      let pending = inflight.get(key);
+      if (pending === undefined) {
+        pending = verifySignatureAndClaims(token).finally(() => inflight.delete(key));
+        inflight.set(key, pending);
+      }
+      verified = await pending;
       cache.set(key, verified, verified.expiresAt, nowSec - o.clockToleranceSec);
     }
 

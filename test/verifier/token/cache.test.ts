@@ -41,6 +41,13 @@ describe('verified-token cache', () => {
     expect(second.token).toBe(token);
   });
 
+  it('checks the signature once when one new token arrives on many parallel requests', async () => {
+    const verifier = verifierFor();
+    const token = await sign();
+    await Promise.all(Array.from({ length: 20 }, () => verifier.verify(token)));
+    expect(signaturePath).toHaveBeenCalledTimes(1);
+  });
+
   it('lets a token expire out of the cache', async () => {
     const verifier = verifierFor({ clockToleranceSec: 5 });
     const token = await sign({ exp: clock.nowSec + 60 });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidTokenError, TemporarilyUnavailableError } from '../../../src/verifier/errors.ts';
 import { createTokenVerifier } from '../../../src/verifier/token/verifier.ts';
 import type { TokenVerifierOptions } from '../../../src/verifier/token/options.ts';
@@ -52,8 +52,7 @@ describe('JWKS discovery and caching', () => {
     await verifier.verify(await sign());
     clock.advance(61_000);
     await verifier.verify(await sign({ sub: 'later' }));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(issuer.counts.jwks).toBe(2);
+    await vi.waitFor(() => expect(issuer.counts.jwks).toBe(2));
   });
 
   it('picks up a rotated key with exactly one refresh', async () => {
@@ -118,6 +117,13 @@ describe('JWKS discovery and caching', () => {
 });
 
 describe('verifier options', () => {
+  it('goes to the network only through the injected fetch', async () => {
+    const urls: string[] = [];
+    const verifier = verifierFor({ fetch: (url, init) => (urls.push(url), fetch(url, init)) });
+    await verifier.verify(await sign());
+    expect(urls).toEqual([`${issuer.issuer}/.well-known/oauth-authorization-server`, `${issuer.issuer}/jwks`]);
+  });
+
   it('refuses none and HS* in the algorithm allow-list with a TypeError', () => {
     for (const alg of ['none', 'HS256', 'hs512']) {
       expect(() => createTokenVerifier({ issuer: 'https://as.example.com', resource: RESOURCE, algorithms: [alg] })).toThrow(TypeError);

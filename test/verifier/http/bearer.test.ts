@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { createHash } from 'node:crypto';
+import { createTokenVerifier } from '../../../src/verifier/token/verifier.ts';
+import { signAccessToken, startIssuer, type TestIssuer } from '../token/fixtures.ts';
+import { send, startGuardedServer, type Started } from './fixtures.ts';
+
+let issuer: TestIssuer;
+let mcp: Started & { reached: () => number };
+let resource: string;
+
+beforeAll(async () => {
+  issuer = await startIssuer();
+  mcp = await startGuardedServer((base) => ({ verifier: createTokenVerifier({ issuer: issuer.issuer, resource: `${base}/mcp` }) }));
+  resource = `${mcp.url}/mcp`;
+});
+afterAll(async () => {
+  await mcp.close();
+  await issuer.close();
+});
+
+const withAuthorization = (authorization: string | string[], extra: Record<string, string | string[]> = {}) =>
+  send(resource, { headers: { Authorization: authorization, ...extra } });
+
+describe('reading the Authorization header', () => {
+  it('accepts the scheme name in any case', async () => {
+    const token = await signAccessToken(issuer, { aud: resource });
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+      expect((await withAuthorization(`${scheme} ${token}`)).status).toBe(200);
+    }
+  });
+
+  it('refuses two Authorization headers with 400 invalid_request', async () => {
+    const token = await signAccessToken(issuer, { aud: resource });
+    const reply = await withAuthorization([`Bearer ${token}`, `Bearer ${token}`]);
+    expect(reply.status).toBe(400);
+    expect(reply.json()).toEqual({ error: 'invalid_request', error_description: 'multiple Authorization headers' });
+    expect(reply.headers['www-authenticate']).toMatch(/^Bearer error="invalid_request"/);
+  });
+
+  it('refuses a scheme without a token, and extra parts, with 400 invalid_request', async () => {
+    for (const header of ['Bearer', 'Bearer  ', 'Bearer a.b.c extra']) {
+      const reply = await withAuthorization(header);
+      expect(reply.status, header).toBe(400);
+      expect(reply.json().error).toBe('invalid_request');
+    }
+  });
+
+  it('treats another scheme as no credentials: 401 without an error code', async () => {
+    const reply = await withAuthorization('Basic dXNlcjpwYXNz');
+    expect(reply.status).toBe(401);
+    expect(reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="${mcp.url}/.well-known/oauth-protected-resource/mcp"`);
+  });
+
+  it('refuses a token outside the b64token alphabet with 401 invalid_token', async () => {
+    const reply = await withAuthorization('Bearer {"alg":"none"}');
+    expect(reply.status).toBe(401);
+    expect(reply.json().error).toBe('invalid_token');
+  });
+
+  it('refuses two DPoP headers with 400 invalid_request', async () => {
+    const token = await signAccessToken(issuer, { aud: resource });
+    const reply = await withAuthorization(`DPoP ${token}`, { DPoP: ['a.b.c', 'd.e.f'] });
+    expect(reply.status).toBe(400);
+    expect(reply.json().error_description).toBe('multiple DPoP headers');
+  });
+
+  it('accepts a DPoP-bound token with a proof for the public URL of the request', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    const token = await signAccessToken(issuer, { aud: resource, cnf: { jkt: await calculateJwkThumbprint(jwk) } });
+    const proof = await new SignJWT({
+      htm: 'GET',
+      htu: resource,
+      ath: createHash('sha256').update(token).digest('base64url'),
+      iat: Math.floor(Date.now() / 1000),
+      jti: crypto.randomUUID(),
+    })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+      .sign(privateKey);
+    const reply = await send(`${resource}?x=1`, { headers: { Authorization: `DPoP ${token}`, DPoP: proof } });
+    expect(reply.status).toBe(200);
+    expect(reply.json().auth.extra.jkt).toBe(await calculateJwkThumbprint(jwk));
+  });
+
+  it('answers 503 with Retry-After when the issuer keys were never obtainable', async () => {
+    const down = await startGuardedServer((base) => ({
+      verifier: createTokenVerifier({ issuer: 'http://127.0.0.1:9', resource: `${base}/mcp`, fetchTimeoutMs: 500 }),
+    }));
+    try {
+      const token = await signAccessToken(issuer, { aud: `${down.url}/mcp`, iss: 'http://127.0.0.1:9' });
+      const reply = await send(`${down.url}/mcp`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(reply.status).toBe(503);
+      expect(reply.headers['retry-after']).toBe('5');
+      expect(reply.json().error).toBe('temporarily_unavailable');
+      expect(down.reached()).toBe(0);
+    } finally {
+      await down.close();
+    }
+  });
+});
