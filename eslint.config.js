@@ -15,15 +15,20 @@ export default tseslint.config(
       'no-restricted-imports': 'off',
     },
   },
-  {
-    files: ['src/policy/**/*.ts', 'src/verifier/**/*.ts'],
+  ...[
+    // Files directly in src/policy or src/verifier reach server code with '../x'; files one
+    // folder deeper with '../../x'. Both are forbidden (DESIGN §1).
+    { files: ['src/policy/*.ts', 'src/verifier/*.ts'], up: '..' },
+    { files: ['src/policy/*/**/*.ts', 'src/verifier/*/**/*.ts'], up: '../..' },
+  ].map(({ files, up }) => ({
+    files,
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [
-          { group: ['oidc-provider', 'koa', '@koa/*', 'kysely', 'kysely-*', 'pg', 'nodemailer', '@electric-sql/*'], message: 'The verifier and policy engine must not import server-side packages (DESIGN §1).' },
-          { group: ['../oidc/*', '../db/*', '../admin/*', '../elevation/*', '../mail/*', '../audit/*', '../http/*', '../server/*', '../config/*'], message: 'The verifier and policy engine must not import server code (DESIGN §1).' },
+          { group: ['oidc-provider', 'koa', '@koa/*', 'kysely', 'kysely-*', 'pg', 'nodemailer', '@electric-sql/*', 'pino'], message: 'The verifier and policy engine must not import server-side packages (DESIGN §1).' },
+          { group: ['oidc', 'db', 'admin', 'elevation', 'approvals', 'mail', 'audit', 'http', 'config', 'accounts', 'roles', 'keys', 'policy-bundle'].flatMap((d) => [`${up}/${d}/*`, `${up}/${d}`]).concat([`${up}/main.ts`, `${up}/app.ts`, `${up}/errors.ts`]), message: 'The verifier and policy engine must not import server code (DESIGN §1).' },
         ],
       }],
     },
-  },
+  })),
 );

@@ -21,6 +21,9 @@ import { deleteExpiredPayloads } from './oidc/adapter.ts';
 import { interactionRoutes } from './oidc/interactions/routes.ts';
 import { createApp } from './app.ts';
 import type { Catalogue } from './policy/index.ts';
+import { ElevationService } from './elevation/service.ts';
+import { resumeCibaRequest } from './elevation/ciba.ts';
+import { elevationRoutes } from './elevation/routes.ts';
 
 /** A running (or ready to run) authorization server. */
 export interface Server {
@@ -32,6 +35,7 @@ export interface Server {
   readonly users: UserRepository;
   readonly roles: RoleService;
   readonly audit: AuditLog;
+  readonly elevation: ElevationService;
   /** Listens on `port` (default: the configured one; 0 for any free port); resolves with the base URL. */
   listen(port?: number): Promise<string>;
   /** Stops accepting connections, finishes in-flight requests, stops workers, closes the database. */
@@ -64,13 +68,18 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const [signingKeys, cookieKeys] = await Promise.all([loadSigningKeys(db.db), loadCookieKeys(db.db)]);
     const users = new UserRepository(db.db);
     const audit = new AuditLog(db.db);
-    const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys });
+    const elevation = new ElevationService({ db: db.db, catalogue, roles, audit });
+    const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys, elevation });
+    elevation.addHooks({ afterCommit: (ticket) => resumeCibaRequest({ provider, catalogue, issuer: config.issuer }, ticket) });
     const csrf = new Csrf(cookieKeys[0]!);
     const app = createApp({
       provider,
       db: db.db,
       log,
-      routers: [interactionRoutes({ provider, users, roles, catalogue, audit, csrf, limiter: new LoginLimiter(), issuer: config.issuer })],
+      routers: [
+        interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter: new LoginLimiter(), issuer: config.issuer }),
+        elevationRoutes({ elevation, issuer: config.issuer, signingKeys }),
+      ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);
 
@@ -80,12 +89,18 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       const cleanup = setInterval(() => {
         deleteExpiredPayloads(db.db).catch((err) => log.warn({ err }, 'expired artifact cleanup failed'));
       }, 10 * 60_000);
-      cleanup.unref();
-      timers.push(cleanup);
+      // Pending tickets past their expiry are closed (and their flows told) within seconds.
+      const sweep = setInterval(() => {
+        elevation.expireDue().catch((err) => log.warn({ err }, 'ticket expiry sweep failed'));
+      }, 5_000);
+      for (const t of [cleanup, sweep]) {
+        t.unref();
+        timers.push(t);
+      }
     }
 
     return {
-      config, provider, db, log, catalogue, users, roles, audit,
+      config, provider, db, log, catalogue, users, roles, audit, elevation,
       async listen(port = config.port) {
         http = app.listen(port, '0.0.0.0');
         await once(http, 'listening');

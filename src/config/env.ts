@@ -29,6 +29,8 @@ export const envSchema = z.object({
   TRUST_PROXY: boolish.default(false),
   /** Lifetime of base (non-elevated) access tokens in seconds. Default 3600. */
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).max(86_400).default(3600),
+  /** Seconds a CIBA client must wait between polls (`interval`); faster polls get `slow_down`. Default 5. */
+  CIBA_POLL_INTERVAL: z.coerce.number().int().min(1).max(60).default(5),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -45,6 +47,7 @@ export interface Config {
   readonly logLevel: Env['LOG_LEVEL'];
   readonly trustProxy: boolean;
   readonly accessTokenTtl: number;
+  readonly cibaPollInterval: number;
 }
 
 /** Thrown when the environment is invalid; its message is one line naming the variable. */
@@ -74,5 +77,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     accessTokenTtl: e.ACCESS_TOKEN_TTL,
+    cibaPollInterval: e.CIBA_POLL_INTERVAL,
   });
 }

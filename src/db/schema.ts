@@ -66,6 +66,71 @@ export interface AuditEventTable {
   hash: string;
 }
 
+export interface ElevationTicketTable {
+  id: string;
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+  requester_id: string | null;
+  client_id: string;
+  subject: string;
+  scopes: Json<string[]>;
+  resource: string;
+  justification: Generated<string>;
+  tool_call: ColumnType<{ tool: string; argumentsSha256: string } | null, string | null, string | null>;
+  channel: 'interactive' | 'ciba';
+  ref: string;
+  created_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+  decided_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  elevation_id: string | null;
+}
+
+export interface TicketDecisionTable {
+  ticket_id: string;
+  approver_id: string;
+  decision: 'approve' | 'deny';
+  scopes: Json<string[]>;
+  comment: Generated<string>;
+  created_at: Generated<Timestamp>;
+}
+
+export interface ElevationTable {
+  id: string;
+  subject: string;
+  client_id: string;
+  scopes: Json<string[]>;
+  resource: string;
+  ticket_id: string | null;
+  created_at: Generated<Timestamp>;
+  lifetime: number;
+  claim_by: Timestamp;
+  expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_by: string | null;
+  revoke_seq: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface CibaPollTable { auth_req_id: string; polled_at: Timestamp }
+
+/**
+ * Transactional mail outbox (DESIGN §6). `id` is int8: read it through `String()`, PGlite returns
+ * numbers. Defaulted timestamps are plain `Timestamp`, which is already optional on insert.
+ */
+export interface MailOutboxTable {
+  id: Generated<string>;
+  created_at: Timestamp;
+  to: string;
+  subject: string;
+  text_body: string;
+  html_body: string | null;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  locked_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  failed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_error: string | null;
+  dedupe_key: string | null;
+}
+
 /** The whole schema as kysely sees it; one entry per table. */
 export interface Database {
   oidc_payload: OidcPayloadTable;
@@ -78,9 +143,16 @@ export interface Database {
   signing_key: SigningKeyTable;
   server_secret: ServerSecretTable;
   audit_event: AuditEventTable;
+  mail_outbox: MailOutboxTable;
+  elevation_ticket: ElevationTicketTable;
+  ticket_decision: TicketDecisionTable;
+  elevation: ElevationTable;
+  ciba_poll: CibaPollTable;
 }
 
 export type UserRow = Selectable<UserTable>;
 export type NewUser = Insertable<UserTable>;
 export type RoleRow = Selectable<RoleTable>;
 export type AuditRow = Selectable<AuditEventTable>;
+export type TicketRow = Selectable<ElevationTicketTable>;
+export type ElevationRow = Selectable<ElevationTable>;

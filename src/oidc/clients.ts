@@ -32,6 +32,8 @@ export async function registerClient(provider: Provider, db: Kysely<Database>, i
     redirect_uris: input.redirectUris ?? [],
     ...(input.name ? { client_name: input.name } : {}),
     ...(input.scope ? { scope: input.scope } : {}),
+    // Agents elevate headlessly through CIBA in poll mode (DESIGN §6).
+    ...(grantTypes.includes('urn:openid:params:grant-type:ciba') ? { backchannel_token_delivery_mode: 'poll' } : {}),
   };
   try {
     await provider.Client.validate(metadata as never);

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/env.ts';
 import type { Database } from '../db/schema.ts';
 import type { Catalogue } from '../policy/index.ts';
@@ -9,6 +9,11 @@ import { SIGNING_ALG, type PrivateJwk } from '../keys/keystore.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { accessTokenTtl, withBaseScopes } from './tokens.ts';
 import { renderProviderError } from './render-error.ts';
+import { acceptedScopes } from './resources.ts';
+import type { ElevationService } from '../elevation/service.ts';
+import { bindElevation } from '../elevation/token-binding.ts';
+import { CIBA_GRANT, cibaFeature, pollTooSoon } from '../elevation/ciba.ts';
+import { publicJwks } from '../keys/public.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -18,10 +23,13 @@ export interface ProviderDeps {
   roles: RoleService;
   signingKeys: PrivateJwk[];
   cookieKeys: string[];
+  elevation: ElevationService;
 }
 
-/** The resource the admin API is protected as (`<ISSUER>/admin`, DESIGN §8). */
-export const adminResource = (issuer: string) => `${issuer}/admin`;
+/** Approval-gated scopes need a sign-in younger than this (DESIGN §6). */
+export const FRESH_LOGIN_SECONDS = 300;
+
+export { adminResource } from './resources.ts';
 
 /**
  * oidc-provider configured as DESIGN §5 asks: authorization code with PKCE S256 for every client,
@@ -30,11 +38,19 @@ export const adminResource = (issuer: string) => `${issuer}/admin`;
  */
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, catalogue } = deps;
-  const resourceScopes = (resource: string): string[] | undefined => {
-    if (resource === adminResource(config.issuer)) return [...catalogue.baseScopes, 'mcp:admin'];
-    const entry = catalogue.resources[resource];
-    return entry ? [...new Set([...catalogue.baseScopes, ...entry.scopes])] : undefined;
-  };
+  const resourceScopes = (resource: string) => acceptedScopes(catalogue, config.issuer, resource);
+  const gated = (scope: unknown) => String(scope ?? '').split(' ').filter((s) => catalogue.scopes[s]?.approval);
+  // Assigned below: CIBA callbacks need the provider they are configured into.
+  // eslint-disable-next-line prefer-const
+  let provider: Provider | undefined;
+
+  // Login prompt: approval-gated scopes need a recent sign-in, else the user signs in again.
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(new interactionPolicy.Check('elevation_reauth', 'approval-gated scopes need a recent sign-in', async (ctx) => {
+    const authTime = ctx.oidc.session?.authTime();
+    return gated(ctx.oidc.params?.scope).length > 0 && authTime !== undefined && Date.now() / 1000 - authTime > FRESH_LOGIN_SECONDS
+      ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+  }));
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(deps.db),
@@ -67,7 +83,26 @@ export function createProvider(deps: ProviderDeps): Provider {
         claims: async () => ({ sub: user.id, email: user.email, email_verified: false, name: user.name }),
       };
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy },
+    // A stored grant keeps elevated scopes only while a live elevation covers them, so asking for
+    // an elevated scope again after its elevation ended goes through consent (and approval) again.
+    async loadExistingGrant(ctx) {
+      const consented = ctx.oidc.result?.consent?.grantId;
+      const grantId = consented || ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
+      if (!grantId) return undefined;
+      const grant = await ctx.oidc.provider.Grant.find(grantId);
+      if (!grant || consented) return grant;
+      const accountId = ctx.oidc.session!.accountId!;
+      for (const [resource, scope] of Object.entries(grant.resources ?? {})) {
+        const live = await deps.elevation.elevations.live(accountId, grant.clientId!, resource);
+        const covered = new Set(live.flatMap((e) => e.scopes));
+        const stale = String(scope).split(' ').filter((s) => catalogue.scopes[s]?.minRole && !covered.has(s));
+        if (!stale.length) continue;
+        grant.resources![resource] = String(scope).split(' ').filter((s) => !stale.includes(s)).join(' ');
+        if (grant.openid?.scope) grant.openid.scope = grant.openid.scope.split(' ').filter((s) => !stale.includes(s)).join(' ');
+      }
+      return grant;
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -75,6 +110,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       revocation: { enabled: true },
       userinfo: { enabled: true },
       dPoP: { enabled: true },
+      ciba: cibaFeature({
+        db: deps.db, catalogue, roles: deps.roles, elevation: deps.elevation, issuer: config.issuer,
+        publicJwks: () => publicJwks(deps.signingKeys), provider: () => provider!,
+      }),
       registration: { enabled: true, initialAccessToken: false },
       clientIdMetadataDocument: {
         enabled: true,
@@ -114,7 +153,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       Grant: 14 * 24 * 3600,
       IdToken: 3600,
       RefreshToken: 14 * 24 * 3600,
-      BackchannelAuthenticationRequest: 900,
+      // A CIBA request lives as long as the approval ticket it may open.
+      BackchannelAuthenticationRequest: (_ctx, request) => {
+        const g = gated(request.scope);
+        return g.length ? deps.elevation.ticketTtl(g) : 300;
+      },
     },
     async extraTokenClaims(_ctx, token) {
       const accountId = 'accountId' in token ? token.accountId : undefined;
@@ -129,9 +172,12 @@ export function createProvider(deps: ProviderDeps): Provider {
         // step-up challenge must never lose their base access. The response's `scope` reads the
         // same token field, so the two stay identical.
         async jwt(_ctx, token, jwt) {
-          const scope = withBaseScopes(catalogue, token.scope);
+          const payload = jwt.payload as Parameters<typeof bindElevation>[2]['payload'];
+          const scope = await bindElevation(catalogue, deps.elevation.elevations, { kind: token.kind, scope: withBaseScopes(catalogue, token.scope), payload });
           token.scope = scope;
           jwt.payload.scope = scope;
+          // The token response's expires_in follows the (possibly shortened) JWT lifetime.
+          if (payload.exp && payload.iat) (token as unknown as { expiresIn: number }).expiresIn = payload.exp - payload.iat;
         },
       },
     },
@@ -139,8 +185,18 @@ export function createProvider(deps: ProviderDeps): Provider {
     discovery: { service_documentation: `${config.issuer}/` },
   };
 
-  const provider = new Provider(config.issuer, configuration);
+  provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  provider.use(async (ctx, next) => {
+    await next();
+    const body = ctx.body as Record<string, unknown> | undefined;
+    // CIBA responses advertise the polling interval this server enforces.
+    if (ctx.path === '/backchannel' && ctx.status === 200 && body?.auth_req_id) body.interval = config.cibaPollInterval;
+    if (ctx.path === '/token' && body?.error === 'authorization_pending' && ctx.oidc?.params?.grant_type === CIBA_GRANT
+      && await pollTooSoon(deps.db, String(ctx.oidc.params.auth_req_id), config.cibaPollInterval)) {
+      ctx.body = { error: 'slow_down', error_description: `poll no more often than every ${config.cibaPollInterval} seconds` };
+    }
+  });
   return provider;
 }
 

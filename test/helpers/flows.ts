@@ -11,10 +11,19 @@ export async function completeAuthorization(opts: {
   password: string;
   justification?: string;
   browser?: HttpBrowser;
+  /** Called with the waiting page's URL when an approval-gated request waits for approvers. */
+  onWaiting?: (url: string) => void;
 }): Promise<URL> {
   const browser = opts.browser ?? new HttpBrowser();
   let step = await browser.follow(opts.authorizationUrl, opts.redirectUri);
   for (let i = 0; i < 6 && !step.url.startsWith(opts.redirectUri); i++) {
+    // The waiting page refreshes itself (meta refresh) until the ticket is decided.
+    for (let n = 0; step.url.endsWith('/wait') && n < 300; n++) {
+      opts.onWaiting?.(step.url);
+      await new Promise((r) => setTimeout(r, 100));
+      step = await browser.follow(step.url, opts.redirectUri);
+    }
+    if (step.url.startsWith(opts.redirectUri)) break;
     const html = await step.res.text();
     if (step.res.status !== 200) throw new Error(`unexpected ${step.res.status} at ${step.url}: ${html.slice(0, 300)}`);
     const action = formAction(html, step.url);

@@ -4,7 +4,10 @@ import type { Catalogue } from '../../policy/index.ts';
 import type { RoleService } from '../../roles/role-service.ts';
 import type { UserRepository } from '../../accounts/users.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
-import { adminResource } from '../provider.ts';
+import type { ElevationService } from '../../elevation/service.ts';
+import { IneligibleError } from '../../elevation/errors.ts';
+import { grantFor } from '../../elevation/grants.ts';
+import { acceptedScopes } from '../resources.ts';
 
 export interface ConsentDeps {
   provider: Provider;
@@ -12,6 +15,7 @@ export interface ConsentDeps {
   roles: RoleService;
   users: UserRepository;
   audit: AuditLog;
+  elevation: ElevationService;
   issuer: string;
 }
 
@@ -19,7 +23,8 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 export type ConsentView =
   | { kind: 'page'; page: { email: string; resource: string; elevated: boolean; scopes: Array<{ name: string; description: string; lifetime: string; approval?: string }> } }
-  | { kind: 'finish'; result: InteractionResults };
+  | { kind: 'finish'; result: InteractionResults }
+  | { kind: 'wait'; ticketId: string };
 
 const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
 
@@ -45,20 +50,18 @@ export async function decideConsent(deps: ConsentDeps, details: Details, submit?
     return deny('invalid_target', 'exactly one resource parameter naming an MCP server is required');
   }
   const resource = resources[0];
-  const allowed = resource === adminResource(deps.issuer) ? [...catalogue.baseScopes, 'mcp:admin']
-    : resource ? [...catalogue.baseScopes, ...(catalogue.resources[resource]?.scopes ?? [])] : [];
+  const allowed = resource ? acceptedScopes(catalogue, deps.issuer, resource) ?? [] : [];
   if (resource && !allowed.length) return deny('invalid_target', 'unknown resource');
 
   const resourceScopes = [...new Set([...catalogue.baseScopes, ...requested.filter((s) => allowed.includes(s))])];
   const elevated = resourceScopes.filter((s) => catalogue.scopes[s]?.minRole);
-  const graph = await deps.roles.graph();
-  const userRoles = await deps.users.rolesOf(accountId);
-  for (const s of elevated) {
-    const minRole = catalogue.scopes[s]!.minRole!;
-    if (!graph.satisfies(userRoles, minRole)) {
-      await deps.audit.append({ action: 'elevation.ineligible', result: 'denied', actor: accountId, subject: accountId, clientId, resource, data: { scope: s, requiredRole: minRole } });
-      return deny('access_denied', `scope ${s} requires role ${minRole}`);
-    }
+  const principal = { kind: 'user' as const, id: accountId, roles: await deps.users.rolesOf(accountId) };
+  try {
+    await deps.elevation.checkEligible(principal, elevated);
+  } catch (err) {
+    if (!(err instanceof IneligibleError)) throw err;
+    await deps.audit.append({ action: 'elevation.ineligible', result: 'denied', actor: accountId, subject: accountId, clientId, resource, data: { scope: err.scope, requiredRole: err.requiredRole, channel: 'interactive' } });
+    return deny('access_denied', err.message);
   }
 
   if (!submit?.confirmed) {
@@ -83,21 +86,34 @@ export async function decideConsent(deps: ConsentDeps, details: Details, submit?
   }
   if (elevated.length && !submit.justification?.trim()) return { kind: 'page', page: { email: '', resource: resource ?? '', elevated: true, scopes: [] } };
 
-  const grant = details.grantId
-    ? (await deps.provider.Grant.find(details.grantId)) ?? new deps.provider.Grant({ accountId, clientId })
-    : new deps.provider.Grant({ accountId, clientId });
-  // Catalogue scopes are also OP-level scope values (see provider.ts), so oidc-provider expects
-  // them in the grant's OIDC part as well as in the resource's.
-  const oidcScopes = requested.filter((s) => OIDC_SCOPES.has(s) || resourceScopes.includes(s));
-  if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+  if (elevated.length) {
+    const outcome = await deps.elevation.request({
+      principal, clientId, scopes: elevated, resource: resource!, justification: submit.justification!.trim(),
+      channel: 'interactive', ref: details.uid,
+    });
+    if (outcome.status === 'pending') return { kind: 'wait', ticketId: outcome.ticket.id };
+  }
+  return finishWithGrant(deps, details, { accountId, clientId, resource, requested, resourceScopes });
+}
+
+/** Saves the grant for what was consented (and, for elevated scopes, approved) and finishes. */
+export async function finishWithGrant(deps: ConsentDeps, details: Details, g: { accountId: string; clientId: string; resource?: string; requested: string[]; resourceScopes?: string[] }): Promise<ConsentView> {
+  let grantId: string;
+  if (g.resource) {
+    grantId = (await grantFor(deps.provider, deps.catalogue, { issuer: deps.issuer, accountId: g.accountId, clientId: g.clientId, resource: g.resource, scopes: g.requested, grantId: details.grantId })).jti;
+  } else {
+    const grant = (details.grantId && await deps.provider.Grant.find(details.grantId)) || new deps.provider.Grant({ accountId: g.accountId, clientId: g.clientId });
+    const oidc = g.requested.filter((s) => OIDC_SCOPES.has(s));
+    if (oidc.length) grant.addOIDCScope(oidc.join(' '));
+    grantId = await grant.save();
+  }
   const missingClaims = (details.prompt.details as { missingOIDCClaims?: string[] }).missingOIDCClaims;
-  if (missingClaims?.length) grant.addOIDCClaims(missingClaims);
-  if (resource) grant.addResourceScope(resource, resourceScopes.join(' '));
-  const grantId = await grant.save();
-  await deps.audit.append({
-    action: elevated.length ? 'elevation.granted' : 'consent.granted', result: 'success', actor: accountId, subject: accountId, clientId, resource,
-    data: { scopes: resourceScopes, ...(elevated.length ? { elevated, justification: submit.justification } : {}) },
-  });
+  if (missingClaims?.length) {
+    const grant = (await deps.provider.Grant.find(grantId))!;
+    grant.addOIDCClaims(missingClaims);
+    await grant.save();
+  }
+  await deps.audit.append({ action: 'consent.granted', result: 'success', actor: g.accountId, subject: g.accountId, clientId: g.clientId, resource: g.resource, data: { scopes: g.resourceScopes ?? g.requested } });
   return { kind: 'finish', result: { consent: { grantId } } };
 }
 

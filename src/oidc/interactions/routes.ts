@@ -8,7 +8,7 @@ import type { Csrf } from '../../http/csrf.ts';
 import { render } from '../../http/views.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError } from '../../errors.ts';
-import { decideConsent, type ConsentDeps } from './consent.ts';
+import { decideConsent, finishWithGrant, type ConsentDeps } from './consent.ts';
 
 export interface InteractionDeps extends ConsentDeps {
   provider: Provider;
@@ -43,6 +43,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return;
     }
     const view = await decideConsent(deps, details);
+    if (view.kind === 'wait') return ctx.redirect(`/interaction/${details.uid}/wait`);
     if (view.kind === 'finish') {
       await provider.interactionFinished(ctx.req, ctx.res, view.result, { mergeWithLastSubmission: true });
       return;
@@ -90,14 +91,38 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     const justification = typeof body.justification === 'string' ? body.justification.slice(0, 200) : undefined;
     const view = await decideConsent(deps, details, { confirmed: true, justification });
+    if (view.kind === 'wait') {
+      ctx.status = 303;
+      return ctx.redirect(`/interaction/${details.uid}/wait`);
+    }
     if (view.kind !== 'finish') throw new AppError('ERR_INVALID', 400, 'A justification is required for elevated scopes.');
     await provider.interactionFinished(ctx.req, ctx.res, view.result, { mergeWithLastSubmission: true });
+  });
+
+  // The browser waits here while approvers decide; the page refreshes itself without JavaScript.
+  router.get('/:uid/wait', async (ctx) => {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const ticket = await deps.elevation.ticketByRef(details.uid);
+    if (!ticket || ticket.subject !== details.session?.accountId) throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
+    if (ticket.status === 'pending') {
+      const left = Math.max(0, Math.round((ticket.expires_at.getTime() - Date.now()) / 1000));
+      ctx.body = render('waiting', { ticketId: ticket.id, scopes: ticket.scopes, minutes: Math.floor(left / 60), seconds: left % 60, refresh: 3 });
+      return;
+    }
+    if (ticket.status === 'approved') {
+      const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
+      const view = await finishWithGrant(deps, details, { accountId: ticket.subject, clientId: ticket.client_id, resource: ticket.resource, requested });
+      if (view.kind === 'finish') await provider.interactionFinished(ctx.req, ctx.res, view.result, { mergeWithLastSubmission: true });
+      return;
+    }
+    await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: `the elevation request was ${ticket.status}` }, { mergeWithLastSubmission: true });
   });
 
   return router;
 }
 
 function loginReason(reasons: string[]): string | undefined {
+  if (reasons.includes('elevation_reauth')) return 'Approval-gated access needs a sign-in from the last 5 minutes. Please sign in again.';
   if (reasons.includes('max_age')) return 'Elevated access needs a recent sign-in. Please sign in again.';
   return undefined;
 }

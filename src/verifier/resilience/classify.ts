@@ -1,4 +1,4 @@
-import { isBrokenCircuitError, isTaskCancelledError } from 'cockatiel';
+import { isBrokenCircuitError, TaskCancelledError } from 'cockatiel';
 
 /**
  * Which errors a retry may help with, and which ones say nothing about a dependency's health.
@@ -21,6 +21,14 @@ const NETWORK_CODES = new Set([
 
 /** JSON-RPC "Invalid params", what the MCP SDK throws for arguments that fail the input schema. */
 const INVALID_PARAMS = -32602;
+
+/**
+ * True for cockatiel's timeout/cancellation error. Not cockatiel's own `isTaskCancelledError`:
+ * in 3.2.1 it tests for `isBulkheadRejectedError` and so never recognises a timeout.
+ */
+export function isTaskCancelled(error: unknown): error is TaskCancelledError {
+  return error instanceof TaskCancelledError;
+}
 
 /** True when `error` stems from invalid input: retrying or blaming a dependency is pointless. */
 export function isValidationError(error: unknown): boolean {
@@ -57,7 +65,7 @@ export function isRetryableError(error: unknown): boolean {
   const flag = explicitFlag(error);
   if (flag !== undefined) return flag;
   if (isValidationError(error)) return false;
-  return isTaskCancelledError(error) || isNetworkError(error);
+  return isTaskCancelled(error) || isNetworkError(error);
 }
 
 /** True when `error` should count against a dependency's circuit breaker. */

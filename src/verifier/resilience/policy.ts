@@ -1,12 +1,12 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import {
-  ExponentialBackoff, handleWhen, isBrokenCircuitError, isTaskCancelledError, noop, retry, timeout,
+  ExponentialBackoff, handleWhen, isBrokenCircuitError, noop, retry, timeout,
   TimeoutStrategy, wrap,
 } from 'cockatiel';
 import { principalOf } from '../observability/principal.ts';
 import { BreakerRegistry } from './breakers.ts';
-import { isRetryableError, isValidationError } from './classify.ts';
+import { isRetryableError, isTaskCancelled, isValidationError } from './classify.ts';
 import { DEPENDENCY_FAILED, EXECUTION_FAILED, RATE_LIMITED, TIMEOUT, ToolError } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 
@@ -102,7 +102,7 @@ export function withToolPolicy(
         suggestedAction: 'Retry after retryAfterMs; the dependency is failing and calls to it are paused.',
       }, { cause: error });
     }
-    if (isTaskCancelledError(error) && !cancelled) {
+    if (isTaskCancelled(error) && !cancelled) {
       return new ToolError(TIMEOUT, `Tool ${tool} timed out after ${timeoutMs} ms`, {
         retryable: idempotent,
         suggestedAction: idempotent

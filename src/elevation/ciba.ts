@@ -1,0 +1,130 @@
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { Database, TicketRow } from '../db/schema.ts';
+import type { Catalogue } from '../policy/index.ts';
+import type { RoleService } from '../roles/role-service.ts';
+import { IneligibleError } from './errors.ts';
+import type { ElevationPrincipal, ElevationService } from './service.ts';
+import { grantFor } from './grants.ts';
+
+export const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
+
+export interface CibaDeps {
+  db: Kysely<Database>;
+  catalogue: Catalogue;
+  roles: RoleService;
+  elevation: ElevationService;
+  issuer: string;
+  publicJwks: () => JSONWebKeySet;
+  provider: () => Provider;
+}
+
+// Printable text (no control characters), 1–200 characters: the justification shown to approvers.
+const BINDING_MESSAGE = /^[^\p{Cc}]{1,200}$/u;
+
+/**
+ * oidc-provider's `features.ciba` for decoupled elevation (DESIGN §6). Rules:
+ * - `login_hint_token` is the agent's own current access token from this server (signature,
+ *   issuer, expiry checked; issued to the same client); its `sub` is the user elevated;
+ * - `login_hint` may only be the client's own id: the agent elevates itself;
+ * - `binding_message` carries the justification: printable text up to 200 characters;
+ * - eligibility is checked at once (`access_denied` naming the missing role); elevation with no
+ *   approval completes before the response, so the first poll returns the token.
+ */
+export function cibaFeature(deps: CibaDeps) {
+  return {
+    enabled: true,
+    deliveryModes: ['poll'],
+    async processLoginHintToken(ctx: KoaContextWithOIDC, loginHintToken: string) {
+      try {
+        const { payload } = await jwtVerify(loginHintToken, createLocalJWKSet(deps.publicJwks()), { issuer: deps.issuer, typ: 'at+jwt', algorithms: ['ES256'] });
+        if (payload.client_id !== ctx.oidc.client!.clientId) throw new errors.InvalidRequest('login_hint_token was issued to another client');
+        return payload.sub;
+      } catch (err) {
+        if (err instanceof errors.OIDCProviderError) throw err;
+        if ((err as { code?: string }).code === 'ERR_JWT_EXPIRED') throw new errors.ExpiredLoginHintToken('login_hint_token has expired');
+        throw new errors.InvalidRequest('login_hint_token is not a valid access token from this server');
+      }
+    },
+    async processLoginHint(ctx: KoaContextWithOIDC, loginHint: string) {
+      if (loginHint !== ctx.oidc.client!.clientId) throw new errors.InvalidRequest('login_hint must be your own client_id (or use login_hint_token for a user)');
+      return loginHint;
+    },
+    async validateBindingMessage(_ctx: KoaContextWithOIDC, bindingMessage?: string) {
+      if (bindingMessage !== undefined && !BINDING_MESSAGE.test(bindingMessage)) {
+        throw new errors.InvalidBindingMessage('binding_message must be printable text of at most 200 characters');
+      }
+    },
+    async validateRequestContext() {},
+    async verifyUserCode(_ctx: KoaContextWithOIDC, _account: unknown, userCode?: string) {
+      if (userCode) throw new errors.InvalidUserCode('user_code is not supported');
+    },
+    async triggerAuthenticationDevice(ctx: KoaContextWithOIDC, request: any, account: { accountId: string }, client: any) {
+      const provider = deps.provider();
+      const principal = await principalOf(deps, account.accountId, client.clientId);
+      const resource = Array.isArray(request.params.resource) ? request.params.resource[0] : request.params.resource;
+      if (typeof resource !== 'string') throw new errors.InvalidTarget('the resource parameter is required');
+      const scopes = String(request.scope ?? '').split(' ').filter(Boolean);
+      const elevated = scopes.filter((s) => deps.catalogue.scopes[s]?.minRole);
+      if (!elevated.length) {
+        await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes }));
+        return;
+      }
+      try {
+        const outcome = await deps.elevation.request({
+          principal, clientId: client.clientId, scopes: elevated, resource,
+          justification: String(request.params.binding_message ?? ''), channel: 'ciba', ref: request.jti,
+        });
+        if (outcome.status === 'granted') {
+          await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes }));
+        }
+      } catch (err) {
+        if (err instanceof IneligibleError) throw new errors.AccessDenied(err.message);
+        throw err;
+      }
+      void ctx;
+    },
+  };
+}
+
+async function principalOf(deps: CibaDeps, accountId: string, clientId: string): Promise<ElevationPrincipal> {
+  if (accountId === clientId) {
+    const rows = await deps.db.selectFrom('client_role').select('role_name').where('client_id', '=', clientId).execute();
+    return { kind: 'client', id: clientId, roles: rows.map((r) => r.role_name) };
+  }
+  const rows = await deps.db.selectFrom('user_role').select('role_name').where('user_id', '=', accountId).execute();
+  return { kind: 'user', id: accountId, roles: rows.map((r) => r.role_name) };
+}
+
+/** Completes (or fails) the CIBA request behind a ticket once the ticket is decided. */
+export async function resumeCibaRequest(deps: { provider: Provider; catalogue: Catalogue; issuer: string }, ticket: TicketRow): Promise<void> {
+  if (ticket.channel !== 'ciba' || ticket.status === 'pending') return;
+  const { provider } = deps;
+  const request = await provider.BackchannelAuthenticationRequest.find(ticket.ref, { ignoreExpiration: true });
+  if (!request) return;
+  if (ticket.status === 'approved') {
+    const scopes = String(request.scope ?? '').split(' ').filter(Boolean);
+    await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: request.accountId!, clientId: request.clientId!, resource: ticket.resource, scopes }));
+  } else if (ticket.status !== 'expired') {
+    await provider.backchannelResult(request, new errors.AccessDenied(`the elevation request was ${ticket.status}`));
+  }
+}
+
+/**
+ * `slow_down` (CIBA §11, RFC 8628 §3.5): a poll that comes sooner than `interval` after the
+ * previous one for the same request is answered `slow_down` instead of `authorization_pending`.
+ * The last poll time lives in the database so that it holds across instances.
+ */
+export async function pollTooSoon(db: Kysely<Database>, authReqId: string, intervalSeconds: number): Promise<boolean> {
+  const row = await sql<{ prev: Date | null }>`
+    with prev as (select polled_at from ciba_poll where auth_req_id = ${authReqId})
+    insert into ciba_poll (auth_req_id, polled_at) values (${authReqId}, now())
+    on conflict (auth_req_id) do update set polled_at = now()
+    returning (select polled_at from prev) as prev`.execute(db);
+  const prev = row.rows[0]?.prev;
+  // A little slack for clocks and scheduling: a client waiting exactly `interval` is not punished.
+  return prev !== null && prev !== undefined && Date.now() - new Date(prev).getTime() < intervalSeconds * 1000 - 250;
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, ElevationRow } from '../db/schema.ts';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+/** How long a granted elevation waits for its first token before it lapses unused. */
+export const CLAIM_WINDOW_SECONDS = 600;
+
+/** Granted elevations: creation, activation on first token, revocation and the revocation feed. */
+export class ElevationRepository {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  async create(q: Q, e: { subject: string; clientId: string; scopes: string[]; resource: string; lifetime: number; ticketId?: string }): Promise<ElevationRow> {
+    return q.insertInto('elevation').values({
+      id: randomUUID(), subject: e.subject, client_id: e.clientId, scopes: JSON.stringify(e.scopes), resource: e.resource,
+      ticket_id: e.ticketId ?? null, lifetime: e.lifetime, claim_by: new Date(Date.now() + CLAIM_WINDOW_SECONDS * 1000),
+    }).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /** The newest live elevation of (subject, client, resource): not revoked, not expired, not lapsed unclaimed. */
+  async live(subject: string, clientId: string, resource: string): Promise<ElevationRow[]> {
+    const now = new Date();
+    return this.#db.selectFrom('elevation').selectAll()
+      .where('subject', '=', subject).where('client_id', '=', clientId).where('resource', '=', resource)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([
+        eb('expires_at', '>', now),
+        eb.and([eb('expires_at', 'is', null), eb('claim_by', '>', now)]),
+      ]))
+      .orderBy('created_at', 'desc')
+      .execute();
+  }
+
+  /** Starts the elevation's window at its first token (idempotent); returns its expiry. */
+  async activate(id: string, expiresAt: Date): Promise<Date> {
+    await this.#db.updateTable('elevation').set({ expires_at: expiresAt }).where('id', '=', id).where('expires_at', 'is', null).execute();
+    const row = await this.#db.selectFrom('elevation').select('expires_at').where('id', '=', id).executeTakeFirstOrThrow();
+    return row.expires_at!;
+  }
+
+  async find(id: string): Promise<ElevationRow | undefined> {
+    return this.#db.selectFrom('elevation').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Revokes an elevation once; returns the row, or undefined when there is no such live elevation. */
+  async revoke(id: string, by: string): Promise<ElevationRow | undefined> {
+    return this.#db.updateTable('elevation')
+      .set({ revoked_at: new Date(), revoked_by: by, revoke_seq: sql<string>`nextval('elevation_revoke_seq')` })
+      .where('id', '=', id).where('revoked_at', 'is', null)
+      .returningAll().executeTakeFirst();
+  }
+
+  async list(opts: { subject?: string; live?: boolean; after?: string; limit?: number } = {}): Promise<ElevationRow[]> {
+    let q = this.#db.selectFrom('elevation').selectAll().orderBy('id').limit(opts.limit ?? 100);
+    if (opts.subject) q = q.where('subject', '=', opts.subject);
+    if (opts.after) q = q.where('id', '>', opts.after);
+    if (opts.live) q = q.where('revoked_at', 'is', null).where((eb) => eb.or([eb('expires_at', '>', new Date()), eb('expires_at', 'is', null)]));
+    return q.execute();
+  }
+
+  /** Revocations after cursor `since` (a revocation sequence number), oldest first. */
+  async revokedSince(since: string, limit = 500): Promise<Array<{ id: string; seq: string; revokedAt: Date; expiresAt: Date | null }>> {
+    const rows = await this.#db.selectFrom('elevation').select(['id', 'revoke_seq', 'revoked_at', 'expires_at'])
+      .where('revoke_seq', 'is not', null).where('revoke_seq', '>', since)
+      .orderBy('revoke_seq').limit(limit).execute();
+    return rows.map((r) => ({ id: r.id, seq: r.revoke_seq!, revokedAt: r.revoked_at!, expiresAt: r.expires_at }));
+  }
+}

@@ -1,0 +1,64 @@
+import Router from '@koa/router';
+import { CompactSign, createLocalJWKSet, importJWK, jwtVerify } from 'jose';
+import type { PrivateJwk } from '../keys/keystore.ts';
+import { publicJwks } from '../keys/public.ts';
+import { AppError } from '../errors.ts';
+import type { ElevationService } from './service.ts';
+
+export interface ElevationRouteDeps {
+  elevation: ElevationService;
+  issuer: string;
+  signingKeys: PrivateJwk[];
+}
+
+const unauthorized = () => new AppError('ERR_UNAUTHORIZED', 401, 'a valid access token from this server is required');
+
+/**
+ * Elevation endpoints for verifiers and requesters:
+ * - `GET /elevation/v1/revocations?since=<cursor>` — the revocation feed. Its body is a JWS
+ *   (`typ: revocations+jwt`) signed with the server's key, so verifiers trust it through the JWKS
+ *   they already hold; `next` is the cursor for the following poll.
+ * - `DELETE /elevation/v1/elevations/:id` — the requester drops their own elevation early, with
+ *   any access token of theirs from this server.
+ */
+export function elevationRoutes(deps: ElevationRouteDeps): Router {
+  const router = new Router({ prefix: '/elevation/v1' });
+  const jwks = createLocalJWKSet(publicJwks(deps.signingKeys));
+  const signer = deps.signingKeys[0]!;
+  const key = importJWK(signer, signer.alg);
+
+  router.get('/revocations', async (ctx) => {
+    const since = typeof ctx.query.since === 'string' && /^\d{1,18}$/.test(ctx.query.since) ? ctx.query.since : '0';
+    const revoked = await deps.elevation.elevations.revokedSince(since);
+    const payload = {
+      iss: deps.issuer,
+      iat: Math.floor(Date.now() / 1000),
+      revoked: revoked.map((r) => ({ elevation: r.id, revoked_at: Math.floor(r.revokedAt.getTime() / 1000) })),
+      next: revoked.at(-1)?.seq ?? since,
+    };
+    const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+      .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'revocations+jwt' })
+      .sign(await key);
+    ctx.type = 'application/jwt';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = jws;
+  });
+
+  router.delete('/elevations/:id', async (ctx) => {
+    const header = ctx.get('authorization');
+    const m = /^Bearer ([\w.~+/-]+=*)$/i.exec(header);
+    if (!m) throw unauthorized();
+    let sub: string | undefined;
+    try {
+      ({ payload: { sub } } = await jwtVerify(m[1]!, jwks, { issuer: deps.issuer, typ: 'at+jwt', algorithms: ['ES256'] }));
+    } catch {
+      throw unauthorized();
+    }
+    const row = await deps.elevation.elevations.find(ctx.params.id!);
+    if (!row || row.subject !== sub) throw new AppError('ERR_NOT_FOUND', 404, 'elevation not found');
+    await deps.elevation.revoke(row.id, sub!);
+    ctx.status = 204;
+  });
+
+  return router;
+}

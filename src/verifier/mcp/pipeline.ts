@@ -1,0 +1,144 @@
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { Tracer } from '@opentelemetry/api';
+import type { AuditDecision, AuditResult, AuditSink } from '../observability/audit-event.ts';
+import type { ToolMetrics, ToolStatus } from '../observability/metrics.ts';
+import { primaryRole, principalOf } from '../observability/principal.ts';
+import type { Principal } from '../observability/principal.ts';
+import { redact } from '../observability/redact.ts';
+import { traceToolCall } from '../observability/tracing.ts';
+import type { BreakerRegistry } from '../resilience/breakers.ts';
+import {
+  DEPENDENCY_FAILED, EXECUTION_FAILED, RATE_LIMITED, TIMEOUT, ToolError, UNAUTHORIZED,
+} from '../resilience/errors.ts';
+import type { ToolErrorCode } from '../resilience/errors.ts';
+import { withToolPolicy } from '../resilience/policy.ts';
+import type { PolicyExtra } from '../resilience/policy.ts';
+import type { RateLimiter } from '../resilience/rate-limit.ts';
+import { reportToolFailure } from './sdk-hooks.ts';
+import type { ProtectedToolOptions, ProtectOptions, ToolDecision } from './types.ts';
+
+/** What every protected tool of one server shares. */
+export interface PipelineContext {
+  decide: ProtectOptions['decide'];
+  metrics: ToolMetrics;
+  tracer?: Pick<Tracer, 'startSpan'>;
+  audit?: AuditSink;
+  breakers: BreakerRegistry;
+  limiter: RateLimiter | false;
+  defaults: NonNullable<ProtectOptions['defaults']>;
+}
+
+/** A tool callback normalised to `(args, extra)`; `args` is `{}` for tools without input. */
+export type NormalisedCallback<E extends PolicyExtra> = (
+  args: Record<string, unknown>,
+  extra: E,
+) => CallToolResult | Promise<CallToolResult>;
+
+const STATUS: Record<ToolErrorCode, ToolStatus> = {
+  [EXECUTION_FAILED]: 'error',
+  [TIMEOUT]: 'timeout',
+  [UNAUTHORIZED]: 'denied',
+  [RATE_LIMITED]: 'rate_limited',
+  [DEPENDENCY_FAILED]: 'unavailable',
+};
+
+/** Turns a decision other than `allow` into the -32002 error the caller receives. */
+function refusal(decision: Exclude<ToolDecision, { decision: 'allow' }>): ToolError {
+  if (decision.decision === 'step_up') {
+    return new ToolError(UNAUTHORIZED, 'This call needs an elevated token', {
+      retryable: false,
+      suggestedAction: `Request step-up authorization for scope(s): ${decision.scopes.join(' ')}`,
+    });
+  }
+  return new ToolError(UNAUTHORIZED, 'This call is not permitted', {
+    retryable: false,
+    ...(decision.requiredRole !== undefined && { suggestedAction: `Requires role ${decision.requiredRole}` }),
+  });
+}
+
+/**
+ * Wraps `callback` in the protection pipeline, outermost first: span `tool:<name>` and metrics →
+ * authorization (`decide`) → rate limit → circuit breaker → retry → timeout → handler, and one
+ * audit event per call. Failures leave as {@link ToolError}s reported to `sdk-hooks.ts`.
+ */
+export function protectCallback<E extends PolicyExtra>(
+  ctx: PipelineContext,
+  name: string,
+  annotations: ToolAnnotations | undefined,
+  options: ProtectedToolOptions,
+  callback: NormalisedCallback<E>,
+): (args: Record<string, unknown> | undefined, extra: E) => Promise<CallToolResult> {
+  const guarded = withToolPolicy({
+    tool: name,
+    annotations,
+    dependency: options.dependency,
+    timeoutMs: options.timeoutMs ?? ctx.defaults.timeoutMs,
+    retry: options.retry ?? ctx.defaults.retry,
+    breakers: ctx.breakers,
+    rateLimiter: ctx.limiter,
+  })(callback);
+  const criticalTool = options.critical ?? annotations?.destructiveHint === true;
+
+  const audit = (principal: Principal, params: unknown, result: AuditResult, decision?: AuditDecision): void => {
+    try {
+      ctx.audit?.record({
+        subject: principal.subject ?? principal.id,
+        clientId: principal.clientId ?? '',
+        tool: name,
+        params,
+        result,
+        ...(principal.elevation !== undefined && { elevation: principal.elevation }),
+        critical: criticalTool || principal.elevation !== undefined,
+        ...(decision !== undefined && { decision }),
+      });
+    } catch {
+      // A sink must not throw; if one does, the call's outcome still stands.
+    }
+  };
+
+  const authorize = async (authInfo: AuthInfo | undefined, args: Record<string, unknown>): Promise<ToolDecision> => {
+    if (authInfo === undefined) return { decision: 'deny', reason: 'unauthenticated' };
+    try {
+      return await ctx.decide(authInfo, { name, arguments: args });
+    } catch {
+      return { decision: 'deny', reason: 'authorization failed' };
+    }
+  };
+
+  return async (rawArgs, extra) => {
+    const args = rawArgs ?? {};
+    const principal = principalOf(extra.authInfo);
+    const role = primaryRole(principal);
+    const params = redact(args);
+    const stopTimer = ctx.metrics.toolDuration.startTimer({ tool: name });
+    ctx.metrics.activeRequests.inc();
+    let status: ToolStatus = 'success';
+    try {
+      return await traceToolCall({ tool: name, userId: principal.id, role, params: args }, async () => {
+        const decision = await authorize(extra.authInfo, args);
+        ctx.metrics.authDecisions.inc({ decision: decision.decision });
+        if (decision.decision !== 'allow') {
+          audit(principal, params, 'denied', decision.decision);
+          throw refusal(decision);
+        }
+        const result = await guarded(args, extra);
+        if (result.isError === true) status = 'error';
+        audit(principal, params, result.isError === true ? 'failure' : 'success', 'allow');
+        return result;
+      }, ctx.tracer);
+    } catch (error) {
+      const failure = error instanceof ToolError
+        ? error
+        : new ToolError(EXECUTION_FAILED, `Tool ${name} failed`, { retryable: false }, { cause: error });
+      status = STATUS[failure.code];
+      if (status !== 'denied') audit(principal, params, 'failure', 'allow');
+      reportToolFailure(failure);
+      throw failure;
+    } finally {
+      stopTimer();
+      ctx.metrics.activeRequests.dec();
+      ctx.metrics.toolRequests.inc({ tool: name, status, user_role: role });
+    }
+  };
+}

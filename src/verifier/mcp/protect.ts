@@ -1,0 +1,130 @@
+import type { McpServer, RegisteredTool, ToolCallback } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/server/zod-compat.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { createToolMetrics } from '../observability/metrics.ts';
+import type { ToolMetrics } from '../observability/metrics.ts';
+import { sharedBreakers } from '../resilience/policy.ts';
+import { RateLimiter } from '../resilience/rate-limit.ts';
+import { protectCallback } from './pipeline.ts';
+import type { NormalisedCallback, PipelineContext } from './pipeline.ts';
+import { installToolHooks } from './sdk-hooks.ts';
+import type { ProtectedToolOptions, ProtectOptions } from './types.ts';
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+type SchemaArg = undefined | ZodRawShapeCompat | AnySchema;
+
+/** Tool definition, as for `McpServer.registerTool`. */
+export interface ProtectedToolConfig<InputArgs extends SchemaArg, OutputArgs extends ZodRawShapeCompat | AnySchema> {
+  title?: string;
+  description?: string;
+  inputSchema?: InputArgs;
+  outputSchema?: OutputArgs;
+  /** MCP annotations; `readOnlyHint` / `idempotentHint` enable retries. */
+  annotations?: ToolAnnotations;
+  _meta?: Record<string, unknown>;
+}
+
+/** What {@link protectMcpServer} returns. */
+export interface ProtectedMcpServer {
+  /** The protected server. */
+  readonly server: McpServer;
+  /** The metrics every protected call records. */
+  readonly metrics: ToolMetrics;
+  /**
+   * Registers a tool like `McpServer.registerTool`, with the protection pipeline around `cb`.
+   * The returned handle works as usual; `update({ callback })` keeps the new callback protected,
+   * and renaming is refused (remove and register again instead).
+   */
+  registerTool<OutputArgs extends ZodRawShapeCompat | AnySchema, InputArgs extends SchemaArg = undefined>(
+    name: string,
+    config: ProtectedToolConfig<InputArgs, OutputArgs>,
+    cb: ToolCallback<InputArgs>,
+    options?: ProtectedToolOptions,
+  ): RegisteredTool;
+}
+
+const protectedServers = new WeakSet<McpServer>();
+
+/**
+ * Protects the tools of an `McpServer` (DESIGN §7.5–7.6). Register tools through the returned
+ * object's `registerTool`; each call then runs: span and metrics → `decide` → rate limit per
+ * principal and tool → circuit breaker of the tool's dependency → retry (idempotent or read-only
+ * tools only) → timeout → handler, and leaves one audit event. Failures are JSON-RPC errors
+ * -32000…-32004 with `data: { retryable, retryAfterMs?, suggestedAction? }`.
+ *
+ * `tools/list` answers each caller with the protected tools `visible(authInfo, name)` accepts.
+ * Protection fails closed: tools registered on the `McpServer` directly are neither listed nor
+ * callable, and requests without `authInfo` see no tools and are refused (-32002).
+ *
+ * @throws TypeError when `server` is already protected.
+ */
+export function protectMcpServer(server: McpServer, options: ProtectOptions): ProtectedMcpServer {
+  if (protectedServers.has(server)) throw new TypeError('this McpServer is already protected');
+  protectedServers.add(server);
+
+  const metrics = options.metrics ?? createToolMetrics();
+  const ctx: PipelineContext = {
+    decide: options.decide,
+    metrics,
+    tracer: options.tracer,
+    audit: options.audit,
+    breakers: options.breakers ?? sharedBreakers,
+    limiter: options.rateLimit === false ? false : new RateLimiter(options.rateLimit ?? {}),
+    defaults: options.defaults ?? {},
+  };
+  const names = new Set<string>();
+  let hooked = false;
+
+  // The SDK calls `(args, extra)` for tools with an input schema and `(extra)` otherwise.
+  const adapt = (name: string, withInput: boolean, annotations: ToolAnnotations | undefined, cb: unknown,
+    toolOptions: ProtectedToolOptions): ToolCallback<ZodRawShapeCompat> => {
+    const normalised: NormalisedCallback<Extra> = withInput
+      ? (args, extra) => (cb as (a: unknown, e: Extra) => CallToolResult | Promise<CallToolResult>)(args, extra)
+      : (_args, extra) => (cb as (e: Extra) => CallToolResult | Promise<CallToolResult>)(extra);
+    const run = protectCallback(ctx, name, annotations, toolOptions, normalised);
+    const sdkCallback = withInput
+      ? (args: Record<string, unknown>, extra: Extra) => run(args, extra)
+      : (extra: Extra) => run(undefined, extra);
+    return sdkCallback as ToolCallback<ZodRawShapeCompat>;
+  };
+
+  return {
+    server,
+    metrics,
+    registerTool<OutputArgs extends ZodRawShapeCompat | AnySchema, InputArgs extends SchemaArg = undefined>(
+      name: string,
+      config: ProtectedToolConfig<InputArgs, OutputArgs>,
+      cb: ToolCallback<InputArgs>,
+      toolOptions: ProtectedToolOptions = {},
+    ): RegisteredTool {
+      // Same test as the SDK's getZodSchemaObject: a falsy schema means a callback of `(extra)`.
+      const withInput = Boolean(config.inputSchema);
+      const wrapped = adapt(name, withInput, config.annotations, cb, toolOptions);
+      const tool = server.registerTool(name, config, wrapped as unknown as ToolCallback<InputArgs>);
+      names.add(name);
+      let raw: unknown = cb;
+      const update = tool.update.bind(tool);
+      tool.update = (updates) => {
+        if (typeof updates.name === 'string' && updates.name !== name) {
+          throw new TypeError('renaming a protected tool is not supported; remove it and register it again');
+        }
+        if (updates.name === null) {
+          names.delete(name);
+          update(updates);
+          return;
+        }
+        if (updates.callback !== undefined) raw = updates.callback;
+        // Whatever changed, the SDK's handler must stay the protected one, with current annotations.
+        const rest = { ...updates, callback: undefined };
+        update(rest);
+        update({ callback: adapt(name, tool.inputSchema !== undefined, tool.annotations, raw, toolOptions) });
+      };
+      if (!hooked) {
+        installToolHooks(server, { isProtected: (n) => names.has(n), visible: options.visible });
+        hooked = true;
+      }
+      return tool;
+    },
+  };
+}

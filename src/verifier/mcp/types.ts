@@ -1,0 +1,66 @@
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { Tracer } from '@opentelemetry/api';
+import type { AuditSink } from '../observability/audit-event.ts';
+import type { ToolMetrics } from '../observability/metrics.ts';
+import type { BreakerRegistry } from '../resilience/breakers.ts';
+import type { RetryOptions } from '../resilience/policy.ts';
+import type { RateLimiterOptions } from '../resilience/rate-limit.ts';
+
+/** A tool call as the authorization function sees it. */
+export interface ToolCall {
+  /** Tool name. */
+  name: string;
+  /** Arguments after the tool's input schema parsed them (`{}` for a tool without one). */
+  arguments: Record<string, unknown>;
+}
+
+/** Answer of {@link ProtectOptions.decide}. */
+export type ToolDecision =
+  | { decision: 'allow' }
+  | { decision: 'deny'; reason: string; requiredRole?: string }
+  | { decision: 'step_up'; scopes: string[] };
+
+/** Options of `protectMcpServer`. */
+export interface ProtectOptions {
+  /**
+   * Authorizes each call. `deny` and `step_up` answer JSON-RPC -32002 (the HTTP integration
+   * normally answers step-up with a 403 challenge before the call gets here). A rejection also
+   * answers -32002: without a decision nothing runs.
+   */
+  decide: (authInfo: AuthInfo, call: ToolCall) => ToolDecision | Promise<ToolDecision>;
+  /**
+   * Whether `tools/list` shows `toolName` to this caller (DESIGN: only tools its roles could ever
+   * invoke). Requests without `authInfo` see no tools.
+   */
+  visible: (authInfo: AuthInfo, toolName: string) => boolean | Promise<boolean>;
+  /** Metrics to record into. Default: `createToolMetrics()` on a new registry (see `.metrics`). */
+  metrics?: ToolMetrics;
+  /** Tracer for the `tool:<name>` spans. Default: the global tracer `mcp-elevate/verifier`. */
+  tracer?: Pick<Tracer, 'startSpan'>;
+  /** Where audit events go, e.g. `createAuditClient(…)`. Default: none. */
+  audit?: AuditSink;
+  /** Circuit breakers by dependency. Default: the process-wide `sharedBreakers`. */
+  breakers?: BreakerRegistry;
+  /**
+   * Rate limit per principal and tool, shared by all tools of this server, or `false` for none.
+   * Default: `{}` (60-call bucket refilled at 1 per second).
+   */
+  rateLimit?: RateLimiterOptions | false;
+  /** Defaults for every tool; {@link ProtectedToolOptions} override them. */
+  defaults?: Pick<ProtectedToolOptions, 'timeoutMs' | 'retry'>;
+}
+
+/** Per-tool options of `ProtectedMcpServer.registerTool`. */
+export interface ProtectedToolOptions {
+  /** Dependency whose circuit breaker guards this tool. Default: the tool name. */
+  dependency?: string;
+  /** Timeout of one attempt in ms. Default: `defaults.timeoutMs`, else `30_000`. */
+  timeoutMs?: number;
+  /** Retry settings (only idempotent/read-only tools retry), or `false`. Default: `defaults.retry`. */
+  retry?: RetryOptions | false;
+  /**
+   * Whether this tool's audit events flush at once. Default: `true` when the annotations say
+   * `destructiveHint: true` explicitly; calls under an elevated token are always critical.
+   */
+  critical?: boolean;
+}

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { databaseKinds } from '../helpers/databases.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { CIBA, RESOURCE, registerAgent, requestElevation, userToken } from '../helpers/agents.ts';
+
+describe.each(databaseKinds())('decoupled elevation over CIBA (%s)', (kind) => {
+  let t: TestServer;
+  let agent: client.Configuration;
+  let dev: client.TokenEndpointResponse;
+  let senior: client.TokenEndpointResponse;
+  let leadId: string;
+  let seniorId: string;
+
+  beforeAll(async () => {
+    t = await startTestServer(kind, { CIBA_POLL_INTERVAL: '1' });
+    await t.server.users.create({ email: 'dev@example.com', password: 'dev password', roles: ['developer'] });
+    seniorId = (await t.server.users.create({ email: 'senior@example.com', password: 'senior password', roles: ['senior_developer'], groups: ['tech-lead'] })).id;
+    leadId = (await t.server.users.create({ email: 'lead@example.com', password: 'lead password', roles: ['developer'], groups: ['tech-lead'] })).id;
+    await t.server.users.create({ email: 'outsider@example.com', password: 'outsider password', roles: ['admin'] });
+    agent = await registerAgent(t);
+    dev = await userToken(agent, 'dev@example.com', 'dev password');
+    senior = await userToken(agent, 'senior@example.com', 'senior password');
+  });
+  afterAll(async () => t?.close());
+
+  const verify = (token: string) => jwtVerify(token, createRemoteJWKSet(new URL(`${t.url}/jwks`)), { issuer: t.url, audience: RESOURCE, typ: 'at+jwt' });
+
+  it('grants elevation without approval on the first poll, for the scope lifetime', async () => {
+    const started = await requestElevation(agent, dev.access_token, 'mcp:deploy:staging');
+    expect(started.interval).toBe(1);
+    // One poll, straight away: no authorization_pending.
+    const res = await fetch(`${t.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic ' + Buffer.from('agent:agent-secret-value').toString('base64') },
+      body: new URLSearchParams({ grant_type: CIBA, auth_req_id: started.auth_req_id, resource: RESOURCE }),
+    });
+    expect(res.status).toBe(200);
+    const tokens = (await res.json()) as { access_token: string; expires_in: number };
+    expect(tokens.expires_in).toBe(3600);
+    const { payload } = await verify(tokens.access_token);
+    expect(String(payload.scope).split(' ').sort()).toEqual(['mcp:deploy:staging', 'mcp:resources:read', 'mcp:tools:read']);
+    expect(payload.exp! - payload.iat!).toBe(3600);
+    expect(payload.elevation).toEqual(expect.any(String));
+    expect(payload.sub).toBe(dev.claims()?.sub ?? payload.sub);
+  });
+
+  it('refuses an ineligible principal at once, naming the missing role', async () => {
+    await expect(requestElevation(agent, dev.access_token, 'mcp:deploy:production')).rejects.toMatchObject({
+      error: 'access_denied', error_description: expect.stringContaining('senior_developer'),
+    });
+  });
+
+  it('waits for approval, answers slow_down to fast polls, then mints an 1800 s token', async () => {
+    const started = await requestElevation(agent, senior.access_token, 'mcp:deploy:production');
+    const poll = () => fetch(`${t.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic ' + Buffer.from('agent:agent-secret-value').toString('base64') },
+      body: new URLSearchParams({ grant_type: CIBA, auth_req_id: started.auth_req_id }),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> }));
+    expect((await poll()).body.error).toBe('authorization_pending');
+    expect((await poll()).body.error).toBe('slow_down');
+    const ticket = await t.server.elevation.ticketByRef(started.auth_req_id);
+    expect(ticket?.status).toBe('pending');
+    expect(ticket?.justification).toBe('deploying the fix for INC-42');
+    // The requester cannot approve; someone outside the approver groups cannot either.
+    await expect(t.server.elevation.decide(ticket!.id, seniorId, 'approve')).rejects.toMatchObject({ code: 'ERR_SELF_APPROVAL' });
+    const outsider = (await t.server.users.findCredentials('outsider@example.com'))!;
+    await expect(t.server.elevation.decide(ticket!.id, outsider.id, 'approve')).rejects.toMatchObject({ code: 'ERR_NOT_APPROVER' });
+    await t.server.elevation.decide(ticket!.id, leadId, 'approve', 'ok');
+    const tokens = await client.pollBackchannelAuthenticationGrant(agent, started, { resource: RESOURCE });
+    const { payload } = await verify(tokens.access_token);
+    expect(payload.exp! - payload.iat!).toBe(1800);
+    expect(String(payload.scope).split(' ')).toContain('mcp:deploy:production');
+  });
+
+  it('ends a denied request with access_denied', async () => {
+    const started = await requestElevation(agent, senior.access_token, 'mcp:deploy:production');
+    const ticket = await t.server.elevation.ticketByRef(started.auth_req_id);
+    await t.server.elevation.decide(ticket!.id, leadId, 'deny', 'not now');
+    await expect(client.pollBackchannelAuthenticationGrant(agent, started, { resource: RESOURCE })).rejects.toMatchObject({ error: 'access_denied' });
+  });
+
+  it('answers an unknown or foreign auth_req_id with invalid_grant', async () => {
+    const other = await registerAgent(t, 'other-agent');
+    const started = await requestElevation(agent, dev.access_token, 'mcp:deploy:staging');
+    await expect(client.pollBackchannelAuthenticationGrant(other, started, { resource: RESOURCE })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(client.pollBackchannelAuthenticationGrant(agent, { ...started, auth_req_id: 'nope' }, { resource: RESOURCE })).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('refuses a login_hint_token that is not a token of this server for this client', async () => {
+    await expect(requestElevation(agent, 'not.a.jwt', 'mcp:deploy:staging')).rejects.toMatchObject({ error: 'invalid_request' });
+    const other = await registerAgent(t, 'third-agent');
+    await expect(requestElevation(other, dev.access_token, 'mcp:deploy:staging')).rejects.toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('refuses a binding message with control characters or over 200 characters', async () => {
+    await expect(requestElevation(agent, dev.access_token, 'mcp:deploy:staging', 'line\nbreak')).rejects.toMatchObject({ error: 'invalid_binding_message' });
+    await expect(requestElevation(agent, dev.access_token, 'mcp:deploy:staging', 'x'.repeat(201))).rejects.toMatchObject({ error: 'invalid_binding_message' });
+  });
+});
