@@ -6,11 +6,13 @@ import type { Logger } from 'pino';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './db/schema.ts';
 import { errorMiddleware } from './http/errors.ts';
+import { httpMetricsMiddleware, type ServerMetrics } from './ops/metrics.ts';
 
 export interface AppDeps {
   provider: Provider;
   db: Kysely<Database>;
   log: Logger;
+  metrics: ServerMetrics;
   routers: Router[];
 }
 
@@ -34,6 +36,7 @@ export function createApp(deps: AppDeps): Koa {
       deps.log.debug({ reqId: ctx.state.reqId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
     }
   });
+  app.use(httpMetricsMiddleware(deps.metrics));
   app.use(errorMiddleware(deps.log));
 
   const ops = new Router();

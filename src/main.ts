@@ -24,6 +24,12 @@ import type { Catalogue } from './policy/index.ts';
 import { ElevationService } from './elevation/service.ts';
 import { resumeCibaRequest } from './elevation/ciba.ts';
 import { elevationRoutes } from './elevation/routes.ts';
+import { auditIngestRoutes } from './audit/ingest.ts';
+import { ownTokenVerifier } from './oidc/own-tokens.ts';
+import { auditResource } from './oidc/resources.ts';
+import { createServerMetrics, metricsRoutes, observeProvider } from './ops/metrics.ts';
+import { createMailer, startOutboxWorker, type OutboxWorker } from './mail/index.ts';
+import { mailNotifications } from './elevation/notifications.ts';
 
 /** A running (or ready to run) authorization server. */
 export interface Server {
@@ -71,21 +77,39 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const elevation = new ElevationService({ db: db.db, catalogue, roles, audit });
     const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys, elevation });
     elevation.addHooks({ afterCommit: (ticket) => resumeCibaRequest({ provider, catalogue, issuer: config.issuer }, ticket) });
+    let outbox: OutboxWorker | undefined;
+    elevation.addHooks(mailNotifications({ issuer: config.issuer, catalogue, kick: () => outbox?.kick() }));
+    const metrics = createServerMetrics(db.db);
+    observeProvider(provider, metrics);
+    elevation.addHooks({
+      outcome(scopes, outcome, ticket) {
+        for (const scope of scopes) metrics.elevations.inc({ scope, outcome });
+        if (ticket?.decided_at && (outcome === 'approved' || outcome === 'denied')) {
+          metrics.approvalLatency.observe((ticket.decided_at.getTime() - new Date(ticket.created_at).getTime()) / 1000);
+        }
+      },
+    });
     const csrf = new Csrf(cookieKeys[0]!);
+    const verifyOwnToken = ownTokenVerifier(config.issuer, signingKeys);
     const app = createApp({
       provider,
       db: db.db,
       log,
+      metrics,
       routers: [
+        metricsRoutes(metrics),
         interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter: new LoginLimiter(), issuer: config.issuer }),
-        elevationRoutes({ elevation, issuer: config.issuer, signingKeys }),
+        elevationRoutes({ elevation, issuer: config.issuer, signingKeys, verifyToken: verifyOwnToken }),
+        auditIngestRoutes({ audit, verifyToken: verifyOwnToken, audience: auditResource(config.issuer) }),
       ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);
 
     let http: HttpServer | undefined;
     const timers: NodeJS.Timeout[] = [];
+    const mailer = createMailer({ smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, dataDir: config.dataDir }, log);
     if (opts.workers !== false) {
+      outbox = startOutboxWorker({ db: db.db, mailer, log });
       const cleanup = setInterval(() => {
         deleteExpiredPayloads(db.db).catch((err) => log.warn({ err }, 'expired artifact cleanup failed'));
       }, 10 * 60_000);
@@ -108,14 +132,20 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         log.info({ port: actual, issuer: config.issuer }, 'mcp-elevate listening');
         return `http://127.0.0.1:${actual}`;
       },
+      // Graceful shutdown, in order: stop accepting connections and let in-flight requests
+      // finish (keep-alive connections are closed once idle), stop the workers, close the pool.
       async close() {
-        timers.forEach(clearInterval);
         if (http) {
           const closed = once(http, 'close');
           http.close();
           http.closeIdleConnections();
+          const idle = setInterval(() => http?.closeIdleConnections(), 100);
           await closed;
+          clearInterval(idle);
         }
+        timers.forEach(clearInterval);
+        await outbox?.stop();
+        mailer.close();
         await db.close();
       },
     };

@@ -22,8 +22,8 @@ export interface UserTable {
   password_hash: string;
   disabled: Generated<boolean>;
   attributes: ColumnType<Record<string, unknown>, string | undefined, string>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface RoleTable {
@@ -31,25 +31,25 @@ export interface RoleTable {
   description: Generated<string>;
   inherits: ColumnType<string[], string | undefined, string>;
   permissions: ColumnType<unknown[], string | undefined, string>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface UserRoleTable { user_id: string; role_name: string }
 export interface ClientRoleTable { client_id: string; role_name: string }
-export interface ApproverGroupTable { name: string; description: Generated<string>; created_at: Generated<Timestamp> }
+export interface ApproverGroupTable { name: string; description: Generated<string>; created_at: Timestamp }
 export interface GroupMemberTable { group_name: string; user_id: string }
 
 export interface SigningKeyTable {
   kid: string;
   alg: string;
   private_jwk: Json<Record<string, unknown>>;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
   superseded_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   retire_after: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
-export interface ServerSecretTable { name: string; value: Json<unknown>; created_at: Generated<Timestamp> }
+export interface ServerSecretTable { name: string; value: Json<unknown>; created_at: Timestamp }
 
 export interface AuditEventTable {
   seq: Generated<string>;
@@ -78,7 +78,7 @@ export interface ElevationTicketTable {
   tool_call: ColumnType<{ tool: string; argumentsSha256: string } | null, string | null, string | null>;
   channel: 'interactive' | 'ciba';
   ref: string;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
   expires_at: Timestamp;
   decided_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   elevation_id: string | null;
@@ -90,7 +90,7 @@ export interface TicketDecisionTable {
   decision: 'approve' | 'deny';
   scopes: Json<string[]>;
   comment: Generated<string>;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
 }
 
 export interface ElevationTable {
@@ -100,7 +100,7 @@ export interface ElevationTable {
   scopes: Json<string[]>;
   resource: string;
   ticket_id: string | null;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
   lifetime: number;
   claim_by: Timestamp;
   expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;

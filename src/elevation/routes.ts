@@ -1,17 +1,16 @@
 import Router from '@koa/router';
-import { CompactSign, createLocalJWKSet, importJWK, jwtVerify } from 'jose';
+import { CompactSign, importJWK } from 'jose';
 import type { PrivateJwk } from '../keys/keystore.ts';
-import { publicJwks } from '../keys/public.ts';
 import { AppError } from '../errors.ts';
+import type { ownTokenVerifier } from '../oidc/own-tokens.ts';
 import type { ElevationService } from './service.ts';
 
 export interface ElevationRouteDeps {
   elevation: ElevationService;
   issuer: string;
   signingKeys: PrivateJwk[];
+  verifyToken: ReturnType<typeof ownTokenVerifier>;
 }
-
-const unauthorized = () => new AppError('ERR_UNAUTHORIZED', 401, 'a valid access token from this server is required');
 
 /**
  * Elevation endpoints for verifiers and requesters:
@@ -23,7 +22,6 @@ const unauthorized = () => new AppError('ERR_UNAUTHORIZED', 401, 'a valid access
  */
 export function elevationRoutes(deps: ElevationRouteDeps): Router {
   const router = new Router({ prefix: '/elevation/v1' });
-  const jwks = createLocalJWKSet(publicJwks(deps.signingKeys));
   const signer = deps.signingKeys[0]!;
   const key = importJWK(signer, signer.alg);
 
@@ -45,15 +43,7 @@ export function elevationRoutes(deps: ElevationRouteDeps): Router {
   });
 
   router.delete('/elevations/:id', async (ctx) => {
-    const header = ctx.get('authorization');
-    const m = /^Bearer ([\w.~+/-]+=*)$/i.exec(header);
-    if (!m) throw unauthorized();
-    let sub: string | undefined;
-    try {
-      ({ payload: { sub } } = await jwtVerify(m[1]!, jwks, { issuer: deps.issuer, typ: 'at+jwt', algorithms: ['ES256'] }));
-    } catch {
-      throw unauthorized();
-    }
+    const { sub } = await deps.verifyToken(ctx.get('authorization'));
     const row = await deps.elevation.elevations.find(ctx.params.id!);
     if (!row || row.subject !== sub) throw new AppError('ERR_NOT_FOUND', 404, 'elevation not found');
     await deps.elevation.revoke(row.id, sub!);

@@ -35,6 +35,8 @@ export interface ElevationHooks {
   ticketOpened?(trx: Transaction<Database>, ticket: TicketRow, approverIds: string[]): Promise<void>;
   ticketClosed?(trx: Transaction<Database>, ticket: TicketRow): Promise<void>;
   afterCommit?(ticket: TicketRow): Promise<void> | void;
+  /** Every outcome of a request or ticket, for metrics: granted, pending, ineligible, approved, denied, expired, cancelled. */
+  outcome?(scopes: string[], outcome: string, ticket?: TicketRow): void;
 }
 
 /** Default lifetime of an approval ticket (DESIGN §6). */
@@ -100,6 +102,7 @@ export class ElevationService {
       await this.checkEligible(req.principal, req.scopes);
     } catch (err) {
       if (err instanceof IneligibleError) {
+        this.#outcome(req.scopes, 'ineligible');
         await this.#audit.append({ ...base, action: 'elevation.ineligible', result: 'denied', data: { scopes: req.scopes, requiredRole: err.requiredRole, channel: req.channel } });
       }
       throw err;
@@ -111,6 +114,7 @@ export class ElevationService {
         await this.#audit.appendIn(trx, [{ ...base, action: 'elevation.granted', result: 'success', data: { elevation: e.id, scopes: req.scopes, justification: req.justification, channel: req.channel } }]);
         return e;
       });
+      this.#outcome(req.scopes, 'granted');
       return { status: 'granted', elevation };
     }
     const groups = [...new Set(gated.flatMap((s) => this.#catalogue.scopes[s]!.approval!.groups))];
@@ -129,6 +133,7 @@ export class ElevationService {
       for (const h of this.#hooks) await h.ticketOpened?.(trx, t, approvers);
       return t;
     });
+    this.#outcome(req.scopes, 'pending', ticket);
     await this.#afterCommit(ticket);
     return { status: 'pending', ticket };
   }
@@ -216,7 +221,12 @@ export class ElevationService {
     return closed;
   }
 
+  #outcome(scopes: string[], outcome: string, ticket?: TicketRow): void {
+    for (const h of this.#hooks) h.outcome?.(scopes, outcome, ticket);
+  }
+
   async #afterCommit(ticket: TicketRow): Promise<void> {
+    if (ticket.status !== 'pending') this.#outcome(ticket.scopes, ticket.status, ticket);
     for (const h of this.#hooks) {
       try {
         await h.afterCommit?.(ticket);

@@ -58,7 +58,7 @@ describe.each(databaseKinds())('interactive step-up in the authorization code fl
     const flow = completeAuthorization({ authorizationUrl: url.href, redirectUri: AGENT_REDIRECT, email: 'senior@example.com', password: 'senior password', browser, onWaiting: (u) => { waitingUrl = u; } });
     // Let the flow reach the waiting page, then approve as the on-call approver.
     let ticket;
-    for (let i = 0; i < 50 && !ticket; i++) {
+    for (let i = 0; i < 300 && !ticket; i++) {
       await new Promise((r) => setTimeout(r, 100));
       ticket = (await t.server.db.db.selectFrom('elevation_ticket').selectAll().where('client_id', '=', 'ide-agent').executeTakeFirst());
     }

@@ -14,7 +14,7 @@ async function serve(env: Record<string, string>): Promise<{ child: ChildProcess
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
   child.stderr!.on('data', (d) => { out += d; });
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited: ${out}`);
     try {
@@ -31,7 +31,7 @@ describe('mcp-elevate serve with no services (embedded database)', () => {
   let dataDir: string;
   afterAll(async () => dataDir && rm(dataDir, { recursive: true, force: true }));
 
-  it('serves discovery, creates the first admin once, and stops cleanly on SIGTERM', async () => {
+  it('serves discovery, creates the first admin once, and stops cleanly on SIGTERM', { timeout: 240_000 }, async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'mcpe-start-'));
     const port = String(await freePort());
     const first = await serve({ PORT: port, DATA_DIR: dataDir });
