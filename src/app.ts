@@ -7,6 +7,8 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './db/schema.ts';
 import { errorMiddleware } from './http/errors.ts';
 import { httpMetricsMiddleware, type ServerMetrics } from './ops/metrics.ts';
+import { RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './http/unavailable.ts';
+import { migrationsCurrent } from './db/migrate.ts';
 
 export interface AppDeps {
   provider: Provider;
@@ -37,6 +39,20 @@ export function createApp(deps: AppDeps): Koa {
     }
   });
   app.use(httpMetricsMiddleware(deps.metrics));
+  // oidc-provider answers its own failures; when the cause was the database being unreachable,
+  // its `server_error` becomes a 503 with Retry-After so clients back off and retry.
+  deps.provider.on('server_error', (ctx, err) => {
+    if (isDatabaseUnavailable(err)) ctx.state.databaseUnavailable = true;
+    else deps.log.error({ err, reqId: ctx.state.reqId }, 'oidc-provider server_error');
+  });
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.state.databaseUnavailable && ctx.status === 500) {
+      ctx.status = 503;
+      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable; retry shortly' };
+    }
+  });
   app.use(errorMiddleware(deps.log));
 
   const ops = new Router();
@@ -44,6 +60,11 @@ export function createApp(deps: AppDeps): Koa {
   ops.get('/readyz', async (ctx) => {
     try {
       await sql`select 1`.execute(deps.db);
+      if (!(await migrationsCurrent(deps.db))) {
+        ctx.status = 503;
+        ctx.body = { status: 'unavailable', detail: 'database migrations pending' };
+        return;
+      }
       ctx.body = { status: 'ready' };
     } catch {
       ctx.status = 503;

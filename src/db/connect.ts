@@ -22,9 +22,12 @@ pg.types.setTypeParser(20, (v) => v);
  */
 export async function connect(opts: { databaseUrl?: string; dataDir: string; poolSize?: number }): Promise<Db> {
   if (opts.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
-    // An idle client losing its connection (database restart) must not crash the process.
+    // A bounded connect time: during a database outage requests fail fast (503) instead of hanging.
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5_000 });
+    // A client losing its connection (database restart) must not crash the process: idle ones
+    // report on the pool, checked-out ones on themselves; the query in flight fails either way.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', close: () => db.destroy() };
   }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { errors } from 'oidc-provider';
 import { AppError } from '../errors.ts';
 import { render } from './views.ts';
+import { RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './unavailable.ts';
 
 const PROBLEM = 'application/problem+json';
 
@@ -39,6 +40,12 @@ export function errorMiddleware(log: Logger) {
         status = e.status;
         code = (e as { type?: string }).type ?? 'invalid_request';
         detail = e.message;
+      } else if (isDatabaseUnavailable(e)) {
+        status = 503;
+        code = 'temporarily_unavailable';
+        detail = 'The service is temporarily unavailable. Retry shortly.';
+        ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+        log.warn({ reqId: ctx.state.reqId, code: (e as { code?: string }).code }, 'database unavailable');
       } else {
         log.error({ err: e, reqId: ctx.state.reqId }, 'unhandled error');
       }
