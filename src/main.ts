@@ -30,6 +30,8 @@ import { auditResource } from './oidc/resources.ts';
 import { createServerMetrics, metricsRoutes, observeProvider } from './ops/metrics.ts';
 import { createMailer, startOutboxWorker, type OutboxWorker } from './mail/index.ts';
 import { mailNotifications } from './elevation/notifications.ts';
+import { createAdminRouter } from './admin/index.ts';
+import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 
 /** A running (or ready to run) authorization server. */
 export interface Server {
@@ -101,6 +103,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter: new LoginLimiter(), issuer: config.issuer }),
         elevationRoutes({ elevation, issuer: config.issuer, signingKeys, verifyToken: verifyOwnToken }),
         auditIngestRoutes({ audit, verifyToken: verifyOwnToken, audience: auditResource(config.issuer) }),
+        createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue }),
+        createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
       ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database, UserRow } from '../db/schema.ts';
 import { AppError, conflict, invalid } from '../errors.ts';
 import { hashPassword } from './password.ts';
@@ -40,7 +40,7 @@ export class UserRepository {
     if (input.password.length < 8) throw invalid('password must be at least 8 characters', { field: 'password' });
     const id = randomUUID();
     const password_hash = await hashPassword(input.password);
-    await this.#db.transaction().execute(async (trx) => {
+    await this.#transaction(async (trx) => {
       const exists = await trx.selectFrom('app_user').select('id')
         .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).executeTakeFirst();
       if (exists) throw conflict('a user with this email already exists', { field: 'email' });
@@ -57,6 +57,63 @@ export class UserRepository {
       }
     });
     return (await this.findById(id))!;
+  }
+
+  /** Changes name, disabled flag or attributes (replaced as a whole). Returns the user, or undefined when there is none. */
+  async update(id: string, patch: { name?: string; disabled?: boolean; attributes?: Record<string, unknown> }): Promise<User | undefined> {
+    const set = {
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
+      ...(patch.attributes !== undefined ? { attributes: JSON.stringify(patch.attributes) } : {}),
+    };
+    const row = await this.#db.updateTable('app_user').set({ ...set, updated_at: sql`now()` }).where('id', '=', id).returning('id').executeTakeFirst();
+    return row ? this.findById(id) : undefined;
+  }
+
+  /** Deletes a user (their role and group memberships go with them). False when there was none. */
+  async delete(id: string): Promise<boolean> {
+    const res = await this.#db.deleteFrom('app_user').where('id', '=', id).executeTakeFirst();
+    return res.numDeletedRows > 0n;
+  }
+
+  /** Replaces a user's roles; every role must exist. False when there is no such user. */
+  async setRoles(id: string, roles: readonly string[]): Promise<boolean> {
+    return this.#replaceLinks(id, 'role', roles);
+  }
+
+  /** Replaces a user's approver groups; every group must exist. False when there is no such user. */
+  async setGroups(id: string, groups: readonly string[]): Promise<boolean> {
+    return this.#replaceLinks(id, 'approver_group', groups);
+  }
+
+  /** Sets a new password (same rules as {@link create}). False when there is no such user. */
+  async setPassword(id: string, password: string): Promise<boolean> {
+    if (password.length < 8) throw invalid('password must be at least 8 characters', { field: 'password' });
+    const password_hash = await hashPassword(password);
+    const row = await this.#db.updateTable('app_user').set({ password_hash, updated_at: sql`now()` }).where('id', '=', id).returning('id').executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async #replaceLinks(id: string, table: 'role' | 'approver_group', names: readonly string[]): Promise<boolean> {
+    const unique = [...new Set(names)];
+    return this.#transaction(async (trx) => {
+      if (!(await trx.selectFrom('app_user').select('id').where('id', '=', id).executeTakeFirst())) return false;
+      if (unique.length) await assertKnown(trx, table, unique);
+      if (table === 'role') {
+        await trx.deleteFrom('user_role').where('user_id', '=', id).execute();
+        if (unique.length) await trx.insertInto('user_role').values(unique.map((role_name) => ({ user_id: id, role_name }))).execute();
+      } else {
+        await trx.deleteFrom('group_member').where('user_id', '=', id).execute();
+        if (unique.length) await trx.insertInto('group_member').values(unique.map((group_name) => ({ user_id: id, group_name }))).execute();
+      }
+      return true;
+    });
+  }
+
+  // Inside a caller's transaction (an admin service recording its audit event with the change),
+  // reuse it: kysely cannot nest transactions, and PGlite's single connection would deadlock.
+  #transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.#db.isTransaction ? fn(this.#db) : this.#db.transaction().execute(fn);
   }
 
   async count(): Promise<number> {

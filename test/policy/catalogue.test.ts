@@ -35,10 +35,10 @@ describe('the shipped scopes.json', () => {
     expect(catalogue.scopes['mcp:tools:read'].grants[0].action).toBe('invoke');
   });
 
-  it('is offered to the example MCP server without mcp:admin', () => {
+  it('is offered to the example MCP server without mcp:admin and audit:write (resources of the server itself)', () => {
     const catalogue = parseCatalogue(readRootJson('scopes.json'), ROLE_NAMES);
     const accepted = catalogue.resources['http://localhost:4000/mcp'].scopes;
-    expect(new Set(accepted)).toEqual(new Set(Object.keys(catalogue.scopes).filter((s) => s !== 'mcp:admin')));
+    expect(new Set(accepted)).toEqual(new Set(Object.keys(catalogue.scopes).filter((s) => s !== 'mcp:admin' && s !== 'audit:write')));
   });
 
   it('points editors at the committed JSON Schema', () => {
@@ -63,7 +63,7 @@ describe('catalogue cross-checks', () => {
     input.resources['http://localhost:4000/mcp'].scopes.push('mcp:missing');
     expect(problems(input)).toEqual([
       'baseScopes[2]: unknown scope "mcp:nope"',
-      'resources["http://localhost:4000/mcp"].scopes[5]: unknown scope "mcp:missing"',
+      'resources["http://localhost:4000/mcp"].scopes[4]: unknown scope "mcp:missing"',
     ]);
   });
 

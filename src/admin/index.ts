@@ -1,0 +1,11 @@
+/**
+ * The admin REST API (DESIGN §8): routes → services → repositories, zod schemas shared by
+ * validation and the OpenAPI document, presenters listing what leaves the server.
+ * @module
+ */
+export { ADMIN_BASE_PATH, adminRouteTable, createAdminRouter } from './router.ts';
+export type { AdminDeps } from './router.ts';
+export { ADMIN_ROLE, ADMIN_SCOPE, AdminAuthenticator, AdminAuthError } from './auth.ts';
+export type { AdminActor, AdminAuthOptions } from './auth.ts';
+export { buildOpenApi } from './openapi.ts';
+export { allowedScopesOf } from './services/clients.ts';

@@ -1,0 +1,46 @@
+import { AppError } from '../errors.ts';
+
+/** A page of a listing: `nextCursor` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Default and largest page size of admin listings. */
+export const PAGE_SIZE = { default: 50, max: 200 } as const;
+
+/**
+ * Cursors are opaque to clients (base64url JSON of the last item's sort key), so the sort key can
+ * change without breaking a client that only echoes them back.
+ */
+export function encodeCursor(key: string): string {
+  return Buffer.from(JSON.stringify({ k: key })).toString('base64url');
+}
+
+/**
+ * The sort key inside a cursor from {@link encodeCursor}.
+ *
+ * @throws {AppError} `ERR_VALIDATION` (400) naming `cursor` when it was not made by this server.
+ */
+export function decodeCursor(cursor: string): string {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { k?: unknown };
+    if (typeof value.k === 'string') return value.k;
+  } catch {
+    // fall through to the problem below
+  }
+  throw new AppError('ERR_VALIDATION', 400, 'invalid request query: cursor: not a cursor returned by this API', {
+    errors: [{ path: 'cursor', message: 'not a cursor returned by this API' }],
+  });
+}
+
+/**
+ * Builds a page from rows fetched with `limit + 1`: the extra row only tells that there is more.
+ *
+ * @param key The sort key of an item, encoded into the next cursor.
+ */
+export function toPage<T>(rows: T[], limit: number, key: (item: T) => string): Page<T> {
+  const items = rows.slice(0, limit);
+  const more = rows.length > limit;
+  return { items, nextCursor: more && items.length ? encodeCursor(key(items.at(-1)!)) : null };
+}

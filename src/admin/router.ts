@@ -1,0 +1,78 @@
+import Router from '@koa/router';
+import type { Kysely } from 'kysely';
+import type Provider from 'oidc-provider';
+import type { Database } from '../db/schema.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { RoleService } from '../roles/role-service.ts';
+import type { Catalogue } from '../policy/index.ts';
+import { UserRepository } from '../accounts/users.ts';
+import { loadSigningKeys, type PrivateJwk } from '../keys/keystore.ts';
+import { adminResource } from '../oidc/provider.ts';
+import { AdminAuthenticator } from './auth.ts';
+import { buildOpenApi } from './openapi.ts';
+import { OpenApiView } from './presenters.ts';
+import { publicRoute, registerRoute, type AnyRoute } from './route.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { clientRoutes } from './routes/clients.ts';
+import { groupRoutes } from './routes/groups.ts';
+import { roleRoutes } from './routes/roles.ts';
+import { userRoutes } from './routes/users.ts';
+import { ClientAdminService } from './services/clients.ts';
+import { GroupAdminService } from './services/groups.ts';
+import { RoleAdminService } from './services/roles.ts';
+import { UserAdminService } from './services/users.ts';
+
+/** Where the admin API is mounted. */
+export const ADMIN_BASE_PATH = '/admin/v1';
+
+/** What the admin API needs from the composition root. */
+export interface AdminDeps {
+  issuer: string;
+  provider: Provider;
+  db: Kysely<Database>;
+  roles: RoleService;
+  audit: AuditLog;
+  catalogue: Catalogue;
+  /** Keys admin tokens are verified with. Default: this server's signing keys from the database. */
+  loadKeys?: () => Promise<PrivateJwk[]>;
+}
+
+/**
+ * The admin route table: every operation of `/admin/v1`, including the OpenAPI document itself.
+ * It both registers the routes and generates that document, so the two cannot drift.
+ */
+export function adminRouteTable(deps: AdminDeps): AnyRoute[] {
+  const { db, audit, catalogue } = deps;
+  const table: AnyRoute[] = [
+    ...roleRoutes(new RoleAdminService({ db, audit, catalogue, roles: deps.roles })),
+    ...userRoutes(new UserAdminService({ db, audit, roles: deps.roles })),
+    ...groupRoutes(new GroupAdminService({ db, audit, catalogue })),
+    ...clientRoutes(new ClientAdminService({ db, audit, catalogue, provider: deps.provider })),
+    ...auditRoutes(audit),
+  ];
+  const openapi = publicRoute({
+    method: 'get', path: '/openapi.json', operationId: 'getOpenApi', summary: 'This OpenAPI 3.1 document', tag: 'meta',
+    response: { status: 200, description: 'The OpenAPI document (it holds no secrets, so it needs no token)', schema: OpenApiView },
+    handle: async () => document,
+  });
+  // Built now, so a schema that cannot be documented stops the server at start, not at first call.
+  const document = buildOpenApi([...table, openapi], { issuer: deps.issuer, basePath: ADMIN_BASE_PATH });
+  return [...table, openapi];
+}
+
+/** The Koa router of the admin REST API (DESIGN §8), mounted at {@link ADMIN_BASE_PATH}. */
+export function createAdminRouter(deps: AdminDeps): Router {
+  const users = new UserRepository(deps.db);
+  const auth = new AdminAuthenticator({
+    issuer: deps.issuer,
+    audience: adminResource(deps.issuer),
+    baseScopes: deps.catalogue.baseScopes,
+    loadKeys: deps.loadKeys ?? (() => loadSigningKeys(deps.db)),
+    findUser: (id) => users.findById(id),
+    effectiveRoles: (id) => deps.roles.effectiveForUser(id),
+  });
+  const router = new Router({ prefix: ADMIN_BASE_PATH });
+  const authenticate = auth.middleware();
+  for (const route of adminRouteTable(deps)) registerRoute(router, route, authenticate);
+  return router;
+}
