@@ -110,6 +110,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);
 
     let http: HttpServer | undefined;
+    const served = { started: 0, completed: 0 };
     const timers: NodeJS.Timeout[] = [];
     const mailer = createMailer({ smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, dataDir: config.dataDir }, log);
     if (opts.workers !== false) {
@@ -131,6 +132,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       config, provider, db, log, catalogue, users, roles, audit, elevation,
       async listen(port = config.port) {
         http = app.listen(port, '0.0.0.0');
+        // Requests the server began handling vs. answered in full: equal after a graceful close.
+        http.on('request', (_req, res) => {
+          served.started++;
+          res.on('finish', () => served.completed++);
+        });
         await once(http, 'listening');
         const { port: actual } = http.address() as AddressInfo;
         log.info({ port: actual, issuer: config.issuer }, 'mcp-elevate listening');
@@ -146,6 +152,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           const idle = setInterval(() => http?.closeIdleConnections(), 100);
           await closed;
           clearInterval(idle);
+          log.info({ requests: served }, 'http server closed');
         }
         timers.forEach(clearInterval);
         await outbox?.stop();
