@@ -32,6 +32,7 @@ import { createMailer, startOutboxWorker, type OutboxWorker } from './mail/index
 import { mailNotifications } from './elevation/notifications.ts';
 import { createAdminRouter } from './admin/index.ts';
 import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
+import { approvalRoutes } from './approvals/routes.ts';
 
 /** A running (or ready to run) authorization server. */
 export interface Server {
@@ -93,6 +94,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     });
     const csrf = new Csrf(cookieKeys[0]!);
     const verifyOwnToken = ownTokenVerifier(config.issuer, signingKeys);
+    // One throttle for both sign-in forms (authorization and approvals): same accounts, same budget.
+    const limiter = new LoginLimiter();
     const app = createApp({
       provider,
       db: db.db,
@@ -100,11 +103,12 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       metrics,
       routers: [
         metricsRoutes(metrics),
-        interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter: new LoginLimiter(), issuer: config.issuer }),
+        interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter, issuer: config.issuer }),
         elevationRoutes({ elevation, issuer: config.issuer, signingKeys, verifyToken: verifyOwnToken }),
         auditIngestRoutes({ audit, verifyToken: verifyOwnToken, audience: auditResource(config.issuer) }),
         createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
+        approvalRoutes({ elevation, users, catalogue, audit, csrf, limiter, db: db.db, provider }),
       ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);

@@ -58,7 +58,9 @@ export function createAdapterFactory(db: Kysely<Database>) {
         if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return hit.payload;
         const payload = await this.#findBy('id', id);
         if (clientCache.size > 10_000) clientCache.clear();
-        clientCache.set(id, { at: Date.now(), payload });
+        // Only found clients are cached: a client registered a moment ago (by the CLI, the admin
+        // API or another instance) must work on its first request.
+        if (payload) clientCache.set(id, { at: Date.now(), payload });
         return payload;
       }
       return this.#findBy('id', id);

@@ -1,0 +1,113 @@
+import type Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import { dummyHash, verifyPassword } from '../accounts/password.ts';
+import type { User } from '../accounts/users.ts';
+import { render } from '../http/views.ts';
+import { AppError } from '../errors.ts';
+import type { ApprovalDeps } from './routes.ts';
+import { endSession, loginNonce, readSession, safeNext, startSession, type ApproverSession } from './session.ts';
+
+/** A signed-in, still active approver. */
+export interface Approver {
+  session: ApproverSession;
+  user: User;
+}
+
+/** CSRF binding of forms inside a session: a token from another session (another `sid`) never verifies. */
+export const sessionBinding = (s: ApproverSession) => `approvals:${s.sid}`;
+const loginBinding = (nonce: string) => `approvals-login:${nonce}`;
+
+/** The answer to a form post without this session's CSRF token (403; the error page explains). */
+export const csrfRejected = () => new AppError('ERR_CSRF', 403, 'The form has expired or was not sent by this site. Go back, reload the page and try again.');
+
+/**
+ * The signed-in approver, or undefined. The account is re-read on every request, so disabling or
+ * deleting a user ends their approver session at once, not after 8 hours.
+ */
+export async function currentApprover(deps: ApprovalDeps, ctx: Context): Promise<Approver | undefined> {
+  const session = readSession(ctx);
+  if (!session) return undefined;
+  const user = await deps.users.findById(session.userId);
+  if (!user || user.disabled) {
+    endSession(ctx);
+    return undefined;
+  }
+  return { session, user };
+}
+
+/** Sends the browser to the sign-in page, coming back to `next` (a path under /approvals) afterwards. */
+export function redirectToLogin(ctx: Context, next: string): void {
+  ctx.status = 303;
+  ctx.redirect(`/approvals/login?next=${encodeURIComponent(safeNext(next))}`);
+}
+
+/**
+ * Approver sign-in and sign-out. Rules enforced:
+ * - the sign-in form's CSRF token is bound to a pre-login nonce cookie (no login CSRF);
+ * - failures are throttled per account and address ({@link LoginLimiter}), unknown accounts cost
+ *   a hash check like known ones, disabled accounts cannot sign in;
+ * - every attempt is audited as `approver.login`; sign-out needs the session's CSRF token;
+ * - after sign-in the browser goes only to a path under /approvals ({@link safeNext}).
+ */
+export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware): void {
+  const page = (ctx: Context, status: number, fields: { next: string; email?: string; error?: string }) => {
+    const nonce = loginNonce(ctx, true)!;
+    ctx.status = status;
+    ctx.body = render('approvals-login', { ...fields, action: '/approvals/login', csrf: deps.csrf.token(loginBinding(nonce)) });
+  };
+
+  router.get('/login', async (ctx) => {
+    const next = safeNext(ctx.query.next);
+    if (await currentApprover(deps, ctx)) {
+      ctx.status = 303;
+      ctx.redirect(next);
+      return;
+    }
+    page(ctx, 200, { next });
+  });
+
+  router.post('/login', form, async (ctx) => {
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const next = safeNext(body.next);
+    const email = typeof body.email === 'string' ? body.email.trim().slice(0, 320) : '';
+    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    const nonce = loginNonce(ctx, false);
+    if (!nonce || !deps.csrf.verify(loginBinding(nonce), body.csrf)) {
+      page(ctx, 403, { next, email, error: 'This sign-in form expired or was not sent by this site. Please sign in again.' });
+      return;
+    }
+    const wait = deps.limiter.retryAfter(email, ctx.ip);
+    if (wait > 0) {
+      ctx.set('Retry-After', String(wait));
+      page(ctx, 429, { next, email, error: `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s).` });
+      return;
+    }
+    const row = email ? await deps.users.findCredentials(email) : undefined;
+    // Unknown accounts cost a hash check too, so timing does not reveal which emails exist.
+    const ok = await verifyPassword(password, row?.password_hash ?? await dummyHash());
+    if (!row || !ok || row.disabled) {
+      deps.limiter.fail(email, ctx.ip);
+      await deps.audit.append({ action: 'approver.login', result: 'failure', actor: row?.id ?? null, data: { email, address: ctx.ip } });
+      page(ctx, 401, { next, email, error: 'Wrong email or password.' });
+      return;
+    }
+    deps.limiter.succeed(email);
+    startSession(ctx, row.id);
+    await deps.audit.append({ action: 'approver.login', result: 'success', actor: row.id, subject: row.id, data: { address: ctx.ip } });
+    ctx.status = 303;
+    ctx.redirect(next);
+  });
+
+  router.post('/logout', form, async (ctx) => {
+    const me = await currentApprover(deps, ctx);
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    if (me) {
+      // Without a valid token the session stays: a cross-site page must not sign approvers out.
+      if (!deps.csrf.verify(sessionBinding(me.session), body.csrf)) throw csrfRejected();
+      endSession(ctx);
+      await deps.audit.append({ action: 'approver.logout', result: 'success', actor: me.user.id, subject: me.user.id, data: { address: ctx.ip } });
+    }
+    ctx.status = 303;
+    ctx.redirect('/approvals/login');
+  });
+}

@@ -1,0 +1,183 @@
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context } from 'koa';
+import type { Kysely } from 'kysely';
+import type Provider from 'oidc-provider';
+import type { Database, TicketRow } from '../db/schema.ts';
+import type { Catalogue } from '../policy/index.ts';
+import type { ElevationService } from '../elevation/service.ts';
+import { ticketNotFound } from '../elevation/errors.ts';
+import type { UserRepository } from '../accounts/users.ts';
+import type { LoginLimiter } from '../accounts/login-limiter.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { render } from '../http/views.ts';
+import { AppError, invalid } from '../errors.ts';
+import { csrfRejected, currentApprover, mountLogin, redirectToLogin, sessionBinding, type Approver } from './login.ts';
+import { ApprovalQueries } from './tickets.ts';
+import { NOTICES, asDate, isOpen, outcome, presentDecisions, presentScopes, timeLeft } from './presenter.ts';
+
+/** What the approval pages need from the composition root. */
+export interface ApprovalDeps {
+  elevation: ElevationService;
+  users: UserRepository;
+  catalogue: Catalogue;
+  audit: AuditLog;
+  /** Signs form tokens; bound here to the approver session id. */
+  csrf: Csrf;
+  /** Throttles failed approver sign-ins. */
+  limiter: LoginLimiter;
+  /** Read-only queries (pending list, decisions). */
+  db: Kysely<Database>;
+  /** Looks up agent (client) names. */
+  provider: Provider;
+}
+
+/** Every approval page: nothing from elsewhere runs in, frames, or caches it (DESIGN §6). */
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+const TICKET_ID = /^[\w-]{1,64}$/;
+
+const REFUSALS = {
+  self: { title: 'You cannot approve your own request', message: 'This elevation was requested by you or for your account. Another approver has to decide on it.' },
+  foreign: { title: 'You are not an approver for this request', message: 'Only members of the groups that approve its scopes can decide on it. Ask an administrator if you think you should be one.' },
+} as const;
+
+/**
+ * The approver web pages under `/approvals` (DESIGN §6): sign-in, my pending tickets, one ticket
+ * with approve/deny. Rules enforced:
+ * - every page needs an approver session (its own cookie, see `session.ts`), else it sends the
+ *   browser to sign in and back;
+ * - the requester (or the user an agent acts for) never sees a decision form: 403;
+ *   non-approvers: 403; both without any detail of the ticket;
+ * - decision posts need the session's CSRF token and go through {@link ElevationService.decide},
+ *   which alone applies quorum and race safety; the answer is a 303 back to the ticket page;
+ * - views escape everything; pages work without JavaScript.
+ */
+export function approvalRoutes(deps: ApprovalDeps): Router {
+  const router = new Router({ prefix: '/approvals' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const queries = new ApprovalQueries(deps.db);
+
+  router.use(async (ctx, next) => {
+    ctx.set('Content-Security-Policy', CSP);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('X-Frame-Options', 'DENY');
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    await next();
+  });
+
+  mountLogin(router, deps, form);
+
+  router.get('/', async (ctx) => {
+    const me = await currentApprover(deps, ctx);
+    if (!me) return redirectToLogin(ctx, '/approvals');
+    const groups = new Set(me.user.groups);
+    const candidates = Object.entries(deps.catalogue.scopes).filter(([, d]) => d.approval?.groups.some((g) => groups.has(g))).map(([name]) => name);
+    const tickets = [];
+    // The query narrows by scope; the service's rule has the last word on each ticket.
+    for (const p of await queries.pendingFor(me.user.id, candidates)) {
+      if (!(await deps.elevation.approvableScopes(p.ticket, me.user.id)).length) continue;
+      tickets.push({
+        id: p.ticket.id, requester: p.requesterEmail ?? `${p.ticket.subject} (agent acting for itself)`,
+        agent: { id: p.ticket.client_id, name: await agentName(deps, p.ticket.client_id) }, scopes: p.ticket.scopes, timeLeft: timeLeft(p.ticket.expires_at),
+        myDecision: p.myDecision === 'approve' ? 'You approved; waiting for others' : null,
+      });
+    }
+    ctx.body = render('approvals', { ...chrome(deps, me), tickets });
+  });
+
+  router.get('/:id', async (ctx) => {
+    const me = await currentApprover(deps, ctx);
+    if (!me) return redirectToLogin(ctx, ctx.originalUrl);
+    const ticket = await load(deps, ctx.params.id);
+    const mine = await authorise(deps, ctx, me, ticket);
+    if (!mine) return;
+    const decisions = await queries.decisions(ticket.id);
+    const requester = ticket.requester_id ? await deps.users.findById(ticket.requester_id) : undefined;
+    const decided = decisions.some((d) => d.approverId === me.user.id);
+    const done = String(ctx.query.done ?? '');
+    ctx.body = render('approval', {
+      ...chrome(deps, me),
+      id: ticket.id,
+      outcome: outcome(ticket),
+      requester: requester ? { email: requester.email, name: requester.name } : ticket.requester_id ? { email: '(deleted user)', name: '' } : null,
+      subject: ticket.subject,
+      agent: { id: ticket.client_id, name: await agentName(deps, ticket.client_id) },
+      scopes: presentScopes(deps.catalogue, ticket, decisions, mine),
+      resource: ticket.resource,
+      justification: ticket.justification,
+      toolCall: ticket.tool_call,
+      created: asDate(ticket.created_at).toISOString(),
+      expires: ticket.expires_at.toISOString(),
+      timeLeft: timeLeft(ticket.expires_at),
+      decisions: presentDecisions(decisions),
+      notice: Object.hasOwn(NOTICES, done) ? NOTICES[done as keyof typeof NOTICES] : null,
+      // The form only while a decision by this approver can still change something.
+      form: isOpen(ticket) && !decided ? { action: `/approvals/${ticket.id}/decision` } : null,
+    });
+  });
+
+  router.post('/:id/decision', form, async (ctx) => {
+    const me = await currentApprover(deps, ctx);
+    if (!me) return redirectToLogin(ctx, `/approvals/${TICKET_ID.test(ctx.params.id) ? ctx.params.id : ''}`);
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    if (!deps.csrf.verify(sessionBinding(me.session), body.csrf)) throw csrfRejected();
+    const ticket = await load(deps, ctx.params.id);
+    if (body.decision !== 'approve' && body.decision !== 'deny') throw invalid('Choose approve or deny.', { field: 'decision' });
+    const comment = typeof body.comment === 'string' ? body.comment.trim().slice(0, 1000) : '';
+    let notice: keyof typeof NOTICES = body.decision;
+    try {
+      await deps.elevation.decide(ticket.id, me.user.id, body.decision, comment);
+    } catch (err) {
+      const code = err instanceof AppError ? err.code : undefined;
+      if (code === 'ERR_SELF_APPROVAL') return refuse(deps, ctx, me, 'self');
+      if (code === 'ERR_NOT_APPROVER') return refuse(deps, ctx, me, 'foreign');
+      // Someone else closed it first (quorum reached, denied, expired) or this is a second click:
+      // nothing changed; the page says so and shows the outcome.
+      if (code === 'ERR_TICKET_CLOSED') notice = 'closed';
+      else if (code === 'ERR_ALREADY_DECIDED') notice = 'duplicate';
+      else throw err;
+    }
+    ctx.status = 303;
+    ctx.redirect(`/approvals/${ticket.id}?done=${notice}`);
+  });
+
+  return router;
+}
+
+/** The ticket, or a 404 page (malformed ids never reach the database). */
+async function load(deps: ApprovalDeps, id: string | undefined): Promise<TicketRow> {
+  const ticket = id && TICKET_ID.test(id) ? await deps.elevation.ticket(id) : undefined;
+  if (!ticket) throw ticketNotFound();
+  return ticket;
+}
+
+/** The scopes this approver may decide on, or undefined after answering 403 (own request, not an approver). */
+async function authorise(deps: ApprovalDeps, ctx: Context, me: Approver, ticket: TicketRow): Promise<string[] | undefined> {
+  if (ticket.requester_id === me.user.id || ticket.subject === me.user.id) return refuse(deps, ctx, me, 'self');
+  const mine = await deps.elevation.approvableScopes(ticket, me.user.id);
+  if (!mine.length) return refuse(deps, ctx, me, 'foreign');
+  return mine;
+}
+
+function refuse(deps: ApprovalDeps, ctx: Context, me: Approver, kind: keyof typeof REFUSALS): undefined {
+  ctx.status = 403;
+  ctx.body = render('approval-refused', { ...chrome(deps, me), ...REFUSALS[kind], kind });
+  return undefined;
+}
+
+/** What every signed-in page shows: who is signed in, and the sign-out form with its token. */
+function chrome(deps: ApprovalDeps, me: Approver) {
+  return { me: { email: me.user.email, name: me.user.name }, csrf: deps.csrf.token(sessionBinding(me.session)) };
+}
+
+async function agentName(deps: ApprovalDeps, clientId: string): Promise<string> {
+  try {
+    const client = await deps.provider.Client.find(clientId);
+    return client?.clientName ?? clientId;
+  } catch {
+    // A client whose stored metadata no longer validates still has an id worth showing.
+    return clientId;
+  }
+}

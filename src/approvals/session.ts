@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from 'koa';
+import type { SetOption } from 'cookies';
+
+/** Name of the approver session cookie (its Koa signature travels in `approver_session.sig`). */
+export const SESSION_COOKIE = 'approver_session';
+/** Name of the pre-login cookie whose nonce the sign-in form's CSRF token is bound to. */
+export const LOGIN_COOKIE = 'approver_login';
+/** An approver session lasts 8 hours from sign-in, whatever the activity. */
+export const SESSION_MAX_AGE_MS = 8 * 3600_000;
+const LOGIN_MAX_AGE_MS = 30 * 60_000;
+const PATH = '/approvals';
+
+/** A signed-in approver, as read from the session cookie. */
+export interface ApproverSession {
+  userId: string;
+  /** Sign-in time (ms since epoch). */
+  signedInAt: number;
+  /** Random id of this sign-in: CSRF tokens are bound to it, so another session's token is useless here. */
+  sid: string;
+}
+
+/**
+ * Koa signs cookies with `app.keys`; oidc-provider sets them from its `cookies.keys` (the server's
+ * cookie keys). Without keys a signed cookie cannot be written or trusted, so refuse loudly.
+ */
+function assertKeys(ctx: Context): void {
+  if (!ctx.app.keys || (Array.isArray(ctx.app.keys) && !ctx.app.keys.length)) throw new Error('approver sessions need the app cookie keys (app.keys)');
+}
+
+function cookieOptions(ctx: Context, maxAge: number): SetOption {
+  // Scoped to the approval pages; Lax keeps it off cross-site POSTs; `secure` whenever the
+  // request came over TLS (Koa refuses secure cookies on plain HTTP, as in local tests).
+  return { signed: true, httpOnly: true, sameSite: 'lax', path: PATH, maxAge, secure: ctx.secure, overwrite: true };
+}
+
+/** The approver session of this request, or undefined (absent, forged, malformed or older than 8 h). */
+export function readSession(ctx: Context, now = Date.now()): ApproverSession | undefined {
+  assertKeys(ctx);
+  const raw = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+  const m = raw ? /^v1\.([\w-]{1,64})\.(\d{1,15})\.([\w-]{16,64})$/.exec(raw) : null;
+  if (!m) return undefined;
+  const signedInAt = Number(m[2]);
+  // The cookie's Max-Age is only advice to the browser; the age is enforced here.
+  if (!(signedInAt <= now + 60_000 && now - signedInAt < SESSION_MAX_AGE_MS)) return undefined;
+  return { userId: m[1]!, signedInAt, sid: m[3]! };
+}
+
+/** Starts a new session for `userId` (a fresh `sid`, so tokens of an earlier session stop working). */
+export function startSession(ctx: Context, userId: string, now = Date.now()): ApproverSession {
+  assertKeys(ctx);
+  const session = { userId, signedInAt: now, sid: randomBytes(18).toString('base64url') };
+  ctx.cookies.set(SESSION_COOKIE, `v1.${userId}.${now}.${session.sid}`, cookieOptions(ctx, SESSION_MAX_AGE_MS));
+  ctx.cookies.set(LOGIN_COOKIE, null, cookieOptions(ctx, 0));
+  return session;
+}
+
+/** Ends the session (the browser drops the cookie). */
+export function endSession(ctx: Context): void {
+  assertKeys(ctx);
+  ctx.cookies.set(SESSION_COOKIE, null, cookieOptions(ctx, 0));
+}
+
+/**
+ * The nonce of the sign-in form, set on first display. Binding the form's CSRF token to it stops
+ * login CSRF: a cross-site POST carries no Lax cookie, so it cannot match.
+ */
+export function loginNonce(ctx: Context, create: boolean): string | undefined {
+  assertKeys(ctx);
+  const existing = ctx.cookies.get(LOGIN_COOKIE, { signed: true });
+  if (existing && /^[\w-]{16,64}$/.test(existing)) return existing;
+  if (!create) return undefined;
+  const nonce = randomBytes(18).toString('base64url');
+  ctx.cookies.set(LOGIN_COOKIE, nonce, cookieOptions(ctx, LOGIN_MAX_AGE_MS));
+  return nonce;
+}
+
+/**
+ * Where to go after sign-in. Rules it enforces (no open redirect):
+ * - only a string that is a path on this site: starts with one `/`, no `//` or `/\` (which browsers
+ *   read as another host), no backslashes or control characters;
+ * - only the approval pages (`/approvals` and below), the only place this session is valid;
+ * - anything else falls back to `/approvals`.
+ */
+export function safeNext(next: unknown): string {
+  const fallback = PATH;
+  if (typeof next !== 'string' || next.length > 512) return fallback;
+  if (!next.startsWith('/') || next.startsWith('//') || /[\\\p{Cc}]/u.test(next)) return fallback;
+  const base = new URL('http://approvals.invalid');
+  let url: URL;
+  try {
+    url = new URL(next, base);
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== base.origin) return fallback;
+  if (url.pathname !== PATH && !url.pathname.startsWith(`${PATH}/`)) return fallback;
+  if (url.pathname === `${PATH}/login` || url.pathname === `${PATH}/logout`) return fallback;
+  return `${url.pathname}${url.search}`;
+}
