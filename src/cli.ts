@@ -18,6 +18,7 @@ Commands:
   users add|list        manage local users
   clients add           register an OAuth client (agent, MCP server, app)
   keys rotate           add a new signing key; old keys stay published until their tokens expire
+  example-mcp-server    start the example MCP server protected by the verifier (port 4000)
 
 Configuration comes from environment variables (see README). Use '<command> --help' for details.`,
   serve: 'Usage: mcp-elevate serve\n\nStarts the server with the configuration from the environment.',
@@ -28,6 +29,12 @@ Configuration comes from environment variables (see README). Use '<command> --he
 
 Without --redirect-uri the client uses client_credentials; a secret is generated when not given.`,
   'keys rotate': 'Usage: mcp-elevate keys rotate\n\nAdds a new ES256 signing key; previous keys stay in the JWKS for 24 h.',
+  'example-mcp-server': `Usage: mcp-elevate example-mcp-server [--port 4000]
+
+Serves the example deployment tools at http://localhost:<port>/mcp. Environment: ISSUER (default
+http://localhost:3000); EXAMPLE_RESOURCE (default http://localhost:<port>/mcp, must be a resource of
+scopes.json); EXAMPLE_CLIENT_ID and EXAMPLE_CLIENT_SECRET (optional: a client_credentials client
+whose token sends audit events).`,
 };
 
 /** Thrown for bad command-line input; printed as one line. */
@@ -110,6 +117,21 @@ export async function main(argv: string[]): Promise<number> {
       // The secret is shown once here, where the operator asked for it; it is never logged.
       if (res.clientSecret && !v.secret) console.log(`client secret: ${res.clientSecret}`);
       return 0;
+    }
+    case 'example-mcp-server': {
+      const v = parse(rest, { port: { type: 'string' } });
+      const port = v.port === undefined ? 4000 : Number(v.port);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('--port must be a port number (1-65535)');
+      // Loaded on demand: the example is a verifier client and needs none of the server code.
+      const { startExampleMcpServer } = await import('./example/index.ts');
+      const env = process.env;
+      const example = await startExampleMcpServer({
+        issuer: env.ISSUER ?? 'http://localhost:3000', port, resource: env.EXAMPLE_RESOURCE || undefined,
+        clientId: env.EXAMPLE_CLIENT_ID || undefined, clientSecret: env.EXAMPLE_CLIENT_SECRET || undefined,
+      });
+      console.log(`example MCP server: ${example.resource} (listening on ${example.url})`);
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void example.close().finally(() => process.exit(0)));
+      return -1; // keeps running
     }
     case 'keys rotate': {
       parse(rest, {});

@@ -74,6 +74,16 @@ export function createProvider(deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: SIGNING_ALG,
     },
+    // A dynamically registered client's `scope` is dropped: MCP clients register with a
+    // resource's scopes_supported (the base scopes) and must still be able to step up later —
+    // what they obtain is decided by the user's roles and approvals, not by what they registered.
+    // Clients registered by an admin (CLI, admin API) keep their allow-list.
+    extraClientMetadata: {
+      properties: ['mcp_registration'],
+      validator(ctx, key, _value, metadata) {
+        if (key === 'mcp_registration' && ctx?.oidc?.route === 'registration') delete metadata.scope;
+      },
+    },
     enabledJWA: { dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'] },
     async findAccount(_ctx, id) {
       const user = await deps.users.findById(id);

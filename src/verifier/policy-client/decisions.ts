@@ -1,0 +1,83 @@
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { decide as decidePolicy, toolVisible } from '../../policy/index.ts';
+import type { ToolCallDecision } from '../http/decide.ts';
+import { principalOf } from '../observability/principal.ts';
+import { comparableResource } from '../token/claims.ts';
+import type { VerifiedToken } from '../token/types.ts';
+import type { Policy } from './bundle.ts';
+
+/**
+ * Who is calling: the verified token as the HTTP guard sees it, or the MCP SDK's `AuthInfo` that
+ * tool handlers and `protectMcpServer` see (with `extra.subject` / `extra.roles` from `toAuthInfo`).
+ */
+export type Caller = VerifiedToken | AuthInfo;
+
+/** A tool call to decide; `arguments` default to `{}`. */
+export interface PolicyToolCall {
+  name: string;
+  arguments?: Record<string, unknown>;
+}
+
+interface Facts {
+  subject: string;
+  roles: string[];
+  scopes: string[];
+}
+
+function factsOf(caller: Caller): Facts {
+  // A VerifiedToken always carries its claims; an AuthInfo never does at the top level.
+  if ('claims' in caller) {
+    return { subject: caller.subject ?? caller.clientId, roles: [...caller.roles], scopes: [...caller.scopes] };
+  }
+  const principal = principalOf(caller);
+  return { subject: principal.id, roles: principal.roles, scopes: [...caller.scopes] };
+}
+
+/** The catalogue's key for `resource`, compared as the token verifier compares audiences. */
+export function catalogueResource(policy: Policy, resource: string | undefined): string | undefined {
+  if (resource === undefined) return undefined;
+  const wanted = comparableResource(resource);
+  return Object.keys(policy.catalogue.resources).find((key) => comparableResource(key) === wanted) ?? resource;
+}
+
+/**
+ * Decides a tool call with the policy engine and maps the result to what the HTTP guard and
+ * `protectMcpServer` expect. A step-up names only the first scope the engine offers: each offered
+ * scope alone would allow the call, the engine lists the shortest-lived (least standing
+ * privilege) first, and asking for all of them would request more than the call needs.
+ */
+export function decideWith(policy: Policy, resource: string | undefined, caller: Caller, call: PolicyToolCall, now: Date): ToolCallDecision {
+  const facts = factsOf(caller);
+  const decision = decidePolicy({
+    roles: policy.roles,
+    catalogue: policy.catalogue,
+    principal: { subject: facts.subject, roles: facts.roles },
+    call: { name: call.name, arguments: call.arguments ?? {} },
+    tokenScopes: facts.scopes,
+    now,
+    resource: catalogueResource(policy, resource),
+  });
+  switch (decision.decision) {
+    case 'allow':
+      return { decision: 'allow' };
+    case 'step_up':
+      return { decision: 'step_up', scopes: decision.scopes.slice(0, 1) };
+    case 'deny':
+      return decision.requiredRole === undefined
+        ? { decision: 'deny', reason: decision.reason }
+        : { decision: 'deny', reason: decision.reason, requiredRole: decision.requiredRole };
+  }
+}
+
+/** Whether `tools/list` shows `toolName` to the caller (see `toolVisible` of the policy engine). */
+export function visibleWith(policy: Policy, resource: string | undefined, caller: Caller, toolName: string): boolean {
+  const facts = factsOf(caller);
+  return toolVisible({
+    roles: policy.roles,
+    catalogue: policy.catalogue,
+    principal: { subject: facts.subject, roles: facts.roles },
+    tokenScopes: facts.scopes,
+    resource: catalogueResource(policy, resource),
+    name: toolName,
+  });
+}

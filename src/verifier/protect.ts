@@ -1,0 +1,221 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Registry } from 'prom-client';
+import { createAuditClient, type AuditClient, type AuditClientOptions } from './audit/client.ts';
+import type { ToolCall, ToolCallDecision } from './http/decide.ts';
+import { expressAuth, type ExpressLikeRequest } from './http/express.ts';
+import type { ResourceServerAuthOptions } from './http/guard.ts';
+import { koaAuth, type KoaLikeContext } from './http/koa.ts';
+import { metadataUrl, protectedResourceMetadata, type ProtectedResourceMetadata, type ProtectedResourceMetadataOptions } from './http/metadata.ts';
+import { nodeHttpAuth } from './http/node.ts';
+import { protectMcpServer, type ProtectedMcpServer } from './mcp/protect.ts';
+import type { ProtectOptions } from './mcp/types.ts';
+import { createToolMetrics, type ToolMetrics } from './observability/metrics.ts';
+import { primaryRole, principalOf } from './observability/principal.ts';
+import { createPolicyClient, type PolicyClient, type PolicyClientOptions } from './policy-client/index.ts';
+import { toAuthInfo } from './token/auth-info.ts';
+import { fetchJson, metadataUrls } from './token/discovery.ts';
+import type { FetchLike, TokenVerifierOptions } from './token/options.ts';
+import type { TokenVerifier, VerifiedToken } from './token/types.ts';
+import { createTokenVerifier } from './token/verifier.ts';
+
+/** Options of {@link createMcpProtection}. */
+export interface McpProtectionOptions {
+  /** The authorization server's issuer URL. Required. */
+  issuer: string;
+  /** This MCP server's resource URL (the `aud` of its tokens), e.g. `http://localhost:4000/mcp`. Required. */
+  resource: string;
+  /**
+   * Scopes every token carries, put into every step-up challenge and advertised as the metadata's
+   * `scopes_supported`. Default: the `baseScopes` of the server's policy.
+   */
+  baseScopes?: string[];
+  /**
+   * This MCP server's own OAuth client (client_credentials), used only to send audit events to
+   * `<issuer>/audit/v1/events` with a token for resource `<issuer>/audit`, scope `audit:write`.
+   * Default: none — without both `clientId` and `clientSecret` no audit events are sent.
+   */
+  clientId?: string;
+  /** Secret of `clientId` (sent with client_secret_basic). Default: none. */
+  clientSecret?: string;
+  /** HTTP client for every outgoing request. Default `globalThis.fetch`. */
+  fetch?: FetchLike;
+  /** Further token verifier settings (see `createTokenVerifier`). Default: its defaults. */
+  verifier?: Omit<TokenVerifierOptions, 'issuer' | 'resource' | 'fetch' | 'isRevoked'>;
+  /** Further policy client settings, e.g. `localBundle` (see `createPolicyClient`). Default: its defaults. */
+  policy?: Omit<PolicyClientOptions, 'issuer' | 'resource' | 'fetch'>;
+  /** Further audit client settings, e.g. `spoolFile` (see `createAuditClient`). Default: its defaults. */
+  audit?: Omit<AuditClientOptions, 'endpoint' | 'getAccessToken' | 'fetch'>;
+  /** Overrides of the Protected Resource Metadata. Default: resource, issuer, base scopes, catalogue name. */
+  metadata?: Partial<ProtectedResourceMetadataOptions>;
+  /** Further `protectMcpServer` settings: `rateLimit`, `defaults`, `tracer`, `breakers`. Default: its defaults. */
+  tools?: Pick<ProtectOptions, 'rateLimit' | 'defaults' | 'tracer' | 'breakers'>;
+  /** Further HTTP guard settings. Default: its defaults. */
+  http?: Pick<ResourceServerAuthOptions, 'bodyLimitBytes' | 'onError'>;
+  /** Metrics registry. Default: a new one (see `metricsRegistry`). */
+  metricsRegistry?: Registry;
+}
+
+/** What {@link createMcpProtection} returns: everything an MCP server needs, wired together. */
+export interface McpProtection {
+  verifier: TokenVerifier;
+  policy: PolicyClient;
+  /**
+   * node:http guard (see `nodeHttpAuth`): serves the metadata, authenticates, decides tool calls.
+   * Resolves the verified token (and sets `req.auth`), or `undefined` when it answered itself.
+   */
+  guard: (req: IncomingMessage, res: ServerResponse) => Promise<VerifiedToken | undefined>;
+  /** The same as Express middleware (see `expressAuth`). */
+  expressGuard: (req: ExpressLikeRequest, res: ServerResponse, next: (error?: unknown) => void) => void;
+  /** The same as Koa middleware (see `koaAuth`). */
+  koaGuard: (ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void>;
+  /**
+   * Protects an `McpServer`: register tools on the result. Tool calls are decided again there,
+   * which also covers transports without the HTTP guard.
+   */
+  protectMcpServer(server: McpServer): ProtectedMcpServer;
+  /** This resource's Protected Resource Metadata document. */
+  metadata: ProtectedResourceMetadata;
+  /** Absolute URL of {@link metadata} (`resource_metadata`). */
+  metadataUrl: string;
+  /** The audit client, when `clientId` and `clientSecret` were given. */
+  audit?: AuditClient;
+  metrics: ToolMetrics;
+  /** Serve `metricsRegistry.metrics()` on `/metrics`. */
+  metricsRegistry: Registry;
+  /** Stops background polling and delivers queued audit events (see the audit client's `close`). */
+  close(): Promise<void>;
+}
+
+/**
+ * Fetches client_credentials tokens for `<issuer>/audit` with scope `audit:write`. No cache here:
+ * the audit transport keeps a token for every POST and asks again only after a 401 (expired or
+ * revoked), so a token is in effect held until it expires, and caching here as well would hand a
+ * refused token straight back. Concurrent calls share one request.
+ */
+function auditTokens(issuer: string, clientId: string, clientSecret: string, fetchImpl: FetchLike): () => Promise<string> {
+  let tokenEndpoint: string | undefined;
+  let inflight: Promise<string> | undefined;
+  const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');
+
+  const discover = async (): Promise<string> => {
+    for (const url of metadataUrls(issuer)) {
+      const metadata = (await fetchJson(fetchImpl, url, 5_000).catch(() => undefined)) as Record<string, unknown> | undefined;
+      if (metadata?.issuer === issuer && typeof metadata.token_endpoint === 'string') return metadata.token_endpoint;
+    }
+    throw new Error('token_endpoint not found in the issuer metadata');
+  };
+
+  const request = async (): Promise<string> => {
+    tokenEndpoint ??= await discover();
+    const body = new URLSearchParams({ grant_type: 'client_credentials', resource: `${issuer.replace(/\/$/, '')}/audit`, scope: 'audit:write' });
+    // FetchLike only knows GET options; the global fetch signature is what every implementation has.
+    const response = await (fetchImpl as typeof globalThis.fetch)(tokenEndpoint, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body,
+      signal: AbortSignal.timeout(5_000),
+    });
+    const json = (await response.json().catch(() => ({}))) as { access_token?: unknown; error?: unknown };
+    if (!response.ok || typeof json.access_token !== 'string') {
+      throw new Error(`client_credentials token request failed: HTTP ${response.status} ${String(json.error ?? '')}`.trim());
+    }
+    return json.access_token;
+  };
+
+  return () => (inflight ??= request().finally(() => (inflight = undefined)));
+}
+
+/**
+ * One-call setup of a protected MCP server (DESIGN §7): a token verifier whose `isRevoked` reads
+ * the policy client's revocation feed; the policy client (signed bundle or local file); HTTP
+ * guards whose `decide` answers deny (JSON-RPC -32002) and step-up (403 challenge with the base
+ * scopes plus the scope needed) before the MCP server runs; `protectMcpServer` with the same
+ * policy for `tools/list` and every call; Prometheus metrics; and, given the server's own client
+ * credentials, audit events for every decision and call.
+ *
+ * Refusals by the guard never reach `protectMcpServer`, so the guard records them itself: one
+ * `mcp_auth_decisions_total` and `mcp_tool_requests_total{status="denied"}` sample and one
+ * `denied` audit event each.
+ *
+ * Resolves once the policy is loaded and the revocation feed read once.
+ * @throws PolicyClientError when the policy or the revocation feed cannot be obtained at start;
+ *   TypeError on invalid options.
+ */
+export async function createMcpProtection(options: McpProtectionOptions): Promise<McpProtection> {
+  const { issuer, resource } = options;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const policy = createPolicyClient({ ...options.policy, issuer, resource, fetch: fetchImpl });
+  try {
+    await policy.ready();
+  } catch (error) {
+    await policy.close();
+    throw error;
+  }
+  const verifier = createTokenVerifier({ ...options.verifier, issuer, resource, fetch: fetchImpl, isRevoked: policy.isRevoked });
+  const metrics = createToolMetrics({ registry: options.metricsRegistry });
+  const baseScopes = () => options.baseScopes ?? policy.baseScopes();
+
+  let audit: AuditClient | undefined;
+  if (options.clientId !== undefined && options.clientSecret !== undefined) {
+    audit = createAuditClient({
+      ...options.audit,
+      endpoint: `${issuer.replace(/\/$/, '')}/audit/v1/events`,
+      getAccessToken: auditTokens(issuer, options.clientId, options.clientSecret, fetchImpl),
+      fetch: fetchImpl as typeof globalThis.fetch,
+    });
+  }
+
+  const decideAtEdge = async (auth: VerifiedToken, call: ToolCall): Promise<ToolCallDecision> => {
+    const decision = await policy.decide(auth, call);
+    if (decision.decision === 'allow') return decision;
+    metrics.authDecisions.inc({ decision: decision.decision });
+    metrics.toolRequests.inc({ tool: call.name, status: 'denied', user_role: primaryRole(principalOf(toAuthInfo(auth))) });
+    audit?.record({
+      subject: auth.subject ?? auth.clientId,
+      clientId: auth.clientId,
+      tool: call.name,
+      params: call.arguments,
+      result: 'denied',
+      decision: decision.decision,
+      ...(auth.elevation !== undefined && { elevation: auth.elevation }),
+    });
+    // The SDK replaces its scope with the challenged one (DESIGN §5): base scopes must be in it.
+    return decision.decision === 'step_up' ? { decision: 'step_up', scopes: [...baseScopes(), ...decision.scopes] } : decision;
+  };
+
+  const held = policy.current();
+  const document = protectedResourceMetadata({
+    resource,
+    authorizationServers: [issuer],
+    // Only the base scopes: the MCP SDK asks for every listed scope on its first authorization,
+    // and elevated scopes are meant to be asked for one call at a time.
+    scopesSupported: baseScopes(),
+    ...(held?.catalogue.resources[resource] !== undefined && { resourceName: held.catalogue.resources[resource].name }),
+    ...options.metadata,
+  });
+  const guardOptions: ResourceServerAuthOptions = {
+    ...options.http,
+    verifier,
+    metadata: { ...options.metadata, resource, authorizationServers: document.authorization_servers, scopesSupported: document.scopes_supported, resourceName: document.resource_name },
+    decide: decideAtEdge,
+  };
+
+  return {
+    verifier,
+    policy,
+    guard: nodeHttpAuth(guardOptions),
+    expressGuard: expressAuth(guardOptions),
+    koaGuard: koaAuth(guardOptions),
+    protectMcpServer: (server) => protectMcpServer(server, { ...options.tools, decide: policy.decide, visible: policy.visible, metrics, audit }),
+    metadata: document,
+    metadataUrl: metadataUrl(resource),
+    audit,
+    metrics,
+    metricsRegistry: metrics.registry,
+    async close() {
+      await policy.close();
+      await audit?.close();
+    },
+  };
+}
