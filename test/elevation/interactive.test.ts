@@ -94,3 +94,36 @@ describe.each(databaseKinds())('interactive step-up in the authorization code fl
     expect((payload.revoked as Array<{ elevation: string }>).map((r) => r.elevation)).toContain(elevationId);
   });
 });
+
+describe.each(databaseKinds())('approval-gated scopes need a recent sign-in (%s)', (kind) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(kind);
+    await t.server.users.create({ email: 'senior@example.com', password: 'senior password', roles: ['senior_developer'] });
+  });
+  afterAll(async () => t?.close());
+
+  it('asks a user who signed in more than 5 minutes ago to sign in again', async () => {
+    const agent = await registerAgent(t, 'fresh-agent');
+    const browser = new HttpBrowser();
+    // A first flow signs the user in (base scopes only).
+    const base = client.buildAuthorizationUrl(agent, { redirect_uri: AGENT_REDIRECT, resource: RESOURCE, scope: 'mcp:tools:read', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' });
+    await completeAuthorization({ authorizationUrl: base.href, redirectUri: AGENT_REDIRECT, email: 'senior@example.com', password: 'senior password', browser });
+    // Ten minutes pass (the stored session's sign-in time is moved back).
+    const sessions = await t.server.db.db.selectFrom('oidc_payload').select(['id', 'payload']).where('model', '=', 'Session').execute();
+    for (const s of sessions) {
+      const payload = { ...(s.payload as Record<string, unknown>), loginTs: Math.floor(Date.now() / 1000) - 600 };
+      await t.server.db.db.updateTable('oidc_payload').set({ payload: JSON.stringify(payload) }).where('model', '=', 'Session').where('id', '=', s.id).execute();
+    }
+    const gated = client.buildAuthorizationUrl(agent, { redirect_uri: AGENT_REDIRECT, resource: RESOURCE, scope: 'mcp:tools:read mcp:deploy:production', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' });
+    const step = await browser.follow(gated.href, AGENT_REDIRECT);
+    const html = await step.res.text();
+    expect(html).toContain('name="password"');
+    expect(html).toContain('needs a sign-in from the last 5 minutes');
+    // Whereas a recent sign-in goes straight to consent.
+    const fresh = new HttpBrowser();
+    await completeAuthorization({ authorizationUrl: base.href, redirectUri: AGENT_REDIRECT, email: 'senior@example.com', password: 'senior password', browser: fresh });
+    const again = await fresh.follow(gated.href, AGENT_REDIRECT);
+    expect(await again.res.text()).toContain('Justification');
+  });
+});
