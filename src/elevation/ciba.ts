@@ -9,6 +9,7 @@ import type { RoleService } from '../roles/role-service.ts';
 import { IneligibleError } from './errors.ts';
 import type { ElevationPrincipal, ElevationService } from './service.ts';
 import { grantFor } from './grants.ts';
+import { toolCallOf } from './tool-call.ts';
 
 export const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
 
@@ -69,17 +70,20 @@ export function cibaFeature(deps: CibaDeps) {
       if (typeof resource !== 'string') throw new errors.InvalidTarget('the resource parameter is required');
       const scopes = String(request.scope ?? '').split(' ').filter(Boolean);
       const elevated = scopes.filter((s) => deps.catalogue.scopes[s]?.minRole);
+      const toolCall = toolCallOf(request.params.authorization_details);
+      const rar = toolCall ? { rar: [toolCall] } : undefined;
       if (!elevated.length) {
-        await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes }));
+        await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes }), rar);
         return;
       }
       try {
         const outcome = await deps.elevation.request({
           principal, clientId: client.clientId, scopes: elevated, resource,
           justification: String(request.params.binding_message ?? ''), channel: 'ciba', ref: request.jti,
+          toolCall: toolCall ? { tool: toolCall.tool, argumentsSha256: toolCall.arguments_sha256 } : undefined,
         });
         if (outcome.status === 'granted') {
-          await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes }));
+          await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes }), rar);
         }
       } catch (err) {
         if (err instanceof IneligibleError) throw new errors.AccessDenied(err.message);
@@ -107,7 +111,8 @@ export async function resumeCibaRequest(deps: { provider: Provider; catalogue: C
   if (!request) return;
   if (ticket.status === 'approved') {
     const scopes = String(request.scope ?? '').split(' ').filter(Boolean);
-    await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: request.accountId!, clientId: request.clientId!, resource: ticket.resource, scopes }));
+    const rar = ticket.tool_call ? { rar: [{ type: 'mcp_tool_call', tool: ticket.tool_call.tool, arguments_sha256: ticket.tool_call.argumentsSha256 }] } : undefined;
+    await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: request.accountId!, clientId: request.clientId!, resource: ticket.resource, scopes }), rar);
   } else if (ticket.status !== 'expired') {
     await provider.backchannelResult(request, new errors.AccessDenied(`the elevation request was ${ticket.status}`));
   }

@@ -14,6 +14,7 @@ import type { ElevationService } from '../elevation/service.ts';
 import { bindElevation } from '../elevation/token-binding.ts';
 import { CIBA_GRANT, cibaFeature, pollTooSoon } from '../elevation/ciba.ts';
 import { publicJwks } from '../keys/public.ts';
+import { validateToolCallDetail } from '../elevation/tool-call.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -73,7 +74,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: SIGNING_ALG,
-    },
+      // Every client may bind an elevation to one exact tool call.
+      authorization_details_types: ['mcp_tool_call'],
+    } as Configuration['clientDefaults'],
     // A dynamically registered client's `scope` is dropped: MCP clients register with a
     // resource's scopes_supported (the base scopes) and must still be able to step up later —
     // what they obtain is decided by the user's roles and approvals, not by what they registered.
@@ -131,10 +134,22 @@ export function createProvider(deps: ProviderDeps): Provider {
         // Client ID Metadata Documents are fetched only over https, as the draft requires.
         allowFetch: async (_ctx: unknown, clientId: string) => clientId.startsWith('https://'),
       },
+      // Exact tool-call binding (DESIGN §6): an `mcp_tool_call` detail on a CIBA request is
+      // shown to approvers and carried into the token's `authorization_details`. Interactive
+      // (authorization code) flows do not bind tool calls.
+      richAuthorizationRequests: {
+        enabled: true,
+        types: { mcp_tool_call: { validate: validateToolCallDetail } },
+        // Grant sources keep no details of their own: the CIBA request gets its binding from
+        // backchannelResult once approved.
+        authorizationDetailsForGrantSource: () => undefined,
+        authorizationDetailsForAccessToken: (_ctx: KoaContextWithOIDC, _token: unknown, source: { rar?: unknown } | undefined, grantType: string) => (grantType === CIBA_GRANT ? source?.rar : undefined),
+        authorizationDetailsForIntrospection: (_ctx: KoaContextWithOIDC, token: { rar?: unknown }) => token.rar,
+      },
       resourceIndicators: {
         enabled: true,
         // An agent's own token must name the MCP server it is for: no audience-less tokens.
-        async defaultResource(ctx, _client, oneOf) {
+        async defaultResource(ctx: KoaContextWithOIDC, _client: unknown, oneOf?: string | string[]) {
           if (oneOf) return oneOf;
           if (ctx.oidc.params?.grant_type === 'client_credentials') {
             throw new errors.InvalidTarget('the resource parameter is required (the MCP server URL the token is for)');
@@ -142,7 +157,7 @@ export function createProvider(deps: ProviderDeps): Provider {
           return undefined;
         },
         useGrantedResource: async () => true,
-        async getResourceServerInfo(_ctx, resource) {
+        async getResourceServerInfo(_ctx: KoaContextWithOIDC, resource: string) {
           const scopes = resourceScopes(resource);
           if (!scopes) throw new errors.InvalidTarget(`unknown resource ${JSON.stringify(resource)}`);
           return {
@@ -153,7 +168,7 @@ export function createProvider(deps: ProviderDeps): Provider {
           };
         },
       },
-    } as Configuration['features'],
+    } as unknown as Configuration['features'],
     ttl: {
       AccessToken: (_ctx, token) => accessTokenTtl(catalogue, token.scope, config.accessTokenTtl),
       ClientCredentials: (_ctx, token) => accessTokenTtl(catalogue, token.scope, config.accessTokenTtl),

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { argumentsSha256 } from '../../src/elevation/tool-call.ts';
 import { databaseKinds } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CIBA, RESOURCE, registerAgent, requestElevation, userToken } from '../helpers/agents.ts';
@@ -97,5 +98,42 @@ describe.each(databaseKinds())('decoupled elevation over CIBA (%s)', (kind) => {
   it('refuses a binding message with control characters or over 200 characters', async () => {
     await expect(requestElevation(agent, dev.access_token, 'mcp:deploy:staging', 'line\nbreak')).rejects.toMatchObject({ error: 'invalid_binding_message' });
     await expect(requestElevation(agent, dev.access_token, 'mcp:deploy:staging', 'x'.repeat(201))).rejects.toMatchObject({ error: 'invalid_binding_message' });
+  });
+});
+
+describe.each(databaseKinds())('exact tool-call binding over CIBA (%s)', (kind) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(kind, { CIBA_POLL_INTERVAL: '1' });
+    await t.server.users.create({ email: 'senior@example.com', password: 'senior password', roles: ['senior_developer'] });
+    await t.server.users.create({ email: 'lead@example.com', password: 'lead password', roles: ['viewer'], groups: ['tech-lead'] });
+  });
+  afterAll(async () => t?.close());
+
+  it('shows the bound call on the ticket and carries it into the token as authorization_details', async () => {
+    const agent = await registerAgent(t);
+    const senior = await userToken(agent, 'senior@example.com', 'senior password');
+    const args = { service: 'api', environment: 'production', version: '1.4.2' };
+    const detail = { type: 'mcp_tool_call', tool: 'deploy_service', arguments_sha256: argumentsSha256(args) };
+    const started = await client.initiateBackchannelAuthentication(agent, {
+      scope: 'openid mcp:deploy:production', login_hint_token: senior.access_token, binding_message: 'deploy 1.4.2', resource: RESOURCE,
+      authorization_details: JSON.stringify([detail]),
+    });
+    const ticket = await t.server.elevation.ticketByRef(started.auth_req_id);
+    expect(ticket?.tool_call).toEqual({ tool: 'deploy_service', argumentsSha256: detail.arguments_sha256 });
+    const lead = (await t.server.users.findCredentials('lead@example.com'))!;
+    await t.server.elevation.decide(ticket!.id, lead.id, 'approve');
+    const tokens = await client.pollBackchannelAuthenticationGrant(agent, started, { resource: RESOURCE });
+    const claims = decodeJwt(tokens.access_token);
+    expect(claims.authorization_details).toEqual([detail]);
+  });
+
+  it('refuses a malformed mcp_tool_call detail', async () => {
+    const agent = await registerAgent(t, 'agent-2');
+    const senior = await userToken(agent, 'senior@example.com', 'senior password');
+    await expect(client.initiateBackchannelAuthentication(agent, {
+      scope: 'openid mcp:deploy:production', login_hint_token: senior.access_token, resource: RESOURCE,
+      authorization_details: JSON.stringify([{ type: 'mcp_tool_call', tool: 'deploy_service', arguments_sha256: 'nope' }]),
+    })).rejects.toMatchObject({ error: 'invalid_authorization_details' });
   });
 });

@@ -5,6 +5,7 @@ import { principalOf } from '../observability/principal.ts';
 import { comparableResource } from '../token/claims.ts';
 import type { VerifiedToken } from '../token/types.ts';
 import type { Policy } from './bundle.ts';
+import { callMatchesBinding, toolBindings } from './tool-binding.ts';
 
 /**
  * Who is calling: the verified token as the HTTP guard sees it, or the MCP SDK's `AuthInfo` that
@@ -58,8 +59,15 @@ export function decideWith(policy: Policy, resource: string | undefined, caller:
     resource: catalogueResource(policy, resource),
   });
   switch (decision.decision) {
-    case 'allow':
+    case 'allow': {
+      // An elevation bound to one exact tool call (authorization_details mcp_tool_call) allows
+      // only that call under its elevated scope; base-scope calls stay allowed.
+      const bindings = toolBindings('claims' in caller ? caller.claims : (caller.extra?.claims as Record<string, unknown> | undefined));
+      if (bindings.length && policy.catalogue.scopes[decision.scope]?.minRole && !callMatchesBinding(bindings, call)) {
+        return { decision: 'deny', reason: 'this elevated token was approved for a different tool call' };
+      }
       return { decision: 'allow' };
+    }
     case 'step_up':
       return { decision: 'step_up', scopes: decision.scopes.slice(0, 1) };
     case 'deny':
