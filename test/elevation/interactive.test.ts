@@ -57,11 +57,8 @@ describe.each(databaseKinds())('interactive step-up in the authorization code fl
     let waitingUrl = '';
     const flow = completeAuthorization({ authorizationUrl: url.href, redirectUri: AGENT_REDIRECT, email: 'senior@example.com', password: 'senior password', browser, onWaiting: (u) => { waitingUrl = u; } });
     // Let the flow reach the waiting page, then approve as the on-call approver.
-    let ticket;
-    for (let i = 0; i < 300 && !ticket; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      ticket = (await t.server.db.db.selectFrom('elevation_ticket').selectAll().where('client_id', '=', 'ide-agent').executeTakeFirst());
-    }
+    for (let i = 0; i < 600 && !waitingUrl; i++) await new Promise((r) => setTimeout(r, 50));
+    const ticket = await t.server.db.db.selectFrom('elevation_ticket').selectAll().where('client_id', '=', 'ide-agent').executeTakeFirst();
     expect(ticket?.status).toBe('pending');
     const page = await (await browser.request(`${t.url}/interaction/${ticket!.ref}/wait`)).text();
     expect(page).toMatch(/http-equiv="refresh"/);
