@@ -7,6 +7,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './db/schema.ts';
 import { errorMiddleware } from './http/errors.ts';
 import { httpMetricsMiddleware, type ServerMetrics } from './ops/metrics.ts';
+import { tracingMiddleware } from './ops/tracing.ts';
 import { RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './http/unavailable.ts';
 import { migrationsCurrent } from './db/migrate.ts';
 
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps): Koa {
       deps.log.debug({ reqId: ctx.state.reqId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
     }
   });
+  app.use(tracingMiddleware());
   app.use(httpMetricsMiddleware(deps.metrics));
   // oidc-provider answers its own failures; when the cause was the database being unreachable,
   // its `server_error` becomes a 503 with Retry-After so clients back off and retry.

@@ -5,6 +5,7 @@ import type { Catalogue } from '../policy/index.ts';
 import type { RoleService } from '../roles/role-service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { ElevationRepository } from './elevations.ts';
+import { inSpan } from '../ops/tracing.ts';
 import { IneligibleError, alreadyDecided, notAnApprover, selfApproval, ticketClosed, ticketNotFound } from './errors.ts';
 
 /** Who an elevation is for: a user, or a client acting on its own behalf. */
@@ -97,6 +98,10 @@ export class ElevationService {
   }
 
   async request(req: ElevationRequest): Promise<ElevationOutcome> {
+    return inSpan('elevation.request', { 'mcp.elevation.scopes': req.scopes.join(' '), 'mcp.elevation.channel': req.channel, 'mcp.client.id': req.clientId }, () => this.#request(req));
+  }
+
+  async #request(req: ElevationRequest): Promise<ElevationOutcome> {
     const base = { actor: req.principal.id, subject: req.principal.id, clientId: req.clientId, resource: req.resource };
     try {
       await this.checkEligible(req.principal, req.scopes);
@@ -154,6 +159,10 @@ export class ElevationService {
 
   /** Records one approver's decision and applies the quorum rules. */
   async decide(ticketId: string, approverId: string, decision: 'approve' | 'deny', comment = ''): Promise<TicketRow> {
+    return inSpan('ticket.decide', { 'mcp.ticket.id': ticketId, 'mcp.ticket.decision': decision }, () => this.#decide(ticketId, approverId, decision, comment));
+  }
+
+  async #decide(ticketId: string, approverId: string, decision: 'approve' | 'deny', comment: string): Promise<TicketRow> {
     const ticket = await this.#db.transaction().execute(async (trx) => {
       const t = await trx.selectFrom('elevation_ticket').selectAll().where('id', '=', ticketId).forUpdate().executeTakeFirst();
       if (!t) throw ticketNotFound();
