@@ -20,11 +20,12 @@ export interface MintingToken {
  */
 export async function bindElevation(catalogue: Catalogue, elevations: ElevationRepository, t: MintingToken): Promise<string> {
   const scopes = t.scope.split(' ').filter(Boolean);
-  let elevated = scopes.filter((s) => catalogue.scopes[s]?.minRole !== undefined);
-  const keep = (allowed: Set<string>) => scopes.filter((s) => !elevated.includes(s) || allowed.has(s));
-  if (!elevated.length) return scopes.join(' ');
+  const allElevated = scopes.filter((s) => catalogue.scopes[s]?.minRole !== undefined);
+  // Base scopes always stay; an elevated scope stays only when `allowed` names it.
+  const keep = (allowed: Set<string>) => scopes.filter((s) => !allElevated.includes(s) || allowed.has(s));
+  if (!allElevated.length) return scopes.join(' ');
   if (t.kind === 'ClientCredentials') return keep(new Set()).join(' ');
-  elevated = elevated.filter((s) => !catalogue.scopes[s]!.dpop || t.payload.cnf?.jkt);
+  const elevated = allElevated.filter((s) => !catalogue.scopes[s]!.dpop || t.payload.cnf?.jkt);
 
   const resource = Array.isArray(t.payload.aud) ? t.payload.aud[0] : t.payload.aud;
   const live = t.payload.sub && t.payload.client_id && resource ? await elevations.live(t.payload.sub, t.payload.client_id, resource) : [];
