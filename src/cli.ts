@@ -18,6 +18,7 @@ Commands:
   users add|list        manage local users
   clients add           register an OAuth client (agent, MCP server, app)
   keys rotate           add a new signing key; old keys stay published until their tokens expire
+  audit verify          check the audit log's hash chain for tampering
   example-mcp-server    start the example MCP server protected by the verifier (port 4000)
 
 Configuration comes from environment variables (see README). Use '<command> --help' for details.`,
@@ -29,6 +30,11 @@ Configuration comes from environment variables (see README). Use '<command> --he
 
 Without --redirect-uri the client uses client_credentials; a secret is generated when not given.`,
   'keys rotate': 'Usage: mcp-elevate keys rotate\n\nAdds a new ES256 signing key; previous keys stay in the JWKS for 24 h.',
+  'audit verify': `Usage: mcp-elevate audit verify
+
+Walks the audit log's hash chain in order. Prints 'ok: N events' and exits 0, or prints
+'broken at seq S (id): reason' for the first event whose content or link to its predecessor no
+longer matches its hash, and exits 1. Opens the database the server uses (DATABASE_URL or DATA_DIR).`,
   'example-mcp-server': `Usage: mcp-elevate example-mcp-server [--port 4000]
 
 Serves the example deployment tools at http://localhost:<port>/mcp. Environment: ISSUER (default
@@ -132,6 +138,24 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`example MCP server: ${example.resource} (listening on ${example.url})`);
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void example.close().finally(() => process.exit(0)));
       return -1; // keeps running
+    }
+    case 'audit verify': {
+      parse(rest, {});
+      const config = loadConfig();
+      const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      try {
+        const { AuditLog } = await import('./audit/audit-log.ts');
+        const result = await new AuditLog(db.db).verify();
+        if (result.ok) {
+          console.log(`ok: ${result.count} events`);
+          return 0;
+        }
+        const { seq, id, reason } = result.brokenAt;
+        console.error(`broken at seq ${String(seq)} (${id}): ${reason}`);
+        return 1;
+      } finally {
+        await db.close();
+      }
     }
     case 'keys rotate': {
       parse(rest, {});

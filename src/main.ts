@@ -106,7 +106,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter, issuer: config.issuer }),
         elevationRoutes({ elevation, issuer: config.issuer, signingKeys, verifyToken: verifyOwnToken }),
         auditIngestRoutes({ audit, verifyToken: verifyOwnToken, audience: auditResource(config.issuer) }),
-        createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue }),
+        createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue, elevation }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
         approvalRoutes({ elevation, users, catalogue, audit, csrf, limiter, db: db.db, provider }),
       ],

@@ -8,4 +8,5 @@ export type { AdminDeps } from './router.ts';
 export { ADMIN_ROLE, ADMIN_SCOPE, AdminAuthenticator, AdminAuthError } from './auth.ts';
 export type { AdminActor, AdminAuthOptions } from './auth.ts';
 export { buildOpenApi } from './openapi.ts';
+export { ADMIN_FALLBACK } from './fallback.ts';
 export { allowedScopesOf } from './services/clients.ts';

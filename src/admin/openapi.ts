@@ -22,7 +22,7 @@ const STATUS_TEXT: Record<number, string> = {
   401: 'No token, or an invalid, expired or foreign one (see WWW-Authenticate)',
   403: `A valid token without ${ADMIN_SCOPE}, or a user who is not (or no longer) an admin`,
   404: 'No such resource',
-  409: 'Conflicts with the current state (in use, exists, cycle); the problem names what',
+  409: 'Conflicts with the current state (in use, exists, cycle, already revoked); the problem names what',
   413: 'Body larger than 64 KiB',
   415: 'Body is not application/json',
 };
@@ -58,11 +58,11 @@ function operation(route: AnyRoute): Json {
     ...(route.errors ?? []),
     ...(route.body ? [413, 415] : []),
   ]);
-  const { status, description, schema } = route.response;
+  const { status, description, schema, contentType = 'application/json' } = route.response;
   const responses: Json = {
     [status]: {
       description,
-      ...(schema ? { content: { 'application/json': { schema: schemaOf(schema, responseSchemas, 'output') } } } : {}),
+      ...(schema ? { content: { [contentType]: { schema: schemaOf(schema, responseSchemas, 'output') } } } : {}),
       ...(route.location ? { headers: { Location: { description: 'URL of the new resource', schema: { type: 'string' } } } } : {}),
     },
   };
@@ -100,7 +100,7 @@ export function buildOpenApi(routes: readonly AnyRoute[], opts: OpenApiOptions):
     info: {
       title: 'mcp-elevate admin API',
       version: '1',
-      description: `Administration of roles, users, approver groups and clients. Calls need an access token for the resource ${opts.issuer}/admin with scope ${ADMIN_SCOPE}, held by a user with the admin role. Errors are RFC 9457 problem details.`,
+      description: `Administration of roles, users, approver groups and clients; elevations, approval tickets and the audit log. Calls need an access token for the resource ${opts.issuer}/admin with scope ${ADMIN_SCOPE}, held by a user with the admin role. Errors are RFC 9457 problem details.`,
     },
     servers: [{ url: `${opts.issuer}${opts.basePath}` }],
     security: [{ adminToken: [ADMIN_SCOPE] }],

@@ -29,7 +29,12 @@ export function decodeCursor(cursor: string): string {
   } catch {
     // fall through to the problem below
   }
-  throw new AppError('ERR_VALIDATION', 400, 'invalid request query: cursor: not a cursor returned by this API', {
+  throw badCursor();
+}
+
+/** The 400 problem for a cursor this API did not make (or made for another listing or order). */
+export function badCursor(): AppError {
+  return new AppError('ERR_VALIDATION', 400, 'invalid request query: cursor: not a cursor returned by this API', {
     errors: [{ path: 'cursor', message: 'not a cursor returned by this API' }],
   });
 }

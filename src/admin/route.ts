@@ -33,8 +33,11 @@ export interface AdminRoute<P extends z.ZodType = z.ZodType, Q extends z.ZodType
   params?: P;
   query?: Q;
   body?: B;
-  /** The success response; `schema` is absent for 204. */
-  response: { status: 200 | 201 | 204; description: string; schema?: z.ZodType };
+  /**
+   * The success response; `schema` is absent for 204. `contentType` defaults to `application/json`;
+   * another one (NDJSON) means the handler returns a stream of it, and `schema` describes one item.
+   */
+  response: { status: 200 | 201 | 204; description: string; schema?: z.ZodType; contentType?: string };
   /** Route-specific error statuses (404, 409 …); the common ones are added by the OpenAPI builder. */
   errors?: number[];
   /** `Location` of a created resource (201), relative to `/admin/v1`. */
@@ -85,6 +88,7 @@ export function registerRoute(router: Router, route: AnyRoute, authenticate: Mid
   const respond: Middleware = async (ctx) => {
     const result = await route.handle({ ...ctx.state.input, actor: ctx.state.admin });
     ctx.status = route.response.status;
+    if (route.response.contentType) ctx.type = route.response.contentType;
     if (route.location) ctx.set('Location', `${router.opts.prefix ?? ''}${route.location(result as never)}`);
     if (route.response.status !== 204) ctx.body = result;
   };

@@ -3,23 +3,30 @@ import type { Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { Database } from '../db/schema.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { ElevationService } from '../elevation/service.ts';
 import type { RoleService } from '../roles/role-service.ts';
 import type { Catalogue } from '../policy/index.ts';
 import { UserRepository } from '../accounts/users.ts';
 import { loadSigningKeys, type PrivateJwk } from '../keys/keystore.ts';
 import { adminResource } from '../oidc/provider.ts';
 import { AdminAuthenticator } from './auth.ts';
+import { registerFallback } from './fallback.ts';
 import { buildOpenApi } from './openapi.ts';
 import { OpenApiView } from './presenters.ts';
 import { publicRoute, registerRoute, type AnyRoute } from './route.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { clientRoutes } from './routes/clients.ts';
+import { elevationRoutes } from './routes/elevations.ts';
 import { groupRoutes } from './routes/groups.ts';
 import { roleRoutes } from './routes/roles.ts';
+import { ticketRoutes } from './routes/tickets.ts';
 import { userRoutes } from './routes/users.ts';
+import { AuditQueryService } from './services/audit.ts';
 import { ClientAdminService } from './services/clients.ts';
+import { ElevationAdminService } from './services/elevations.ts';
 import { GroupAdminService } from './services/groups.ts';
 import { RoleAdminService } from './services/roles.ts';
+import { TicketAdminService } from './services/tickets.ts';
 import { UserAdminService } from './services/users.ts';
 
 /** Where the admin API is mounted. */
@@ -33,6 +40,8 @@ export interface AdminDeps {
   roles: RoleService;
   audit: AuditLog;
   catalogue: Catalogue;
+  /** Revokes elevations and audits each revocation; the admin API lists them from the database itself. */
+  elevation: Pick<ElevationService, 'revoke' | 'elevations'>;
   /** Keys admin tokens are verified with. Default: this server's signing keys from the database. */
   loadKeys?: () => Promise<PrivateJwk[]>;
 }
@@ -48,7 +57,9 @@ export function adminRouteTable(deps: AdminDeps): AnyRoute[] {
     ...userRoutes(new UserAdminService({ db, audit, roles: deps.roles })),
     ...groupRoutes(new GroupAdminService({ db, audit, catalogue })),
     ...clientRoutes(new ClientAdminService({ db, audit, catalogue, provider: deps.provider })),
-    ...auditRoutes(audit),
+    ...elevationRoutes(new ElevationAdminService({ db, elevation: deps.elevation })),
+    ...ticketRoutes(new TicketAdminService({ db })),
+    ...auditRoutes(audit, new AuditQueryService({ db })),
   ];
   const openapi = publicRoute({
     method: 'get', path: '/openapi.json', operationId: 'getOpenApi', summary: 'This OpenAPI 3.1 document', tag: 'meta',
@@ -60,7 +71,10 @@ export function adminRouteTable(deps: AdminDeps): AnyRoute[] {
   return [...table, openapi];
 }
 
-/** The Koa router of the admin REST API (DESIGN §8), mounted at {@link ADMIN_BASE_PATH}. */
+/**
+ * The Koa router of the admin REST API (DESIGN §8), mounted at {@link ADMIN_BASE_PATH}; what no
+ * route takes there is answered by its fallback (404/405 problems), never by oidc-provider.
+ */
 export function createAdminRouter(deps: AdminDeps): Router {
   const users = new UserRepository(deps.db);
   const auth = new AdminAuthenticator({
@@ -74,5 +88,6 @@ export function createAdminRouter(deps: AdminDeps): Router {
   const router = new Router({ prefix: ADMIN_BASE_PATH });
   const authenticate = auth.middleware();
   for (const route of adminRouteTable(deps)) registerRoute(router, route, authenticate);
+  registerFallback(router);
   return router;
 }

@@ -43,6 +43,58 @@ export const PageQuery = z.strictObject({
   cursor: z.string().min(1).max(512).optional().describe('nextCursor of the previous page'),
 });
 
+const Id = z.string().min(1).max(128);
+const Principal = z.string().min(1).max(256);
+const ClientId = z.string().min(1).max(2048);
+const Instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+const Bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+const pageFields = PageQuery.shape;
+
+export const ElevationParams = z.strictObject({ id: Id });
+export const TicketParams = z.strictObject({ id: Id });
+
+/** Filters of the elevation listing, newest first. */
+export const ElevationQuery = z.strictObject({
+  ...pageFields,
+  subject: Principal.optional().describe('The user (or client acting for itself) the elevation is for'),
+  client: ClientId.optional().describe('The client (agent) that holds it'),
+  live: Bool.optional().describe('true: only usable ones (not revoked, expired or lapsed unclaimed); false: only the others'),
+});
+
+/** Filters of the ticket listing, newest first. */
+export const TicketQuery = z.strictObject({
+  ...pageFields,
+  status: z.enum(['pending', 'approved', 'denied', 'expired', 'cancelled']).optional(),
+  requester: Principal.optional().describe('The user who asked (absent for a client acting for itself)'),
+  subject: Principal.optional().describe('Who the elevation would be for'),
+  client: ClientId.optional().describe('The client (agent) that asked'),
+});
+
+const auditFilterFields = {
+  actor: Principal.optional(),
+  action: z.string().max(200).regex(/^[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+)*(\.\*)?$/, 'must be an action (ticket.opened) or a prefix ending in .* (ticket.*)').optional()
+    .describe('An exact action, or a prefix ending in .* (ticket.* matches ticket.opened, ticket.approved …)'),
+  result: z.enum(['success', 'failure', 'denied']).optional(),
+  resource: z.string().min(1).max(2048).optional(),
+  subject: Principal.optional(),
+  client: ClientId.optional(),
+  from: Instant.optional().describe('Events at or after this time (ISO 8601 with offset)'),
+  to: Instant.optional().describe('Events before this time (ISO 8601 with offset)'),
+};
+
+const timeRangeOk = (q: { from?: Date; to?: Date }) => !q.from || !q.to || q.from < q.to;
+const timeRangeIssue = { path: ['to'], message: 'must be later than from' };
+
+/** Filters of the audit export (every matching event, oldest first). */
+export const AuditExportQuery = z.strictObject(auditFilterFields).refine(timeRangeOk, timeRangeIssue);
+
+/** Filters and page of the audit query. */
+export const AuditQuery = z.strictObject({
+  ...pageFields,
+  ...auditFilterFields,
+  order: z.enum(['desc', 'asc']).default('desc').describe('desc: newest first (default); asc: oldest first'),
+}).refine(timeRangeOk, timeRangeIssue);
+
 // ---- roles ------------------------------------------------------------------------------------
 
 /** A new role; `inherits` must name existing roles and must not form a cycle. */
@@ -119,3 +171,7 @@ export type UserPatch = z.output<typeof UserPatchBody>;
 export type GroupCreate = z.output<typeof GroupCreateBody>;
 export type ClientCreate = z.output<typeof ClientCreateBody>;
 export type PageRequest = z.output<typeof PageQuery>;
+export type ElevationFilter = z.output<typeof ElevationQuery>;
+export type TicketFilter = z.output<typeof TicketQuery>;
+export type AuditFilter = z.output<typeof AuditExportQuery>;
+export type AuditPageRequest = z.output<typeof AuditQuery>;

@@ -48,8 +48,8 @@ export class ElevationRepository {
   }
 
   /** Revokes an elevation once; returns the row, or undefined when there is no such live elevation. */
-  async revoke(id: string, by: string): Promise<ElevationRow | undefined> {
-    return this.#db.updateTable('elevation')
+  async revoke(id: string, by: string, q: Q = this.#db): Promise<ElevationRow | undefined> {
+    return q.updateTable('elevation')
       .set({ revoked_at: new Date(), revoked_by: by, revoke_seq: sql<string>`nextval('elevation_revoke_seq')` })
       .where('id', '=', id).where('revoked_at', 'is', null)
       .returningAll().executeTakeFirst();

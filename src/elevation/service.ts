@@ -247,8 +247,11 @@ export class ElevationService {
 
   /** Revokes an elevation (admin, or its own subject) and audits it. */
   async revoke(elevationId: string, by: string): Promise<ElevationRow | undefined> {
-    const row = await this.elevations.revoke(elevationId, by);
-    if (row) await this.#audit.append({ action: 'elevation.revoked', result: 'success', actor: by, subject: row.subject, clientId: row.client_id, resource: row.resource, data: { elevation: row.id, scopes: row.scopes } });
-    return row;
+    // The revocation and its audit event commit together.
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await this.elevations.revoke(elevationId, by, trx);
+      if (row) await this.#audit.appendIn(trx, [{ action: 'elevation.revoked', result: 'success', actor: by, subject: row.subject, clientId: row.client_id, resource: row.resource, data: { elevation: row.id, scopes: row.scopes } }]);
+      return row;
+    });
   }
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseKinds } from '../helpers/databases.ts';
-import { ADMIN_BASE_PATH, adminRouteTable, createAdminRouter, type AdminDeps } from '../../src/admin/index.ts';
+import { ADMIN_BASE_PATH, ADMIN_FALLBACK, adminRouteTable, createAdminRouter, type AdminDeps } from '../../src/admin/index.ts';
 import { startAdminFixture, type AdminFixture } from './fixture.ts';
 
 type Doc = { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>>; components: Record<string, unknown> };
@@ -35,7 +35,7 @@ describe.each(databaseKinds())('admin API: OpenAPI document (%s)', (kind) => {
   beforeAll(async () => {
     f = await startAdminFixture(kind);
     const { server } = f.t;
-    deps = { issuer: f.t.url, provider: server.provider, db: server.db.db, roles: server.roles, audit: server.audit, catalogue: server.catalogue };
+    deps = { issuer: f.t.url, provider: server.provider, db: server.db.db, roles: server.roles, audit: server.audit, catalogue: server.catalogue, elevation: server.elevation };
     const res = await fetch(`${f.base}/openapi.json`);
     expect(res.status).toBe(200);
     doc = (await res.json()) as Doc;
@@ -71,12 +71,16 @@ describe.each(databaseKinds())('admin API: OpenAPI document (%s)', (kind) => {
 
   it("lists exactly the routes the admin router serves (compared with the router's own stack)", () => {
     const router = createAdminRouter(deps);
-    const served = router.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path)}`)).sort();
+    // The fallback answers what no route takes (404/405 problems): it is not an operation.
+    const served = router.stack.filter((layer) => layer.name !== ADMIN_FALLBACK).flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path)}`)).sort();
     const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
       Object.keys(item).map((m) => `${m.toUpperCase()} ${ADMIN_BASE_PATH}${path.replace(/\{(\w+)\}/g, ':$1')}`)).sort();
     expect(documented).toEqual(served);
     expect(served).toContain('POST /admin/v1/roles');
-    expect(served).toContain('GET /admin/v1/audit/verify');
+    expect(served).toEqual(expect.arrayContaining([
+      'GET /admin/v1/audit/verify', 'GET /admin/v1/audit', 'GET /admin/v1/audit/export', 'GET /admin/v1/elevations',
+      'GET /admin/v1/elevations/:id', 'POST /admin/v1/elevations/:id/revoke', 'GET /admin/v1/tickets', 'GET /admin/v1/tickets/:id',
+    ]));
   });
 
   it('serves every documented operation on the live server: each one asks an anonymous caller for a token', async () => {
@@ -93,12 +97,19 @@ describe.each(databaseKinds())('admin API: OpenAPI document (%s)', (kind) => {
   it('answers with bodies that match the documented response schemas', async () => {
     const token = await f.token();
     const lists = adminRouteTable(deps).filter((r) => r.method === 'get' && !r.params);
-    expect(lists.map((r) => r.path)).toEqual(expect.arrayContaining(['/roles', '/users', '/groups', '/clients', '/audit/verify']));
+    expect(lists.map((r) => r.path)).toEqual(expect.arrayContaining(['/roles', '/users', '/groups', '/clients', '/audit/verify', '/audit', '/audit/export', '/elevations', '/tickets']));
     for (const route of lists) {
       const res = await f.api('GET', route.path, { token });
       expect(res.status, route.path).toBe(200);
-      const parsed = route.response.schema!.safeParse(await res.json());
-      expect(parsed.success, `${route.path}: ${parsed.error?.message}`).toBe(true);
+      const type = route.response.contentType ?? 'application/json';
+      expect(res.headers.get('content-type'), route.path).toContain(type);
+      // A streamed (NDJSON) response's schema describes each line.
+      const bodies = type === 'application/json' ? [await res.json()] : (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      expect(bodies.length, route.path).toBeGreaterThan(0);
+      for (const body of bodies) {
+        const parsed = route.response.schema!.safeParse(body);
+        expect(parsed.success, `${route.path}: ${parsed.error?.message}`).toBe(true);
+      }
     }
   });
 });

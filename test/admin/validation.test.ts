@@ -80,4 +80,32 @@ describe.each(databaseKinds())('admin API: bad input (%s)', (kind) => {
     const res = await f.api('POST', '/roles', { json: { colour: 'red' } });
     expect(res.status).toBe(401);
   });
+
+  it('answers an unknown path under /admin/v1 with a 404 problem, with or without a token', async () => {
+    for (const path of ['/nope', '/roles/admin/extra', '/', '']) {
+      for (const opts of [{ token }, {}]) {
+        const res = await f.api('GET', path, opts);
+        expect(res.status, path).toBe(404);
+        expect((await problem(res)).code).toBe('ERR_NOT_FOUND');
+      }
+    }
+    const post = await f.api('POST', '/nope', { token, json: {} });
+    expect(post.status).toBe(404);
+    await problem(post);
+  });
+
+  it('answers a known path with the wrong method with a 405 problem and an Allow header', async () => {
+    for (const [method, path, allow] of [['DELETE', '/audit', 'HEAD, GET, OPTIONS'], ['GET', '/elevations/x/revoke', 'POST, OPTIONS'], ['PATCH', '/roles', 'HEAD, GET, POST, OPTIONS']] as const) {
+      const res = await f.api(method, path, { token });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get('allow')).toBe(allow);
+      expect(await problem(res)).toMatchObject({ code: 'ERR_METHOD_NOT_ALLOWED', detail: `method ${method} is not allowed here` });
+    }
+  });
+
+  it('answers OPTIONS on a known path with its methods', async () => {
+    const res = await f.api('OPTIONS', '/users/someone');
+    expect(res.status).toBe(204);
+    expect(res.headers.get('allow')).toBe('HEAD, GET, PATCH, DELETE, OPTIONS');
+  });
 });

@@ -1,12 +1,37 @@
+import { Readable } from 'node:stream';
 import type { AuditLog } from '../../audit/audit-log.ts';
+import type { AuditRow } from '../../db/schema.ts';
 import { adminRoute, type AnyRoute } from '../route.ts';
-import { AuditVerifyView } from '../presenters.ts';
+import { AuditEventView, AuditPageView, AuditVerifyView, present } from '../presenters.ts';
+import { AuditExportQuery, AuditQuery } from '../schemas.ts';
+import type { AuditQueryService } from '../services/audit.ts';
 
-/** `/audit`: checks of the hash-chained audit log. */
-export function auditRoutes(audit: AuditLog): AnyRoute[] {
+/** NDJSON: one event a line, one string per chunk of events (backpressure pulls the next chunk). */
+async function* ndjson(chunks: AsyncIterable<AuditRow[]>): AsyncGenerator<string> {
+  for await (const rows of chunks) yield rows.map((e) => `${JSON.stringify(present.auditEvent(e))}\n`).join('');
+}
+
+/** `/audit`: the hash-chained audit log: query, export and chain verification. */
+export function auditRoutes(audit: AuditLog, query: AuditQueryService): AnyRoute[] {
+  const tag = 'audit';
   return [
     adminRoute({
-      method: 'get', path: '/audit/verify', operationId: 'verifyAuditChain', summary: 'Verify the audit hash chain', tag: 'audit',
+      method: 'get', path: '/audit', operationId: 'queryAudit', summary: 'Query audit events, newest first by default', tag,
+      query: AuditQuery,
+      response: { status: 200, description: 'A page of events', schema: AuditPageView },
+      handle: async ({ query: q }) => present.auditPage(await query.page(q)),
+    }),
+    adminRoute({
+      method: 'get', path: '/audit/export', operationId: 'exportAudit', summary: 'Export audit events as NDJSON, oldest first', tag,
+      query: AuditExportQuery,
+      response: {
+        status: 200, contentType: 'application/x-ndjson', schema: AuditEventView,
+        description: 'Every event the filters select as of the call, one AuditEvent JSON object a line, oldest first',
+      },
+      handle: async ({ query: q }) => Readable.from(ndjson(await query.export(q))),
+    }),
+    adminRoute({
+      method: 'get', path: '/audit/verify', operationId: 'verifyAuditChain', summary: 'Verify the audit hash chain', tag,
       response: { status: 200, description: 'Whether every event still matches its hash; the first broken one otherwise', schema: AuditVerifyView },
       handle: async () => {
         const result = await audit.verify();
