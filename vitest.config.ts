@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Each test file gets a fresh worker: files start servers and register global providers.
+    isolate: true,
     fileParallelism: true,
     maxWorkers: 2,
   },
