@@ -60,6 +60,9 @@ export interface ServerOptions {
   bootstrapAdmin?: boolean;
 }
 
+/** How long accepted connections may take to send their request once shutdown began. */
+const SHUTDOWN_GRACE_MS = 500;
+
 /** Redaction paths so that secrets never reach the logs. */
 export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.client_secret', '*.token', '*.access_token', '*.refresh_token'];
 
@@ -152,10 +155,14 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         if (http) {
           const closed = once(http, 'close');
           http.close();
-          http.closeIdleConnections();
-          const idle = setInterval(() => http?.closeIdleConnections(), 100);
+          // Connections accepted just before the close get a moment to send their request;
+          // after that, idle keep-alive connections are closed so the server can finish.
+          const idle = setTimeout(function sweep() {
+            http?.closeIdleConnections();
+            idle.refresh();
+          }, SHUTDOWN_GRACE_MS);
           await closed;
-          clearInterval(idle);
+          clearTimeout(idle);
           log.info({ requests: served }, 'http server closed');
         }
         timers.forEach(clearInterval);
