@@ -88,8 +88,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       },
     },
     enabledJWA: { dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'] },
-    async findAccount(_ctx, id) {
+    async findAccount(ctx, id) {
       const user = await deps.users.findById(id);
+      // A client acting on its own behalf (CIBA with login_hint = its own client_id) is its own
+      // account; only the client itself can be that account.
+      if (!user && ctx.oidc?.client?.clientId === id) return { accountId: id, claims: async () => ({ sub: id }) };
       if (!user || user.disabled) return undefined;
       return {
         accountId: user.id,
@@ -186,7 +189,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     async extraTokenClaims(_ctx, token) {
       const accountId = 'accountId' in token ? token.accountId : undefined;
-      const roles = accountId
+      // A client acting for itself (client_credentials, or CIBA with its own id) carries its own roles.
+      const roles = accountId && accountId !== token.clientId
         ? await deps.roles.effectiveForUser(accountId)
         : await deps.roles.effectiveForClient(token.clientId!);
       return { roles };
@@ -217,6 +221,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     const body = ctx.body as Record<string, unknown> | undefined;
     // CIBA responses advertise the polling interval this server enforces.
     if (ctx.path === '/backchannel' && ctx.status === 200 && body?.auth_req_id) body.interval = config.cibaPollInterval;
+    // CIBA §13: access_denied at the backchannel endpoint is a 403.
+    if (ctx.path === '/backchannel' && body?.error === 'access_denied') ctx.status = 403;
     if (ctx.path === '/token' && body?.error === 'authorization_pending' && ctx.oidc?.params?.grant_type === CIBA_GRANT
       && await pollTooSoon(deps.db, String(ctx.oidc.params.auth_req_id), config.cibaPollInterval)) {
       ctx.body = { error: 'slow_down', error_description: `poll no more often than every ${config.cibaPollInterval} seconds` };

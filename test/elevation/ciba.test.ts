@@ -137,3 +137,31 @@ describe.each(databaseKinds())('exact tool-call binding over CIBA (%s)', (kind) 
     })).rejects.toMatchObject({ error: 'invalid_authorization_details' });
   });
 });
+
+describe.each(databaseKinds())('an agent elevating itself over CIBA (%s)', (kind) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(kind, { CIBA_POLL_INTERVAL: '1' });
+  });
+  afterAll(async () => t?.close());
+
+  it('gets its own elevated token with login_hint = its client_id, within its own roles', async () => {
+    const bot = await registerAgent(t, 'deploy-bot', ['developer']);
+    const started = await client.initiateBackchannelAuthentication(bot, { scope: 'openid mcp:deploy:staging', login_hint: 'deploy-bot', binding_message: 'nightly staging deploy', resource: RESOURCE });
+    const tokens = await client.pollBackchannelAuthenticationGrant(bot, started, { resource: RESOURCE });
+    const claims = decodeJwt(tokens.access_token);
+    expect(claims.sub).toBe('deploy-bot');
+    expect(String(claims.scope).split(' ')).toContain('mcp:deploy:staging');
+    expect(claims.roles).toEqual(['developer', 'viewer']);
+    // Beyond its roles it is refused, with a 403 (CIBA §13).
+    const refused = await fetch(`${t.url}/backchannel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic ' + Buffer.from('deploy-bot:deploy-bot-secret-value').toString('base64') },
+      body: new URLSearchParams({ scope: 'openid mcp:deploy:production', login_hint: 'deploy-bot', resource: RESOURCE }),
+    });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error_description: string }).error_description).toContain('senior_developer');
+    // And it cannot name another client (or a user) as login_hint.
+    await expect(client.initiateBackchannelAuthentication(bot, { scope: 'openid mcp:deploy:staging', login_hint: 'someone-else', resource: RESOURCE })).rejects.toMatchObject({ error: 'invalid_request' });
+  });
+});
