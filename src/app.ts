@@ -80,6 +80,16 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
   app.use(ops.routes());
-  for (const r of deps.routers) app.use(r.routes()).use(r.allowedMethods());
+  for (const r of deps.routers) {
+    const routes = r.routes();
+    const methods = r.allowedMethods();
+    const prefix = r.opts.prefix;
+    // A router is skipped by one string test (its prefix, or its set of fixed paths) for other
+    // paths: the token endpoint should not pay for matching every router's routes.
+    const paths = new Set(r.stack.map((layer) => layer.path));
+    const fixed = [...paths].every((path) => typeof path === 'string' && !/[:*(]/.test(path));
+    const mine = prefix ? (path: string) => path.startsWith(prefix) : fixed ? (path: string) => paths.has(path) : () => true;
+    app.use((ctx, next) => (mine(ctx.path) ? routes(ctx as never, () => methods(ctx as never, next)) : next()));
+  }
   return app;
 }

@@ -56,7 +56,7 @@ export function adminRouteTable(deps: AdminDeps): AnyRoute[] {
     ...roleRoutes(new RoleAdminService({ db, audit, catalogue, roles: deps.roles })),
     ...userRoutes(new UserAdminService({ db, audit, roles: deps.roles })),
     ...groupRoutes(new GroupAdminService({ db, audit, catalogue })),
-    ...clientRoutes(new ClientAdminService({ db, audit, catalogue, provider: deps.provider })),
+    ...clientRoutes(new ClientAdminService({ db, audit, catalogue, provider: deps.provider, roles: deps.roles })),
     ...elevationRoutes(new ElevationAdminService({ db, elevation: deps.elevation })),
     ...ticketRoutes(new TicketAdminService({ db })),
     ...auditRoutes(audit, new AuditQueryService({ db })),

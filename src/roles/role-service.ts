@@ -12,13 +12,18 @@ const GRAPH_TTL_MS = 5_000;
 export class RoleService {
   readonly #db: Kysely<Database>;
   #cached?: { at: number; graph: Promise<RoleGraph>; roles: Promise<Role[]> };
+  // Directly assigned roles per client, for the client_credentials hot path: a token request then
+  // costs no query. Same staleness bound as the graph across instances.
+  readonly #clientRoles = new Map<string, { at: number; roles: string[] }>();
 
   constructor(db: Kysely<Database>) {
     this.#db = db;
   }
 
+  /** Forgets the cached graph and client roles (after this instance changed roles or assignments). */
   invalidate(): void {
     this.#cached = undefined;
+    this.#clientRoles.clear();
   }
 
   async roles(): Promise<Role[]> {
@@ -37,8 +42,14 @@ export class RoleService {
 
   /** Effective role names of a client acting on its own behalf. */
   async effectiveForClient(clientId: string): Promise<string[]> {
-    const rows = await this.#db.selectFrom('client_role').select('role_name').where('client_id', '=', clientId).execute();
-    return (await this.graph()).effective(rows.map((r) => r.role_name));
+    let hit = this.#clientRoles.get(clientId);
+    if (!hit || Date.now() - hit.at >= GRAPH_TTL_MS) {
+      const rows = await this.#db.selectFrom('client_role').select('role_name').where('client_id', '=', clientId).execute();
+      hit = { at: Date.now(), roles: rows.map((r) => r.role_name) };
+      if (this.#clientRoles.size >= 10_000) this.#clientRoles.clear();
+      this.#clientRoles.set(clientId, hit);
+    }
+    return (await this.graph()).effective(hit.roles);
   }
 
   #load() {

@@ -36,6 +36,8 @@ export interface ClientAdminDeps {
   audit: AuditLog;
   provider: Provider;
   catalogue: Catalogue;
+  /** Its cache of client roles is cleared when an admin changes a client's roles. */
+  roles?: { invalidate(): void };
 }
 
 /**
@@ -105,7 +107,7 @@ export class ClientAdminService {
       if (unique.length) await trx.insertInto('client_role').values(unique.map((role_name) => ({ client_id: id, role_name }))).execute();
       await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'client.roles_set', { client: id, before: before.roles, after: unique })]);
       return (await this.#find(trx, id))!;
-    });
+    }).finally(() => this.#deps.roles?.invalidate());
   }
 
   async setScopes(actor: AdminActor, id: string, scopes: string[]): Promise<ClientRecord> {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { InvalidTokenError } from '../errors.ts';
 import { mapClaims, toInvalidToken, type CachedToken } from './claims.ts';
@@ -71,7 +71,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (token.length > o.maxTokenLength) throw new InvalidTokenError('token too large');
     if (!COMPACT_JWS.test(token)) throw new InvalidTokenError('malformed token');
 
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = hash('sha256', token, 'base64url');
     // exp is in seconds; with leeway, an entry lives as long as jose would still accept the token.
     const nowSec = Math.floor(nowMs() / 1000);
     let verified = cache.get(key, nowSec - o.clockToleranceSec);
