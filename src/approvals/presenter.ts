@@ -1,6 +1,7 @@
 import type { TicketRow } from '../db/schema.ts';
 import type { Catalogue } from '../policy/index.ts';
 import type { DecisionView } from './tickets.ts';
+import { formatDuration } from '../http/format.ts';
 
 /**
  * Kysely types generated timestamp columns loosely (`Generated<ColumnType<Date…>>` is selected as
@@ -10,16 +11,7 @@ export function asDate(value: unknown): Date {
   return value instanceof Date ? value : new Date(String(value));
 }
 
-/** A duration for people: "30 minutes", "1 hour 30 minutes", "45 seconds". */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  const unit = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  if (s < 60) return unit(s, 'second');
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (!h) return unit(m, 'minute');
-  return m ? `${unit(h, 'hour')} ${unit(m, 'minute')}` : unit(h, 'hour');
-}
+export { formatDuration } from '../http/format.ts';
 
 /** What is left of a ticket's decision window, rounded down ("14 minutes left"), or "expired". */
 export function timeLeft(expiresAt: Date, now = Date.now()): string {

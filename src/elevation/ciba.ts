@@ -63,7 +63,7 @@ export function cibaFeature(deps: CibaDeps) {
     async verifyUserCode(_ctx: KoaContextWithOIDC, _account: unknown, userCode?: string) {
       if (userCode) throw new errors.InvalidUserCode('user_code is not supported');
     },
-    async triggerAuthenticationDevice(ctx: KoaContextWithOIDC, request: any, account: { accountId: string }, client: any) {
+    async triggerAuthenticationDevice(_ctx: KoaContextWithOIDC, request: any, account: { accountId: string }, client: any) {
       const provider = deps.provider();
       const principal = await principalOf(deps, account.accountId, client.clientId);
       const resource = Array.isArray(request.params.resource) ? request.params.resource[0] : request.params.resource;
@@ -89,7 +89,6 @@ export function cibaFeature(deps: CibaDeps) {
         if (err instanceof IneligibleError) throw new errors.AccessDenied(err.message);
         throw err;
       }
-      void ctx;
     },
   };
 }

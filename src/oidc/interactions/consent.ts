@@ -7,6 +7,7 @@ import type { AuditLog } from '../../audit/audit-log.ts';
 import type { ElevationService } from '../../elevation/service.ts';
 import { IneligibleError } from '../../elevation/errors.ts';
 import { grantFor } from '../../elevation/grants.ts';
+import { formatDuration } from '../../http/format.ts';
 import { acceptedScopes } from '../resources.ts';
 
 export interface ConsentDeps {
@@ -77,7 +78,7 @@ export async function decideConsent(deps: ConsentDeps, details: Details, submit?
           return {
             name,
             description: def?.description ?? name,
-            lifetime: def?.minRole && def.expiresIn ? formatSeconds(def.expiresIn) : 'standard',
+            lifetime: def?.minRole && def.expiresIn ? formatDuration(def.expiresIn) : 'standard',
             approval: def?.approval ? def.approval.groups.join(' or ') : undefined,
           };
         }),
@@ -115,10 +116,4 @@ export async function finishWithGrant(deps: ConsentDeps, details: Details, g: { 
   }
   await deps.audit.append({ action: 'consent.granted', result: 'success', actor: g.accountId, subject: g.accountId, clientId: g.clientId, resource: g.resource, data: { scopes: g.resourceScopes ?? g.requested } });
   return { kind: 'finish', result: { consent: { grantId } } };
-}
-
-function formatSeconds(s: number): string {
-  if (s % 3600 === 0) return `${s / 3600} h`;
-  if (s % 60 === 0) return `${s / 60} min`;
-  return `${s} s`;
 }
