@@ -39,7 +39,19 @@ export { adminResource } from './resources.ts';
  */
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, catalogue } = deps;
-  const resourceScopes = (resource: string) => acceptedScopes(catalogue, config.issuer, resource);
+  // The catalogue is frozen at start, so each known resource's server info is built once.
+  const serverInfo = new Map<string, { scope: string; audience: string; accessTokenFormat: 'jwt'; jwt: { sign: { alg: string } } }>();
+  const resourceServerInfo = (resource: string) => {
+    let info = serverInfo.get(resource);
+    if (!info) {
+      const scopes = acceptedScopes(catalogue, config.issuer, resource);
+      if (!scopes) return undefined;
+      info = { scope: scopes.join(' '), audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: SIGNING_ALG } } };
+      serverInfo.set(resource, info);
+    }
+    // oidc-provider may keep what it is given: hand out a copy.
+    return { ...info, jwt: { sign: { ...info.jwt.sign } } };
+  };
   const gated = (scope: unknown) => String(scope ?? '').split(' ').filter((s) => catalogue.scopes[s]?.approval);
   // Assigned below: CIBA callbacks need the provider they are configured into.
   // eslint-disable-next-line prefer-const
@@ -161,14 +173,9 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
         useGrantedResource: async () => true,
         async getResourceServerInfo(_ctx: KoaContextWithOIDC, resource: string) {
-          const scopes = resourceScopes(resource);
-          if (!scopes) throw new errors.InvalidTarget(`unknown resource ${JSON.stringify(resource)}`);
-          return {
-            scope: scopes.join(' '),
-            audience: resource,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: SIGNING_ALG } },
-          };
+          const info = resourceServerInfo(resource);
+          if (!info) throw new errors.InvalidTarget(`unknown resource ${JSON.stringify(resource)}`);
+          return info;
         },
       },
     } as unknown as Configuration['features'],
