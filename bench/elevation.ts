@@ -84,7 +84,8 @@ const sink = await startSmtpSink((raw, acceptedAt, connectedAt) => {
 });
 const database = await createScratchDatabase(baseUrl);
 const pgCpu = await postgresCpu(baseUrl, database.name);
-const activity = await pgActivitySampler(baseUrl, database.name);
+// The audit log serialises its appends with a table lock: watch what its holder does.
+const activity = await pgActivitySampler(baseUrl, database.name, { lockedTable: 'audit_event' });
 let server: RunningChild | undefined;
 const elevation = side('elevation (CIBA request + first poll)');
 const token = side('client_credentials token (baseline)');
@@ -135,7 +136,7 @@ try {
   for (const s of [elevation, token, token, elevation]) {
     const before = await target.sample();
     const pgBefore = await pgCpu.sample();
-    if (s === elevation) activity.start();
+    if (s === elevation) await activity.start();
     const run = await closedLoop({ count: Math.ceil(count / 2), seconds: seconds / 2, concurrency }, s === elevation ? elevateOnce(elevation.legs) : tokenOnce);
     if (s === elevation) await activity.stop();
     const after = await target.sample();

@@ -82,7 +82,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const audit = new AuditLog(db.db);
     const elevation = new ElevationService({ db: db.db, catalogue, roles, audit });
     const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys, elevation });
-    elevation.addHooks({ afterCommit: (ticket) => resumeCibaRequest({ provider, catalogue, issuer: config.issuer }, ticket) });
+    elevation.addHooks({ afterCommit: (ticket) => resumeCibaRequest({ provider, catalogue, issuer: config.issuer, elevation }, ticket) });
     let outbox: OutboxWorker | undefined;
     elevation.addHooks(mailNotifications({ issuer: config.issuer, catalogue, kick: () => outbox?.kick() }));
     const metrics = createServerMetrics(db.db);

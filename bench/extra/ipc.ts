@@ -16,10 +16,12 @@ export interface Sample {
   cpuMicros: number;
   /** Resident set size, bytes. */
   rss: number;
-  /** Heap in use, bytes (after no forced GC: a trend, not an exact figure). */
+  /** Heap in use, bytes: after a full garbage collection when the sample asked for one (the live set), else as found. */
   heapUsed: number;
   /** SQL statements sent to PostgreSQL so far, by text, with the rows they returned or changed; empty without a database. */
   statements: Array<[sql: string, count: number, rows: number]>;
+  /** Counters the target reports itself (e.g. audit events sent); empty when none. */
+  extra: Record<string, number>;
 }
 
 type ChildMessage =
@@ -27,7 +29,7 @@ type ChildMessage =
   | ({ type: 'sample' } & Sample)
   | { type: 'profiled' };
 
-type DriverMessage = { cmd: 'sample' } | { cmd: 'profile:start' } | { cmd: 'profile:stop'; file: string } | { cmd: 'stop' };
+type DriverMessage = { cmd: 'sample'; gc?: boolean } | { cmd: 'profile:start' } | { cmd: 'profile:stop'; file: string } | { cmd: 'stop' };
 
 /** What a started target gives the child side of the protocol. */
 export interface ChildTarget {
@@ -35,6 +37,8 @@ export interface ChildTarget {
   info: Record<string, string>;
   /** SQL statements run so far, with how often each ran and the rows they returned or changed. */
   statements?: () => Array<[string, number, number]>;
+  /** Further counters for the driver (see {@link Sample.extra}). */
+  extra?: () => Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -47,9 +51,11 @@ export async function serveChild(start: () => Promise<ChildTarget>): Promise<voi
   process.on('message', async (message: DriverMessage) => {
     switch (message.cmd) {
       case 'sample': {
+        // Only children started with `exposeGc` have it; the collection's own CPU is counted.
+        if (message.gc) (globalThis as { gc?: () => void }).gc?.();
         const { user, system } = process.cpuUsage();
         const { rss, heapUsed } = process.memoryUsage();
-        send({ type: 'sample', cpuMicros: user + system, rss, heapUsed, statements: target.statements?.() ?? [] });
+        send({ type: 'sample', cpuMicros: user + system, rss, heapUsed, statements: target.statements?.() ?? [], extra: target.extra?.() ?? {} });
         break;
       }
       case 'profile:start':
@@ -78,7 +84,8 @@ export interface RunningChild {
   label: string;
   pid: number;
   info: Record<string, string>;
-  sample(): Promise<Sample>;
+  /** With `{ gc: true }` (child started with `exposeGc`), a full collection runs first. */
+  sample(opts?: { gc?: boolean }): Promise<Sample>;
   profileStart(): void;
   /** Stops the profiler and writes the V8 `.cpuprofile` to `file`. */
   profileStop(file: string): Promise<void>;
@@ -89,9 +96,13 @@ export interface RunningChild {
 /** How long a target may take to start (migrations, fixtures) before the run gives up. */
 const START_TIMEOUT_MS = 120_000;
 
-/** Forks `script` (a URL), waits for `ready`. */
-export async function startChild(label: string, script: URL, env: Record<string, string>): Promise<RunningChild> {
-  const child: ChildProcess = fork(script, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** Forks `script` (a URL), waits for `ready`. `exposeGc`: start it with `--expose-gc` (see {@link RunningChild.sample}). */
+export async function startChild(label: string, script: URL, env: Record<string, string>, opts: { exposeGc?: boolean } = {}): Promise<RunningChild> {
+  const child: ChildProcess = fork(script, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, ...(opts.exposeGc ? ['--expose-gc'] : [])],
+  });
   const next = <T extends ChildMessage['type']>(type: T, timeoutMs = 30_000) => new Promise<Extract<ChildMessage, { type: T }>>((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);
@@ -119,9 +130,9 @@ export async function startChild(label: string, script: URL, env: Record<string,
       label,
       pid: child.pid!,
       info,
-      async sample() {
+      async sample(opts = {}) {
         const answer = next('sample');
-        child.send({ cmd: 'sample' } satisfies DriverMessage);
+        child.send({ cmd: 'sample', gc: opts.gc } satisfies DriverMessage);
         const { type: _type, ...sample } = await answer;
         return sample;
       },

@@ -107,6 +107,7 @@ export interface ElevationTable {
   revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   revoked_by: string | null;
   revoke_seq: ColumnType<string | null, string | null | undefined, string | null>;
+  grant_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface CibaPollTable { auth_req_id: string; polled_at: Timestamp }

@@ -83,7 +83,9 @@ export function cibaFeature(deps: CibaDeps) {
           toolCall: toolCall ? { tool: toolCall.tool, argumentsSha256: toolCall.arguments_sha256 } : undefined,
         });
         if (outcome.status === 'granted') {
-          await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes }), rar);
+          const grant = await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes });
+          await deps.elevation.elevations.attachGrant(outcome.elevation.id, grant.jti);
+          await provider.backchannelResult(request, grant, rar);
         }
       } catch (err) {
         if (err instanceof IneligibleError) throw new errors.AccessDenied(err.message);
@@ -103,7 +105,7 @@ async function principalOf(deps: CibaDeps, accountId: string, clientId: string):
 }
 
 /** Completes (or fails) the CIBA request behind a ticket once the ticket is decided. */
-export async function resumeCibaRequest(deps: { provider: Provider; catalogue: Catalogue; issuer: string }, ticket: TicketRow): Promise<void> {
+export async function resumeCibaRequest(deps: { provider: Provider; catalogue: Catalogue; issuer: string; elevation: ElevationService }, ticket: TicketRow): Promise<void> {
   if (ticket.channel !== 'ciba' || ticket.status === 'pending') return;
   const { provider } = deps;
   const request = await provider.BackchannelAuthenticationRequest.find(ticket.ref, { ignoreExpiration: true });
@@ -111,7 +113,9 @@ export async function resumeCibaRequest(deps: { provider: Provider; catalogue: C
   if (ticket.status === 'approved') {
     const scopes = String(request.scope ?? '').split(' ').filter(Boolean);
     const rar = ticket.tool_call ? { rar: [{ type: 'mcp_tool_call', tool: ticket.tool_call.tool, arguments_sha256: ticket.tool_call.argumentsSha256 }] } : undefined;
-    await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: request.accountId!, clientId: request.clientId!, resource: ticket.resource, scopes }), rar);
+    const grant = await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: request.accountId!, clientId: request.clientId!, resource: ticket.resource, scopes });
+    if (ticket.elevation_id) await deps.elevation.elevations.attachGrant(ticket.elevation_id, grant.jti);
+    await provider.backchannelResult(request, grant, rar);
   } else if (ticket.status !== 'expired') {
     await provider.backchannelResult(request, new errors.AccessDenied(`the elevation request was ${ticket.status}`));
   }

@@ -22,10 +22,21 @@ export class ElevationRepository {
     }).returningAll().executeTakeFirstOrThrow();
   }
 
-  /** The newest live elevation of (subject, client, resource): not revoked, not expired, not lapsed unclaimed. */
-  async live(subject: string, clientId: string, resource: string): Promise<ElevationRow[]> {
+  /** Records the grant an elevation was issued under (see {@link live}). */
+  async attachGrant(id: string, grantId: string): Promise<void> {
+    await this.#db.updateTable('elevation').set({ grant_id: grantId }).where('id', '=', id).execute();
+  }
+
+  /**
+   * Live elevations of (subject, client, resource), newest first: not revoked, not expired, not
+   * lapsed unclaimed. With `grantId`, only those issued under that grant — a token is bound to its
+   * own flow's elevation, never to a concurrent one of the same user.
+   */
+  async live(subject: string, clientId: string, resource: string, grantId?: string): Promise<ElevationRow[]> {
     const now = new Date();
-    return this.#db.selectFrom('elevation').selectAll()
+    let q = this.#db.selectFrom('elevation').selectAll();
+    if (grantId !== undefined) q = q.where('grant_id', '=', grantId);
+    return q
       .where('subject', '=', subject).where('client_id', '=', clientId).where('resource', '=', resource)
       .where('revoked_at', 'is', null)
       .where((eb) => eb.or([
@@ -33,6 +44,7 @@ export class ElevationRepository {
         eb.and([eb('expires_at', 'is', null), eb('claim_by', '>', now)]),
       ]))
       .orderBy('created_at', 'desc')
+      .limit(20)
       .execute();
   }
 

@@ -5,13 +5,15 @@ import type { ElevationRepository } from './elevations.ts';
 export interface MintingToken {
   kind: string;
   scope: string;
+  /** The oidc-provider grant the token is minted under. */
+  grantId?: string;
   payload: { sub?: string; client_id?: string; aud?: string | string[]; iat?: number; exp?: number; cnf?: { jkt?: string }; elevation?: string };
 }
 
 /**
  * Binds elevated scopes in a token being minted to a live elevation. Rules:
  * - an elevated scope is kept only while a live (not revoked, not expired) elevation of the same
- *   subject, client and resource covers it — so no refresh ever yields an elevated scope after
+ *   grant, subject, client and resource covers it — so no refresh ever yields an elevated scope after
  *   its elevation ended; the token then carries base scopes only;
  * - client_credentials never yields elevated scopes (agents elevate through CIBA);
  * - the token never outlives its elevation; the elevation's window starts at its first token;
@@ -28,7 +30,8 @@ export async function bindElevation(catalogue: Catalogue, elevations: ElevationR
   const elevated = allElevated.filter((s) => !catalogue.scopes[s]!.dpop || t.payload.cnf?.jkt);
 
   const resource = Array.isArray(t.payload.aud) ? t.payload.aud[0] : t.payload.aud;
-  const live = t.payload.sub && t.payload.client_id && resource ? await elevations.live(t.payload.sub, t.payload.client_id, resource) : [];
+  // Only elevations issued under this token's own grant count (no grant: none).
+  const live = t.grantId && t.payload.sub && t.payload.client_id && resource ? await elevations.live(t.payload.sub, t.payload.client_id, resource, t.grantId) : [];
   // The newest elevation covering the most of what the token asks for.
   let best: (typeof live)[number] | undefined;
   let bestCover = 0;

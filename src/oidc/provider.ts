@@ -122,7 +122,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (!grant || consented) return grant;
       const accountId = ctx.oidc.session!.accountId!;
       for (const [resource, scope] of Object.entries(grant.resources ?? {})) {
-        const live = await deps.elevation.elevations.live(accountId, grant.clientId!, resource);
+        const live = await deps.elevation.elevations.live(accountId, grant.clientId!, resource, grantId);
         const covered = new Set(live.flatMap((e) => e.scopes));
         const stale = String(scope).split(' ').filter((s) => catalogue.scopes[s]?.minRole && !covered.has(s));
         if (!stale.length) continue;
@@ -209,7 +209,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         // same token field, so the two stay identical.
         async jwt(_ctx, token, jwt) {
           const payload = jwt.payload as Parameters<typeof bindElevation>[2]['payload'];
-          const scope = await bindElevation(catalogue, deps.elevation.elevations, { kind: token.kind, scope: withBaseScopes(catalogue, token.scope), payload });
+          const grantId = (token as { grantId?: string }).grantId;
+          const scope = await bindElevation(catalogue, deps.elevation.elevations, { kind: token.kind, scope: withBaseScopes(catalogue, token.scope), grantId, payload });
           token.scope = scope;
           jwt.payload.scope = scope;
           // The token response's expires_in follows the (possibly shortened) JWT lifetime.

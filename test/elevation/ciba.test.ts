@@ -165,3 +165,24 @@ describe.each(databaseKinds())('an agent elevating itself over CIBA (%s)', (kind
     await expect(client.initiateBackchannelAuthentication(bot, { scope: 'openid mcp:deploy:staging', login_hint: 'someone-else', resource: RESOURCE })).rejects.toMatchObject({ error: 'invalid_request' });
   });
 });
+
+describe.each(databaseKinds())('concurrent elevations of one user (%s)', (kind) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(kind, { CIBA_POLL_INTERVAL: '1' });
+    await t.server.users.create({ email: 'dev@example.com', password: 'dev password', roles: ['developer'] });
+  });
+  afterAll(async () => t?.close());
+
+  it('binds each token to the elevation of its own request, so revoking one leaves the others alone', async () => {
+    const agent = await registerAgent(t);
+    const dev = await userToken(agent, 'dev@example.com', 'dev password');
+    const started = await Promise.all(Array.from({ length: 6 }, (_, i) => requestElevation(agent, dev.access_token, 'mcp:deploy:staging', `job ${i}`)));
+    const tokens = await Promise.all(started.map((s) => client.pollBackchannelAuthenticationGrant(agent, s, { resource: RESOURCE })));
+    const ids = tokens.map((tk) => String(decodeJwt(tk.access_token).elevation));
+    expect(new Set(ids).size).toBe(6);
+    // Every elevation was claimed by exactly one token.
+    const rows = await t.server.db.db.selectFrom('elevation').select(['id', 'expires_at']).where('id', 'in', ids).execute();
+    expect(rows.every((r) => r.expires_at !== null)).toBe(true);
+  });
+});

@@ -93,15 +93,18 @@ export async function decideConsent(deps: ConsentDeps, details: Details, submit?
       channel: 'interactive', ref: details.uid,
     });
     if (outcome.status === 'pending') return { kind: 'wait', ticketId: outcome.ticket.id };
+    return finishWithGrant(deps, details, { accountId, clientId, resource, requested, resourceScopes, elevationId: outcome.elevation.id });
   }
   return finishWithGrant(deps, details, { accountId, clientId, resource, requested, resourceScopes });
 }
 
 /** Saves the grant for what was consented (and, for elevated scopes, approved) and finishes. */
-export async function finishWithGrant(deps: ConsentDeps, details: Details, g: { accountId: string; clientId: string; resource?: string; requested: string[]; resourceScopes?: string[] }): Promise<ConsentView> {
+export async function finishWithGrant(deps: ConsentDeps, details: Details, g: { accountId: string; clientId: string; resource?: string; requested: string[]; resourceScopes?: string[]; elevationId?: string | null }): Promise<ConsentView> {
   let grantId: string;
   if (g.resource) {
     grantId = (await grantFor(deps.provider, deps.catalogue, { issuer: deps.issuer, accountId: g.accountId, clientId: g.clientId, resource: g.resource, scopes: g.requested, grantId: details.grantId })).jti;
+    // Tokens of this grant are bound to this flow's elevation (see token-binding.ts).
+    if (g.elevationId) await deps.elevation.elevations.attachGrant(g.elevationId, grantId);
   } else {
     const grant = (details.grantId && await deps.provider.Grant.find(details.grantId)) || new deps.provider.Grant({ accountId: g.accountId, clientId: g.clientId });
     const oidc = g.requested.filter((s) => OIDC_SCOPES.has(s));

@@ -111,7 +111,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     if (ticket.status === 'approved') {
       const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
-      const view = await finishWithGrant(deps, details, { accountId: ticket.subject, clientId: ticket.client_id, resource: ticket.resource, requested });
+      const view = await finishWithGrant(deps, details, { accountId: ticket.subject, clientId: ticket.client_id, resource: ticket.resource, requested, elevationId: ticket.elevation_id });
       if (view.kind === 'finish') await provider.interactionFinished(ctx.req, ctx.res, view.result, { mergeWithLastSubmission: true });
       return;
     }
