@@ -7,8 +7,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector/promises';
+import { startCpuProfile } from '../lib/cpu-profile.ts';
 
 /** Counters of a target since it started; the driver subtracts two samples. */
 export interface Sample {
@@ -47,7 +46,7 @@ export async function serveChild(start: () => Promise<ChildTarget>): Promise<voi
   if (!process.send) throw new TypeError('this benchmark target must be started by a bench/*.ts driver (fork with IPC)');
   const send = (m: ChildMessage) => process.send!(m);
   const target = await start();
-  let profiler: Session | undefined;
+  let stopProfile: ((file: string) => Promise<void>) | undefined;
   process.on('message', async (message: DriverMessage) => {
     switch (message.cmd) {
       case 'sample': {
@@ -59,15 +58,10 @@ export async function serveChild(start: () => Promise<ChildTarget>): Promise<voi
         break;
       }
       case 'profile:start':
-        profiler = new Session();
-        profiler.connect();
-        await profiler.post('Profiler.enable');
-        await profiler.post('Profiler.start');
+        stopProfile = await startCpuProfile();
         break;
       case 'profile:stop': {
-        const { profile } = await profiler!.post('Profiler.stop');
-        profiler!.disconnect();
-        await writeFile(message.file, JSON.stringify(profile));
+        await stopProfile!(message.file);
         send({ type: 'profiled' });
         break;
       }

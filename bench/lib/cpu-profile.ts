@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 
 interface ProfileNode {
   id: number;
@@ -63,4 +64,20 @@ export function compareProfiles(a: Map<string, number>, aUnits: number, b: Map<s
   });
   rows.sort((r, s) => s.d - r.d);
   return rows.slice(0, top).map((r) => `${r.x.toFixed(1).padStart(8)}${r.y.toFixed(1).padStart(8)}${(r.d >= 0 ? '+' : '') + r.d.toFixed(1)}`.padEnd(28) + `  ${r.key}`);
+}
+
+/**
+ * Starts the V8 CPU profiler in this process; the returned function stops it and writes the
+ * `.cpuprofile` to `file`. Used by the benchmark servers on their parent's command.
+ */
+export async function startCpuProfile(): Promise<(file: string) => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async (file) => {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    await writeFile(file, JSON.stringify(profile));
+  };
 }

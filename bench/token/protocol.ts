@@ -2,9 +2,7 @@
  * What a token-endpoint target (a child process serving one authorization server) and the
  * benchmark driver say to each other over the IPC channel of `child_process.fork`.
  */
-
-import { writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector/promises';
+import { startCpuProfile } from '../lib/cpu-profile.ts';
 
 /** The resource every token is requested for: the example MCP server of scopes.json. */
 export const RESOURCE = 'http://localhost:4000/mcp';
@@ -41,7 +39,7 @@ export async function serveTarget(start: () => Promise<Target>): Promise<void> {
   if (!process.send) throw new TypeError('a token-endpoint target must be started by bench/token-endpoint.ts (fork with IPC)');
   const send = (message: TargetMessage) => process.send!(message);
   const target = await start();
-  let profiler: Session | undefined;
+  let stopProfile: ((file: string) => Promise<void>) | undefined;
   process.on('message', async (message: DriverMessage) => {
     switch (message.cmd) {
       case 'sample': {
@@ -50,15 +48,10 @@ export async function serveTarget(start: () => Promise<Target>): Promise<void> {
         break;
       }
       case 'profile:start':
-        profiler = new Session();
-        profiler.connect();
-        await profiler.post('Profiler.enable');
-        await profiler.post('Profiler.start');
+        stopProfile = await startCpuProfile();
         break;
       case 'profile:stop': {
-        const { profile } = await profiler!.post('Profiler.stop');
-        profiler!.disconnect();
-        await writeFile(message.file, JSON.stringify(profile));
+        await stopProfile!(message.file);
         send({ type: 'profiled' });
         break;
       }
