@@ -8,8 +8,9 @@ import type { Catalogue } from '../policy/index.ts';
 import type { RoleService } from '../roles/role-service.ts';
 import { IneligibleError } from './errors.ts';
 import type { ElevationPrincipal, ElevationService } from './service.ts';
-import { grantFor } from './grants.ts';
+import { grantFor, prepareGrant } from './grants.ts';
 import { toolCallOf } from './tool-call.ts';
+import type { RequestUsers } from '../oidc/request-users.ts';
 
 export const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
 
@@ -21,6 +22,7 @@ export interface CibaDeps {
   issuer: string;
   publicJwks: () => JSONWebKeySet;
   provider: () => Provider;
+  users: RequestUsers;
 }
 
 // Printable text (no control characters), 1–200 characters: the justification shown to approvers.
@@ -63,9 +65,9 @@ export function cibaFeature(deps: CibaDeps) {
     async verifyUserCode(_ctx: KoaContextWithOIDC, _account: unknown, userCode?: string) {
       if (userCode) throw new errors.InvalidUserCode('user_code is not supported');
     },
-    async triggerAuthenticationDevice(_ctx: KoaContextWithOIDC, request: any, account: { accountId: string }, client: any) {
+    async triggerAuthenticationDevice(ctx: KoaContextWithOIDC, request: any, account: { accountId: string }, client: any) {
       const provider = deps.provider();
-      const principal = await principalOf(deps, account.accountId, client.clientId);
+      const principal = await principalOf(deps, ctx, account.accountId, client.clientId);
       const resource = Array.isArray(request.params.resource) ? request.params.resource[0] : request.params.resource;
       if (typeof resource !== 'string') throw new errors.InvalidTarget('the resource parameter is required');
       const scopes = String(request.scope ?? '').split(' ').filter(Boolean);
@@ -77,14 +79,17 @@ export function cibaFeature(deps: CibaDeps) {
         return;
       }
       try {
+        // The grant's id is fixed before the elevation is created, so an elevation granted at once
+        // is recorded under its grant in the same statement; the grant is saved only then.
+        const grant = await prepareGrant(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes });
         const outcome = await deps.elevation.request({
           principal, clientId: client.clientId, scopes: elevated, resource,
           justification: String(request.params.binding_message ?? ''), channel: 'ciba', ref: request.jti,
           toolCall: toolCall ? { tool: toolCall.tool, argumentsSha256: toolCall.arguments_sha256 } : undefined,
+          grantId: grant.jti,
         });
         if (outcome.status === 'granted') {
-          const grant = await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes });
-          await deps.elevation.elevations.attachGrant(outcome.elevation.id, grant.jti);
+          await grant.save();
           await provider.backchannelResult(request, grant, rar);
         }
       } catch (err) {
@@ -95,13 +100,14 @@ export function cibaFeature(deps: CibaDeps) {
   };
 }
 
-async function principalOf(deps: CibaDeps, accountId: string, clientId: string): Promise<ElevationPrincipal> {
+async function principalOf(deps: CibaDeps, ctx: KoaContextWithOIDC, accountId: string, clientId: string): Promise<ElevationPrincipal> {
   if (accountId === clientId) {
     const rows = await deps.db.selectFrom('client_role').select('role_name').where('client_id', '=', clientId).execute();
     return { kind: 'client', id: clientId, roles: rows.map((r) => r.role_name) };
   }
-  const rows = await deps.db.selectFrom('user_role').select('role_name').where('user_id', '=', accountId).execute();
-  return { kind: 'user', id: accountId, roles: rows.map((r) => r.role_name) };
+  // The user this request already loaded as its account (findAccount).
+  const user = await deps.users.load(ctx, accountId);
+  return { kind: 'user', id: accountId, roles: user?.roles ?? [] };
 }
 
 /** Completes (or fails) the CIBA request behind a ticket once the ticket is decided. */

@@ -15,10 +15,10 @@ export class ElevationRepository {
     this.#db = db;
   }
 
-  async create(q: Q, e: { subject: string; clientId: string; scopes: string[]; resource: string; lifetime: number; ticketId?: string }): Promise<ElevationRow> {
+  async create(q: Q, e: { subject: string; clientId: string; scopes: string[]; resource: string; lifetime: number; ticketId?: string; grantId?: string }): Promise<ElevationRow> {
     return q.insertInto('elevation').values({
       id: randomUUID(), subject: e.subject, client_id: e.clientId, scopes: JSON.stringify(e.scopes), resource: e.resource,
-      ticket_id: e.ticketId ?? null, lifetime: e.lifetime, claim_by: new Date(Date.now() + CLAIM_WINDOW_SECONDS * 1000),
+      ticket_id: e.ticketId ?? null, lifetime: e.lifetime, claim_by: new Date(Date.now() + CLAIM_WINDOW_SECONDS * 1000), grant_id: e.grantId ?? null,
     }).returningAll().executeTakeFirstOrThrow();
   }
 
@@ -48,10 +48,10 @@ export class ElevationRepository {
       .execute();
   }
 
-  /** Starts the elevation's window at its first token (idempotent); returns its expiry. */
+  /** Starts the elevation's window at its first token (idempotent: a window once started stays); returns its expiry. */
   async activate(id: string, expiresAt: Date): Promise<Date> {
-    await this.#db.updateTable('elevation').set({ expires_at: expiresAt }).where('id', '=', id).where('expires_at', 'is', null).execute();
-    const row = await this.#db.selectFrom('elevation').select('expires_at').where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await this.#db.updateTable('elevation').set({ expires_at: sql<Date>`coalesce(expires_at, ${expiresAt})` })
+      .where('id', '=', id).returning('expires_at').executeTakeFirstOrThrow();
     return row.expires_at!;
   }
 

@@ -27,6 +27,8 @@ export interface ElevationRequest {
   channel: 'interactive' | 'ciba';
   /** CIBA auth_req_id or interaction uid. */
   ref: string;
+  /** The grant an elevation granted at once is issued under (see ElevationRepository.live). */
+  grantId?: string;
 }
 
 export type ElevationOutcome = { status: 'granted'; elevation: ElevationRow } | { status: 'pending'; ticket: TicketRow };
@@ -115,7 +117,7 @@ export class ElevationService {
     const gated = this.gated(req.scopes);
     if (!gated.length) {
       const elevation = await this.#db.transaction().execute(async (trx) => {
-        const e = await this.elevations.create(trx, { subject: req.principal.id, clientId: req.clientId, scopes: req.scopes, resource: req.resource, lifetime: this.lifetime(req.scopes) });
+        const e = await this.elevations.create(trx, { subject: req.principal.id, clientId: req.clientId, scopes: req.scopes, resource: req.resource, lifetime: this.lifetime(req.scopes), grantId: req.grantId });
         await this.#audit.appendIn(trx, [{ ...base, action: 'elevation.granted', result: 'success', data: { elevation: e.id, scopes: req.scopes, justification: req.justification, channel: req.channel } }]);
         return e;
       });

@@ -44,7 +44,8 @@ export async function bindElevation(catalogue: Catalogue, elevations: ElevationR
   const lifetime = Math.min(...[...granted].map((s) => catalogue.scopes[s]!.expiresIn ?? best.lifetime), best.lifetime);
   const iat = t.payload.iat ?? Math.floor(Date.now() / 1000);
   const wanted = new Date((iat + lifetime) * 1000);
-  const expiresAt = Math.floor((await elevations.activate(best.id, wanted)).getTime() / 1000);
+  // The window starts at the first token; later tokens read it from the row already at hand.
+  const expiresAt = Math.floor((best.expires_at ?? await elevations.activate(best.id, wanted)).getTime() / 1000);
   t.payload.exp = Math.min(iat + lifetime, expiresAt);
   t.payload.elevation = best.id;
   return keep(granted).join(' ');

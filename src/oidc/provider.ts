@@ -15,6 +15,7 @@ import { bindElevation } from '../elevation/token-binding.ts';
 import { CIBA_GRANT, cibaFeature, pollTooSoon } from '../elevation/ciba.ts';
 import { publicJwks } from '../keys/public.ts';
 import { validateToolCallDetail } from '../elevation/tool-call.ts';
+import { RequestUsers } from './request-users.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -52,6 +53,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // oidc-provider may keep what it is given: hand out a copy.
     return { ...info, jwt: { sign: { ...info.jwt.sign } } };
   };
+  const requestUsers = new RequestUsers(deps.users);
   const gated = (scope: unknown) => String(scope ?? '').split(' ').filter((s) => catalogue.scopes[s]?.approval);
   // Assigned below: CIBA callbacks need the provider they are configured into.
   // eslint-disable-next-line prefer-const
@@ -101,7 +103,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     enabledJWA: { dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'] },
     async findAccount(ctx, id) {
-      const user = await deps.users.findById(id);
+      const user = await requestUsers.load(ctx, id);
       // A client acting on its own behalf (CIBA with login_hint = its own client_id) is its own
       // account; only the client itself can be that account.
       if (!user && ctx.oidc?.client?.clientId === id) return { accountId: id, claims: async () => ({ sub: id }) };
@@ -139,7 +141,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       userinfo: { enabled: true },
       dPoP: { enabled: true },
       ciba: cibaFeature({
-        db: deps.db, catalogue, roles: deps.roles, elevation: deps.elevation, issuer: config.issuer,
+        db: deps.db, catalogue, roles: deps.roles, elevation: deps.elevation, issuer: config.issuer, users: requestUsers,
         publicJwks: () => publicJwks(deps.signingKeys), provider: () => provider!,
       }),
       registration: { enabled: true, initialAccessToken: false },
@@ -194,13 +196,13 @@ export function createProvider(deps: ProviderDeps): Provider {
         return g.length ? deps.elevation.ticketTtl(g) : 300;
       },
     },
-    async extraTokenClaims(_ctx, token) {
+    async extraTokenClaims(ctx, token) {
       const accountId = 'accountId' in token ? token.accountId : undefined;
       // A client acting for itself (client_credentials, or CIBA with its own id) carries its own roles.
-      const roles = accountId && accountId !== token.clientId
-        ? await deps.roles.effectiveForUser(accountId)
-        : await deps.roles.effectiveForClient(token.clientId!);
-      return { roles };
+      if (!accountId || accountId === token.clientId) return { roles: await deps.roles.effectiveForClient(token.clientId!) };
+      // The user this request already loaded as its account.
+      const user = await requestUsers.load(ctx, accountId);
+      return { roles: (await deps.roles.graph()).effective(user?.roles ?? []) };
     },
     formats: {
       customizers: {
