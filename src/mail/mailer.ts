@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { Logger } from 'pino';
 import { credentialRedactor, linksForLog, redactUrls } from './redact.ts';
 
@@ -23,7 +24,15 @@ export interface OutgoingMail {
 export interface Mailer {
   /** Delivers one message; rejects with a {@link MailDeliveryError} whose message is safe to store and log. */
   send(msg: OutgoingMail): Promise<void>;
-  /** Releases the transport. */
+  /**
+   * How many sends it serves at once without queueing them (the SMTP connection pool's size):
+   * the outbox worker's default concurrency. Default 1.
+   */
+  readonly concurrency?: number;
+  /**
+   * Releases the transport: idle pooled connections are closed at once, a connection delivering
+   * a message closes once it is done. Call it after the last send (after stopping the worker).
+   */
   close(): void;
 }
 
@@ -34,7 +43,7 @@ export interface Mailer {
  */
 export class MailDeliveryError extends Error {
   readonly code = 'ERR_MAIL_DELIVERY';
-  /** The server rejected the message with a 5xx reply: retrying the same message will likely fail again. */
+  /** The server rejected the message with a 5xx reply (503 aside): retrying the same message will likely fail again. */
   readonly permanent: boolean;
   constructor(message: string, permanent: boolean) {
     super(message);
@@ -52,39 +61,55 @@ export interface MailerConfig {
   /** Data folder; files are written to `dataDir/mail`. */
   dataDir: string;
   /**
-   * Upper bound of one SMTP delivery in ms, after which it is aborted. Keep it below the outbox
-   * worker's lease so that a slow server cannot make a message look abandoned. Default 20 000.
+   * Upper bound of one SMTP delivery in ms, waiting for a pooled connection included, after
+   * which it is aborted. Keep it below the outbox worker's lease so that a slow server cannot
+   * make a message look abandoned. Default 20 000.
    */
   sendTimeoutMs?: number;
+  /** Most SMTP connections open at once; also how many messages are sent at once. Default 5. */
+  maxConnections?: number;
+  /** Messages sent over one SMTP connection before it is replaced by a fresh one. Default 100. */
+  maxMessages?: number;
 }
 
 /**
- * Creates the mailer of DESIGN §2/§6: SMTP through nodemailer when `smtpUrl` is set (short
- * connection, greeting and socket timeouts, so that an outage fails fast and the outbox retries
- * later); else an RFC 822 `.eml` file per message under `dataDir/mail`, with the message's links
- * logged so that a developer can click through without a mail server.
+ * Creates the mailer of DESIGN §2/§6: SMTP through a pool of nodemailer connections when
+ * `smtpUrl` is set (short connection, greeting and socket timeouts, so that an outage fails fast
+ * and the outbox retries later); else an RFC 822 `.eml` file per message under `dataDir/mail`,
+ * with the message's links logged so that a developer can click through without a mail server.
+ *
+ * @throws TypeError when `maxConnections` or `maxMessages` is not an integer ≥ 1.
  */
 export function createMailer(config: MailerConfig, log: Logger): Mailer {
   return config.smtpUrl ? smtpMailer(config, config.smtpUrl) : fileMailer(config, log);
 }
 
 function smtpMailer(config: MailerConfig, smtpUrl: string): Mailer {
+  const maxConnections = config.maxConnections ?? 5;
+  const maxMessages = config.maxMessages ?? 100;
+  if (![maxConnections, maxMessages].every((n) => Number.isInteger(n) && n >= 1)) throw new TypeError('createMailer: maxConnections and maxMessages must be integers ≥ 1');
   const redact = credentialRedactor(urlCredentials(smtpUrl));
-  const transport = nodemailer.createTransport(
-    {
-      url: smtpUrl,
-      // nodemailer's defaults (2 min to connect, 10 min idle) would hold a worker for minutes
-      // during an outage; a few seconds tell a dead server from a slow one.
-      connectionTimeout: 5_000,
-      greetingTimeout: 5_000,
-      socketTimeout: 15_000,
-      dnsTimeout: 5_000,
-    },
-    { from: config.mailFrom },
-  );
+  const options: SMTPPool.Options & { idleTimeout: number } = {
+    url: smtpUrl,
+    // A session costs a TCP (and TLS) handshake and the server's greeting, often longer than the
+    // message itself: keep a few open and send one message after another over each.
+    pool: true,
+    maxConnections,
+    maxMessages,
+    // An idle connection is ended politely (QUIT) before the socket timeout below would cut it.
+    idleTimeout: 10_000,
+    // nodemailer's defaults (2 min to connect, 10 min idle) would hold a worker for minutes
+    // during an outage; a few seconds tell a dead server from a slow one.
+    connectionTimeout: 5_000,
+    greetingTimeout: 5_000,
+    socketTimeout: 15_000,
+    dnsTimeout: 5_000,
+  };
+  const transport = nodemailer.createTransport(options, { from: config.mailFrom });
   const domain = senderDomain(config.mailFrom);
   const timeout = config.sendTimeoutMs ?? 20_000;
   return {
+    concurrency: maxConnections,
     async send(msg) {
       try {
         await transport.sendMail({
@@ -93,6 +118,7 @@ function smtpMailer(config: MailerConfig, smtpUrl: string): Mailer {
           text: msg.text,
           ...(msg.html !== undefined ? { html: msg.html } : {}),
           messageId: messageId(msg.id, domain),
+          // Counts the wait for a free pooled connection too: the whole send stays within the bound.
           signal: AbortSignal.timeout(timeout),
         });
       } catch (err) {
@@ -138,8 +164,16 @@ function deliveryError(err: unknown, redact: (text: string) => string): MailDeli
   const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; name?: unknown; message?: unknown; responseCode?: unknown };
   const code = typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : 'Error';
   const message = typeof e.message === 'string' ? e.message : String(err);
-  const permanent = typeof e.responseCode === 'number' && e.responseCode >= 500;
-  return new MailDeliveryError(redact(`${code}: ${message}`), permanent);
+  return new MailDeliveryError(redact(`${code}: ${message}`), isPermanentReply(e.responseCode));
+}
+
+/**
+ * A 5xx reply refuses the message itself (RFC 5321 §4.2.1), except 503 "bad sequence of
+ * commands": that one blames the session (a reused connection in the wrong state), which a new
+ * attempt over another connection does not share.
+ */
+function isPermanentReply(code: unknown): boolean {
+  return typeof code === 'number' && code >= 500 && code < 600 && code !== 503;
 }
 
 function urlCredentials(url: string): { user?: string; pass?: string } {

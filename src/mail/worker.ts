@@ -16,9 +16,14 @@ export interface OutboxWorkerOptions {
   /** Messages leased per claim. Default 20. */
   batch?: number;
   /**
-   * How long a claimed message belongs to this worker, in ms; renewed before each send. Must
-   * exceed the mailer's longest send, or a slow send could be repeated by another instance.
-   * Default 30 000.
+   * Messages of a batch being sent at once. Default: the mailer's `concurrency` (the size of its
+   * SMTP connection pool), else 1.
+   */
+  concurrency?: number;
+  /**
+   * How long a claimed message belongs to this worker, in ms; renewed before each send that did
+   * not start right after the claim. Must exceed the mailer's longest send, or a slow send could
+   * be repeated by another instance. Default 30 000.
    */
   leaseMs?: number;
   /**
@@ -35,7 +40,7 @@ export interface OutboxWorkerOptions {
 
 /** A running outbox worker. */
 export interface OutboxWorker {
-  /** Stops polling, finishes the send in flight, gives back the leases of the rest; idempotent. */
+  /** Stops polling, finishes the sends in flight, gives back the leases of the rest; idempotent. */
   stop(): Promise<void>;
   /** Looks for due mail now (call after committing a transaction that queued some). */
   kick(): void;
@@ -45,19 +50,21 @@ export interface OutboxWorker {
 
 /**
  * Delivers the outbox (DESIGN §6, §8): claims due messages under a lease (several instances
- * never send one message twice), sends each through the mailer, records `sent_at`, or on failure
- * the attempt, a redacted `last_error` and the next attempt after exponential backoff with jitter.
- * It holds no transaction while sending, which also keeps PGlite's single connection free.
+ * never send one message twice), sends them through the mailer `concurrency` at a time, records
+ * `sent_at`, or on failure the attempt, a redacted `last_error` and the next attempt after
+ * exponential backoff with jitter. It holds no transaction while sending, which also keeps
+ * PGlite's single connection free.
  */
 export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
   const { db, mailer, log } = opts;
   const pollMs = opts.pollMs ?? 500;
   const batch = opts.batch ?? 20;
+  const concurrency = opts.concurrency ?? mailer.concurrency ?? 1;
   const leaseMs = opts.leaseMs ?? 30_000;
   const maxAttempts = opts.maxAttempts ?? 12;
   const backoff = { baseMs: opts.retryBaseMs ?? 1_000, maxMs: opts.retryMaxMs ?? 300_000 };
-  if (!(pollMs >= 0) || !Number.isInteger(batch) || batch < 1 || !(leaseMs > 0) || !(maxAttempts >= 1)) {
-    throw new TypeError('startOutboxWorker: pollMs ≥ 0, integer batch ≥ 1, leaseMs > 0 and maxAttempts ≥ 1 are required');
+  if (!(pollMs >= 0) || !isCount(batch) || !isCount(concurrency) || !(leaseMs > 0) || !(maxAttempts >= 1)) {
+    throw new TypeError('startOutboxWorker: pollMs ≥ 0, integer batch and concurrency ≥ 1, leaseMs > 0 and maxAttempts ≥ 1 are required');
   }
 
   let running = true;
@@ -78,16 +85,8 @@ export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
     wake = done;
   });
 
-  async function deliver(mail: ClaimedMail, renew: boolean): Promise<void> {
-    if (renew) {
-      // Earlier sends of the batch took time: make sure the lease is still ours and long enough.
-      const lease = await renewLease(db, mail, leaseMs);
-      if (!lease) {
-        log.warn({ mailId: mail.id }, 'outbox lease lost before sending; left to its new owner');
-        return;
-      }
-      mail.lease = lease;
-    }
+  /** Sends one leased message and records the outcome; rejects only when the database does. */
+  async function deliver(mail: ClaimedMail): Promise<void> {
     try {
       await mailer.send({
         to: mail.to, subject: mail.subject, text: mail.text, ...(mail.html !== null ? { html: mail.html } : {}),
@@ -109,15 +108,50 @@ export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
     }
   }
 
+  /**
+   * Claims a batch and sends it over up to `concurrency` lanes, each taking the next message as
+   * soon as its previous send is recorded. A failure of one message is recorded and the lane goes
+   * on; a database error stops every lane from taking more. Either way the pass returns only once
+   * every send it started is finished, and gives back the leases of the messages it never sent.
+   */
   async function pass(): Promise<number> {
     const claimed = await claimDueMail(db, batch, leaseMs);
-    for (const [i, mail] of claimed.entries()) {
-      if (!running) {
-        for (const rest of claimed.slice(i)) await releaseLease(db, rest);
-        break;
+    const lanes = Math.min(concurrency, claimed.length);
+    const untouched = new Set(claimed);
+    let next = 0;
+    let broken: { err: unknown } | undefined;
+    const lane = async () => {
+      while (running && !broken && next < claimed.length) {
+        const i = next++;
+        const mail = claimed[i]!;
+        try {
+          // The first message of each lane goes out on the lease just claimed; a later one waited
+          // for earlier sends: make sure its lease is still ours and long enough.
+          if (i >= lanes) {
+            const lease = await renewLease(db, mail, leaseMs);
+            if (!lease) {
+              untouched.delete(mail);
+              log.warn({ mailId: mail.id }, 'outbox lease lost before sending; left to its new owner');
+              continue;
+            }
+            mail.lease = lease;
+            if (!running) break;
+          }
+          untouched.delete(mail);
+          await deliver(mail);
+        } catch (err) {
+          broken ??= { err };
+        }
       }
-      await deliver(mail, i > 0);
+    };
+    await Promise.all(Array.from({ length: lanes }, lane));
+    try {
+      for (const mail of untouched) await releaseLease(db, mail);
+    } catch (err) {
+      // Unreleased leases only delay those messages until they run out.
+      broken ??= { err };
     }
+    if (broken) throw broken.err;
     return claimed.length;
   }
 
@@ -165,6 +199,10 @@ export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
       });
     },
   };
+}
+
+function isCount(n: number): boolean {
+  return Number.isInteger(n) && n >= 1;
 }
 
 function describe(err: unknown): string {
