@@ -79,7 +79,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const catalogue = await loadCatalogue(config.scopesFile, (await roles.roles()).map((r) => r.name));
     const [signingKeys, cookieKeys] = await Promise.all([loadSigningKeys(db.db), loadCookieKeys(db.db)]);
     const users = new UserRepository(db.db);
-    const audit = new AuditLog(db.db);
+    const audit = new AuditLog(db.db, { onError: (err) => log.warn({ err }, 'audit chaining failed; retrying') });
     const elevation = new ElevationService({ db: db.db, catalogue, roles, audit });
     const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys, elevation });
     elevation.addHooks({ afterCommit: (ticket) => resumeCibaRequest({ provider, catalogue, issuer: config.issuer, elevation }, ticket) });
@@ -122,6 +122,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const mailer = createMailer({ smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, dataDir: config.dataDir }, log);
     if (opts.workers !== false) {
       outbox = startOutboxWorker({ db: db.db, mailer, log });
+      audit.start();
       const cleanup = setInterval(() => {
         deleteExpiredPayloads(db.db).catch((err) => log.warn({ err }, 'expired artifact cleanup failed'));
       }, 10 * 60_000);
@@ -167,6 +168,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         }
         timers.forEach(clearInterval);
         await outbox?.stop();
+        // Every event of the requests just finished is chained before the pool closes.
+        await audit.close();
         mailer.close();
         await db.close();
       },

@@ -27,7 +27,10 @@ function countStatements(): () => Array<[string, number, number]> {
   const original = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const first = args[0] as string | { text?: string } | undefined;
-    const text = (typeof first === 'string' ? first : first?.text ?? '<unknown>').replace(/\s+/g, ' ');
+    // One line per statement shape: lists of parameters of any length count as one statement,
+    // and so do multi-row VALUES.
+    const text = (typeof first === 'string' ? first : first?.text ?? '<unknown>').replace(/\s+/g, ' ')
+      .replace(/\(\$\d+(, \$\d+)*\)(, \(\$\d+(, \$\d+)*\))*/g, '($…)');
     const entry = counts.get(text) ?? { n: 0, rows: 0 };
     entry.n++;
     counts.set(text, entry);

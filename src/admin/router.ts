@@ -59,7 +59,7 @@ export function adminRouteTable(deps: AdminDeps): AnyRoute[] {
     ...clientRoutes(new ClientAdminService({ db, audit, catalogue, provider: deps.provider, roles: deps.roles })),
     ...elevationRoutes(new ElevationAdminService({ db, elevation: deps.elevation })),
     ...ticketRoutes(new TicketAdminService({ db })),
-    ...auditRoutes(audit, new AuditQueryService({ db })),
+    ...auditRoutes(audit, new AuditQueryService({ db, log: audit })),
   ];
   const openapi = publicRoute({
     method: 'get', path: '/openapi.json', operationId: 'getOpenApi', summary: 'This OpenAPI 3.1 document', tag: 'meta',

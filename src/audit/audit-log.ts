@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type QueryCreator, type Transaction } from 'kysely';
 import type { AuditRow, Database } from '../db/schema.ts';
 import { redact } from '../verifier/observability/redact.ts';
 import { canonicalJson } from '../policy/index.ts';
@@ -30,53 +30,159 @@ export function eventHash(prevHash: string, e: { id: string; time: Date; actor: 
   return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
 }
 
+/** Inbox rows for events: ids assigned, duplicates within the call dropped, data redacted. */
+function inboxRows(events: AuditInput[]) {
+  const seen = new Set<string>();
+  const rows = [];
+  for (const e of events) {
+    const id = e.id ?? randomUUID();
+    if (seen.has(id)) continue;
+    seen.add(id);
+    rows.push({
+      id, time: e.time ?? new Date(), actor: e.actor ?? null, action: e.action, result: e.result,
+      subject: e.subject ?? null, client_id: e.clientId ?? null, resource: e.resource ?? null,
+      data: JSON.stringify(redact(e.data ?? {})),
+    });
+  }
+  return rows;
+}
+
+/** How long after an append the chainer runs, coalescing the appends of that moment into one batch. */
+const CHAIN_DELAY_MS = 20;
+/** Events moved into the chain per transaction. */
+const CHAIN_BATCH = 1000;
+
 /**
- * Append-only, hash-chained audit log (tamper-evident: changing any row breaks the chain from
- * there on). Appends are serialised by a table lock so the chain never forks, even across
- * instances; parameters are redacted before they are stored.
+ * Append-only, hash-chained audit log (tamper-evident: changing, removing or reordering any row
+ * breaks the chain from there on). Rules it keeps:
+ * - an event is written to `audit_inbox` inside the transaction that makes the change it records
+ *   (one insert, no lock), so it commits, or rolls back, with that change;
+ * - a chainer moves inbox events into `audit_event` in batches, in inbox order, each hashed over
+ *   its predecessor. Chain passes are serialised by a table lock on `audit_event`, which only
+ *   they write, so the chain never forks, even across instances; every instance chains what any
+ *   instance wrote, so an instance that dies leaves nothing unchained;
+ * - it runs shortly after each append ({@link CHAIN_DELAY_MS}), on demand ({@link flush}: every
+ *   reader of the log flushes first, so it reads its own writes), and every second while
+ *   {@link start}ed;
+ * - event ids are unique across inbox and chain: appending an id that exists is a no-op
+ *   (idempotent ingest);
+ * - `data` is redacted before it is stored.
  */
 export class AuditLog {
   readonly #db: Kysely<Database>;
+  /** The chain pass in progress (or the last one), so passes of this instance never overlap. */
+  #passes: Promise<unknown> = Promise.resolve();
+  #kick: NodeJS.Timeout | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  #onError: (err: unknown) => void;
+  #closed = false;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, opts: { onError?: (err: unknown) => void } = {}) {
     this.#db = db;
+    this.#onError = opts.onError ?? (() => {});
   }
 
-  /** Appends events in one transaction; events whose id already exists are skipped (idempotent). Returns how many were new. */
+  /** Appends events (outside any transaction); events whose id already exists are skipped. Returns how many were new. */
   async append(...events: AuditInput[]): Promise<number> {
-    if (!events.length) return 0;
-    return this.#db.transaction().execute((trx) => this.appendIn(trx, events));
+    // More than one insert: all or nothing.
+    return events.length > 500 ? this.#db.transaction().execute((trx) => this.appendIn(trx, events)) : this.appendIn(this.#db, events);
   }
 
   /** As {@link append}, inside the caller's transaction (the event commits with the change it records). */
-  async appendIn(trx: Transaction<Database>, events: AuditInput[]): Promise<number> {
-    await sql`lock table audit_event in share row exclusive mode`.execute(trx);
-    const ids = events.map((e) => e.id ?? randomUUID());
-    const existing = new Set((await trx.selectFrom('audit_event').select('id').where('id', 'in', ids).execute()).map((r) => r.id));
-    const last = await trx.selectFrom('audit_event').select('hash').orderBy('seq', 'desc').limit(1).executeTakeFirst();
-    let prev = last?.hash ?? GENESIS;
-    const rows = [];
-    for (const [i, e] of events.entries()) {
-      const id = ids[i]!;
-      if (existing.has(id)) continue;
-      existing.add(id);
-      const row = {
-        id,
-        time: e.time ?? new Date(),
-        actor: e.actor ?? null,
-        action: e.action,
-        result: e.result,
-        subject: e.subject ?? null,
-        client_id: e.clientId ?? null,
-        resource: e.resource ?? null,
-        data: redact(e.data ?? {}) as Record<string, unknown>,
-      };
-      const hash = eventHash(prev, row);
-      rows.push({ ...row, data: JSON.stringify(row.data), prev_hash: prev, hash });
-      prev = hash;
+  async appendIn(trx: Kysely<Database> | Transaction<Database>, events: AuditInput[]): Promise<number> {
+    if (!events.length) return 0;
+    // Caller-chosen ids (ingest) may already be chained; generated ones cannot be.
+    const given = events.map((e) => e.id).filter((id): id is string => id !== undefined);
+    const chained = given.length
+      ? new Set((await trx.selectFrom('audit_event').select('id').where('id', 'in', [...new Set(given)]).execute()).map((r) => r.id))
+      : new Set<string>();
+    const rows = inboxRows(events.filter((e) => e.id === undefined || !chained.has(e.id)));
+    let added = 0;
+    for (let i = 0; i < rows.length; i += 500) {
+      const inserted = await trx.insertInto('audit_inbox').values(rows.slice(i, i + 500))
+        .onConflict((oc) => oc.column('id').doNothing()).returning('id').execute();
+      added += inserted.length;
     }
-    for (let i = 0; i < rows.length; i += 500) await trx.insertInto('audit_event').values(rows.slice(i, i + 500)).execute();
-    return rows.length;
+    this.#schedule();
+    return added;
+  }
+
+  /**
+   * Writes events in the same statement as a change, for the hottest paths: `write` builds its
+   * statement on a query creator that already inserts the events (a data-modifying CTE), so the
+   * change and its events commit together without a transaction of their own.
+   */
+  async appendWith<R>(events: Array<AuditInput & { id?: undefined }>, write: (db: QueryCreator<Database>) => Promise<R>): Promise<R> {
+    const rows = inboxRows(events);
+    const result = await write(this.#db.with('audit_written', (db) => db.insertInto('audit_inbox').values(rows)));
+    this.#schedule();
+    return result;
+  }
+
+  /** Chains every event written so far (by any instance). */
+  async flush(): Promise<void> {
+    const run = this.#passes.then(() => this.#chainAll());
+    this.#passes = run.catch(() => {});
+    await run;
+  }
+
+  /** Chains every second too, for events whose own chaining was cut short (crash, outage). */
+  start(): void {
+    if (this.#sweep || this.#closed) return;
+    this.#sweep = setInterval(() => this.#background(), 1_000);
+    this.#sweep.unref();
+  }
+
+  /** Stops the timers and chains what is left. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweep);
+    clearTimeout(this.#kick);
+    await this.flush().catch((err) => this.#onError(err));
+  }
+
+  #schedule(): void {
+    if (this.#kick || this.#closed) return;
+    this.#kick = setTimeout(() => {
+      this.#kick = undefined;
+      this.#background();
+    }, CHAIN_DELAY_MS);
+    this.#kick.unref();
+  }
+
+  #background(): void {
+    this.flush().catch((err) => this.#onError(err));
+  }
+
+  async #chainAll(): Promise<void> {
+    // Nothing to do is the common case of the periodic pass: no lock for it.
+    if (!(await this.#db.selectFrom('audit_inbox').select('seq').limit(1).executeTakeFirst())) return;
+    while ((await this.#chainBatch()) === CHAIN_BATCH);
+  }
+
+  /** Moves one batch from the inbox into the chain; returns how many inbox rows it took. */
+  async #chainBatch(): Promise<number> {
+    return this.#db.transaction().execute(async (trx) => {
+      await sql`lock table audit_event in share row exclusive mode`.execute(trx);
+      const pending = await trx.selectFrom('audit_inbox').selectAll().orderBy('seq').limit(CHAIN_BATCH).execute();
+      if (!pending.length) return 0;
+      const chained = new Set((await trx.selectFrom('audit_event').select('id').where('id', 'in', pending.map((p) => p.id)).execute()).map((r) => r.id));
+      const last = await trx.selectFrom('audit_event').select('hash').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      let prev = last?.hash ?? GENESIS;
+      const rows = [];
+      for (const { seq: _seq, ...e } of pending) {
+        // The same id written twice (an ingest racing a chain pass) is chained once.
+        if (chained.has(e.id)) continue;
+        chained.add(e.id);
+        const hash = eventHash(prev, e);
+        rows.push({ ...e, data: JSON.stringify(e.data), prev_hash: prev, hash });
+        prev = hash;
+      }
+      for (let i = 0; i < rows.length; i += 500) await trx.insertInto('audit_event').values(rows.slice(i, i + 500)).execute();
+      // By exact seq: a row that commits meanwhile (lower seq, late commit) stays for the next pass.
+      await trx.deleteFrom('audit_inbox').where('seq', 'in', pending.map((p) => p.seq)).execute();
+      return pending.length;
+    });
   }
 
   /**
@@ -84,6 +190,7 @@ export class AuditLog {
    * what its content implies.
    */
   async verify(): Promise<{ ok: true; count: number } | { ok: false; count: number; brokenAt: { seq: string; id: string; reason: string } }> {
+    await this.flush();
     let prev = GENESIS;
     let count = 0;
     let after = '0';

@@ -51,6 +51,20 @@ export interface SigningKeyTable {
 
 export interface ServerSecretTable { name: string; value: Json<unknown>; created_at: Timestamp }
 
+/** Audit events written but not chained yet (see AuditLog). */
+export interface AuditInboxTable {
+  seq: Generated<string>;
+  id: string;
+  time: Timestamp;
+  actor: string | null;
+  action: string;
+  result: string;
+  subject: string | null;
+  client_id: string | null;
+  resource: string | null;
+  data: Json<Record<string, unknown>>;
+}
+
 export interface AuditEventTable {
   seq: Generated<string>;
   id: string;
@@ -144,6 +158,7 @@ export interface Database {
   signing_key: SigningKeyTable;
   server_secret: ServerSecretTable;
   audit_event: AuditEventTable;
+  audit_inbox: AuditInboxTable;
   mail_outbox: MailOutboxTable;
   elevation_ticket: ElevationTicketTable;
   ticket_decision: TicketDecisionTable;

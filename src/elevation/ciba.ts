@@ -1,4 +1,4 @@
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Kysely } from 'kysely';
@@ -25,6 +25,9 @@ export interface CibaDeps {
   users: RequestUsers;
 }
 
+/** Verified login_hint_tokens remembered (until they expire); the memory is emptied when full. */
+const VERIFIED_TOKENS_MAX = 10_000;
+
 // Printable text (no control characters), 1–200 characters: the justification shown to approvers.
 const BINDING_MESSAGE = /^[^\p{Cc}]{1,200}$/u;
 
@@ -38,12 +41,24 @@ const BINDING_MESSAGE = /^[^\p{Cc}]{1,200}$/u;
  *   approval completes before the response, so the first poll returns the token.
  */
 export function cibaFeature(deps: CibaDeps) {
+  // The keys change only with a restart (`keys rotate` takes effect then): imported once.
+  let keys: ReturnType<typeof createLocalJWKSet> | undefined;
+  // An agent elevates several times with the same base token: its signature is checked once.
+  const verified = new Map<string, JWTPayload & { exp: number }>();
+  const verifyOnce = async (token: string): Promise<JWTPayload> => {
+    const hit = verified.get(token);
+    if (hit && hit.exp > Date.now() / 1000) return hit;
+    const { payload } = await jwtVerify(token, (keys ??= createLocalJWKSet(deps.publicJwks())), { issuer: deps.issuer, typ: 'at+jwt', algorithms: ['ES256'], requiredClaims: ['exp'] });
+    if (verified.size >= VERIFIED_TOKENS_MAX) verified.clear();
+    verified.set(token, Object.freeze(payload as JWTPayload & { exp: number }));
+    return payload;
+  };
   return {
     enabled: true,
     deliveryModes: ['poll'],
     async processLoginHintToken(ctx: KoaContextWithOIDC, loginHintToken: string) {
       try {
-        const { payload } = await jwtVerify(loginHintToken, createLocalJWKSet(deps.publicJwks()), { issuer: deps.issuer, typ: 'at+jwt', algorithms: ['ES256'] });
+        const payload = await verifyOnce(loginHintToken);
         if (payload.client_id !== ctx.oidc.client!.clientId) throw new errors.InvalidRequest('login_hint_token was issued to another client');
         return payload.sub;
       } catch (err) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type QueryCreator, type Transaction } from 'kysely';
 import type { Database, ElevationRow } from '../db/schema.ts';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -15,9 +15,9 @@ export class ElevationRepository {
     this.#db = db;
   }
 
-  async create(q: Q, e: { subject: string; clientId: string; scopes: string[]; resource: string; lifetime: number; ticketId?: string; grantId?: string }): Promise<ElevationRow> {
+  async create(q: Q | QueryCreator<Database>, e: { id?: string; subject: string; clientId: string; scopes: string[]; resource: string; lifetime: number; ticketId?: string; grantId?: string }): Promise<ElevationRow> {
     return q.insertInto('elevation').values({
-      id: randomUUID(), subject: e.subject, client_id: e.clientId, scopes: JSON.stringify(e.scopes), resource: e.resource,
+      id: e.id ?? randomUUID(), subject: e.subject, client_id: e.clientId, scopes: JSON.stringify(e.scopes), resource: e.resource,
       ticket_id: e.ticketId ?? null, lifetime: e.lifetime, claim_by: new Date(Date.now() + CLAIM_WINDOW_SECONDS * 1000), grant_id: e.grantId ?? null,
     }).returningAll().executeTakeFirstOrThrow();
   }

@@ -13,6 +13,7 @@ describe.each(databaseKinds())('mcp-elevate audit verify (%s)', (kind) => {
   async function stoppedServerWithEvents(n: number) {
     t = await startTestServer(kind);
     await t.server.audit.append(...Array.from({ length: n }, (_, i) => ({ action: 'cli.test', result: 'success', data: { i } })));
+    await t.server.audit.flush();
     const { total } = await t.server.db.db.selectFrom('audit_event').select((eb) => eb.fn.countAll<string>().as('total')).executeTakeFirstOrThrow();
     await t.stop();
     return { env: { DATA_DIR: t.dataDir, DATABASE_URL: t.db.url }, total: Number(total) };

@@ -28,6 +28,7 @@ describe.each(databaseKinds())('admin API: audit (%s)', (kind) => {
     await f.api('POST', '/groups', { token, json: { name: 'release-board', members: [user.id] } });
     await f.api('POST', '/clients', { token, json: { id: 'agent-7', roles: ['viewer'] } });
 
+    await f.t.server.audit.flush();
     const rows = await f.t.server.db.db.selectFrom('audit_event').select(['actor', 'action', 'subject', 'data'])
       .where('actor', '=', f.adminId).where('action', 'not like', 'login%').where('action', 'not like', 'consent%').where('action', 'not like', 'elevation%')
       .orderBy('seq').execute();
@@ -44,6 +45,7 @@ describe.each(databaseKinds())('admin API: audit (%s)', (kind) => {
   });
 
   it('reports the very row whose data was changed directly in the database', async () => {
+    await f.t.server.audit.flush();
     const target = await f.t.server.db.db.selectFrom('audit_event').select(['seq', 'id'])
       .where('action', '=', 'group.created').executeTakeFirstOrThrow();
     const before = await f.t.server.db.db.selectFrom('audit_event').select((eb) => eb.fn.countAll<string>().as('n'))

@@ -102,6 +102,7 @@ describe.each(databaseKinds())('admin API: roles (%s)', (kind) => {
   });
 
   it('records every role change in the audit log with the admin as actor', async () => {
+    await f.t.server.audit.flush();
     const rows = await f.t.server.db.db.selectFrom('audit_event').select(['actor', 'action', 'client_id', 'data'])
       .where('action', 'like', 'role.%').orderBy('seq').execute();
     expect(rows.map((r) => r.action)).toEqual(['role.created', 'role.created', 'role.replaced', 'role.updated', 'role.created', 'role.deleted', 'role.replaced']);

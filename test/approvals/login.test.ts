@@ -68,12 +68,14 @@ describe.each(databaseKinds())('approver sign-in and sessions (%s)', (kind) => {
     const { res } = await signIn(c.t, 'sre@example.com', PASSWORD);
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    await c.t.server.audit.flush();
     const events = await c.t.server.db.db.selectFrom('audit_event').select(['result']).where('action', '=', 'approver.login').where('actor', '=', c.sre).execute();
     expect(events.filter((e) => e.result === 'failure')).toHaveLength(5);
   });
 
   it('records a successful sign-in as approver.login in the audit log', async () => {
     await approver(c.t, 'lead@example.com');
+    await c.t.server.audit.flush();
     const event = await c.t.server.db.db.selectFrom('audit_event').selectAll().where('action', '=', 'approver.login').where('actor', '=', c.lead).where('result', '=', 'success').executeTakeFirst();
     expect(event).toBeDefined();
   });

@@ -34,6 +34,7 @@ describe.each(databaseKinds())('audit ingest for verifiers (%s)', (kind) => {
         expect(body).toEqual(round === 0 ? { accepted: 1000, duplicates: 0 } : { accepted: 0, duplicates: 1000 });
       }
     }
+    await t.server.audit.flush();
     const { n } = await t.server.db.db.selectFrom('audit_event').select((eb) => eb.fn.countAll<string>().as('n')).where('action', '=', 'tool.call').executeTakeFirstOrThrow();
     expect(Number(n)).toBe(10_000);
     const sample = await t.server.db.db.selectFrom('audit_event').select('data').where('id', '=', events[0]!.id).executeTakeFirstOrThrow();

@@ -1,4 +1,5 @@
 import type { Kysely, SelectQueryBuilder } from 'kysely';
+import type { AuditLog } from '../../audit/audit-log.ts';
 import type { AuditRow, Database } from '../../db/schema.ts';
 import { badCursor, decodeCursor, PAGE_SIZE, toPage, type Page } from '../pagination.ts';
 import type { AuditFilter, AuditPageRequest } from '../schemas.ts';
@@ -35,18 +36,21 @@ function filtered(q: AuditQuery, filter: AuditFilter): AuditQuery {
 const CURSOR = /^([ad]):(\d{1,19})$/;
 
 /**
- * Queries over the hash-chained audit log (DESIGN §8), in chain order (`seq`): the order events
- * were committed in, since appends are serialised. Read-only; the log itself is `AuditLog`.
+ * Queries over the hash-chained audit log (DESIGN §8), in chain order (`seq`). Read-only; the log
+ * itself is `AuditLog`, which is flushed first so that a query sees every event written before it.
  */
 export class AuditQueryService {
   readonly #db: Kysely<Database>;
+  readonly #log: Pick<AuditLog, 'flush'>;
 
-  constructor(deps: { db: Kysely<Database> }) {
+  constructor(deps: { db: Kysely<Database>; log: Pick<AuditLog, 'flush'> }) {
     this.#db = deps.db;
+    this.#log = deps.log;
   }
 
   /** A page of the events `req` selects, newest first unless `order` is `asc`. */
   async page(req: AuditPageRequest): Promise<Page<AuditRow>> {
+    await this.#log.flush();
     const limit = req.limit ?? PAGE_SIZE.default;
     const dir = req.order === 'asc' ? 'a' : 'd';
     let q = filtered(this.#db.selectFrom('audit_event').selectAll(), req)
@@ -66,6 +70,7 @@ export class AuditQueryService {
    * than a truncated stream.
    */
   async export(filter: AuditFilter): Promise<AsyncIterable<AuditRow[]>> {
+    await this.#log.flush();
     const top = await this.#db.selectFrom('audit_event').select((eb) => eb.fn.max('seq').as('max')).executeTakeFirst();
     const ceiling = top?.max == null ? '0' : String(top.max);
     const chunk = (after: string) => filtered(this.#db.selectFrom('audit_event').selectAll(), filter)
