@@ -17,13 +17,13 @@
  * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; a scratch
  * database is created next to it and dropped), BENCH_ELEVATIONS (2000 measured per side),
  * BENCH_SECONDS (30: time cap per side), BENCH_CONCURRENCY (20), BENCH_WARMUP (200 per side),
- * BENCH_USERS (1: developers the elevations rotate over; each elevation stays live for its hour,
- * and the token endpoint reads every live elevation of the user, so more users means fewer rows
- * per poll), BENCH_TICKETS (200 per phase of (b)), BENCH_TICKET_RATE (5 tickets/s in the steady phase),
+ * BENCH_USERS (1: developers the elevations rotate over; the token endpoint reads only the
+ * elevations of the token's own grant, so this changes little), BENCH_TICKETS (200 per phase of (b)), BENCH_TICKET_RATE (5 tickets/s in the steady phase),
  * BENCH_CPU_PROF (a folder: also profile one extra elevation segment and one token segment and
  * print where the server spends its time per operation).
  */
 import { mkdir } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeJwt } from 'jose';
 import { compareProfiles, summariseProfile } from './lib/cpu-profile.ts';
@@ -75,21 +75,21 @@ console.log(`(b) ${int(tickets)} approval tickets at ${ticketRate}/s, then ${int
 console.log(`${machineLoad()}\n`);
 
 const sentAt = new Map<string, number>();
-/** Per ticket: start of its CIBA request -> mail accepted, and the part of it the SMTP session took. */
-const mailLatency = new Map<string, { total: number; session: number; acceptedAt: number }>();
-const sink = await startSmtpSink((raw, acceptedAt, connectedAt) => {
+/** Per ticket: start of its CIBA request -> mail accepted. */
+const mailLatency = new Map<string, { total: number; acceptedAt: number }>();
+const sink = await startSmtpSink((raw, acceptedAt) => {
   const key = /bench-ticket-[a-z]+-\d+/.exec(raw)?.[0];
   const t0 = key ? sentAt.get(key) : undefined;
-  if (key && t0 !== undefined && !mailLatency.has(key)) mailLatency.set(key, { total: acceptedAt - t0, session: acceptedAt - connectedAt, acceptedAt });
+  if (key && t0 !== undefined && !mailLatency.has(key)) mailLatency.set(key, { total: acceptedAt - t0, acceptedAt });
 });
 const database = await createScratchDatabase(baseUrl);
 const pgCpu = await postgresCpu(baseUrl, database.name);
-// The audit log serialises its appends with a table lock: watch what its holder does.
+// Audit chain passes take a table lock on audit_event: watch what its holder does.
 const activity = await pgActivitySampler(baseUrl, database.name, { lockedTable: 'audit_event' });
 let server: RunningChild | undefined;
 const elevation = side('elevation (CIBA request + first poll)');
 const token = side('client_credentials token (baseline)');
-const mail: Array<{ phase: string; latencies: number[]; sessions: number[]; requests: RunResult; missing: number; mailsPerSec: number }> = [];
+const mail: Array<{ phase: string; latencies: number[]; connections: number; requests: RunResult; missing: number; mailsPerSec: number }> = [];
 let profileLines: string[] = [];
 /** Warm-up tokens and how many distinct elevations they were bound to (`elevation` claim). */
 const binding = { tokens: 0, distinct: 0 };
@@ -181,6 +181,7 @@ try {
   };
   for (const phase of ['steady', 'burst'] as const) {
     const requestLatencies: number[] = [];
+    const connectionsBefore = sink.connections;
     const requests = phase === 'steady'
       ? await openLoop({ rate: ticketRate, count: tickets, seconds: tickets / ticketRate + 30 }, openTicket(phase, requestLatencies))
       : await closedLoop({ count: tickets, seconds: 60, concurrency }, openTicket(phase, requestLatencies));
@@ -191,7 +192,7 @@ try {
     const accepts = got.map((m) => m.acceptedAt).sort((a, b) => a - b);
     const mailsPerSec = accepts.length > 1 ? (accepts.length - 1) / ((accepts.at(-1)! - accepts[0]) / 1000) : NaN;
     requests.latenciesMs = requestLatencies;
-    mail.push({ phase, latencies: got.map((m) => m.total), sessions: got.map((m) => m.session), requests, missing: keys.length - got.length, mailsPerSec });
+    mail.push({ phase, latencies: got.map((m) => m.total), connections: sink.connections - connectionsBefore, requests, missing: keys.length - got.length, mailsPerSec });
   }
 } finally {
   await server?.stop();
@@ -224,6 +225,9 @@ console.log(row(token));
 const ratio = rate(elevation) / rate(token);
 const met = rate(elevation) >= TARGET_PER_SEC;
 console.log(`ratio elevation/token: ${ratio.toFixed(2)} (an elevation costs ${(1 / ratio).toFixed(1)}x a bare token); target >= ${int(TARGET_PER_SEC)} elevations/s: ${met ? 'met' : 'MISSED'}`);
+// What one server process could sustain with a core of its own (PostgreSQL and the clients elsewhere).
+const perCore = (s: Side) => (s.run.ok && s.cpuMicros ? (1e6 * s.run.ok) / s.cpuMicros : NaN);
+console.log(`server CPU per elevation ${perOp(elevation.cpuMicros, elevation)} µs: one process on a core of its own would sustain about ${int(perCore(elevation))} elevations/s (${int(perCore(token))} tokens/s); here one machine of ${cpus().length} cores runs the server, PostgreSQL (${pgCpu.visible ? perOp(elevation.pgMicros, elevation) : '?'} µs per elevation) and this load generator`);
 for (const s of [elevation, token]) for (const e of s.run.errorSamples) console.log(`  error (${s.label}): ${e}`);
 console.log('(CPU µs/op: server process CPU per operation; PG µs/op: CPU of its PostgreSQL backends; SQL/op: statements sent, background workers included)\n');
 
@@ -242,12 +246,12 @@ console.log();
 if (profileLines.length) console.log(`${profileLines.join('\n')}\n`);
 
 console.log('(b) approval mail: start of the CIBA request that opens the ticket -> approver\'s mail accepted by the SMTP server (smtp-server, end of DATA)');
-console.log(`${''.padEnd(26)}${'tickets'.padStart(8)}${'mails'.padStart(7)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'max ms'.padStart(9)}${'request p50/p99'.padStart(17)}${'SMTP session p50'.padStart(18)}${'mails/s'.padStart(9)}${'errors'.padStart(8)}`);
+console.log(`${''.padEnd(26)}${'tickets'.padStart(8)}${'mails'.padStart(7)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'max ms'.padStart(9)}${'request p50/p99'.padStart(17)}${'SMTP conns'.padStart(12)}${'mails/s'.padStart(9)}${'errors'.padStart(8)}`);
 for (const m of mail) {
   const l = latencySummary(m.latencies);
   const r = latencySummary(m.requests.latenciesMs);
   const label = m.phase === 'steady' ? `steady, ${ticketRate} tickets/s` : `burst, ${concurrency} in flight`;
-  console.log(`${label.padEnd(26)}${String(m.requests.ok + m.requests.errors).padStart(8)}${String(m.latencies.length).padStart(7)}${l.p50.padStart(9)}${l.p99.padStart(9)}${l.max.padStart(9)}${`${r.p50}/${r.p99}`.padStart(17)}${latencySummary(m.sessions).p50.padStart(18)}${m.mailsPerSec.toFixed(1).padStart(9)}${String(m.requests.errors).padStart(8)}`);
+  console.log(`${label.padEnd(26)}${String(m.requests.ok + m.requests.errors).padStart(8)}${String(m.latencies.length).padStart(7)}${l.p50.padStart(9)}${l.p99.padStart(9)}${l.max.padStart(9)}${`${r.p50}/${r.p99}`.padStart(17)}${String(m.connections).padStart(12)}${m.mailsPerSec.toFixed(1).padStart(9)}${String(m.requests.errors).padStart(8)}`);
   for (const e of m.requests.errorSamples) console.log(`  error: ${e}`);
   if (m.missing) console.log(`  ${m.missing} mails not received within ${MAIL_WAIT_MS / 1000} s`);
 }
@@ -257,9 +261,9 @@ const mailP99 = (phase: string) => {
 };
 const mailOk = mail.every((m) => m.missing === 0 && m.requests.errors === 0 && m.latencies.length > 0 && quantile(m.latencies, 0.99) < TARGET_MAIL_P99_MS);
 console.log(`target mail p99 < ${int(TARGET_MAIL_P99_MS)} ms: ${mailOk ? 'met' : 'MISSED'}`);
-console.log('(request: the CIBA request that opens the ticket; SMTP session: TCP connect to end of DATA at the sink, of which 100 ms is smtp-server\'s fixed pause before its greeting; mails/s: first to last acceptance)\n');
+console.log('(request: the CIBA request that opens the ticket; SMTP conns: connections the server opened to the sink in the phase (pooled; smtp-server pauses 100 ms before each greeting); mails/s: first to last acceptance)\n');
 
 const errors = elevation.run.errors + token.run.errors + mail.reduce((a, m) => a + m.requests.errors + m.missing, 0);
 const e = latencySummary(elevation.run.latenciesMs);
 console.log(machineLoad());
-console.log(`summary: ${int(rate(elevation))} elevations/s (target ${int(TARGET_PER_SEC)} ${met ? 'met' : 'missed'}) vs ${int(rate(token))} client_credentials tokens/s, ratio ${ratio.toFixed(2)}; elevation p50 ${e.p50} ms p99 ${e.p99} ms; ${sqlPerOp(elevation).toFixed(1)} SQL statements per elevation vs ${sqlPerOp(token).toFixed(1)} per token; approval mail p99 ${mailP99('steady').toFixed(0)} ms steady, ${mailP99('burst').toFixed(0)} ms burst (target ${int(TARGET_MAIL_P99_MS)} ms ${mailOk ? 'met' : 'missed'}); ${errors} errors`);
+console.log(`summary: ${int(rate(elevation))} elevations/s (target ${int(TARGET_PER_SEC)} ${met ? 'met' : 'missed'}; ${int(perCore(elevation))}/s per server core) vs ${int(rate(token))} client_credentials tokens/s, ratio ${ratio.toFixed(2)}; elevation p50 ${e.p50} ms p99 ${e.p99} ms; ${sqlPerOp(elevation).toFixed(1)} SQL statements per elevation vs ${sqlPerOp(token).toFixed(1)} per token; approval mail p99 ${mailP99('steady').toFixed(0)} ms steady, ${mailP99('burst').toFixed(0)} ms burst (target ${int(TARGET_MAIL_P99_MS)} ms ${mailOk ? 'met' : 'missed'}); ${errors} errors`);

@@ -11,6 +11,8 @@ export interface SmtpSink {
   url: string;
   /** Messages accepted so far. */
   readonly accepted: number;
+  /** TCP connections accepted so far (a pooled sender reuses each for many messages). */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export interface SmtpSink {
  */
 export async function startSmtpSink(onMessage: (raw: string, acceptedAt: number, connectedAt: number) => void): Promise<SmtpSink> {
   let accepted = 0;
+  let connections = 0;
   // By the client's port: smtp-server tells its hooks about a connection only after its pause.
   const connectedAt = new Map<number, number>();
   const server = new SMTPServer({
@@ -48,6 +51,7 @@ export async function startSmtpSink(onMessage: (raw: string, acceptedAt: number,
     },
   });
   server.server.on('connection', (socket: Socket) => {
+    connections++;
     if (socket.remotePort !== undefined) connectedAt.set(socket.remotePort, performance.now());
   });
   server.listen(0, '127.0.0.1');
@@ -57,6 +61,9 @@ export async function startSmtpSink(onMessage: (raw: string, acceptedAt: number,
     url: `smtp://127.0.0.1:${port}`,
     get accepted() {
       return accepted;
+    },
+    get connections() {
+      return connections;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
