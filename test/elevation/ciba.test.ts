@@ -95,6 +95,15 @@ describe.each(databaseKinds())('decoupled elevation over CIBA (%s)', (kind) => {
     await expect(requestElevation(other, dev.access_token, 'mcp:deploy:staging')).rejects.toMatchObject({ error: 'invalid_request' });
   });
 
+  it('refuses a user disabled after their token was issued, though the token was accepted before', async () => {
+    await t.server.users.create({ email: 'leaver@example.com', password: 'leaver password', roles: ['developer'] });
+    const leaver = await userToken(agent, 'leaver@example.com', 'leaver password');
+    await requestElevation(agent, leaver.access_token, 'mcp:deploy:staging');
+    const { id } = (await t.server.users.list()).find((u) => u.email === 'leaver@example.com')!;
+    await t.server.users.update(id, { disabled: true });
+    await expect(requestElevation(agent, leaver.access_token, 'mcp:deploy:staging')).rejects.toMatchObject({ error: 'unknown_user_id' });
+  });
+
   it('refuses a binding message with control characters or over 200 characters', async () => {
     await expect(requestElevation(agent, dev.access_token, 'mcp:deploy:staging', 'line\nbreak')).rejects.toMatchObject({ error: 'invalid_binding_message' });
     await expect(requestElevation(agent, dev.access_token, 'mcp:deploy:staging', 'x'.repeat(201))).rejects.toMatchObject({ error: 'invalid_binding_message' });
