@@ -65,17 +65,8 @@ export interface AuditInboxTable {
   data: Json<Record<string, unknown>>;
 }
 
-export interface AuditEventTable {
-  seq: Generated<string>;
-  id: string;
-  time: Timestamp;
-  actor: string | null;
-  action: string;
-  result: string;
-  subject: string | null;
-  client_id: string | null;
-  resource: string | null;
-  data: Json<Record<string, unknown>>;
+/** A chained audit event: an inbox event plus its link in the hash chain. */
+export interface AuditEventTable extends AuditInboxTable {
   prev_hash: string;
   hash: string;
 }
