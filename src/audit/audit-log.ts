@@ -84,15 +84,22 @@ export class AuditLog {
 
   /** Appends events (outside any transaction); events whose id already exists are skipped. Returns how many were new. */
   async append(...events: AuditInput[]): Promise<number> {
-    // More than one insert: all or nothing.
-    return events.length > 500 ? this.#db.transaction().execute((trx) => this.appendIn(trx, events)) : this.appendIn(this.#db, events);
+    // Caller-chosen ids need a transaction (see appendIn); more than one insert: all or nothing.
+    const transaction = events.length > 500 || events.some((e) => e.id !== undefined);
+    return transaction ? this.#db.transaction().execute((trx) => this.appendIn(trx, events)) : this.appendIn(this.#db, events);
   }
 
-  /** As {@link append}, inside the caller's transaction (the event commits with the change it records). */
+  /**
+   * As {@link append}, inside the caller's transaction (the event commits with the change it
+   * records). Events with caller-chosen ids need `trx` to be a transaction.
+   */
   async appendIn(trx: Kysely<Database> | Transaction<Database>, events: AuditInput[]): Promise<number> {
     if (!events.length) return 0;
-    // Caller-chosen ids (ingest) may already be chained; generated ones cannot be.
+    // Caller-chosen ids (ingest) may already be chained; generated ones cannot be. A chain pass
+    // moving one of them from the inbox right now would make it look new in both tables: wait
+    // for passes to finish (the lock conflicts with theirs, not with other appends).
     const given = events.map((e) => e.id).filter((id): id is string => id !== undefined);
+    if (given.length) await sql`lock table audit_event in share mode`.execute(trx);
     const chained = given.length
       ? new Set((await trx.selectFrom('audit_event').select('id').where('id', 'in', [...new Set(given)]).execute()).map((r) => r.id))
       : new Set<string>();
