@@ -8,7 +8,7 @@ import type Provider from 'oidc-provider';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config/env.ts';
 import { loadCatalogue } from './config/scopes.ts';
-import { connect, type Db } from './db/connect.ts';
+import { connect, type Db, type EmbeddedAccess } from './db/connect.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { loadCookieKeys, loadSigningKeys } from './keys/keystore.ts';
 import { UserRepository } from './accounts/users.ts';
@@ -58,6 +58,11 @@ export interface ServerOptions {
   workers?: boolean;
   /** Create the first admin account when there are no users. Default true. */
   bootstrapAdmin?: boolean;
+  /**
+   * How to open an embedded database (no DATABASE_URL): `serve` (default) owns it and serves it
+   * to other processes, refusing when another process does; `use` goes through that owner.
+   */
+  embedded?: EmbeddedAccess;
 }
 
 /** How long accepted connections may take to send their request once shutdown began. */
@@ -72,7 +77,7 @@ export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*
  */
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const log = opts.log ?? pino({ level: config.logLevel, redact: LOG_REDACT });
-  const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...(opts.embedded ?? { role: 'serve', command: 'mcp-elevate serve' }) });
   try {
     await migrateToLatest(db.db);
     const roles = new RoleService(db.db);

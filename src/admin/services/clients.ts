@@ -74,11 +74,14 @@ export class ClientAdminService {
     return (await this.#find(this.#db, id)) ?? fail(id);
   }
 
-  /** Registers a client; a generated secret is returned here and never again. */
-  async create(actor: AdminActor, input: ClientCreate): Promise<{ client: ClientRecord; clientSecret?: string }> {
+  /**
+   * Registers a client; a generated secret is returned here and never again. `secret` is the
+   * operator's own choice (command line); the admin API always lets the server generate it.
+   */
+  async create(actor: AdminActor, input: ClientCreate, secret?: string): Promise<{ client: ClientRecord; clientSecret?: string }> {
     const scopes = this.#knownScopes(input.scopes ?? []);
     const { clientSecret } = await registerClient(this.#deps.provider, this.#deps.db, {
-      id: input.id, name: input.name, redirectUris: input.redirectUris, grantTypes: input.grantTypes, roles: input.roles,
+      id: input.id, secret, name: input.name, redirectUris: input.redirectUris, grantTypes: input.grantTypes, roles: input.roles,
     });
     try {
       // registerClient commits on its own; the scopes and the audit event follow in one transaction.
