@@ -172,7 +172,7 @@ async function viaSocket(holder: LockInfo): Promise<EmbeddedHandle> {
  * kysely-pglite-dialect with each connection taken in turn through `gate`, which socket clients
  * share. Destroying a Kysely does not close the PGlite: its owner does, after the last handle.
  */
-function gatedDialect(pglite: PGlite, gate: SessionGate): Dialect {
+export function gatedDialect(pglite: PGlite, gate: SessionGate): Dialect {
   const base = new PGliteDialect(pglite);
   return {
     createAdapter: () => base.createAdapter(),

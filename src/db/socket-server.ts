@@ -48,10 +48,12 @@ class GatedQueue {
   readonly #pglite: PGlite;
   readonly #gate: SessionGate;
   readonly #sessions = new Map<number, Session>();
+  readonly #holdTimeoutMs: number;
 
-  constructor(pglite: PGlite, gate: SessionGate) {
+  constructor(pglite: PGlite, gate: SessionGate, holdTimeoutMs: number) {
     this.#pglite = pglite;
     this.#gate = gate;
+    this.#holdTimeoutMs = holdTimeoutMs;
   }
 
   track(handler: PGLiteSocketHandler): void {
@@ -104,7 +106,7 @@ class GatedQueue {
       s.release();
       s.release = undefined;
     } else {
-      s.timer = setTimeout(() => void s.handler.detach(true), HOLD_TIMEOUT_MS);
+      s.timer = setTimeout(() => void s.handler.detach(true), this.#holdTimeoutMs);
     }
     return bytes;
   }
@@ -130,12 +132,13 @@ export interface SocketServer {
 /**
  * Serves `pglite` on the Unix socket `dir/.s.PGSQL.5432` (mode 0600: only this operating-system
  * user may connect; there is no password). Clients connect with `pg` (`host` = `dir`). A stale
- * socket file is replaced: the caller holds the data folder's lock.
+ * socket file is replaced: the caller holds the data folder's lock. `holdTimeoutMs` defaults to
+ * {@link HOLD_TIMEOUT_MS}.
  */
-export async function serveOnSocket(pglite: PGlite, gate: SessionGate, dir: string): Promise<SocketServer> {
+export async function serveOnSocket(pglite: PGlite, gate: SessionGate, dir: string, opts: { holdTimeoutMs?: number } = {}): Promise<SocketServer> {
   const path = join(dir, SOCKET_FILE);
   await rm(path, { force: true });
-  const queue = new GatedQueue(pglite, gate);
+  const queue = new GatedQueue(pglite, gate, opts.holdTimeoutMs ?? HOLD_TIMEOUT_MS);
   const handlers = new Set<PGLiteSocketHandler>();
   const server: Server = createServer((socket) => {
     // The handler frames the protocol messages; the queue (not the library's) schedules them.
