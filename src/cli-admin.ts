@@ -44,17 +44,27 @@ function validate<S extends z.ZodType>(schema: S, input: unknown, flags: Record<
   throw new UsageError(`--${flags[field] ?? field}: ${issue.message}`);
 }
 
+/** `users add` options checked by the admin API's rules, before anything is opened. */
+export function userInput(input: { email: string; password: string; name?: string; roles?: string[]; groups?: string[] }): UserCreate {
+  return validate(UserCreateBody, input, { roles: 'role', groups: 'group' });
+}
+
+/** `clients add` options checked by the admin API's rules; `secret` is the command line's own. */
+export function clientInput(input: { id: string; secret?: string; name?: string; redirectUris?: string[]; grantTypes?: string[]; roles?: string[] }): ClientCreate & { secret?: string } {
+  const { secret, ...fields } = input;
+  const body = validate(ClientCreateBody, fields, { redirectUris: 'redirect-uri', grantTypes: 'grant-type', roles: 'role' });
+  return secret === undefined ? body : { ...body, secret };
+}
+
 /** `users add`: creates the user and its `user.created` audit event together. */
-export async function addUser(s: Server, input: { email: string; password: string; name?: string; roles?: string[]; groups?: string[] }) {
-  const body: UserCreate = validate(UserCreateBody, input, { roles: 'role', groups: 'group' });
+export async function addUser(s: Server, body: UserCreate) {
   const service = new UserAdminService({ db: s.db.db, audit: s.audit, roles: s.roles });
   return (await service.create(cliActor('users add'), body)).user;
 }
 
 /** `clients add`: registers the client and its `client.created` audit event. */
-export async function addClient(s: Server, input: { id: string; secret?: string; name?: string; redirectUris?: string[]; grantTypes?: string[]; roles?: string[] }) {
-  const { secret, ...fields } = input;
-  const body: ClientCreate = validate(ClientCreateBody, fields, { redirectUris: 'redirect-uri', grantTypes: 'grant-type', roles: 'role' });
+export async function addClient(s: Server, input: ClientCreate & { secret?: string }) {
+  const { secret, ...body } = input;
   const service = new ClientAdminService({ db: s.db.db, audit: s.audit, provider: s.provider, catalogue: s.catalogue, roles: s.roles });
   const { client, clientSecret } = await service.create(cliActor('clients add'), body, secret);
   return { clientId: client.id, clientSecret };

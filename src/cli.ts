@@ -7,7 +7,7 @@ import { connect, DatabaseInUseError } from './db/connect.ts';
 import type { LockInfo } from './db/owner-lock.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { CatalogueError } from './config/scopes.ts';
-import { addClient, addUser, rotateKeys, UsageError } from './cli-admin.ts';
+import { addClient, addUser, clientInput, rotateKeys, UsageError, userInput } from './cli-admin.ts';
 
 const HELP: Record<string, string> = {
   main: `Usage: mcp-elevate <command> [options]
@@ -107,10 +107,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'users add': {
       const v = parse(rest, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, role: { type: 'string', multiple: true }, group: { type: 'string', multiple: true } });
-      const user = await withServer(key, (s) => addUser(s, {
+      const input = userInput({
         email: need(v.email, 'email'), password: need(v.password, 'password'), name: v.name as string | undefined,
         roles: v.role as string[] | undefined, groups: v.group as string[] | undefined,
-      }));
+      });
+      const user = await withServer(key, (s) => addUser(s, input));
       console.log(`created user ${user.email} (${user.id})`);
       return 0;
     }
@@ -122,10 +123,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'clients add': {
       const v = parse(rest, { id: { type: 'string' }, secret: { type: 'string' }, name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, 'grant-type': { type: 'string', multiple: true }, role: { type: 'string', multiple: true } });
-      const res = await withServer(key, (s) => addClient(s, {
+      const input = clientInput({
         id: need(v.id, 'id'), secret: v.secret as string | undefined, name: v.name as string | undefined,
         redirectUris: v['redirect-uri'] as string[] | undefined, grantTypes: v['grant-type'] as string[] | undefined, roles: v.role as string[] | undefined,
-      }));
+      });
+      const res = await withServer(key, (s) => addClient(s, input));
       console.log(`created client ${res.clientId}`);
       // The secret is shown once here, where the operator asked for it; it is never logged.
       if (res.clientSecret && !v.secret) console.log(`client secret: ${res.clientSecret}`);
