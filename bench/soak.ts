@@ -220,25 +220,26 @@ console.log(`\nRSS, mcp-elevate:   ${mb(launch!.rss)} before load, ${mb(start.au
 console.log(`RSS, example MCP:   ${mb(launchExample!.rss)} before load, ${mb(start.example.rss)} after ${warmup} s warm-up, ${mb(end.example.rss)} at the end: ${pct(start.example.rss, end.example.rss)} since warm-up (${pct(launchExample!.rss, end.example.rss)} since before load)`);
 console.log(`RSS, load generator: ${mb(start.driverRss)} -> ${mb(end.driverRss)}`);
 
-// Live heap: growth from the end of the warm-up to the last tenth, and the least-squares slope
-// over the points since the warm-up (steady growth is a leak; noise has no trend).
+// Live heap: growth from the end of the warm-up to the last tenth, and least-squares slopes over
+// the points since the warm-up, against time and against tool calls answered (steady growth is a
+// leak; noise has no trend). Per call, not per second: a server that falls behind answers fewer.
 const settled = memory.filter((x) => x.at >= warmup - 1e-6 && x.live !== undefined);
-const slope = (server: 0 | 1) => {
+const callsBy = (at: number) => ops.call.filter((o) => o[2] && o[0] + o[1] / 1000 <= at).length;
+const slope = (server: 0 | 1, x: (m: MemoryPoint) => number) => {
   const n = settled.length;
-  if (n < 2) return 0;
-  const mx = settled.reduce((a, x) => a + x.at, 0) / n;
-  const my = settled.reduce((a, x) => a + x.live![server], 0) / n;
-  const sxx = settled.reduce((a, x) => a + (x.at - mx) ** 2, 0);
-  return settled.reduce((a, x) => a + (x.at - mx) * (x.live![server] - my), 0) / sxx;
+  const mx = settled.reduce((a, m) => a + x(m), 0) / n;
+  const my = settled.reduce((a, m) => a + m.live![server], 0) / n;
+  const sxx = settled.reduce((a, m) => a + (x(m) - mx) ** 2, 0);
+  return sxx === 0 ? 0 : settled.reduce((a, m) => a + (x(m) - mx) * (m.live![server] - my), 0) / sxx;
 };
 const liveGrowth = [0, 1].map((k) => growth(start.live![k], end.live![k]));
 const liveOk = liveGrowth.map((g) => g <= TARGET_LIVE_HEAP_GROWTH);
 const perMinute = (bytesPerSecond: number) => `${bytesPerSecond >= 0 ? '+' : ''}${(bytesPerSecond * 60 / 2 ** 20).toFixed(2)} MB/min`;
 const names = ['mcp-elevate', 'example MCP'];
 for (const k of [0, 1] as const) {
-  const perCall = k === 1 ? `, ${(slope(1) / rates.call / 1024).toFixed(2)} KB per tool call` : '';
+  const perCall = k === 1 ? `, ${(slope(1, (m) => callsBy(m.at)) / 1024).toFixed(2)} KB per tool call answered` : '';
   const after = liveAfterLoad ? `; ${mb(liveAfterLoad[k])} after the load` : '';
-  console.log(`live heap, ${names[k]}: ${mb(start.live![k])} after ${warmup} s warm-up, ${mb(end.live![k])} at the end: ${pct(start.live![k], end.live![k])} (target ≤ ${TARGET_LIVE_HEAP_GROWTH * 100} % ${liveOk[k] ? 'met' : 'MISSED'}); trend since warm-up ${perMinute(slope(k))}${perCall}${after}`);
+  console.log(`live heap, ${names[k]}: ${mb(start.live![k])} after ${warmup} s warm-up, ${mb(end.live![k])} at the end: ${pct(start.live![k], end.live![k])} (target ≤ ${TARGET_LIVE_HEAP_GROWTH * 100} % ${liveOk[k] ? 'met' : 'MISSED'}); trend since warm-up ${perMinute(slope(k, (m) => m.at))}${perCall}${after}`);
 }
 const audit = auditAtEnd ?? {};
 console.log(`audit events from the example server: ${int(audit.sent ?? 0)} accepted, ${audit.queued ?? 0} queued, ${audit.inFlight ?? 0} in flight, ${audit.dropped ?? 0} dropped, ${audit.rejected ?? 0} rejected, ${audit.failedAttempts ?? 0} failed attempts`);

@@ -118,8 +118,10 @@ export function releaseJsonResponseStreams<T extends Transport>(transport: T): T
  * and to every transport it connects from now on (an unsupported SDK rejects `connect`).
  */
 export function releaseJsonResponseStreamsOnConnect(server: McpServer): void {
-  const current = server.server.transport;
+  // The low-level `Server` is where `McpServer.connect` ends up: hooking it covers both.
+  const protocol = server.server;
+  const current = protocol.transport;
   if (current !== undefined) releaseJsonResponseStreams(current);
-  const connect = server.connect.bind(server);
-  server.connect = async (transport) => connect(releaseJsonResponseStreams(transport));
+  const connect = protocol.connect.bind(protocol);
+  protocol.connect = async (transport) => connect(releaseJsonResponseStreams(transport));
 }
