@@ -54,8 +54,9 @@ function webTransportOf(transport: Transport): object | undefined {
 
 /** Makes a JSON-response entry release itself once answered; leaves SSE entries as they are. */
 function releasing(entry: unknown): void {
-  if (typeof entry !== 'object' || entry === null)
+  if (typeof entry !== 'object' || entry === null) {
     throw unsupported('a stream mapping is not an object');
+  }
   // SSE streams (with a `controller`) are ended by the SDK itself, in every mode.
   if ('controller' in entry) return;
   const stream = entry as StreamEntry;
