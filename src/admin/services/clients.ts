@@ -28,6 +28,8 @@ export interface ClientRecord {
   roles: string[];
   /** Catalogue scopes the client may ask for; empty means no restriction. */
   scopes: string[];
+  /** The MCP server resource the client is (`mcp_resource`), for audit ingest. */
+  mcpResource?: string;
 }
 
 /** Dependencies of {@link ClientAdminService}. */
@@ -77,8 +79,12 @@ export class ClientAdminService {
   /** Registers a client; a generated secret is returned here and never again. */
   async create(actor: AdminActor, input: ClientCreate): Promise<{ client: ClientRecord; clientSecret?: string }> {
     const scopes = this.#knownScopes(input.scopes ?? []);
+    if (input.mcpResource !== undefined && !Object.hasOwn(this.#deps.catalogue.resources, input.mcpResource)) {
+      throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown resource: ${input.mcpResource}`, { resource: [input.mcpResource] });
+    }
     const { clientSecret } = await registerClient(this.#deps.provider, this.#deps.db, {
       id: input.id, name: input.name, redirectUris: input.redirectUris, grantTypes: input.grantTypes, roles: input.roles,
+      mcpResource: input.mcpResource,
     });
     try {
       // registerClient commits on its own; the scopes and the audit event follow in one transaction.
@@ -173,6 +179,7 @@ export class ClientAdminService {
       tokenEndpointAuthMethod: typeof p.token_endpoint_auth_method === 'string' ? p.token_endpoint_auth_method : 'client_secret_basic',
       roles: roles.filter((r) => r.client_id === id).map((r) => r.role_name),
       scopes: scopes.filter((s) => s.client_id === id).map((s) => s.scope),
+      ...(typeof p.mcp_resource === 'string' ? { mcpResource: p.mcp_resource } : {}),
     }));
   }
 
