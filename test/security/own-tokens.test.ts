@@ -46,7 +46,7 @@ describe.each(databaseKinds())("one verifier of the server's own tokens, revocat
     const started = await requestElevation(agent, dev.access_token, 'mcp:deploy:staging');
     const elevated = await client.pollBackchannelAuthenticationGrant(agent, started, { resource: RESOURCE });
     const id = String(decodeJwt(elevated.access_token).elevation);
-    const drop = (token: string) => fetch(`${f.t.url}/elevation/v1/elevations/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    const drop = (token: string) => fetch(`${f.t.url}/elevation/v1/elevations/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
 
     expect((await drop(elevated.access_token)).status).toBe(204);
     const again = await drop(elevated.access_token);

@@ -3,8 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import { databaseKinds } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { registerAgent, RESOURCE } from '../helpers/agents.ts';
+import * as client from 'openid-client';
+import { AGENT_REDIRECT, registerAgent, RESOURCE } from '../helpers/agents.ts';
+import { completeAuthorization } from '../helpers/flows.ts';
 import { registerClient } from '../../src/oidc/clients.ts';
+import { allowMetadataDocumentClient } from '../../src/oidc/registration-rules.ts';
 
 const LONG = 600_000;
 
@@ -64,6 +67,23 @@ describe.each(databaseKinds())('service scopes and audit ingest (%s)', (kind) =>
     expect((await ingest(res.body.access_token!, [event()])).status).toBe(403);
   });
 
+  it('never puts audit:write in a user-delegated token, even one asked for the audit resource', async () => {
+    const config = await registerAgent(t, 'delegating');
+    await t.server.users.create({ email: 'user@example.com', password: 'user password 1', roles: ['admin'] });
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: AGENT_REDIRECT, resource: `${t.url}/audit`, scope: 'audit:write',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    });
+    const callback = await completeAuthorization({ authorizationUrl: url.href, redirectUri: AGENT_REDIRECT, email: 'user@example.com', password: 'user password 1' });
+    // Either the request is refused outright, or the token it yields lacks the service scope.
+    if (!callback.searchParams.get('error')) {
+      const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier }, { resource: `${t.url}/audit` });
+      expect(String(decodeJwt(tokens.access_token).scope ?? '')).not.toContain('audit:write');
+      expect((await ingest(tokens.access_token, [event()])).status).toBe(403);
+    }
+  });
+
   it('refuses events from a client allowed audit:write but not registered as the MCP server of a resource', async () => {
     await registerClient(t.server.provider, t.server.db.db, { id: 'not-a-server', secret: 'not-a-server-secret-value', scope: 'audit:write' });
     const res = await ccToken('not-a-server', 'not-a-server-secret-value');
@@ -93,5 +113,16 @@ describe.each(databaseKinds())('service scopes and audit ingest (%s)', (kind) =>
     const limited = await ingest(body.access_token!, Array.from({ length: 10 }, () => event()));
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
+describe('Client ID Metadata Document clients', () => {
+  const cimd = (grantTypes: string[], metadata: Record<string, unknown> = {}) => ({ grantTypes, metadata: () => metadata });
+
+  it('are user-delegated only: client_credentials, CIBA or mcp_resource refuse the client with invalid_client_metadata', () => {
+    for (const c of [cimd(['client_credentials']), cimd(['authorization_code', 'urn:openid:params:grant-type:ciba']), cimd(['authorization_code'], { mcp_resource: RESOURCE })]) {
+      expect(() => allowMetadataDocumentClient(undefined, c)).toThrow(expect.objectContaining({ error: 'invalid_client_metadata' }));
+    }
+    expect(allowMetadataDocumentClient(undefined, cimd(['authorization_code', 'refresh_token']))).toBe(true);
   });
 });
