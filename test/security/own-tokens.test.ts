@@ -3,7 +3,6 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { databaseKinds } from '../helpers/databases.ts';
 import { registerAgent, RESOURCE, requestElevation, userToken } from '../helpers/agents.ts';
-import { registerClient } from '../../src/oidc/clients.ts';
 import { problem, startAdminFixture, type AdminFixture } from '../admin/fixture.ts';
 
 const LONG = 600_000;
@@ -65,11 +64,17 @@ describe.each(databaseKinds())("one verifier of the server's own tokens, revocat
     expect((await afterRevocation.json()) as { detail: string }).toMatchObject({ detail: 'the grant of this token has been revoked' });
   }, LONG);
 
-  it("refuses an MCP server's audit token at ingest once the client is deleted", async () => {
-    await registerClient(f.t.server.provider, f.t.server.db.db, { id: 'mcp-gone', secret: 'mcp-gone-secret-value', mcpResource: RESOURCE });
+  it("refuses an MCP server's audit token at ingest once the client is deleted (registered as the MCP server through the admin API)", async () => {
+    const admin = await f.token();
+    const unknown = await f.api('POST', '/clients', { token: admin, json: { id: 'mcp-unknown', mcpResource: 'https://nowhere.example/mcp' } });
+    expect(unknown.status).toBe(400);
+    const created = await f.api('POST', '/clients', { token: admin, json: { id: 'mcp-gone', mcpResource: RESOURCE } });
+    expect(created.status).toBe(201);
+    const { clientSecret, mcpResource } = (await created.json()) as { clientSecret: string; mcpResource: string };
+    expect(mcpResource).toBe(RESOURCE);
     const res = await fetch(`${f.t.url}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic ' + Buffer.from('mcp-gone:mcp-gone-secret-value').toString('base64') },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic ' + Buffer.from(`mcp-gone:${clientSecret}`).toString('base64') },
       body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${f.t.url}/audit`, scope: 'audit:write' }),
     });
     const { access_token: token } = (await res.json()) as { access_token: string };
@@ -78,7 +83,7 @@ describe.each(databaseKinds())("one verifier of the server's own tokens, revocat
       body: JSON.stringify({ events: [{ id: crypto.randomUUID(), time: new Date().toISOString(), tool: 'list_services', result: 'success' }] }),
     });
     expect((await post()).status).toBe(200);
-    expect((await f.api('DELETE', '/clients/mcp-gone', { token: await f.token() })).status).toBe(204);
+    expect((await f.api('DELETE', '/clients/mcp-gone', { token: admin })).status).toBe(204);
     const refused = await post();
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"');

@@ -4,7 +4,7 @@ import type { Database } from '../../db/schema.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { registerClient } from '../../oidc/clients.ts';
-import type { Catalogue } from '../../policy/index.ts';
+import { sameResource, type Catalogue } from '../../policy/index.ts';
 import type { AdminActor } from '../auth.ts';
 import { decodeCursor, PAGE_SIZE, toPage, type Page } from '../pagination.ts';
 import type { ClientCreate, PageRequest } from '../schemas.ts';
@@ -79,12 +79,15 @@ export class ClientAdminService {
   /** Registers a client; a generated secret is returned here and never again. */
   async create(actor: AdminActor, input: ClientCreate): Promise<{ client: ClientRecord; clientSecret?: string }> {
     const scopes = this.#knownScopes(input.scopes ?? []);
-    if (input.mcpResource !== undefined && !Object.hasOwn(this.#deps.catalogue.resources, input.mcpResource)) {
+    // Stored as the catalogue spells it, so ingest records the same resource string as tokens carry.
+    const mcpResource = input.mcpResource === undefined ? undefined
+      : Object.keys(this.#deps.catalogue.resources).find((r) => sameResource(r, input.mcpResource!));
+    if (input.mcpResource !== undefined && !mcpResource) {
       throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown resource: ${input.mcpResource}`, { resource: [input.mcpResource] });
     }
     const { clientSecret } = await registerClient(this.#deps.provider, this.#deps.db, {
       id: input.id, name: input.name, redirectUris: input.redirectUris, grantTypes: input.grantTypes, roles: input.roles,
-      mcpResource: input.mcpResource,
+      mcpResource,
     });
     try {
       // registerClient commits on its own; the scopes and the audit event follow in one transaction.
