@@ -23,7 +23,12 @@ const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
  *   an MCP client obtains is decided by the user's roles, not by what it registered).
  * Throws oidc-provider errors; the caller (registration endpoint, admin service) answers them.
  */
-export function validateClientMetadata(ctx: KoaContextWithOIDC | undefined, key: string, _value: unknown, metadata: Record<string, unknown>): void {
+export function validateClientMetadata(
+  ctx: KoaContextWithOIDC | undefined,
+  key: string,
+  _value: unknown,
+  metadata: Record<string, unknown>,
+): void {
   // Called once per extra property: the whole-client rules run on the first one only.
   if (key !== 'mcp_registration') {
     if (key === MCP_RESOURCE && metadata[key] !== undefined) checkResource(metadata[key]);
@@ -33,20 +38,26 @@ export function validateClientMetadata(ctx: KoaContextWithOIDC | undefined, key:
     const url = typeof uri === 'string' ? URL.parse(uri) : null;
     if (url?.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
       throw Object.assign(new errors.InvalidRedirectUri(), {
-        error_description: 'http: redirect URIs are allowed only on loopback hosts (127.0.0.1, [::1], localhost); use https:',
+        error_description:
+          'http: redirect URIs are allowed only on loopback hosts (127.0.0.1, [::1], localhost); use https:',
       });
     }
   }
   const grants = Array.isArray(metadata.grant_types) ? metadata.grant_types : [];
   if (metadata.token_endpoint_auth_method === 'none' && grants.includes(CLIENT_CREDENTIALS)) {
-    throw new errors.InvalidClientMetadata('a public client (token_endpoint_auth_method none) cannot use client_credentials');
+    throw new errors.InvalidClientMetadata(
+      'a public client (token_endpoint_auth_method none) cannot use client_credentials',
+    );
   }
   if (ctx?.oidc?.route === 'registration') {
     const refused = grants.filter((g) => g === CLIENT_CREDENTIALS || g === CIBA_GRANT_TYPE);
     if (refused.length) {
-      throw new errors.InvalidClientMetadata(`grant type ${refused.join(', ')} is only for clients an admin registers; dynamic registration allows user-delegated flows`);
+      throw new errors.InvalidClientMetadata(
+        `grant type ${refused.join(', ')} is only for clients an admin registers; dynamic registration allows user-delegated flows`,
+      );
     }
-    if (metadata[MCP_RESOURCE] !== undefined) throw new errors.InvalidClientMetadata(`${MCP_RESOURCE} is set by an admin only`);
+    if (metadata[MCP_RESOURCE] !== undefined)
+      throw new errors.InvalidClientMetadata(`${MCP_RESOURCE} is set by an admin only`);
     delete metadata.scope;
   }
 }
@@ -55,10 +66,19 @@ export function validateClientMetadata(ctx: KoaContextWithOIDC | undefined, key:
  * Client ID Metadata Documents (`features.clientIdMetadataDocument.allowClient`) describe
  * user-delegated clients only: no `client_credentials`, no CIBA, no `mcp_resource`.
  */
-export function allowMetadataDocumentClient(_ctx: unknown, client: { grantTypes?: string[]; metadata(): Record<string, unknown> }): boolean {
+export function allowMetadataDocumentClient(
+  _ctx: unknown,
+  client: { grantTypes?: string[]; metadata(): Record<string, unknown> },
+): boolean {
   const grants = client.grantTypes ?? [];
-  if (grants.includes(CLIENT_CREDENTIALS) || grants.includes(CIBA_GRANT_TYPE) || client.metadata()[MCP_RESOURCE] !== undefined) {
-    throw new errors.InvalidClientMetadata('a client ID metadata document may describe user-delegated flows only (no client_credentials, CIBA or mcp_resource)');
+  if (
+    grants.includes(CLIENT_CREDENTIALS) ||
+    grants.includes(CIBA_GRANT_TYPE) ||
+    client.metadata()[MCP_RESOURCE] !== undefined
+  ) {
+    throw new errors.InvalidClientMetadata(
+      'a client ID metadata document may describe user-delegated flows only (no client_credentials, CIBA or mcp_resource)',
+    );
   }
   return true;
 }

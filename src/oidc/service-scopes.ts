@@ -20,17 +20,31 @@ export function isServiceScope(catalogue: Catalogue, scope: string): boolean {
  *   allowed scopes the admin API keeps (`client_scope`). "No restriction" allows none.
  */
 export async function allowedServiceScopes(
-  db: Kysely<Database>, catalogue: Catalogue, grantType: unknown,
+  db: Kysely<Database>,
+  catalogue: Catalogue,
+  grantType: unknown,
   client: { clientId: string; scope?: string; clientIdMetadataDocument?: boolean } | undefined,
 ): Promise<Set<string>> {
-  if (grantType !== CLIENT_CREDENTIALS || !client || client.clientIdMetadataDocument) return new Set();
-  const rows = await db.withTables<{ client_scope: { client_id: string; scope: string } }>()
-    .selectFrom('client_scope').select('scope').where('client_id', '=', client.clientId).execute();
+  if (grantType !== CLIENT_CREDENTIALS || !client || client.clientIdMetadataDocument)
+    return new Set();
+  const rows = await db
+    .withTables<{ client_scope: { client_id: string; scope: string } }>()
+    .selectFrom('client_scope')
+    .select('scope')
+    .where('client_id', '=', client.clientId)
+    .execute();
   const named = [...String(client.scope ?? '').split(' '), ...rows.map((r) => r.scope)];
   return new Set(named.filter((s) => isServiceScope(catalogue, s)));
 }
 
 /** `scope` (space-separated) without the service scopes not in `allowed`. */
-export function withoutServiceScopes(catalogue: Catalogue, scope: string, allowed: Set<string>): string {
-  return scope.split(' ').filter((s) => !isServiceScope(catalogue, s) || allowed.has(s)).join(' ');
+export function withoutServiceScopes(
+  catalogue: Catalogue,
+  scope: string,
+  allowed: Set<string>,
+): string {
+  return scope
+    .split(' ')
+    .filter((s) => !isServiceScope(catalogue, s) || allowed.has(s))
+    .join(' ');
 }

@@ -33,7 +33,10 @@ export type OwnTokenErrorCode =
  * Every other code is an invalid token (401): a deleted subject, like a revoked grant, ends it.
  */
 export const FORBIDDEN_CODES: ReadonlySet<OwnTokenErrorCode> = new Set([
-  'ERR_SCOPE_MISSING', 'ERR_SUBJECT_KIND', 'ERR_SUBJECT_DISABLED', 'ERR_ROLE_MISSING',
+  'ERR_SCOPE_MISSING',
+  'ERR_SUBJECT_KIND',
+  'ERR_SUBJECT_DISABLED',
+  'ERR_ROLE_MISSING',
 ]);
 
 /** A refused token. `message` is a fixed, safe sentence: it may be shown to the caller. */

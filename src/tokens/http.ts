@@ -12,11 +12,16 @@ import { OwnTokenVerifier, type OwnToken, type OwnTokenRequirements } from './ve
  */
 export function ownTokenError(err: OwnTokenError): AppError & { challenge: string } {
   const description = quoteHeaderValue(err.message);
-  if (err.code === 'ERR_TOKEN_MISSING') return Object.assign(new AppError('unauthorized', 401, err.message), { challenge: 'Bearer' });
+  if (err.code === 'ERR_TOKEN_MISSING')
+    return Object.assign(new AppError('unauthorized', 401, err.message), { challenge: 'Bearer' });
   if (FORBIDDEN_CODES.has(err.code)) {
-    return Object.assign(new AppError('insufficient_scope', 403, err.message), { challenge: `Bearer error="insufficient_scope", error_description=${description}` });
+    return Object.assign(new AppError('insufficient_scope', 403, err.message), {
+      challenge: `Bearer error="insufficient_scope", error_description=${description}`,
+    });
   }
-  return Object.assign(new AppError('invalid_token', 401, err.message), { challenge: `Bearer error="invalid_token", error_description=${description}` });
+  return Object.assign(new AppError('invalid_token', 401, err.message), {
+    challenge: `Bearer error="invalid_token", error_description=${description}`,
+  });
 }
 
 /** Koa middleware: verifies the request's Bearer token against `req` and sets `ctx.state.token`. */

@@ -8,7 +8,11 @@ import { OwnTokenVerifier, type OwnTokenVerifierOptions } from './verify.ts';
 export { FORBIDDEN_CODES, OwnTokenError, type OwnTokenErrorCode } from './errors.ts';
 export { databaseLookups } from './lookups.ts';
 export {
-  OwnTokenVerifier, type OwnToken, type OwnTokenLookups, type OwnTokenRequirements, type OwnTokenVerifierOptions,
+  OwnTokenVerifier,
+  type OwnToken,
+  type OwnTokenLookups,
+  type OwnTokenRequirements,
+  type OwnTokenVerifierOptions,
 } from './verify.ts';
 
 /** What {@link createOwnTokenVerifier} needs from the composition root. */
@@ -19,7 +23,10 @@ export interface OwnTokenDeps {
   roles: { effectiveForUser(id: string): Promise<string[]> };
   loadKeys: () => Promise<PrivateJwk[]>;
   /** Passed through to {@link OwnTokenVerifierOptions}. */
-  options?: Pick<OwnTokenVerifierOptions, 'reloadIntervalMs' | 'currentDate' | 'signatureCacheSize'>;
+  options?: Pick<
+    OwnTokenVerifierOptions,
+    'reloadIntervalMs' | 'currentDate' | 'signatureCacheSize'
+  >;
 }
 
 /** The server's one {@link OwnTokenVerifier}, reading liveness from its database. */

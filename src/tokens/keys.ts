@@ -25,7 +25,10 @@ export class OwnKeys {
   /** The loaded keys; with `reload`, a fresh load (another instance may have rotated them). */
   get(reload = false): Promise<LoadedKeys> {
     if (!this.#keys || reload) {
-      const loading = this.#load().then((keys) => ({ get: createLocalJWKSet(publicJwks(keys)), at: this.#now() }));
+      const loading = this.#load().then((keys) => ({
+        get: createLocalJWKSet(publicJwks(keys)),
+        at: this.#now(),
+      }));
       loading.catch(() => {
         if (this.#keys === loading) this.#keys = undefined;
       });

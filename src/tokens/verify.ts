@@ -12,7 +12,12 @@ export interface OwnTokenLookups {
   clientExists(clientId: string): Promise<boolean>;
   /** The oidc-provider Grant `grantId` while it is stored and not expired. */
   findGrant(grantId: string): Promise<{ accountId?: string; clientId?: string } | undefined>;
-  findElevation(id: string): Promise<{ subject: string; client_id: string; revoked_at: Date | null; expires_at: Date | null } | undefined>;
+  findElevation(
+    id: string,
+  ): Promise<
+    | { subject: string; client_id: string; revoked_at: Date | null; expires_at: Date | null }
+    | undefined
+  >;
 }
 
 /** Settings of {@link OwnTokenVerifier}. */
@@ -101,10 +106,17 @@ export class OwnTokenVerifier {
   /** The token of an `Authorization: Bearer` header value. @throws {OwnTokenError} `ERR_TOKEN_MISSING`, `ERR_JWT_INVALID` */
   static bearer(authorization: string | undefined): string {
     if (!authorization || !/^bearer(\s|$)/i.test(authorization)) {
-      throw new OwnTokenError('ERR_TOKEN_MISSING', 'a bearer access token from this server is required');
+      throw new OwnTokenError(
+        'ERR_TOKEN_MISSING',
+        'a bearer access token from this server is required',
+      );
     }
     const match = BEARER.exec(authorization);
-    if (!match) throw new OwnTokenError('ERR_JWT_INVALID', 'the Authorization header is not a well-formed bearer token');
+    if (!match)
+      throw new OwnTokenError(
+        'ERR_JWT_INVALID',
+        'the Authorization header is not a well-formed bearer token',
+      );
     return match[1]!;
   }
 
@@ -112,21 +124,33 @@ export class OwnTokenVerifier {
   async verify(token: string, req: OwnTokenRequirements): Promise<OwnToken> {
     const now = this.#opts.currentDate?.() ?? new Date();
     const p = await this.#signature(token, now);
-    if (p.exp * 1000 <= now.getTime()) throw new OwnTokenError('ERR_JWT_EXPIRED', 'the token has expired', 'exp');
+    if (p.exp * 1000 <= now.getTime())
+      throw new OwnTokenError('ERR_JWT_EXPIRED', 'the token has expired', 'exp');
     const audiences = Array.isArray(p.aud) ? p.aud : typeof p.aud === 'string' ? [p.aud] : [];
     const wanted = req.audience;
-    if (audiences.length !== 1 || !(typeof wanted === 'string' ? audiences[0] === wanted : wanted(audiences[0]!))) {
+    if (
+      audiences.length !== 1 ||
+      !(typeof wanted === 'string' ? audiences[0] === wanted : wanted(audiences[0]!))
+    ) {
       throw claim('aud', 'the token is not for this resource');
     }
-    if (req.clientId !== undefined && p.client_id !== req.clientId) throw claim('client_id', 'the token was issued to another client');
-    if (p.cnf !== undefined && !req.allowSenderConstrained) throw claim('cnf', 'sender-constrained (DPoP) tokens are not accepted here');
+    if (req.clientId !== undefined && p.client_id !== req.clientId)
+      throw claim('client_id', 'the token was issued to another client');
+    if (p.cnf !== undefined && !req.allowSenderConstrained)
+      throw claim('cnf', 'sender-constrained (DPoP) tokens are not accepted here');
     const scopes = typeof p.scope === 'string' ? p.scope.split(' ').filter(Boolean) : [];
-    if (req.scope && !scopes.includes(req.scope)) throw new OwnTokenError('ERR_SCOPE_MISSING', `the token lacks the ${req.scope} scope`);
+    if (req.scope && !scopes.includes(req.scope))
+      throw new OwnTokenError('ERR_SCOPE_MISSING', `the token lacks the ${req.scope} scope`);
 
     const kind = p.sub === p.client_id ? 'client' : 'user';
     const subject = req.subject ?? 'any';
     if (subject !== 'any' && subject !== kind) {
-      throw new OwnTokenError('ERR_SUBJECT_KIND', kind === 'client' ? 'the token does not act for a user' : 'the token does not act for a client');
+      throw new OwnTokenError(
+        'ERR_SUBJECT_KIND',
+        kind === 'client'
+          ? 'the token does not act for a user'
+          : 'the token does not act for a client',
+      );
     }
     const grantId = typeof p.grant_id === 'string' ? p.grant_id : undefined;
     const elevation = typeof p.elevation === 'string' ? p.elevation : undefined;
@@ -140,38 +164,65 @@ export class OwnTokenVerifier {
       grantId ? l.findGrant(grantId) : undefined,
       elevation ? l.findElevation(elevation) : undefined,
     ]);
-    if (kind === 'user' && (!user || user.disabled)) throw new OwnTokenError(user ? 'ERR_SUBJECT_DISABLED' : 'ERR_SUBJECT_UNKNOWN', 'the user is unknown or disabled');
-    if (kind === 'client' && !clientExists) throw new OwnTokenError('ERR_SUBJECT_UNKNOWN', 'the client is no longer registered');
-    if (req.role && (kind !== 'user' || !roles!.includes(req.role))) throw new OwnTokenError('ERR_ROLE_MISSING', `the user does not hold the ${req.role} role`);
-    if (kind === 'user' && !grantId) throw claim('grant_id', 'the token names no grant of this server');
-    if (!elevation && scopes.some(this.#opts.isElevatedScope)) throw claim('elevation', 'the token carries an elevated scope without its elevation');
+    if (kind === 'user' && (!user || user.disabled))
+      throw new OwnTokenError(
+        user ? 'ERR_SUBJECT_DISABLED' : 'ERR_SUBJECT_UNKNOWN',
+        'the user is unknown or disabled',
+      );
+    if (kind === 'client' && !clientExists)
+      throw new OwnTokenError('ERR_SUBJECT_UNKNOWN', 'the client is no longer registered');
+    if (req.role && (kind !== 'user' || !roles!.includes(req.role)))
+      throw new OwnTokenError('ERR_ROLE_MISSING', `the user does not hold the ${req.role} role`);
+    if (kind === 'user' && !grantId)
+      throw claim('grant_id', 'the token names no grant of this server');
+    if (!elevation && scopes.some(this.#opts.isElevatedScope))
+      throw claim('elevation', 'the token carries an elevated scope without its elevation');
     if (grantId && (!grant || grant.accountId !== p.sub || grant.clientId !== p.client_id)) {
       throw new OwnTokenError('ERR_GRANT_REVOKED', 'the grant of this token has been revoked');
     }
     if (elevation) {
       if (!row || row.subject !== p.sub || row.client_id !== p.client_id || row.revoked_at) {
-        throw new OwnTokenError('ERR_ELEVATION_REVOKED', 'the elevation of this token has been revoked');
+        throw new OwnTokenError(
+          'ERR_ELEVATION_REVOKED',
+          'the elevation of this token has been revoked',
+        );
       }
-      if (row.expires_at && row.expires_at.getTime() <= now.getTime()) throw new OwnTokenError('ERR_ELEVATION_EXPIRED', 'the elevation of this token has expired');
+      if (row.expires_at && row.expires_at.getTime() <= now.getTime())
+        throw new OwnTokenError('ERR_ELEVATION_EXPIRED', 'the elevation of this token has expired');
     }
-    return { payload: p, subject: p.sub, clientId: p.client_id, kind, scopes, ...(grantId ? { grantId } : {}), ...(elevation ? { elevation } : {}) };
+    return {
+      payload: p,
+      subject: p.sub,
+      clientId: p.client_id,
+      kind,
+      scopes,
+      ...(grantId ? { grantId } : {}),
+      ...(elevation ? { elevation } : {}),
+    };
   }
 
   // Rule 1 and the claims every token has; the result is remembered per token until it expires.
   async #signature(token: string, now: Date): Promise<Signed> {
     const hit = this.#signed.get(token);
     if (hit) return hit;
-    const verify = async (keys: LoadedKeys) => (await jwtVerify(token, keys.get, {
-      issuer: this.#opts.issuer, typ: 'at+jwt', algorithms: ['ES256'], currentDate: now,
-      requiredClaims: ['exp', 'sub', 'client_id'],
-    })).payload as Signed;
+    const verify = async (keys: LoadedKeys) =>
+      (
+        await jwtVerify(token, keys.get, {
+          issuer: this.#opts.issuer,
+          typ: 'at+jwt',
+          algorithms: ['ES256'],
+          currentDate: now,
+          requiredClaims: ['exp', 'sub', 'client_id'],
+        })
+      ).payload as Signed;
     let keys = await this.#keys.get();
     let payload: Signed;
     try {
       payload = await verify(keys);
     } catch (err) {
       const interval = this.#opts.reloadIntervalMs ?? 30_000;
-      if (!(err instanceof jose.JWKSNoMatchingKey) || Date.now() - keys.at < interval) throw translate(err);
+      if (!(err instanceof jose.JWKSNoMatchingKey) || Date.now() - keys.at < interval)
+        throw translate(err);
       keys = await this.#keys.get(true);
       try {
         payload = await verify(keys);
@@ -179,7 +230,8 @@ export class OwnTokenVerifier {
         throw translate(again);
       }
     }
-    if (typeof payload.sub !== 'string' || typeof payload.client_id !== 'string') throw claim('sub', 'the token names no subject or client');
+    if (typeof payload.sub !== 'string' || typeof payload.client_id !== 'string')
+      throw claim('sub', 'the token names no subject or client');
     const ttl = payload.exp * 1000 - now.getTime();
     if (ttl > 0) this.#signed.set(token, Object.freeze(payload), { ttl });
     return payload;
@@ -192,14 +244,24 @@ function claim(name: string, message: string): OwnTokenError {
 
 /** jose's failures as fixed, safe descriptions; anything else (a bug, a key load failure) rethrown. */
 function translate(err: unknown): OwnTokenError {
-  if (err instanceof jose.JWTExpired) return new OwnTokenError('ERR_JWT_EXPIRED', 'the token has expired', 'exp');
+  if (err instanceof jose.JWTExpired)
+    return new OwnTokenError('ERR_JWT_EXPIRED', 'the token has expired', 'exp');
   if (err instanceof jose.JWTClaimValidationFailed) {
     if (err.claim === 'iss') return claim('iss', 'the token was not issued by this server');
     if (err.claim === 'typ') return claim('typ', 'the token is not an access token (typ at+jwt)');
     return claim(err.claim, `the token's ${err.claim} claim is not valid`);
   }
-  if (err instanceof jose.JWKSNoMatchingKey) return new OwnTokenError('ERR_JWKS_NO_MATCHING_KEY', 'the token was not signed by a key of this server');
-  if (err instanceof jose.JWSSignatureVerificationFailed) return new OwnTokenError('ERR_JWS_SIGNATURE_VERIFICATION_FAILED', 'the token signature is not valid');
-  if (err instanceof jose.JOSEError) return new OwnTokenError('ERR_JWT_INVALID', 'the token could not be verified');
+  if (err instanceof jose.JWKSNoMatchingKey)
+    return new OwnTokenError(
+      'ERR_JWKS_NO_MATCHING_KEY',
+      'the token was not signed by a key of this server',
+    );
+  if (err instanceof jose.JWSSignatureVerificationFailed)
+    return new OwnTokenError(
+      'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+      'the token signature is not valid',
+    );
+  if (err instanceof jose.JOSEError)
+    return new OwnTokenError('ERR_JWT_INVALID', 'the token could not be verified');
   throw err;
 }

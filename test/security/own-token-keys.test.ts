@@ -7,13 +7,27 @@ const ISSUER = 'https://as.example';
 const AUDIENCE = `${ISSUER}/admin`;
 const USER = 'u1';
 
-async function newKey(): Promise<{ jwk: PrivateJwk; sign: (claims?: Record<string, unknown>, exp?: number) => Promise<string> }> {
+async function newKey(): Promise<{
+  jwk: PrivateJwk;
+  sign: (claims?: Record<string, unknown>, exp?: number) => Promise<string>;
+}> {
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const exported = await exportJWK(privateKey);
-  const jwk = { ...exported, kid: await calculateJwkThumbprint(exported), alg: 'ES256', use: 'sig' as const };
-  const sign = (claims = {}, exp = Math.floor(Date.now() / 1000) + 300) => new SignJWT({ scope: 'mcp:tools:read', client_id: 'cli', grant_id: 'g1', ...claims })
-    .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: jwk.kid })
-    .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject(USER).setIssuedAt().setExpirationTime(exp).sign(privateKey);
+  const jwk = {
+    ...exported,
+    kid: await calculateJwkThumbprint(exported),
+    alg: 'ES256',
+    use: 'sig' as const,
+  };
+  const sign = (claims = {}, exp = Math.floor(Date.now() / 1000) + 300) =>
+    new SignJWT({ scope: 'mcp:tools:read', client_id: 'cli', grant_id: 'g1', ...claims })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: jwk.kid })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject(USER)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(privateKey);
   return { jwk, sign };
 }
 
@@ -22,7 +36,10 @@ function verifier(keys: () => PrivateJwk[], opts: Partial<OwnTokenVerifierOption
   let loads = 0;
   const tokens = new OwnTokenVerifier({
     issuer: ISSUER,
-    loadKeys: async () => { loads++; return keys(); },
+    loadKeys: async () => {
+      loads++;
+      return keys();
+    },
     isElevatedScope: () => false,
     lookups: {
       findUser: async (id) => (id === USER ? { disabled: false } : undefined),
@@ -42,7 +59,11 @@ describe("the verifier of the server's own tokens: keys and clock", () => {
     const second = await newKey();
     let published = [first.jwk];
     const { verify, loads } = verifier(() => published, { reloadIntervalMs: 0 });
-    await expect(verify(await first.sign())).resolves.toMatchObject({ subject: USER, clientId: 'cli', kind: 'user' });
+    await expect(verify(await first.sign())).resolves.toMatchObject({
+      subject: USER,
+      clientId: 'cli',
+      kind: 'user',
+    });
     published = [second.jwk, first.jwk];
     await expect(verify(await second.sign())).resolves.toMatchObject({ subject: USER });
     expect(loads()).toBe(2);
@@ -53,7 +74,10 @@ describe("the verifier of the server's own tokens: keys and clock", () => {
     const stranger = await newKey();
     const { verify, loads } = verifier(() => [known.jwk], { reloadIntervalMs: 60_000 });
     await verify(await known.sign());
-    for (let i = 0; i < 5; i++) await expect(verify(await stranger.sign())).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
+    for (let i = 0; i < 5; i++)
+      await expect(verify(await stranger.sign())).rejects.toMatchObject({
+        code: 'ERR_JWKS_NO_MATCHING_KEY',
+      });
     expect(loads()).toBe(1);
   });
 
@@ -82,19 +106,26 @@ describe("the verifier of the server's own tokens: keys and clock", () => {
     await expect(verify(token)).rejects.toMatchObject({ code: 'ERR_JWT_EXPIRED' });
   });
 
-  it("refuses a forged signature even when the claims are those of a remembered token", async () => {
+  it('refuses a forged signature even when the claims are those of a remembered token', async () => {
     const key = await newKey();
     const { verify } = verifier(() => [key.jwk]);
     const token = await key.sign();
     await verify(token);
     const [header, payload] = token.split('.');
-    await expect(verify(`${header}.${payload}.${'A'.repeat(86)}`)).rejects.toMatchObject({ code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+    await expect(verify(`${header}.${payload}.${'A'.repeat(86)}`)).rejects.toMatchObject({
+      code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+    });
   });
 
   it('refuses a user token that names no grant, or a grant of another user', async () => {
     const key = await newKey();
     const { verify } = verifier(() => [key.jwk]);
-    await expect(verify(await key.sign({ grant_id: undefined }))).rejects.toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'grant_id' });
-    await expect(verify(await key.sign({ grant_id: 'g2' }))).rejects.toMatchObject({ code: 'ERR_GRANT_REVOKED' });
+    await expect(verify(await key.sign({ grant_id: undefined }))).rejects.toMatchObject({
+      code: 'ERR_JWT_CLAIM_VALIDATION_FAILED',
+      claim: 'grant_id',
+    });
+    await expect(verify(await key.sign({ grant_id: 'g2' }))).rejects.toMatchObject({
+      code: 'ERR_GRANT_REVOKED',
+    });
   });
 });
