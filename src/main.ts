@@ -25,8 +25,9 @@ import { ElevationService } from './elevation/service.ts';
 import { resumeCibaRequest } from './elevation/ciba.ts';
 import { elevationRoutes } from './elevation/routes.ts';
 import { auditIngestRoutes } from './audit/ingest.ts';
-import { ownTokenVerifier } from './oidc/own-tokens.ts';
-import { auditResource } from './oidc/resources.ts';
+import { createOwnTokenVerifier } from './tokens/index.ts';
+import { acceptedScopes, auditResource } from './oidc/resources.ts';
+import { mcpResourceOf } from './oidc/clients.ts';
 import { createServerMetrics, metricsRoutes, observeProvider } from './ops/metrics.ts';
 import { createMailer, startOutboxWorker, type OutboxWorker } from './mail/index.ts';
 import { mailNotifications } from './elevation/notifications.ts';
@@ -86,7 +87,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const users = new UserRepository(db.db);
     const audit = new AuditLog(db.db, { onError: (err) => log.warn({ err }, 'audit chaining failed; retrying') });
     const elevation = new ElevationService({ db: db.db, catalogue, roles, audit });
-    const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys, elevation });
+    // One verifier of the server's own tokens for every consumer (DESIGN §8 Trust boundaries).
+    const tokens = createOwnTokenVerifier({ issuer: config.issuer, db: db.db, catalogue, roles, loadKeys: () => loadSigningKeys(db.db) });
+    const knownResource = (aud: string) => acceptedScopes(catalogue, config.issuer, aud) !== undefined;
+    const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys, elevation, tokens });
     elevation.addHooks({ afterCommit: (ticket) => resumeCibaRequest({ provider, catalogue, issuer: config.issuer, elevation }, ticket) });
     let outbox: OutboxWorker | undefined;
     elevation.addHooks(mailNotifications({ issuer: config.issuer, catalogue, kick: () => outbox?.kick() }));
@@ -101,7 +105,6 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       },
     });
     const csrf = new Csrf(cookieKeys[0]!);
-    const verifyOwnToken = ownTokenVerifier(config.issuer, signingKeys);
     // One throttle for both sign-in forms (authorization and approvals): same accounts, same budget.
     const limiter = new LoginLimiter();
     const app = createApp({
@@ -112,9 +115,12 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       routers: [
         metricsRoutes(metrics),
         interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter, issuer: config.issuer }),
-        elevationRoutes({ elevation, issuer: config.issuer, signingKeys, verifyToken: verifyOwnToken }),
-        auditIngestRoutes({ audit, verifyToken: verifyOwnToken, audience: auditResource(config.issuer) }),
-        createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue, elevation }),
+        elevationRoutes({ elevation, issuer: config.issuer, signingKeys, tokens, knownResource }),
+        auditIngestRoutes({
+          audit, tokens, audience: auditResource(config.issuer), mcpResourceOf: (id) => mcpResourceOf(db.db, id),
+          limits: { eventsPerMinute: config.auditIngestEventsPerMinute },
+        }),
+        createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue, elevation, tokens }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
         approvalRoutes({ elevation, users, catalogue, audit, csrf, limiter, db: db.db, provider }),
       ],

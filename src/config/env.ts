@@ -31,6 +31,8 @@ export const envSchema = z.object({
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).max(86_400).default(3600),
   /** Seconds a CIBA client must wait between polls (`interval`); faster polls get `slow_down`. Default 5. */
   CIBA_POLL_INTERVAL: z.coerce.number().int().min(1).max(60).default(5),
+  /** Audit events one client may post per minute to this instance (429 beyond). Default 60 000. */
+  AUDIT_INGEST_EVENTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(60_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -48,6 +50,7 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly accessTokenTtl: number;
   readonly cibaPollInterval: number;
+  readonly auditIngestEventsPerMinute: number;
 }
 
 /** Thrown when the environment is invalid; its message is one line naming the variable. */
@@ -78,5 +81,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.TRUST_PROXY,
     accessTokenTtl: e.ACCESS_TOKEN_TTL,
     cibaPollInterval: e.CIBA_POLL_INTERVAL,
+    auditIngestEventsPerMinute: e.AUDIT_INGEST_EVENTS_PER_MINUTE,
   });
 }
