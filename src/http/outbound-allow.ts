@@ -19,7 +19,10 @@ export function parseOutboundAllow(value: string | undefined): OutboundAllowList
   const hosts = new Set<string>();
   const ranges: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]> = [];
   for (const raw of (value ?? '').split(',')) {
-    const entry = raw.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    const entry = raw
+      .trim()
+      .toLowerCase()
+      .replace(/^\[(.*)\]$/, '$1');
     if (!entry) continue;
     if (entry.includes('/')) {
       try {
@@ -27,10 +30,18 @@ export function parseOutboundAllow(value: string | undefined): OutboundAllowList
       } catch {
         throw new TypeError(`"${raw.trim()}" is not a CIDR range`);
       }
-    } else if (ipaddr.isValid(entry) && (entry.includes(':') || ipaddr.IPv4.isValidFourPartDecimal(entry))) {
+    } else if (
+      ipaddr.isValid(entry) &&
+      (entry.includes(':') || ipaddr.IPv4.isValidFourPartDecimal(entry))
+    ) {
       const address = ipaddr.parse(entry);
       ranges.push([address, address.kind() === 'ipv4' ? 32 : 128]);
-    } else if (entry.replace(/\.$/, '').split('.').every((label) => LABEL.test(label))) {
+    } else if (
+      entry
+        .replace(/\.$/, '')
+        .split('.')
+        .every((label) => LABEL.test(label))
+    ) {
       hosts.add(entry.replace(/\.$/, ''));
     } else {
       throw new TypeError(`"${raw.trim()}" is not a host name, an address or a CIDR range`);

@@ -1,7 +1,14 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { Agent, buildConnector, fetch, type Dispatcher, type RequestInit, type Response } from 'undici';
+import {
+  Agent,
+  buildConnector,
+  fetch,
+  type Dispatcher,
+  type RequestInit,
+  type Response,
+} from 'undici';
 import type { OutboundAllowList } from './outbound-allow.ts';
 
 /** Why the guard refused a destination; `message` names the host, never a credential. */
@@ -48,9 +55,16 @@ export interface OutboundGuard {
 export function isForbiddenAddress(address: string): boolean {
   const bare = address.replace(/^\[(.*)\]$/, '$1');
   if (!ipaddr.isValid(bare)) return true;
-  // process() turns v4-mapped and v4-compatible v6 into the v4 address they carry.
-  return ipaddr.process(bare).range() !== 'unicast';
+  // process() turns v4-mapped and dotted v4-compatible v6 into the v4 address they carry.
+  const parsed = ipaddr.process(bare);
+  // ::/96 (v4-compatible, deprecated) written in hex, e.g. ::7f00:1, is not one ipaddr.js names.
+  if (parsed.kind() === 'ipv6' && parsed.match(V4_COMPATIBLE)) return true;
+  return parsed.range() !== 'unicast';
 }
+
+const V4_COMPATIBLE = ipaddr.parseCIDR('::/96');
+// RFC 6761: `localhost` and every name under it are loopback, whatever a resolver says.
+const LOCALHOST = /(^|\.)localhost\.?$/i;
 
 /** The guard with its own connection pool; see {@link OutboundGuard}. */
 export function createOutboundGuard(opts: OutboundOptions = {}): OutboundGuard {
@@ -59,20 +73,35 @@ export function createOutboundGuard(opts: OutboundOptions = {}): OutboundGuard {
   const admittedHost = (host: string) => allow.hosts.has(host.toLowerCase().replace(/\.$/, ''));
   const admitted = (address: string) => {
     const parsed = ipaddr.process(address.replace(/^\[(.*)\]$/, '$1'));
-    return allow.ranges.some(([range, bits]) => parsed.kind() === range.kind() && parsed.match(range, bits));
+    return allow.ranges.some(
+      ([range, bits]) => parsed.kind() === range.kind() && parsed.match(range, bits),
+    );
   };
-  const refused = (address: string) => isForbiddenAddress(address) && !(ipaddr.isValid(address.replace(/^\[(.*)\]$/, '$1')) && admitted(address));
+  const refused = (address: string) =>
+    isForbiddenAddress(address) &&
+    !(ipaddr.isValid(address.replace(/^\[(.*)\]$/, '$1')) && admitted(address));
 
   // Resolution for the sockets: every address of a name is checked, and the socket connects to
   // what this returns, so no later DNS answer is ever used.
   const lookup: LookupFunction = (hostname, options, callback) => {
+    if (LOCALHOST.test(hostname) && !admittedHost(hostname)) {
+      const refusal = `outbound request to ${hostname} refused: a loopback name`;
+      return callback(new OutboundRefusedError(refusal), '', 0);
+    }
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);
       const bad = admittedHost(hostname) ? undefined : addresses.find((a) => refused(a.address));
       if (bad || !addresses.length) {
-        return callback(new OutboundRefusedError(`outbound request to ${hostname} refused: it resolves to a non-public address`), '', 0);
+        return callback(
+          new OutboundRefusedError(
+            `outbound request to ${hostname} refused: it resolves to a non-public address`,
+          ),
+          '',
+          0,
+        );
       }
-      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+      if (options.all)
+        return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
       callback(null, addresses[0]!.address, addresses[0]!.family);
     });
   };
@@ -82,7 +111,12 @@ export function createOutboundGuard(opts: OutboundOptions = {}): OutboundGuard {
     connect(options, callback) {
       const host = options.hostname.replace(/^\[(.*)\]$/, '$1');
       if (isIP(host) && refused(host)) {
-        return callback(new OutboundRefusedError(`outbound request to ${options.hostname} refused: a non-public address`), null);
+        return callback(
+          new OutboundRefusedError(
+            `outbound request to ${options.hostname} refused: a non-public address`,
+          ),
+          null,
+        );
       }
       return connect(options, callback);
     },
@@ -106,8 +140,16 @@ export function createOutboundGuard(opts: OutboundOptions = {}): OutboundGuard {
       return new Promise((resolve) => lookup(host, { all: true }, (err) => resolve(!err)));
     },
     fetch(url, init = {}) {
-      const signals = [AbortSignal.timeout(timeoutMs), ...(init.signal ? [init.signal as AbortSignal] : [])];
-      return fetch(url, { ...init, dispatcher, redirect: 'manual', signal: AbortSignal.any(signals) });
+      const signals = [
+        AbortSignal.timeout(timeoutMs),
+        ...(init.signal ? [init.signal as AbortSignal] : []),
+      ];
+      return fetch(url, {
+        ...init,
+        dispatcher,
+        redirect: 'manual',
+        signal: AbortSignal.any(signals),
+      });
     },
     close: () => dispatcher.close(),
   };

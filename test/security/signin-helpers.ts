@@ -36,7 +36,8 @@ export function oauthForm(t: TestServer, config: client.Configuration): SignInFo
       code_challenge: 'a'.repeat(43),
       code_challenge_method: 'S256',
     });
-    const step = await browser.follow(url.href, REDIRECT);
+    // Sent to this instance, whichever instance's issuer the client discovered.
+    const step = await browser.follow(new URL(url.pathname + url.search, t.url).href, REDIRECT);
     const html = await step.res.text();
     const res = await browser.request(formAction(html, step.url), {
       method: 'POST',
