@@ -4,6 +4,9 @@ import type { PrivateJwk } from '../keys/keystore.ts';
 import { AppError } from '../errors.ts';
 import type { ownTokenVerifier } from '../oidc/own-tokens.ts';
 import type { ElevationService } from './service.ts';
+import { ticketNotFound } from './errors.ts';
+
+const TICKET_ID = /^[\w-]{1,64}$/;
 
 export interface ElevationRouteDeps {
   elevation: ElevationService;
@@ -19,6 +22,9 @@ export interface ElevationRouteDeps {
  *   they already hold; `next` is the cursor for the following poll.
  * - `DELETE /elevation/v1/elevations/:id` — the requester drops their own elevation early, with
  *   any access token of theirs from this server.
+ * - `POST /elevation/v1/tickets/:id/cancel` — the requester withdraws their own pending ticket
+ *   (200 with the ticket's id and status; 404 for anyone else's or an unknown id; 409 once it is
+ *   no longer pending). The waiting CIBA request or browser flow then ends with `access_denied`.
  */
 export function elevationRoutes(deps: ElevationRouteDeps): Router {
   const router = new Router({ prefix: '/elevation/v1' });
@@ -48,6 +54,14 @@ export function elevationRoutes(deps: ElevationRouteDeps): Router {
     if (!row || row.subject !== sub) throw new AppError('ERR_NOT_FOUND', 404, 'elevation not found');
     await deps.elevation.revoke(row.id, sub!);
     ctx.status = 204;
+  });
+
+  router.post('/tickets/:id/cancel', async (ctx) => {
+    const { sub } = await deps.verifyToken(ctx.get('authorization'));
+    if (!TICKET_ID.test(ctx.params.id!)) throw ticketNotFound();
+    const ticket = await deps.elevation.cancel(ctx.params.id!, sub!);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { id: ticket.id, status: ticket.status };
   });
 
   return router;

@@ -27,10 +27,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
 
+  // Frame and content policy come from the security headers in front of every route.
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'");
-    ctx.set('X-Frame-Options', 'DENY');
     await next();
   });
 
@@ -96,7 +95,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!ticket || ticket.subject !== details.session?.accountId) throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
     if (ticket.status === 'pending') {
       const left = Math.max(0, Math.round((ticket.expires_at.getTime() - Date.now()) / 1000));
-      ctx.body = render('waiting', { ticketId: ticket.id, scopes: ticket.scopes, minutes: Math.floor(left / 60), seconds: left % 60, refresh: 3 });
+      ctx.body = render('waiting', {
+        ticketId: ticket.id, scopes: ticket.scopes, minutes: Math.floor(left / 60), seconds: left % 60, refresh: 3,
+        cancelAction: `/interaction/${details.uid}/cancel`, csrf: csrf.token(details.uid),
+      });
       return;
     }
     if (ticket.status === 'approved') {
@@ -106,6 +108,26 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return;
     }
     await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: `the elevation request was ${ticket.status}` }, { mergeWithLastSubmission: true });
+  });
+
+  // The requester withdraws the pending ticket from the waiting page; the flow ends with
+  // access_denied. A ticket decided meanwhile is left as it is and the waiting page shows it.
+  router.post('/:uid/cancel', form, async (ctx) => {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    if (!csrf.verify(details.uid, body.csrf)) throw new AppError('ERR_CSRF', 403, 'The form has expired or was not sent by this site. Go back and try again.');
+    const ticket = await deps.elevation.ticketByRef(details.uid);
+    const accountId = details.session?.accountId;
+    if (!ticket || !accountId || ticket.subject !== accountId) throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
+    if (ticket.status === 'pending') {
+      try {
+        await deps.elevation.cancel(ticket.id, accountId);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_TICKET_CLOSED') throw err;
+      }
+    }
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${details.uid}/wait`);
   });
 
   return router;
