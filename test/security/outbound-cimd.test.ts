@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer as createNetServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT, generateKeyPair } from 'jose';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 /** A TCP listener on `host` that counts the connections it receives (and drops them). */
@@ -71,6 +72,51 @@ describe('client ID metadata documents go through the outbound guard', () => {
       const res = await authorize(`https://127.0.0.2:${target.port}/client.json`);
       expect(res.status).toBe(400);
       expect(target.connections()).toBeGreaterThan(0);
+    } finally {
+      target.close();
+    }
+  });
+
+  it("a private_key_jwt client's loopback jwks_uri is never fetched", async () => {
+    const target = await listener('127.0.0.1');
+    try {
+      const reg = await fetch(`${t.url}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          redirect_uris: ['https://app.example/cb'],
+          token_endpoint_auth_method: 'private_key_jwt',
+          token_endpoint_auth_signing_alg: 'ES256',
+          jwks_uri: `https://127.0.0.1:${target.port}/jwks.json`,
+        }),
+      });
+      expect(reg.status).toBe(201);
+      const { client_id } = (await reg.json()) as { client_id: string };
+      const { privateKey } = await generateKeyPair('ES256');
+      const assertion = await new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256' })
+        .setIssuer(client_id)
+        .setSubject(client_id)
+        .setAudience(t.url)
+        .setJti(crypto.randomUUID())
+        .setIssuedAt()
+        .setExpirationTime('1m')
+        .sign(privateKey);
+      const res = await fetch(`${t.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: 'x',
+          redirect_uri: 'https://app.example/cb',
+          client_id,
+          client_assertion: assertion,
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        }),
+      });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: string }).error).toBe('invalid_client');
+      expect(target.connections()).toBe(0);
     } finally {
       target.close();
     }
