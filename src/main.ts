@@ -12,7 +12,9 @@ import { connect, type Db, type EmbeddedAccess } from './db/connect.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { loadCookieKeys, loadSigningKeys } from './keys/keystore.ts';
 import { UserRepository } from './accounts/users.ts';
-import { LoginLimiter } from './accounts/login-limiter.ts';
+import { LoginThrottle } from './accounts/login-limiter.ts';
+import { SignInService } from './accounts/sign-in.ts';
+import { deleteExpiredCounters } from './accounts/throttle-store.ts';
 import { RoleService } from './roles/role-service.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { Csrf } from './http/csrf.ts';
@@ -105,8 +107,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       },
     });
     const csrf = new Csrf(cookieKeys[0]!);
-    // One throttle for both sign-in forms (authorization and approvals): same accounts, same budget.
-    const limiter = new LoginLimiter();
+    // One sign-in service for both forms (authorization and approvals): one email spelling, one
+    // throttle budget in the database shared by every instance.
+    const signIn = new SignInService({ users, audit, throttle: new LoginThrottle(db.db) });
     const app = createApp({
       provider,
       db: db.db,
@@ -114,7 +117,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       metrics,
       routers: [
         metricsRoutes(metrics),
-        interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter, issuer: config.issuer }),
+        interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, signIn, issuer: config.issuer }),
         elevationRoutes({ elevation, issuer: config.issuer, signingKeys, tokens, knownResource }),
         auditIngestRoutes({
           audit, tokens, audience: auditResource(config.issuer), mcpResourceOf: (id) => mcpResourceOf(db.db, id),
@@ -122,7 +125,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         }),
         createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue, elevation, tokens }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
-        approvalRoutes({ elevation, users, catalogue, audit, csrf, limiter, db: db.db, provider }),
+        approvalRoutes({ elevation, users, catalogue, audit, csrf, signIn, db: db.db, provider }),
       ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);
@@ -136,6 +139,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       audit.start();
       const cleanup = setInterval(() => {
         deleteExpiredPayloads(db.db).catch((err) => log.warn({ err }, 'expired artifact cleanup failed'));
+        deleteExpiredCounters(db.db).catch((err) => log.warn({ err }, 'expired throttle cleanup failed'));
       }, 10 * 60_000);
       // Pending tickets past their expiry are closed (and their flows told) within seconds.
       const sweep = setInterval(() => {
