@@ -11,6 +11,7 @@ import type { ElevationPrincipal, ElevationService } from './service.ts';
 import { grantFor, prepareGrant } from './grants.ts';
 import { toolCallOf } from './tool-call.ts';
 import type { RequestUsers } from '../oidc/request-users.ts';
+import { JUSTIFICATION_MESSAGES, justificationProblem } from '../http/text.ts';
 
 export const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
 
@@ -28,15 +29,15 @@ export interface CibaDeps {
 /** Verified login_hint_tokens remembered (until they expire); the memory is emptied when full. */
 const VERIFIED_TOKENS_MAX = 10_000;
 
-// Printable text (no control characters), 1–200 characters: the justification shown to approvers.
-const BINDING_MESSAGE = /^[^\p{Cc}]{1,200}$/u;
 
 /**
  * oidc-provider's `features.ciba` for decoupled elevation (DESIGN §6). Rules:
  * - `login_hint_token` is the agent's own current access token from this server (signature,
  *   issuer, expiry checked; issued to the same client); its `sub` is the user elevated;
  * - `login_hint` may only be the client's own id: the agent elevates itself;
- * - `binding_message` carries the justification: printable text up to 200 characters;
+ * - `binding_message` carries the justification, under the one justification rule
+ *   (`justificationProblem`): required for approval-gated scopes, printable, not blank, at most
+ *   200 code points; otherwise `invalid_binding_message` (CIBA §13);
  * - eligibility is checked at once (`access_denied` naming the missing role); elevation with no
  *   approval completes before the response, so the first poll returns the token.
  */
@@ -71,10 +72,11 @@ export function cibaFeature(deps: CibaDeps) {
       if (loginHint !== ctx.oidc.client!.clientId) throw new errors.InvalidRequest('login_hint must be your own client_id (or use login_hint_token for a user)');
       return loginHint;
     },
-    async validateBindingMessage(_ctx: KoaContextWithOIDC, bindingMessage?: string) {
-      if (bindingMessage !== undefined && !BINDING_MESSAGE.test(bindingMessage)) {
-        throw new errors.InvalidBindingMessage('binding_message must be printable text of at most 200 characters');
-      }
+    async validateBindingMessage(ctx: KoaContextWithOIDC, bindingMessage?: string) {
+      const scopes = String(ctx.oidc.params?.scope ?? '').split(' ');
+      const gated = scopes.some((s) => deps.catalogue.scopes[s]?.approval);
+      const problem = justificationProblem(bindingMessage, gated);
+      if (problem) throw new errors.InvalidBindingMessage(`binding_message: ${JUSTIFICATION_MESSAGES[problem]}`);
     },
     async validateRequestContext() {},
     async verifyUserCode(_ctx: KoaContextWithOIDC, _account: unknown, userCode?: string) {
