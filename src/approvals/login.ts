@@ -6,6 +6,7 @@ import { render } from '../http/views.ts';
 import { AppError } from '../errors.ts';
 import type { ApprovalDeps } from './routes.ts';
 import { endSession, loginNonce, readSession, safeNext, startSession, type ApproverSession } from './session.ts';
+import { truncateCodePoints } from '../http/text.ts';
 
 /** A signed-in, still active approver. */
 export interface Approver {
@@ -69,8 +70,8 @@ export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware)
   router.post('/login', form, async (ctx) => {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body.next);
-    const email = typeof body.email === 'string' ? body.email.trim().slice(0, 320) : '';
-    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    const email = typeof body.email === 'string' ? truncateCodePoints(body.email.trim(), 320) : '';
+    const password = typeof body.password === 'string' ? truncateCodePoints(body.password, 1024) : '';
     const nonce = loginNonce(ctx, false);
     if (!nonce || !deps.csrf.verify(loginBinding(nonce), body.csrf)) {
       page(ctx, 403, { next, email, error: 'This sign-in form expired or was not sent by this site. Please sign in again.' });

@@ -9,6 +9,7 @@ import { render } from '../../http/views.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError } from '../../errors.ts';
 import { decideConsent, finishWithGrant, type ConsentDeps } from './consent.ts';
+import { truncateCodePoints } from '../../http/text.ts';
 
 export interface InteractionDeps extends ConsentDeps {
   provider: Provider;
@@ -55,8 +56,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!csrf.verify(details.uid, body.csrf)) throw new AppError('ERR_CSRF', 403, 'The form has expired or was not sent by this site. Go back and try again.');
-    const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
-    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    const email = typeof body.email === 'string' ? truncateCodePoints(body.email, 320) : '';
+    const password = typeof body.password === 'string' ? truncateCodePoints(body.password, 1024) : '';
     const page = (error: string) => render('login', { action: ctx.path, csrf: csrf.token(details.uid), email, error });
 
     const wait = deps.limiter.retryAfter(email, ctx.ip);
