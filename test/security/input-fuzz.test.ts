@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type Router from '@koa/router';
+import type { Server } from '../../src/main.ts';
+import { databaseKinds } from '../helpers/databases.ts';
+import { registerAgent, userToken } from '../helpers/agents.ts';
+import { startAdminFixture, type AdminFixture } from '../admin/fixture.ts';
+import { interactionRoutes } from '../../src/oidc/interactions/routes.ts';
+import { elevationRoutes } from '../../src/elevation/routes.ts';
+import { auditIngestRoutes } from '../../src/audit/ingest.ts';
+import { createAdminRouter } from '../../src/admin/index.ts';
+import { createPolicyBundleRoutes } from '../../src/policy-bundle/index.ts';
+import { approvalRoutes } from '../../src/approvals/routes.ts';
+import { createServerMetrics, metricsRoutes } from '../../src/ops/metrics.ts';
+import { Csrf } from '../../src/http/csrf.ts';
+import { LoginLimiter } from '../../src/accounts/login-limiter.ts';
+import { loadSigningKeys } from '../../src/keys/keystore.ts';
+import { truncateCodePoints, codePointLength } from '../../src/http/text.ts';
+
+/** Hostile inputs tried per database (`FUZZ_RUNS` overrides). */
+const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
+const PARAM = 'PARAM';
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+type Route = { method: string; path: string };
+
+/**
+ * Every route the server answers: our routers' own tables (built with the server's parts, so
+ * a new route is fuzzed without editing this list), oidc-provider's named routes resolved
+ * through the provider itself, and the operational endpoints.
+ */
+async function routeTable(server: Server, url: string): Promise<Route[]> {
+  const { provider, catalogue, users, roles, audit, elevation } = server;
+  const db = server.db.db;
+  const csrf = new Csrf(Buffer.alloc(32, 1).toString('base64url'));
+  const limiter = new LoginLimiter();
+  const verifyToken = (() => Promise.reject(new Error('unused'))) as never;
+  const signingKeys = await loadSigningKeys(db);
+  const routers: Router[] = [
+    metricsRoutes(createServerMetrics(db)),
+    interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter, issuer: url }),
+    elevationRoutes({ elevation, issuer: url, signingKeys, verifyToken }),
+    auditIngestRoutes({ audit, verifyToken, audience: url }),
+    createAdminRouter({ issuer: url, provider, db, roles, audit, catalogue, elevation }),
+    createPolicyBundleRoutes({ issuer: url, catalogue, roles, signingKeys }),
+    approvalRoutes({ elevation, users, catalogue, audit, csrf, limiter, db, provider }),
+  ];
+  // A catch-all layer lists every HTTP method; the ones the server implements are enough (an
+  // unknown method is answered 501 by design, RFC 9110 §15.6.2).
+  const ours = routers.flatMap((r) => r.stack.flatMap((layer) => layer.methods
+    .filter((m) => METHODS.includes(m))
+    .map((method) => ({ method, path: String(layer.path).replace(/\{\/\*\w+\}|\*\w+|:\w+/g, (m) => (m.startsWith('{') ? `/${PARAM}` : PARAM)) }))));
+  const named = ['authorization', 'resume', 'userinfo', 'token', 'jwks', 'discovery', 'registration', 'client',
+    'revocation', 'introspection', 'end_session', 'end_session_confirm', 'end_session_success',
+    'device_authorization', 'code_verification', 'device_resume', 'pushed_authorization_request',
+    'backchannel_authentication', 'challenge', 'credential'];
+  const theirs = named.flatMap((name) => {
+    try {
+      const path = provider.pathFor(name, { uid: PARAM, clientId: PARAM } as never);
+      return ['GET', 'POST', 'PUT', 'DELETE'].map((method) => ({ method, path }));
+    } catch {
+      return []; // a feature that is not enabled has no route
+    }
+  });
+  const ops = ['/healthz', '/readyz', '/.well-known/oauth-authorization-server'].map((path) => ({ method: 'GET', path }));
+  const seen = new Set<string>();
+  return [...ours, ...theirs, ...ops].filter((r) => !seen.has(`${r.method} ${r.path}`) && seen.add(`${r.method} ${r.path}`));
+}
+
+// The hostile strings: each kind the boundary or a route must answer with a 4xx.
+const hostileText = fc.oneof(
+  fc.constantFrom('\u0000', 'a\u0000b', '\ud800', '\udfff', 'x\ud83d', '\ude80y', '\u202etxt.exe', '\u200b', '\ufeff',
+    '🚀'.repeat(201), '👩‍👩‍👧‍👦', '9999999999999999999', '-1', '1e400', 'NaN', '0x7fffffff', '18446744073709551616',
+    'd:9999999999999999999', '%', '%zz', '%E0%A4%A', '%ED%A0%80', '%00', '%u0000', '{"a":', '[[[[[[[[', 'null',
+    '{"__proto__":{"x":1}}', '[{"type":"mcp_tool_call","tool":"t\\u0000"}]', '\\ud800', ' ', '\u00a0', '\r\n', '..', '../../etc'),
+  fc.string({ unit: 'binary', maxLength: 64 }),
+  fc.string({ unit: 'grapheme', maxLength: 32 }),
+  fc.integer({ min: 100, max: 20_000 }).map((n) => 'x'.repeat(n)),
+  fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map(String),
+);
+const names = fc.constantFrom('client_id', 'code', 'refresh_token', 'auth_req_id', 'token', 'scope', 'resource',
+  'grant_type', 'redirect_uri', 'binding_message', 'authorization_details', 'login_hint_token', 'cursor', 'limit',
+  'actor', 'action', 'since', 'id', 'email', 'password', 'justification', 'comment', 'csrf', 'decision', 'events',
+  'name', 'client_name', 'redirect_uris', 'members', 'roles', 'permissions');
+const placement = fc.constantFrom('path', 'query', 'form', 'json', 'raw-json');
+
+/**
+ * Percent-encodes text for a URL or form, except percent-garbage which is sent as written. A lone
+ * surrogate goes as the bytes a careless encoder would write for it (generalised UTF-8).
+ */
+function inUrl(text: string): string {
+  if (/^%|%[0-9A-Fa-f]/.test(text)) return text;
+  let out = '';
+  for (const ch of text) {
+    const c = ch.charCodeAt(0);
+    out += ch.length === 1 && c >= 0xd800 && c <= 0xdfff
+      ? [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('')
+      : encodeURIComponent(ch);
+  }
+  return out;
+}
+
+// Named for the count it proves: the number is measured below and printed with the result.
+describe.each(databaseKinds())(`${RUNS} hostile inputs over every route never give a 5xx (%s)`, { timeout: 600_000 }, (kind) => {
+  let f: AdminFixture;
+  let routes: Route[];
+  let auth: Record<string, string>;
+
+  beforeAll(async () => {
+    f = await startAdminFixture(kind);
+    routes = await routeTable(f.t.server, f.t.url);
+    const agent = await registerAgent(f.t);
+    await f.t.server.users.create({ email: 'dev@example.com', password: 'dev password', roles: ['developer'] });
+    auth = {
+      admin: `Bearer ${await f.token()}`,
+      user: `Bearer ${(await userToken(agent, 'dev@example.com', 'dev password')).access_token}`,
+      agent: `Basic ${Buffer.from('agent:agent-secret-value').toString('base64')}`,
+    };
+  }, 600_000);
+  afterAll(async () => f?.close());
+
+  it('the route table covers our routers and oidc-provider', () => {
+    const paths = new Set(routes.map((r) => r.path));
+    for (const p of ['/token', '/auth', '/reg', '/reg/PARAM', '/backchannel', '/token/revocation', '/interaction/PARAM/confirm',
+      '/elevation/v1/elevations/PARAM', '/audit/v1/events', '/admin/v1/audit', '/admin/v1/users/PARAM', '/approvals/PARAM']) {
+      expect(paths, p).toContain(p);
+    }
+  });
+
+  it('answers every hostile input with a status below 500', async () => {
+    let tried = 0;
+    const statuses = new Map<number, number>();
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 0, max: routes.length - 1 }), placement, names, hostileText, fc.constantFrom('none', 'admin', 'user', 'agent'),
+      async (index, where, name, text, who) => {
+        tried++;
+        const route = routes[index]!;
+        let path = route.path.replaceAll(PARAM, where === 'path' ? inUrl(text) : 'some-id');
+        const headers: Record<string, string> = who === 'none' ? {} : { authorization: auth[who]! };
+        let body: string | undefined;
+        if (where === 'query') path += `?${name}=${inUrl(text)}`;
+        if (where === 'form') {
+          headers['content-type'] = 'application/x-www-form-urlencoded';
+          body = `${name}=${inUrl(text)}&grant_type=client_credentials`;
+        }
+        if (where === 'json') {
+          headers['content-type'] = 'application/json';
+          body = JSON.stringify({ [name]: text, events: [{ id: text, tool: text }] });
+        }
+        if (where === 'raw-json') {
+          headers['content-type'] = 'application/json';
+          body = text;
+        }
+        const method = body !== undefined && route.method === 'GET' ? 'POST' : route.method;
+        const res = await fetch(`${f.t.url}${path}`, { method, headers, body, redirect: 'manual' });
+        await res.arrayBuffer();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        expect(res.status, `${method} ${path} ${where} ${name}=${JSON.stringify(text).slice(0, 80)}`).toBeLessThan(500);
+      },
+    ), { numRuns: RUNS });
+    console.log(`input fuzz (${kind}): ${tried} hostile requests over ${routes.length} routes; statuses`, Object.fromEntries(statuses));
+    expect(tried).toBeGreaterThanOrEqual(RUNS);
+    expect((await fetch(`${f.t.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('cutting text by code points', () => {
+  it('keeps a prefix of at most n code points that is well-formed whenever the text is', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 80 }), fc.nat(100), (text, n) => {
+      const cut = truncateCodePoints(text, n);
+      expect(text.startsWith(cut)).toBe(true);
+      expect(codePointLength(cut)).toBe(Math.min(n, codePointLength(text)));
+      expect(cut.isWellFormed()).toBe(true);
+    }), { numRuns: 2000 });
+  });
+});
