@@ -67,22 +67,32 @@ async function routeTable(server: Server, url: string): Promise<Route[]> {
   return [...ours, ...theirs, ...ops].filter((r) => !seen.has(`${r.method} ${r.path}`) && seen.add(`${r.method} ${r.path}`));
 }
 
-// The hostile strings: each kind the boundary or a route must answer with a 4xx.
-const hostileText = fc.oneof(
-  fc.constantFrom('\u0000', 'a\u0000b', '\ud800', '\udfff', 'x\ud83d', '\ude80y', '\u202etxt.exe', '\u200b', '\ufeff',
-    '🚀'.repeat(201), '👩‍👩‍👧‍👦', '9999999999999999999', '-1', '1e400', 'NaN', '0x7fffffff', '18446744073709551616',
-    'd:9999999999999999999', '%', '%zz', '%E0%A4%A', '%ED%A0%80', '%00', '%u0000', '{"a":', '[[[[[[[[', 'null',
-    '{"__proto__":{"x":1}}', '[{"type":"mcp_tool_call","tool":"t\\u0000"}]', '\\ud800', ' ', '\u00a0', '\r\n', '..', '../../etc'),
-  fc.string({ unit: 'binary', maxLength: 64 }),
-  fc.string({ unit: 'grapheme', maxLength: 32 }),
-  fc.integer({ min: 100, max: 20_000 }).map((n) => 'x'.repeat(n)),
-  fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map(String),
-);
-const names = fc.constantFrom('client_id', 'code', 'refresh_token', 'auth_req_id', 'token', 'scope', 'resource',
+// The hostile strings, by kind: each kind must be answered with a 4xx (or accepted) anywhere.
+const KINDS = {
+  nul: fc.constantFrom('\u0000', 'a\u0000b', '%00', 'x%00').chain((t) => fc.string({ maxLength: 8 }).map((p) => p + t)),
+  surrogate: fc.constantFrom('\ud800', '\udfff', 'x\ud83d', '\ude80y', '%ED%A0%80', '\\ud800'),
+  number: fc.oneof(
+    fc.constantFrom('9999999999999999999', '-1', '1e400', 'NaN', '0x7fffffff', '18446744073709551616', '-0', '1.5'),
+    fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map(String),
+  ),
+  overlong: fc.integer({ min: 300, max: 12_000 }).map((n) => 'x'.repeat(n)),
+  bidi: fc.constantFrom('\u202etxt.exe', '\u2066x\u2069', '\u200b', '\ufeff', '\u00ad', '\u061c'),
+  emoji: fc.constantFrom('🚀'.repeat(201), '👩‍👩‍👧‍👦', '🇫🇷', '🚀'.repeat(160)).chain((e) => fc.string({ unit: 'grapheme', maxLength: 8 }).map((g) => g + e)),
+  percent: fc.constantFrom('%', '%zz', '%E0%A4%A', '%u0000', '%%', '%C0%80', '%F4%90%80%80'),
+  json: fc.constantFrom('{"a":', '[[[[[[[[', 'null', '{"__proto__":{"x":1}}', '[{"type":"mcp_tool_call","tool":"t\\u0000"}]',
+    `${'['.repeat(5000)}${']'.repeat(5000)}`, '"\\ud800"', '{"events":[{"id":"\\u0000"}]}'),
+  binary: fc.string({ unit: 'binary', maxLength: 64 }),
+};
+type Kind = keyof typeof KINDS;
+const hostileText = fc.oneof(...Object.values(KINDS));
+const NAMES = ['client_id', 'code', 'refresh_token', 'auth_req_id', 'token', 'scope', 'resource',
   'grant_type', 'redirect_uri', 'binding_message', 'authorization_details', 'login_hint_token', 'cursor', 'limit',
   'actor', 'action', 'since', 'id', 'email', 'password', 'justification', 'comment', 'csrf', 'decision', 'events',
-  'name', 'client_name', 'redirect_uris', 'members', 'roles', 'permissions');
-const placement = fc.constantFrom('path', 'query', 'form', 'json', 'raw-json');
+  'name', 'client_name', 'redirect_uris', 'members', 'roles', 'permissions', 'order', 'from', 'to', 'subject'];
+const names = fc.constantFrom(...NAMES);
+const PLACEMENTS = ['path', 'query', 'form', 'json', 'raw-json'] as const;
+type Placement = (typeof PLACEMENTS)[number];
+const placement = fc.constantFrom(...PLACEMENTS);
 
 /**
  * Percent-encodes text for a URL or form, except percent-garbage which is sent as written. A lone
@@ -101,7 +111,7 @@ function inUrl(text: string): string {
 }
 
 // Named for the count it proves: the number is measured below and printed with the result.
-describe.each(databaseKinds())(`${RUNS} hostile inputs over every route never give a 5xx (%s)`, { timeout: 600_000 }, (kind) => {
+describe.each(databaseKinds())(`hostile inputs (a sweep plus ${RUNS} random) over every route never give a 5xx (%s)`, { timeout: 600_000 }, (kind) => {
   let f: AdminFixture;
   let routes: Route[];
   let auth: Record<string, string>;
@@ -127,40 +137,70 @@ describe.each(databaseKinds())(`${RUNS} hostile inputs over every route never gi
     }
   });
 
-  it('answers every hostile input with a status below 500', async () => {
-    let tried = 0;
-    const statuses = new Map<number, number>();
+  /** The credentials a route expects: the hostile input then reaches past authentication. */
+  const credentialsFor = (path: string) => (path.startsWith('/admin/') ? 'admin' : path.startsWith('/elevation/') ? 'user'
+    : path.startsWith('/approvals') || path.startsWith('/interaction') ? 'none' : 'agent');
+
+  /** Sends `text` as `names` in one place of `route`; returns the status. */
+  async function send(route: Route, where: Placement, fields: string[], text: string, who: string): Promise<number> {
+    let path = route.path.replaceAll(PARAM, where === 'path' ? inUrl(text) : 'some-id');
+    const headers: Record<string, string> = who === 'none' ? {} : { authorization: auth[who]! };
+    const pairs = fields.map((n) => `${n}=${inUrl(text)}`).join('&');
+    let body: string | undefined;
+    if (where === 'query') path += `?${pairs}`;
+    if (where === 'form') {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = `${pairs}&grant_type=client_credentials`;
+    }
+    if (where === 'json') {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify({ ...Object.fromEntries(fields.map((n) => [n, text])), events: [{ id: text, tool: text }] });
+    }
+    if (where === 'raw-json') {
+      headers['content-type'] = 'application/json';
+      body = text;
+    }
+    const method = body !== undefined && route.method === 'GET' ? 'POST' : route.method;
+    const res = await fetch(`${f.t.url}${path}`, { method, headers, body, redirect: 'manual' });
+    await res.arrayBuffer();
+    expect(res.status, `${method} ${path.slice(0, 120)} ${where} ${fields.join(',').slice(0, 60)}=${JSON.stringify(text).slice(0, 80)}`).toBeLessThan(500);
+    return res.status;
+  }
+
+  const tally = { requests: 0, statuses: new Map<number, number>() };
+  const count = (status: number) => {
+    tally.requests++;
+    tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + 1);
+  };
+
+  it('answers each kind of hostile input in each place of each route with a status below 500', async () => {
+    // A sweep: every route × place × kind once, every parameter name at once (with the route's
+    // credentials for half the kinds, without for the others), so no combination is left to luck.
+    const kinds = Object.keys(KINDS) as Kind[];
+    for (const route of routes) {
+      for (const where of PLACEMENTS) {
+        if (where === 'path' && !route.path.includes(PARAM)) continue;
+        for (const [i, kind] of kinds.entries()) {
+          const [text] = fc.sample(KINDS[kind], 1);
+          count(await send(route, where, NAMES, text!, i % 2 ? 'none' : credentialsFor(route.path)));
+        }
+      }
+    }
+  });
+
+  it('answers random hostile inputs with a status below 500', async () => {
     await fc.assert(fc.asyncProperty(
-      fc.integer({ min: 0, max: routes.length - 1 }), placement, names, hostileText, fc.constantFrom('none', 'admin', 'user', 'agent'),
-      async (index, where, name, text, who) => {
-        tried++;
-        const route = routes[index]!;
-        let path = route.path.replaceAll(PARAM, where === 'path' ? inUrl(text) : 'some-id');
-        const headers: Record<string, string> = who === 'none' ? {} : { authorization: auth[who]! };
-        let body: string | undefined;
-        if (where === 'query') path += `?${name}=${inUrl(text)}`;
-        if (where === 'form') {
-          headers['content-type'] = 'application/x-www-form-urlencoded';
-          body = `${name}=${inUrl(text)}&grant_type=client_credentials`;
-        }
-        if (where === 'json') {
-          headers['content-type'] = 'application/json';
-          body = JSON.stringify({ [name]: text, events: [{ id: text, tool: text }] });
-        }
-        if (where === 'raw-json') {
-          headers['content-type'] = 'application/json';
-          body = text;
-        }
-        const method = body !== undefined && route.method === 'GET' ? 'POST' : route.method;
-        const res = await fetch(`${f.t.url}${path}`, { method, headers, body, redirect: 'manual' });
-        await res.arrayBuffer();
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        expect(res.status, `${method} ${path} ${where} ${name}=${JSON.stringify(text).slice(0, 80)}`).toBeLessThan(500);
-      },
+      fc.integer({ min: 0, max: routes.length - 1 }), placement, fc.array(names, { minLength: 1, maxLength: 3 }), hostileText,
+      fc.constantFrom('none', 'admin', 'user', 'agent'),
+      async (index, where, fields, text, who) => count(await send(routes[index]!, where, fields, text, who)),
     ), { numRuns: RUNS });
-    console.log(`input fuzz (${kind}): ${tried} hostile requests over ${routes.length} routes; statuses`, Object.fromEntries(statuses));
-    expect(tried).toBeGreaterThanOrEqual(RUNS);
+  });
+
+  it('is still healthy afterwards; the count of hostile requests is recorded', async () => {
     expect((await fetch(`${f.t.url}/healthz`)).status).toBe(200);
+    console.log(`input fuzz (${kind}): ${tally.requests} hostile requests over ${routes.length} routes × `
+      + `${PLACEMENTS.length} places × ${Object.keys(KINDS).length} kinds; statuses`, Object.fromEntries(tally.statuses));
+    expect(tally.requests).toBeGreaterThan(RUNS + routes.length * 4 * Object.keys(KINDS).length);
   });
 });
 
