@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './db/schema.ts';
 import { errorMiddleware } from './http/errors.ts';
+import { inputBoundary } from './http/input-boundary.ts';
 import { httpMetricsMiddleware, type ServerMetrics } from './ops/metrics.ts';
 import { tracingMiddleware } from './ops/tracing.ts';
 import { RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './http/unavailable.ts';
@@ -42,6 +43,8 @@ export function createApp(deps: AppDeps): Koa {
       deps.log.debug({ reqId: ctx.state.reqId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
     }
   });
+  // First after the request id: no route, oidc-provider's included, sees text it cannot store.
+  app.use(inputBoundary());
   app.use(tracingMiddleware());
   app.use(httpMetricsMiddleware(deps.metrics));
   // oidc-provider answers its own failures; when the cause was the database being unreachable,

@@ -3,6 +3,7 @@ import { normaliseEmail } from './email.ts';
 import type { LoginThrottle } from './login-limiter.ts';
 import { dummyHash, verifyPassword } from './password.ts';
 import type { UserRepository } from './users.ts';
+import { truncateCodePoints } from '../http/text.ts';
 
 /** Longest email (RFC 5321 path limit, in code points) and password the forms accept. */
 const MAX_EMAIL = 320;
@@ -50,14 +51,14 @@ export class SignInService {
   }
 
   async signIn(attempt: SignInAttempt): Promise<SignInResult> {
-    const raw = typeof attempt.email === 'string' ? cut(attempt.email, MAX_EMAIL * 4) : '';
-    const normalised = cut(normaliseEmail(raw), MAX_EMAIL);
+    const raw = typeof attempt.email === 'string' ? truncateCodePoints(attempt.email, MAX_EMAIL * 4) : '';
+    const normalised = truncateCodePoints(normaliseEmail(raw), MAX_EMAIL);
     const storable = !UNSTORABLE.test(normalised);
     const email = storable
       ? normalised
       : normalised.replace(new RegExp(UNSTORABLE, 'gu'), '\uFFFD');
     const password =
-      typeof attempt.password === 'string' ? cut(attempt.password, MAX_PASSWORD) : '';
+      typeof attempt.password === 'string' ? truncateCodePoints(attempt.password, MAX_PASSWORD) : '';
     const { address, action } = attempt;
 
     const retryAfter = await this.#throttle.attempt(storable ? email : '', address);
@@ -90,9 +91,4 @@ export class SignInService {
     });
     return { kind: 'signed-in', email, userId: row.id };
   }
-}
-
-/** The first `max` code points of `s` (never half a surrogate pair). */
-function cut(s: string, max: number): string {
-  return s.length <= max ? s : Array.from(s).slice(0, max).join('');
 }

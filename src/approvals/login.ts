@@ -5,6 +5,7 @@ import { render } from '../http/views.ts';
 import { AppError } from '../errors.ts';
 import type { ApprovalDeps } from './routes.ts';
 import { endSession, loginNonce, readSession, safeNext, startSession, type ApproverSession } from './session.ts';
+import { truncateCodePoints } from '../http/text.ts';
 
 /** A signed-in, still active approver. */
 export interface Approver {
@@ -70,7 +71,7 @@ export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware)
     const next = safeNext(body.next);
     const nonce = loginNonce(ctx, false);
     if (!nonce || !deps.csrf.verify(loginBinding(nonce), body.csrf)) {
-      const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
+      const email = typeof body.email === 'string' ? truncateCodePoints(body.email, 320) : '';
       page(ctx, 403, { next, email, error: 'This sign-in form expired or was not sent by this site. Please sign in again.' });
       return;
     }

@@ -78,13 +78,19 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the user denied the request' }, { mergeWithLastSubmission: true });
       return;
     }
-    const justification = typeof body.justification === 'string' ? body.justification.slice(0, 200) : undefined;
+    // Not cut here: a justification that is too long is refused with the form shown again.
+    const justification = typeof body.justification === 'string' ? body.justification : undefined;
     const view = await decideConsent(deps, details, { confirmed: true, justification });
     if (view.kind === 'wait') {
       ctx.status = 303;
       return ctx.redirect(`/interaction/${details.uid}/wait`);
     }
-    if (view.kind !== 'finish') throw new AppError('ERR_INVALID', 400, 'A justification is required for elevated scopes.');
+    if (view.kind === 'page') {
+      const client = await provider.Client.find(String(details.params.client_id));
+      ctx.status = 400;
+      ctx.body = render('consent', { ...view.page, action: ctx.path, csrf: csrf.token(details.uid), clientName: client?.clientName ?? String(details.params.client_id) });
+      return;
+    }
     await provider.interactionFinished(ctx.req, ctx.res, view.result, { mergeWithLastSubmission: true });
   });
 
