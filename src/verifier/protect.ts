@@ -191,13 +191,21 @@ export async function createMcpProtection(options: McpProtectionOptions): Promis
     // Only the base scopes: the MCP SDK asks for every listed scope on its first authorization,
     // and elevated scopes are meant to be asked for one call at a time.
     scopesSupported: baseScopes(),
+    dpopSigningAlgValuesSupported: [...(verifier.dpopAlgorithms ?? [])],
     ...(held?.catalogue.resources[resource] !== undefined && { resourceName: held.catalogue.resources[resource].name }),
     ...options.metadata,
   });
   const guardOptions: ResourceServerAuthOptions = {
     ...options.http,
     verifier,
-    metadata: { ...options.metadata, resource, authorizationServers: document.authorization_servers, scopesSupported: document.scopes_supported, resourceName: document.resource_name },
+    metadata: {
+      ...options.metadata,
+      resource,
+      authorizationServers: document.authorization_servers,
+      scopesSupported: document.scopes_supported,
+      resourceName: document.resource_name,
+      dpopSigningAlgValuesSupported: document.dpop_signing_alg_values_supported,
+    },
     decide: decideAtEdge,
   };
 

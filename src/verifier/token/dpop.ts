@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import { InvalidTokenError } from '../errors.ts';
+import { InvalidDpopProofError } from '../errors.ts';
 import { ExpiringLru } from './lru.ts';
 
 /** Settings of {@link createDpopChecker}; see `TokenVerifierOptions` for defaults. */
@@ -32,7 +32,7 @@ function targetUri(value: string): string | undefined {
 }
 
 function refuse(reason: string): never {
-  throw new InvalidTokenError(`invalid DPoP proof: ${reason}`);
+  throw new InvalidDpopProofError(`invalid DPoP proof: ${reason}`);
 }
 
 /**
