@@ -9,7 +9,7 @@ export * from './token/index.ts';
 export * from './http/index.ts';
 export * from './policy-client/index.ts';
 export { createMcpProtection, type McpProtection, type McpProtectionOptions } from './protect.ts';
-export { protectMcpServer, type ProtectedMcpServer, type ProtectedToolConfig } from './mcp/protect.ts';
+export { protectMcpServer, createToolProtection, type ProtectedMcpServer, type ProtectedToolConfig } from './mcp/protect.ts';
 export type { ProtectOptions, ProtectedToolOptions, ToolDecision } from './mcp/types.ts';
 export { createAuditClient, type AuditClient, type AuditClientOptions, type AuditStats } from './audit/client.ts';
 export type { AuditDecision, AuditEvent, AuditEventInput, AuditResult, AuditSink } from './observability/audit-event.ts';
@@ -21,5 +21,7 @@ export {
   ToolError, EXECUTION_FAILED, TIMEOUT, RATE_LIMITED, DEPENDENCY_FAILED, type ToolErrorCode, type ToolErrorData,
 } from './resilience/errors.ts';
 export { BreakerRegistry, type BreakerRegistryOptions } from './resilience/breakers.ts';
-export { RateLimiter, type RateLimiterOptions } from './resilience/rate-limit.ts';
-export { withToolPolicy, sharedBreakers, type RetryOptions, type ToolPolicyOptions } from './resilience/policy.ts';
+export {
+  RateLimiter, type RateLimiterOptions, type RateLimitStore, type RateLimitVerdict, type RedisClientLike,
+} from './resilience/rate-limit.ts';
+export { withToolPolicy, sharedBreakers, rateLimitKey, type RetryOptions, type ToolPolicyOptions } from './resilience/policy.ts';

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { InvalidDpopProofError, InvalidTokenError } from '../errors.ts';
 import { mapClaims, toInvalidToken, type CachedToken } from './claims.ts';
-import { createDpopChecker } from './dpop.ts';
+import { createDpopChecker, dpopReplayLimiter } from './dpop.ts';
 import { createKeyStore } from './jwks.ts';
 import { ExpiringLru } from './lru.ts';
 import { resolveOptions, type TokenVerifierOptions } from './options.ts';
@@ -42,7 +42,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const checkDpop = createDpopChecker({
     algorithms: o.dpopAlgorithms,
     maxSkewSec: o.dpopMaxSkewSec,
-    replayCacheMax: o.dpopReplayCacheMax,
+    seen: dpopReplayLimiter({
+      maxSkewSec: o.dpopMaxSkewSec,
+      store: options.dpopReplayStore ?? { type: 'memory', maxKeys: o.dpopReplayCacheMax },
+      now: nowMs,
+    }),
     maxLength: o.maxTokenLength,
     now: nowMs,
   });
