@@ -102,7 +102,13 @@ export function withToolPolicy(
           }),
         })
       : noop;
-  const policy = wrap(retryPolicy, breakers.get(dependency), timeout(timeoutMs, TimeoutStrategy.Aggressive));
+  // abortOnReturn off: cockatiel would otherwise abort every finished call's signal, and each
+  // abort builds a DOMException with a stack trace, the largest single cost of a protected call.
+  // A timeout and the client's cancellation still abort the handler's signal.
+  const attemptTimeout = timeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
+  const policy = retryPolicy === noop
+    ? wrap(breakers.get(dependency), attemptTimeout)
+    : wrap(retryPolicy, breakers.get(dependency), attemptTimeout);
 
   const toToolError = (error: unknown, cancelled: boolean): ToolError => {
     if (error instanceof ToolError) return error;
