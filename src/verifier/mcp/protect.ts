@@ -7,6 +7,7 @@ import type { ToolMetrics } from '../observability/metrics.ts';
 import { createPipelineContext, protectCallback } from './pipeline.ts';
 import type { NormalisedCallback, PipelineContext } from './pipeline.ts';
 import { installToolHooks } from './sdk-hooks.ts';
+import { releaseJsonResponseStreamsOnConnect } from './sdk-json-response-leak.ts';
 import type { ProtectedToolOptions, ProtectOptions } from './types.ts';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -70,6 +71,10 @@ export function createToolProtection(options: ProtectOptions): (server: McpServe
  * Protection fails closed: tools registered on the `McpServer` directly are neither listed nor
  * callable, and requests without `authInfo` see no tools and are refused (-32002).
  *
+ * Every Streamable HTTP transport the server connects gets `releaseJsonResponseStreams`,
+ * the workaround for MCP SDK issue #2559 (JSON-response mode keeps one entry per request until
+ * the session closes).
+ *
  * @throws TypeError when `server` is already protected.
  */
 export function protectMcpServer(server: McpServer, options: ProtectOptions): ProtectedMcpServer {
@@ -79,6 +84,8 @@ export function protectMcpServer(server: McpServer, options: ProtectOptions): Pr
 function protectWith(server: McpServer, ctx: PipelineContext, visible: ProtectOptions['visible']): ProtectedMcpServer {
   if (protectedServers.has(server)) throw new TypeError('this McpServer is already protected');
   protectedServers.add(server);
+  // Until the MCP SDK releases JSON-response stream mappings itself (its issue #2559).
+  releaseJsonResponseStreamsOnConnect(server);
   const { metrics } = ctx;
   const names = new Set<string>();
   let hooked = false;
