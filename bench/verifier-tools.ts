@@ -27,16 +27,23 @@ const calls = Math.round(envNumber('BENCH_CALLS', 4_000));
 const rounds = Math.round(envNumber('BENCH_ROUNDS', 5));
 
 const auth: AuthInfo = {
-  token: 't', clientId: 'agent', scopes: ['mcp:tools:read'], expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  token: 't',
+  clientId: 'agent',
+  scopes: ['mcp:tools:read'],
+  expiresAt: Math.floor(Date.now() / 1000) + 3600,
   extra: { subject: 'dev-1', roles: ['developer'] },
 };
 const options = {
-  decide: () => ({ decision: 'allow' }), visible: () => true, rateLimit: false, metrics: verifier.createToolMetrics(),
+  decide: () => ({ decision: 'allow' }),
+  visible: () => true,
+  rateLimit: false,
+  metrics: verifier.createToolMetrics(),
 };
 type Protect = (server: McpServer) => { registerTool: McpServer['registerTool'] };
-const protect: Protect = typeof verifier.createToolProtection === 'function'
-  ? verifier.createToolProtection(options)
-  : (server) => verifier.protectMcpServer(server, options);
+const protect: Protect =
+  typeof verifier.createToolProtection === 'function'
+    ? verifier.createToolProtection(options)
+    : (server) => verifier.protectMcpServer(server, options);
 
 const TOOL = { description: 'Lists services', annotations: { readOnlyHint: true } };
 const result = () => ({ content: [{ type: 'text' as const, text: 'api, web, worker' }] });
@@ -56,10 +63,19 @@ async function connect(server: McpServer) {
   await client.start();
   let id = 0;
   return {
-    call: () => new Promise<JSONRPCMessage>((done) => {
-      waiting = done;
-      void client.send({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name: 'list_services', arguments: {} } }, { authInfo: auth });
-    }),
+    call: () =>
+      new Promise<JSONRPCMessage>((done) => {
+        waiting = done;
+        void client.send(
+          {
+            jsonrpc: '2.0',
+            id: ++id,
+            method: 'tools/call',
+            params: { name: 'list_services', arguments: {} },
+          },
+          { authInfo: auth },
+        );
+      }),
     close: () => server.close(),
   };
 }
@@ -89,17 +105,28 @@ async function statelessRun(protectedTools: boolean): Promise<number> {
   return (used.user + used.system) / n;
 }
 
-console.log(`protectMcpServer CPU per call, in process (${root}); ${calls} calls per run, ${rounds} rounds`);
-const protection = typeof verifier.createToolProtection === 'function' ? 'built once' : 'built per server';
+console.log(
+  `protectMcpServer CPU per call, in process (${root}); ${calls} calls per run, ${rounds} rounds`,
+);
+const protection =
+  typeof verifier.createToolProtection === 'function' ? 'built once' : 'built per server';
 const modes = (process.env.BENCH_MODES ?? 'stateful,stateless').split(',');
-for (const [mode, run] of ([['stateful', statefulRun], ['stateless', statelessRun]] as const).filter(([m]) => modes.includes(m))) {
+for (const [mode, run] of (
+  [
+    ['stateful', statefulRun],
+    ['stateless', statelessRun],
+  ] as const
+).filter(([m]) => modes.includes(m))) {
   await run(false);
   await run(true);
   const plain: number[] = [];
   const guarded: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    for (const protectedTools of r % 2 === 0 ? [false, true] : [true, false]) (protectedTools ? guarded : plain).push(await run(protectedTools));
+    for (const protectedTools of r % 2 === 0 ? [false, true] : [true, false])
+      (protectedTools ? guarded : plain).push(await run(protectedTools));
   }
   const [a, b] = [median(plain), median(guarded)];
-  console.log(`${mode.padEnd(10)} unprotected ${a.toFixed(1)} µs, protected ${b.toFixed(1)} µs, +${(b - a).toFixed(1)} µs per call (protection ${protection})`);
+  console.log(
+    `${mode.padEnd(10)} unprotected ${a.toFixed(1)} µs, protected ${b.toFixed(1)} µs, +${(b - a).toFixed(1)} µs per call (protection ${protection})`,
+  );
 }

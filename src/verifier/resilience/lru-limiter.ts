@@ -43,8 +43,17 @@ export class LruRateLimiter extends StoreAbstract {
 
   constructor(options: LruRateLimiterOptions) {
     const now = options.now ?? Date.now;
-    const windows = new LRUCache<string, Window>({ max: options.maxKeys, ttlResolution: 0, perf: { now } });
-    super({ points: options.points, duration: options.duration, keyPrefix: options.keyPrefix, storeClient: windows });
+    const windows = new LRUCache<string, Window>({
+      max: options.maxKeys,
+      ttlResolution: 0,
+      perf: { now },
+    });
+    super({
+      points: options.points,
+      duration: options.duration,
+      keyPrefix: options.keyPrefix,
+      storeClient: windows,
+    });
     this.#windows = windows;
     this.#now = now;
   }
@@ -60,9 +69,10 @@ export class LruRateLimiter extends StoreAbstract {
   _upsert(key: string, points: number, msDuration: number, forceExpire = false): Promise<Window> {
     const now = this.#now();
     const current = this.#windows.get(key);
-    const window: Window = forceExpire || current === undefined || current.endsAt <= now
-      ? { consumed: points, endsAt: msDuration > 0 ? now + msDuration : Number.POSITIVE_INFINITY }
-      : { consumed: current.consumed + points, endsAt: current.endsAt };
+    const window: Window =
+      forceExpire || current === undefined || current.endsAt <= now
+        ? { consumed: points, endsAt: msDuration > 0 ? now + msDuration : Number.POSITIVE_INFINITY }
+        : { consumed: current.consumed + points, endsAt: current.endsAt };
     const ttl = window.endsAt - now;
     this.#windows.set(key, window, Number.isFinite(ttl) ? { ttl } : {});
     return Promise.resolve(window);
@@ -78,8 +88,15 @@ export class LruRateLimiter extends StoreAbstract {
   }
 
   _getRateLimiterRes(_key: string, changedPoints: number, window: Window): RateLimiterRes {
-    const msBeforeNext = Number.isFinite(window.endsAt) ? Math.max(0, window.endsAt - this.#now()) : -1;
+    const msBeforeNext = Number.isFinite(window.endsAt)
+      ? Math.max(0, window.endsAt - this.#now())
+      : -1;
     const remaining = Math.max(this.points - window.consumed, 0);
-    return new RateLimiterRes(remaining, msBeforeNext, window.consumed, window.consumed === changedPoints);
+    return new RateLimiterRes(
+      remaining,
+      msBeforeNext,
+      window.consumed,
+      window.consumed === changedPoints,
+    );
   }
 }

@@ -41,11 +41,11 @@ export interface RateLimiterOptions {
 
 /** Outcome of {@link RateLimiter.consume}. */
 export type RateLimitVerdict =
-  | { allowed: true; remaining: number }
-  | { allowed: false; retryAfterMs: number };
+  { allowed: true; remaining: number } | { allowed: false; retryAfterMs: number };
 
 function whole(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new TypeError(`${name} must be an integer of at least ${min}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new TypeError(`${name} must be an integer of at least ${min}`);
   return value;
 }
 
@@ -70,14 +70,21 @@ export class RateLimiter {
     const store = options.store ?? { type: 'memory' };
     const name = options.name ?? 'rl';
     const maxKeys = whole('maxKeys', store.maxKeys ?? 10_000, 1);
-    this.#local = new LruRateLimiter({ points: this.points, duration: this.durationSec, keyPrefix: name, maxKeys, now: options.now });
+    this.#local = new LruRateLimiter({
+      points: this.points,
+      duration: this.durationSec,
+      keyPrefix: name,
+      maxKeys,
+      now: options.now,
+    });
     if (store.type === 'memory') {
       this.#limiter = this.#local;
     } else if (store.type === 'redis' && typeof store.client?.eval === 'function') {
       this.#limiter = new RateLimiterRedis({
         storeClient: store.client,
         // node-redis has no `defineCommand`; ioredis does, and rate-limiter-flexible uses it.
-        useRedisPackage: typeof (store.client as { defineCommand?: unknown }).defineCommand !== 'function',
+        useRedisPackage:
+          typeof (store.client as { defineCommand?: unknown }).defineCommand !== 'function',
         points: this.points,
         duration: this.durationSec,
         keyPrefix: `${store.keyPrefix ?? 'mcp-elevate'}:${name}`,

@@ -1,8 +1,19 @@
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+} from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  InsufficientScopeError, InvalidDpopProofError, InvalidRequestError, InvalidTokenError, MissingTokenError,
+  InsufficientScopeError,
+  InvalidDpopProofError,
+  InvalidRequestError,
+  InvalidTokenError,
+  MissingTokenError,
 } from '../../../src/verifier/errors.ts';
 import { challenge, type ChallengeOptions } from '../../../src/verifier/http/challenge.ts';
 import { createTokenVerifier } from '../../../src/verifier/token/verifier.ts';
@@ -16,7 +27,9 @@ const header = (error: unknown, options: ChallengeOptions = both, scheme?: 'bear
 
 describe('DPoP challenges (RFC 9449 §7.1)', () => {
   it('offers both schemes, Bearer first, to a request without a token', () => {
-    expect(header(new MissingTokenError())).toBe(`Bearer resource_metadata="${META}", DPoP algs="ES256 EdDSA", resource_metadata="${META}"`);
+    expect(header(new MissingTokenError())).toBe(
+      `Bearer resource_metadata="${META}", DPoP algs="ES256 EdDSA", resource_metadata="${META}"`,
+    );
   });
 
   it('answers a bad Bearer token with the Bearer error and still offers DPoP', () => {
@@ -26,25 +39,37 @@ describe('DPoP challenges (RFC 9449 §7.1)', () => {
   });
 
   it('answers a bad proof with the DPoP scheme alone and invalid_dpop_proof', () => {
-    const response = challenge(new InvalidDpopProofError('invalid DPoP proof: replayed'), both, { scheme: 'dpop' });
+    const response = challenge(new InvalidDpopProofError('invalid DPoP proof: replayed'), both, {
+      scheme: 'dpop',
+    });
     expect(response.status).toBe(401);
     expect(response.headers['WWW-Authenticate']).toBe(
       `DPoP error="invalid_dpop_proof", error_description="invalid DPoP proof: replayed", algs="ES256 EdDSA", resource_metadata="${META}"`,
     );
-    expect(response.body).toEqual({ error: 'invalid_dpop_proof', error_description: 'invalid DPoP proof: replayed' });
+    expect(response.body).toEqual({
+      error: 'invalid_dpop_proof',
+      error_description: 'invalid DPoP proof: replayed',
+    });
   });
 
   it('answers any failure of a request made with the DPoP scheme with the DPoP scheme', () => {
     expect(header(new InvalidTokenError('token expired'), both, 'dpop')).toBe(
       `DPoP error="invalid_token", error_description="token expired", algs="ES256 EdDSA", resource_metadata="${META}"`,
     );
-    expect(challenge(new InvalidRequestError('multiple DPoP headers'), both, { scheme: 'dpop' }).headers['WWW-Authenticate'])
-      .toMatch(/^DPoP error="invalid_request", /);
+    expect(
+      challenge(new InvalidRequestError('multiple DPoP headers'), both, { scheme: 'dpop' }).headers[
+        'WWW-Authenticate'
+      ],
+    ).toMatch(/^DPoP error="invalid_request", /);
   });
 
   it('answers a DPoP-bound token sent as Bearer with the DPoP scheme', () => {
-    const error = new InvalidTokenError('DPoP-bound token requires the DPoP scheme', { dpop: true });
-    expect(header(error, both, 'bearer')).toMatch(/^DPoP error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme", algs=/);
+    const error = new InvalidTokenError('DPoP-bound token requires the DPoP scheme', {
+      dpop: true,
+    });
+    expect(header(error, both, 'bearer')).toMatch(
+      /^DPoP error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme", algs=/,
+    );
   });
 
   it('challenges a step-up of a DPoP-bound token with the DPoP scheme', () => {
@@ -57,11 +82,18 @@ describe('DPoP challenges (RFC 9449 §7.1)', () => {
   it('keeps to the Bearer scheme when the resource takes no DPoP', () => {
     const bearerOnly = { resourceMetadataUrl: META };
     expect(header(new MissingTokenError(), bearerOnly)).toBe(`Bearer resource_metadata="${META}"`);
-    expect(header(new InvalidDpopProofError('invalid DPoP proof: replayed'), bearerOnly, 'dpop')).toMatch(/^Bearer error="invalid_dpop_proof"/);
+    expect(
+      header(new InvalidDpopProofError('invalid DPoP proof: replayed'), bearerOnly, 'dpop'),
+    ).toMatch(/^Bearer error="invalid_dpop_proof"/);
   });
 
   it('drops algorithm names that could break out of the algs parameter', () => {
-    expect(header(new MissingTokenError(), { resourceMetadataUrl: META, dpopAlgorithms: ['ES256", error="x\r\n'] })).toBe(
+    expect(
+      header(new MissingTokenError(), {
+        resourceMetadataUrl: META,
+        dpopAlgorithms: ['ES256", error="x\r\n'],
+      }),
+    ).toBe(
       `Bearer resource_metadata="${META}", DPoP algs="ES256\\", error=\\"x", resource_metadata="${META}"`,
     );
   });
@@ -83,9 +115,16 @@ describe('DPoP challenges from a listening protected server', () => {
   beforeAll(async () => {
     issuer = await startIssuer();
     mcp = await startGuardedServer((base) => ({
-      verifier: createTokenVerifier({ issuer: issuer.issuer, resource: `${base}/mcp`, dpopAlgorithms: ['ES256', 'PS256'] }),
+      verifier: createTokenVerifier({
+        issuer: issuer.issuer,
+        resource: `${base}/mcp`,
+        dpopAlgorithms: ['ES256', 'PS256'],
+      }),
       baseScopes: ['mcp:read'],
-      decide: (_auth, call) => (call.name === 'deploy' ? { decision: 'step_up', scopes: ['deploy:prod'] } : { decision: 'allow' }),
+      decide: (_auth, call) =>
+        call.name === 'deploy'
+          ? { decision: 'step_up', scopes: ['deploy:prod'] }
+          : { decision: 'allow' },
     }));
     resource = `${mcp.url}/mcp`;
     metadata = `${mcp.url}/.well-known/oauth-protected-resource/mcp`;
@@ -108,7 +147,12 @@ describe('DPoP challenges from a listening protected server', () => {
     })
       .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holder.jwk })
       .sign(holder.privateKey);
-  const call = (name: string) => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {} } });
+  const call = (name: string) => ({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name, arguments: {} },
+  });
 
   it('advertises the accepted proof algorithms in its metadata', async () => {
     const reply = await send(metadata);
@@ -118,7 +162,9 @@ describe('DPoP challenges from a listening protected server', () => {
   it('offers Bearer and DPoP to a request without a token', async () => {
     const reply = await send(resource);
     expect(reply.status).toBe(401);
-    expect(reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="${metadata}", DPoP algs="ES256 PS256", resource_metadata="${metadata}"`);
+    expect(reply.headers['www-authenticate']).toBe(
+      `Bearer resource_metadata="${metadata}", DPoP algs="ES256 PS256", resource_metadata="${metadata}"`,
+    );
   });
 
   it('refuses a replayed proof with 401 DPoP invalid_dpop_proof', async () => {
@@ -137,20 +183,35 @@ describe('DPoP challenges from a listening protected server', () => {
     const token = await signAccessToken(issuer, { aud: resource, cnf: { jkt: holder.jkt } });
     const reply = await postJsonRpc(resource, token, call('list'), { DPoP: await proof(token) });
     expect(reply.status).toBe(401);
-    expect(reply.headers['www-authenticate']).toMatch(/^DPoP error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme", algs="ES256 PS256"/);
+    expect(reply.headers['www-authenticate']).toMatch(
+      /^DPoP error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme", algs="ES256 PS256"/,
+    );
   });
 
   it('refuses an expired token sent with the DPoP scheme with a DPoP challenge', async () => {
     const nowSec = Math.floor(Date.now() / 1000);
-    const token = await signAccessToken(issuer, { aud: resource, cnf: { jkt: holder.jkt }, iat: nowSec - 600, exp: nowSec - 300 });
-    const reply = await postJsonRpc(resource, undefined, call('list'), { Authorization: `DPoP ${token}`, DPoP: await proof(token) });
+    const token = await signAccessToken(issuer, {
+      aud: resource,
+      cnf: { jkt: holder.jkt },
+      iat: nowSec - 600,
+      exp: nowSec - 300,
+    });
+    const reply = await postJsonRpc(resource, undefined, call('list'), {
+      Authorization: `DPoP ${token}`,
+      DPoP: await proof(token),
+    });
     expect(reply.status).toBe(401);
-    expect(reply.headers['www-authenticate']).toMatch(/^DPoP error="invalid_token", error_description="token expired", algs=/);
+    expect(reply.headers['www-authenticate']).toMatch(
+      /^DPoP error="invalid_token", error_description="token expired", algs=/,
+    );
   });
 
   it('challenges a step-up of a DPoP-bound token with the DPoP scheme and the scopes', async () => {
     const token = await signAccessToken(issuer, { aud: resource, cnf: { jkt: holder.jkt } });
-    const reply = await postJsonRpc(resource, undefined, call('deploy'), { Authorization: `DPoP ${token}`, DPoP: await proof(token) });
+    const reply = await postJsonRpc(resource, undefined, call('deploy'), {
+      Authorization: `DPoP ${token}`,
+      DPoP: await proof(token),
+    });
     expect(reply.status).toBe(403);
     expect(reply.headers['www-authenticate']).toBe(
       `DPoP error="insufficient_scope", scope="mcp:read deploy:prod", algs="ES256 PS256", resource_metadata="${metadata}"`,
@@ -161,6 +222,8 @@ describe('DPoP challenges from a listening protected server', () => {
     const token = await signAccessToken(issuer, { aud: resource });
     const reply = await postJsonRpc(resource, token, call('deploy'));
     expect(reply.status).toBe(403);
-    expect(reply.headers['www-authenticate']).toBe(`Bearer error="insufficient_scope", scope="mcp:read deploy:prod", resource_metadata="${metadata}"`);
+    expect(reply.headers['www-authenticate']).toBe(
+      `Bearer error="insufficient_scope", scope="mcp:read deploy:prod", resource_metadata="${metadata}"`,
+    );
   });
 });

@@ -7,7 +7,12 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMcpProtection, RATE_LIMITED, type McpProtection, type RateLimitStore } from '../../../src/verifier/index.ts';
+import {
+  createMcpProtection,
+  RATE_LIMITED,
+  type McpProtection,
+  type RateLimitStore,
+} from '../../../src/verifier/index.ts';
 import { listen, type Started } from '../http/fixtures.ts';
 import { RespClient } from '../resilience/resp-client.ts';
 import { RESOURCE, startFakeIssuer, type FakeIssuer } from './fake-issuer.ts';
@@ -26,9 +31,18 @@ afterAll(async () => {
 });
 
 async function token(subject = 'dev-1', claims: Record<string, unknown> = {}): Promise<string> {
-  return new SignJWT({ client_id: 'agent', scope: 'mcp:tools:read', roles: ['developer'], ...claims })
+  return new SignJWT({
+    client_id: 'agent',
+    scope: 'mcp:tools:read',
+    roles: ['developer'],
+    ...claims,
+  })
     .setProtectedHeader({ alg: 'ES256', kid: fake.key.kid, typ: 'at+jwt' })
-    .setIssuer(fake.issuer).setAudience(RESOURCE).setSubject(subject).setIssuedAt().setExpirationTime('10m')
+    .setIssuer(fake.issuer)
+    .setAudience(RESOURCE)
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime('10m')
     .sign(fake.key.privateKey);
 }
 
@@ -42,29 +56,36 @@ async function protectedServer(store?: RateLimitStore): Promise<Started> {
     ...(store !== undefined && { rateLimitStore: store }),
   });
   const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const started = await listen(createServer(async (req, res) => {
-    if ((await protection.guard(req, res)) === undefined) return;
-    const body = (req as { body?: unknown }).body;
-    const id = req.headers['mcp-session-id'];
-    const known = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (known !== undefined) return known.handleRequest(req, res, body);
-    if (req.method !== 'POST' || !isInitializeRequest(body)) {
-      res.writeHead(400).end();
-      return;
-    }
-    const server = new McpServer({ name: 'budgets', version: '1.0.0' });
-    protection.protectMcpServer(server).registerTool('list_services', { annotations: { readOnlyHint: true } }, () => ({
-      content: [{ type: 'text', text: 'api, web' }],
-    }));
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
-      enableJsonResponse: true,
-      onsessioninitialized: (sid) => void sessions.set(sid, transport),
-    });
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
-  }));
-  cleanup.push(() => protection.close(), () => started.close());
+  const started = await listen(
+    createServer(async (req, res) => {
+      if ((await protection.guard(req, res)) === undefined) return;
+      const body = (req as { body?: unknown }).body;
+      const id = req.headers['mcp-session-id'];
+      const known = typeof id === 'string' ? sessions.get(id) : undefined;
+      if (known !== undefined) return known.handleRequest(req, res, body);
+      if (req.method !== 'POST' || !isInitializeRequest(body)) {
+        res.writeHead(400).end();
+        return;
+      }
+      const server = new McpServer({ name: 'budgets', version: '1.0.0' });
+      protection
+        .protectMcpServer(server)
+        .registerTool('list_services', { annotations: { readOnlyHint: true } }, () => ({
+          content: [{ type: 'text', text: 'api, web' }],
+        }));
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: randomUUID,
+        enableJsonResponse: true,
+        onsessioninitialized: (sid) => void sessions.set(sid, transport),
+      });
+      await server.connect(transport);
+      await transport.handleRequest(req, res, body);
+    }),
+  );
+  cleanup.push(
+    () => protection.close(),
+    () => started.close(),
+  );
   return started;
 }
 
@@ -72,7 +93,9 @@ async function protectedServer(store?: RateLimitStore): Promise<Started> {
 async function session(server: Started, bearer: string): Promise<Client> {
   const client = new Client({ name: 'budget-client', version: '1.0.0' });
   const headers = { authorization: `Bearer ${bearer}` };
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers } }),
+  );
   cleanup.push(() => client.close());
   return client;
 }
@@ -153,28 +176,45 @@ describe('two instances sharing a Redis', () => {
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const jwk = await exportJWK(publicKey);
     const bound = await token('dev-1', { cnf: { jkt: await calculateJwkThumbprint(jwk) } });
-    const proof = () => new SignJWT({
-      htm: 'POST',
-      htu: RESOURCE,
-      ath: createHash('sha256').update(bound).digest('base64url'),
-      iat: Math.floor(Date.now() / 1000),
-      jti: randomUUID(),
-    }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey);
+    const proof = () =>
+      new SignJWT({
+        htm: 'POST',
+        htu: RESOURCE,
+        ath: createHash('sha256').update(bound).digest('base64url'),
+        iat: Math.floor(Date.now() / 1000),
+        jti: randomUUID(),
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+        .sign(privateKey);
     const initialize = JSON.stringify({
-      jsonrpc: '2.0', id: 1, method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'dpop', version: '1' } },
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-06-18',
+        capabilities: {},
+        clientInfo: { name: 'dpop', version: '1' },
+      },
     });
-    const post = (server: Started, dpop: string) => fetch(`${server.url}/mcp`, {
-      method: 'POST',
-      headers: { authorization: `DPoP ${bound}`, dpop, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: initialize,
-    });
+    const post = (server: Started, dpop: string) =>
+      fetch(`${server.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `DPoP ${bound}`,
+          dpop,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: initialize,
+      });
 
     const once = await proof();
     expect((await post(a, once)).status).toBe(200);
     const replayed = await post(b, once);
     expect(replayed.status).toBe(401);
-    expect(replayed.headers.get('www-authenticate')).toMatch(/^DPoP error="invalid_dpop_proof", error_description="invalid DPoP proof: replayed", algs="/);
+    expect(replayed.headers.get('www-authenticate')).toMatch(
+      /^DPoP error="invalid_dpop_proof", error_description="invalid DPoP proof: replayed", algs="/,
+    );
     expect((await post(b, await proof())).status).toBe(200);
   });
 });

@@ -66,7 +66,10 @@ describe('fixed-window rate limiter (rate-limiter-flexible)', () => {
   });
 
   it('keeps limiting in memory while the Redis store fails', async () => {
-    const limiter = new RateLimiter({ points: 2, store: { type: 'redis', client: RespClient.down() } });
+    const limiter = new RateLimiter({
+      points: 2,
+      store: { type: 'redis', client: RespClient.down() },
+    });
     expect(await allowed(limiter, 'k', 3)).toEqual([true, true, false]);
     expect(limiter.size).toBe(1);
   });
@@ -75,8 +78,14 @@ describe('fixed-window rate limiter (rate-limiter-flexible)', () => {
     const client = await RespClient.open();
     const keyPrefix = `mcp-elevate-test-${crypto.randomUUID()}`;
     try {
-      const [a, b] = [0, 1].map(() => new RateLimiter({ points: 2, store: { type: 'redis', client, keyPrefix } }));
-      expect([...(await allowed(a, 'k', 1)), ...(await allowed(b, 'k', 2))]).toEqual([true, true, false]);
+      const [a, b] = [0, 1].map(
+        () => new RateLimiter({ points: 2, store: { type: 'redis', client, keyPrefix } }),
+      );
+      expect([...(await allowed(a, 'k', 1)), ...(await allowed(b, 'k', 2))]).toEqual([
+        true,
+        true,
+        false,
+      ]);
       expect(a.size + b.size).toBe(0);
     } finally {
       await client.deletePrefix(keyPrefix);

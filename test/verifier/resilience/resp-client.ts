@@ -9,21 +9,28 @@ type Reply = string | number | null | Reply[] | Error;
  */
 export class RespClient {
   readonly #socket: Socket;
-  readonly #pending: Array<{ resolve: (reply: Reply) => void; reject: (error: Error) => void }> = [];
+  readonly #pending: Array<{ resolve: (reply: Reply) => void; reject: (error: Error) => void }> =
+    [];
   #buffer = Buffer.alloc(0);
 
   private constructor(socket: Socket) {
     this.#socket = socket;
     socket.on('data', (chunk: Buffer) => {
       this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      for (let parsed = parse(this.#buffer, 0); parsed !== undefined; parsed = parse(this.#buffer, 0)) {
+      for (
+        let parsed = parse(this.#buffer, 0);
+        parsed !== undefined;
+        parsed = parse(this.#buffer, 0)
+      ) {
         this.#buffer = this.#buffer.subarray(parsed.end);
         const waiter = this.#pending.shift();
         if (parsed.reply instanceof Error) waiter?.reject(parsed.reply);
         else waiter?.resolve(parsed.reply);
       }
     });
-    socket.on('error', (error) => this.#pending.splice(0).forEach((waiter) => waiter.reject(error)));
+    socket.on('error', (error) =>
+      this.#pending.splice(0).forEach((waiter) => waiter.reject(error)),
+    );
   }
 
   /** Connects to `port` on loopback; rejects when nothing listens there. */
@@ -49,14 +56,27 @@ export class RespClient {
   }
 
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<Reply> {
-    return this.sendCommand(['EVAL', script, options.keys.length, ...options.keys, ...options.arguments]);
+    return this.sendCommand([
+      'EVAL',
+      script,
+      options.keys.length,
+      ...options.keys,
+      ...options.arguments,
+    ]);
   }
 
   /** Deletes every key under `prefix` (SCAN, then DEL). */
   async deletePrefix(prefix: string): Promise<void> {
     let cursor = '0';
     do {
-      const [next, keys] = (await this.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000])) as [string, string[]];
+      const [next, keys] = (await this.sendCommand([
+        'SCAN',
+        cursor,
+        'MATCH',
+        `${prefix}*`,
+        'COUNT',
+        1000,
+      ])) as [string, string[]];
       if (keys.length > 0) await this.sendCommand(['DEL', ...keys]);
       cursor = next;
     } while (cursor !== '0');
