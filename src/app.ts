@@ -10,6 +10,7 @@ import { httpMetricsMiddleware, type ServerMetrics } from './ops/metrics.ts';
 import { tracingMiddleware } from './ops/tracing.ts';
 import { RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './http/unavailable.ts';
 import { migrationsCurrent } from './db/migrate.ts';
+import { securityHeaders } from './http/security-headers.ts';
 
 export interface AppDeps {
   provider: Provider;
@@ -27,6 +28,8 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = deps.provider;
   app.silent = true;
+  // First of all, so every response carries them: ours, oidc-provider's, and error pages.
+  app.use(securityHeaders());
 
   app.use(async (ctx, next) => {
     const started = performance.now();

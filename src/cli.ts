@@ -27,8 +27,11 @@ Configuration comes from environment variables (see README). Use '<command> --he
   'users add': `Usage: mcp-elevate users add --email E --password P [--name N] [--role R]... [--group G]...`,
   'users list': 'Usage: mcp-elevate users list\n\nPrints one user a line: email, name, roles, groups.',
   'clients add': `Usage: mcp-elevate clients add --id ID [--secret S] [--redirect-uri U]... [--grant-type T]... [--role R]... [--name N]
+       [--mcp-resource URL]
 
-Without --redirect-uri the client uses client_credentials; a secret is generated when not given.`,
+Without --redirect-uri the client uses client_credentials; a secret is generated when not given.
+--mcp-resource registers the client as the MCP server of that resource: it may post that
+resource's audit events (scope audit:write).`,
   'keys rotate': 'Usage: mcp-elevate keys rotate\n\nAdds a new ES256 signing key; previous keys stay in the JWKS for 24 h.',
   'audit verify': `Usage: mcp-elevate audit verify
 
@@ -122,8 +125,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'clients add': {
-      const v = parse(rest, { id: { type: 'string' }, secret: { type: 'string' }, name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, 'grant-type': { type: 'string', multiple: true }, role: { type: 'string', multiple: true } });
+      const v = parse(rest, { id: { type: 'string' }, secret: { type: 'string' }, name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, 'grant-type': { type: 'string', multiple: true }, role: { type: 'string', multiple: true }, 'mcp-resource': { type: 'string' } });
       const input = clientInput({
+        mcpResource: v['mcp-resource'] as string | undefined,
         id: need(v.id, 'id'), secret: v.secret as string | undefined, name: v.name as string | undefined,
         redirectUris: v['redirect-uri'] as string[] | undefined, grantTypes: v['grant-type'] as string[] | undefined, roles: v.role as string[] | undefined,
       });
