@@ -16,6 +16,7 @@ import { CIBA_GRANT, cibaFeature, pollTooSoon } from '../elevation/ciba.ts';
 import { publicJwks } from '../keys/public.ts';
 import { validateToolCallDetail } from '../elevation/tool-call.ts';
 import { RequestUsers } from './request-users.ts';
+import { settleAuthorizationScope } from './default-scope.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -81,6 +82,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     scopes: ['openid', 'offline_access', 'email', 'profile', ...Object.keys(catalogue.scopes), 'mcp:admin'],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     responseTypes: ['code'],
+    // The documented place to assign parameter defaults: a request without `scope` gets the base
+    // scopes of its resource (see default-scope.ts for every combination).
+    extraParams: { scope: settleAuthorizationScope(catalogue, config.issuer) },
     pkce: { required: () => true },
     rotateRefreshToken: true,
     clientDefaults: {

@@ -1,5 +1,8 @@
 import type { Catalogue } from '../policy/index.ts';
 
+/** Scope values of OpenID Connect itself: they ask for sign-in and refresh, not for MCP access. */
+export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_access', 'email', 'profile']);
+
 /** The resource the admin API is protected as (`<ISSUER>/admin`, DESIGN §8). */
 export const adminResource = (issuer: string) => `${issuer}/admin`;
 

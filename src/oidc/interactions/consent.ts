@@ -8,7 +8,7 @@ import type { ElevationService } from '../../elevation/service.ts';
 import { IneligibleError } from '../../elevation/errors.ts';
 import { grantFor } from '../../elevation/grants.ts';
 import { formatDuration } from '../../http/format.ts';
-import { acceptedScopes } from '../resources.ts';
+import { OIDC_SCOPES, acceptedScopes } from '../resources.ts';
 
 export interface ConsentDeps {
   provider: Provider;
@@ -27,7 +27,6 @@ export type ConsentView =
   | { kind: 'finish'; result: InteractionResults }
   | { kind: 'wait'; ticketId: string };
 
-const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
 
 const deny = (error: string, error_description: string): ConsentView => ({ kind: 'finish', result: { error, error_description } });
 
