@@ -17,6 +17,7 @@ import { publicJwks } from '../keys/public.ts';
 import { validateToolCallDetail } from '../elevation/tool-call.ts';
 import { RequestUsers } from './request-users.ts';
 import { settleAuthorizationScope } from './default-scope.ts';
+import { checkRefreshBeforeRotation } from './refresh.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -86,7 +87,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     // scopes of its resource (see default-scope.ts for every combination).
     extraParams: { scope: settleAuthorizationScope(catalogue, config.issuer) },
     pkce: { required: () => true },
-    rotateRefreshToken: true,
+    // Refresh tokens are always rotated; what could still fail is checked first, so a rejected
+    // refresh leaves the token usable (see refresh.ts).
+    rotateRefreshToken(ctx) {
+      checkRefreshBeforeRotation(ctx, (resource) => resourceServerInfo(resource) !== undefined);
+      return true;
+    },
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],

@@ -78,12 +78,14 @@ describe.each(databaseKinds())('scope and resource combinations of an authorizat
 
   it('offline_access only with a resource and prompt=consent: the base scopes and a refresh token', async () => {
     const r = await flow({ scope: 'offline_access', resource: RESOURCE, prompt: 'consent' });
+    expect(r.pages[1]!.html).toMatch(/A <strong>refresh token<\/strong> will be issued/);
     expect(sorted(r.claims!.scope)).toEqual(BASE);
     expect(r.tokens!.refresh_token).toBeTruthy();
   });
 
   it('offline_access without prompt=consent is dropped: the base scopes and no refresh token', async () => {
     const r = await flow({ scope: 'offline_access', resource: RESOURCE });
+    expect(r.pages[1]!.html).toContain('No refresh token will be issued');
     expect(sorted(r.claims!.scope)).toEqual(BASE);
     expect(r.tokens!.refresh_token).toBeUndefined();
   });

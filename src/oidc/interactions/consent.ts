@@ -23,7 +23,7 @@ export interface ConsentDeps {
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 export type ConsentView =
-  | { kind: 'page'; page: { email: string; resource: string; elevated: boolean; scopes: Array<{ name: string; description: string; lifetime: string; approval?: string }> } }
+  | { kind: 'page'; page: { email: string; resource: string; elevated: boolean; refreshToken: boolean; scopes: Array<{ name: string; description: string; lifetime: string; approval?: string }> } }
   | { kind: 'finish'; result: InteractionResults }
   | { kind: 'wait'; ticketId: string };
 
@@ -72,6 +72,9 @@ export async function decideConsent(deps: ConsentDeps, details: Details, submit?
         email: user?.email ?? '',
         resource: resource ?? '(sign-in only)',
         elevated: elevated.length > 0,
+        // oidc-provider has already dropped offline_access when it will not be honoured (no
+        // prompt=consent, OIDC Core §11, or a client without the refresh_token grant).
+        refreshToken: requested.includes('offline_access'),
         scopes: resourceScopes.map((name) => {
           const def = catalogue.scopes[name];
           return {
@@ -84,7 +87,7 @@ export async function decideConsent(deps: ConsentDeps, details: Details, submit?
       },
     };
   }
-  if (elevated.length && !submit.justification?.trim()) return { kind: 'page', page: { email: '', resource: resource ?? '', elevated: true, scopes: [] } };
+  if (elevated.length && !submit.justification?.trim()) return { kind: 'page', page: { email: '', resource: resource ?? '', elevated: true, refreshToken: false, scopes: [] } };
 
   if (elevated.length) {
     const outcome = await deps.elevation.request({
