@@ -9,7 +9,7 @@ import { SIGNING_ALG, type PrivateJwk } from '../keys/keystore.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { accessTokenTtl, withBaseScopes } from './tokens.ts';
 import { renderProviderError } from './render-error.ts';
-import { acceptedScopes } from './resources.ts';
+import { acceptedScopes, knownResource } from './resources.ts';
 import type { ElevationService } from '../elevation/service.ts';
 import { bindElevation } from '../elevation/token-binding.ts';
 import { CIBA_GRANT, cibaFeature, pollTooSoon } from '../elevation/ciba.ts';
@@ -18,6 +18,7 @@ import { validateToolCallDetail } from '../elevation/tool-call.ts';
 import { RequestUsers } from './request-users.ts';
 import { settleAuthorizationScope } from './default-scope.ts';
 import { checkRefreshBeforeRotation } from './refresh.ts';
+import { knownResourceParams } from './resource-params.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -44,11 +45,13 @@ export function createProvider(deps: ProviderDeps): Provider {
   const { config, catalogue } = deps;
   // The catalogue is frozen at start, so each known resource's server info is built once.
   const serverInfo = new Map<string, { scope: string; audience: string; accessTokenFormat: 'jwt'; jwt: { sign: { alg: string } } }>();
-  const resourceServerInfo = (resource: string) => {
+  // Tokens carry the known spelling of their resource (the catalogue's), whatever the client sent.
+  const resourceServerInfo = (value: string) => {
+    const resource = knownResource(catalogue, config.issuer, value);
+    if (resource === undefined) return undefined;
     let info = serverInfo.get(resource);
     if (!info) {
-      const scopes = acceptedScopes(catalogue, config.issuer, resource);
-      if (!scopes) return undefined;
+      const scopes = acceptedScopes(catalogue, config.issuer, resource)!;
       info = { scope: scopes.join(' '), audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: SIGNING_ALG } } };
       serverInfo.set(resource, info);
     }
@@ -236,6 +239,8 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  const takesResource = ['authorization', 'pushed_authorization_request', 'token', 'backchannel_authentication'];
+  provider.use(knownResourceParams(takesResource.map((route) => provider!.pathFor(route)), (value) => knownResource(catalogue, config.issuer, value)));
   provider.use(async (ctx, next) => {
     await next();
     const body = ctx.body as Record<string, unknown> | undefined;
