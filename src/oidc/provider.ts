@@ -19,6 +19,7 @@ import { RequestUsers } from './request-users.ts';
 import { settleAuthorizationScope } from './default-scope.ts';
 import { checkRefreshBeforeRotation } from './refresh.ts';
 import { knownResourceParams } from './resource-params.ts';
+import { pinOrigin } from './pin-origin.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -238,6 +239,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   provider = new Provider(config.issuer, configuration);
+  // URLs follow ISSUER, never the request's Host; TRUST_PROXY only means X-Forwarded-For.
+  provider.use(pinOrigin(config.issuer));
   provider.proxy = config.trustProxy;
   const takesResource = ['authorization', 'pushed_authorization_request', 'token', 'backchannel_authentication'];
   provider.use(knownResourceParams(takesResource.map((route) => provider!.pathFor(route)), (value) => knownResource(catalogue, config.issuer, value)));

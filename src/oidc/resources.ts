@@ -15,8 +15,9 @@ const indexes = new WeakMap<Catalogue, Map<string, ResourceIndex>>();
 /**
  * The known spelling of the resource `value` names — a key of the catalogue's `resources`, the
  * admin API or the audit ingest — compared after RFC 3986 §6.2.2 normalisation
- * (`normalizeResourceUri` of the policy engine); undefined for a resource this server does not know. Every
- * resource comparison of the server goes through here, and tokens carry the spelling it returns.
+ * (`normalizeResourceUri` of the policy engine); undefined for a resource this server does not
+ * know. Every resource comparison of the server goes through here, and tokens carry the spelling
+ * it returns.
  */
 export function knownResource(catalogue: Catalogue, issuer: string, value: string): string | undefined {
   let byIssuer = indexes.get(catalogue);
