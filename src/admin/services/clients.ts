@@ -79,6 +79,7 @@ export class ClientAdminService {
     const scopes = this.#knownScopes(input.scopes ?? []);
     const { clientSecret } = await registerClient(this.#deps.provider, this.#deps.db, {
       id: input.id, name: input.name, redirectUris: input.redirectUris, grantTypes: input.grantTypes, roles: input.roles,
+      authMethod: input.tokenEndpointAuthMethod, jwksUri: input.jwksUri, jwks: input.jwks,
     });
     try {
       // registerClient commits on its own; the scopes and the audit event follow in one transaction.
