@@ -33,6 +33,7 @@ import { mailNotifications } from './elevation/notifications.ts';
 import { createAdminRouter } from './admin/index.ts';
 import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 import { approvalRoutes } from './approvals/routes.ts';
+import { homeRoutes } from './http/home.ts';
 
 /** A running (or ready to run) authorization server. */
 export interface Server {
@@ -106,6 +107,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       metrics,
       routers: [
         metricsRoutes(metrics),
+        homeRoutes({ issuer: config.issuer, catalogue }),
         interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter, issuer: config.issuer }),
         elevationRoutes({ elevation, issuer: config.issuer, signingKeys, verifyToken: verifyOwnToken }),
         auditIngestRoutes({ audit, verifyToken: verifyOwnToken, audience: auditResource(config.issuer) }),
