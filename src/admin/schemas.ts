@@ -160,6 +160,8 @@ export const ClientCreateBody = named('ClientCreate', z.strictObject({
     .describe('Default: authorization_code and refresh_token with redirect URIs, else client_credentials'),
   roles: Roles.optional().describe('Roles of the client acting on its own behalf'),
   scopes: Scopes.optional().describe('Catalogue scopes the client may ask for; omit for no restriction'),
+  mcpResource: z.url().optional()
+    .describe('The catalogue resource this client is the MCP server of: it may then post audit events (audit:write) for it'),
   tokenEndpointAuthMethod: z.enum(CLIENT_AUTH_METHODS).optional()
     .describe('How the client authenticates at the token endpoint. Default: none for a client with redirect URIs and no client_credentials, else client_secret_basic (a secret is generated)'),
   jwksUri: z.url({ protocol: /^https?$/ }).max(2048).optional().describe('private_key_jwt: URL of the client\'s JWK Set'),

@@ -16,8 +16,6 @@ export function homeRoutes(deps: { issuer: string; catalogue: Catalogue }): Rout
   const resources = Object.entries(deps.catalogue.resources).map(([url, r]) => ({ url, name: r.name }));
   let readme: Promise<string> | undefined;
   router.get('/', (ctx) => {
-    ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
-    ctx.set('X-Frame-Options', 'DENY');
     ctx.body = render('home', { issuer: deps.issuer, resources });
   });
   router.get('/docs', async (ctx) => {
