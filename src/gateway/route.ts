@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
-import type { RequestWithBody } from '../verifier/http/body.ts';
+import { JsonRpcParseError } from '../verifier/errors.ts';
+import { readJsonRpcBody, type RequestWithBody } from '../verifier/http/body.ts';
+import { challenge } from '../verifier/http/challenge.ts';
 import { metadataPath } from '../verifier/http/metadata.ts';
 import { protectCallback, type PipelineContext } from '../verifier/mcp/pipeline.ts';
 import { createMcpProtection, type McpProtection, type McpProtectionOptions } from '../verifier/protect.ts';
@@ -175,7 +177,34 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     }
   }
 
+  /**
+   * Checks `Mcp-Method` / `Mcp-Name` before the guard decides: a call must not be challenged or
+   * refused on a body its routing headers contradict. Only requests carrying them are read here;
+   * the guard then reuses the parsed body. Answers and resolves true when the request is refused.
+   */
+  async function refuseMismatch(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    if (req.method !== 'POST' || (req.headers['mcp-method'] === undefined && req.headers['mcp-name'] === undefined)) return false;
+    let message: unknown;
+    try {
+      message = await readJsonRpcBody(req, options.bodyLimitBytes);
+    } catch (error) {
+      if (error instanceof JsonRpcParseError) reply(res, 400, rpcError(null, -32700, 'Parse error'));
+      else {
+        const answer = challenge(error, { resourceMetadataUrl: protection.metadataUrl });
+        reply(res, answer.status, answer.body, { ...answer.headers, Connection: 'close' });
+      }
+      return true;
+    }
+    if (!isObject(message)) return false;
+    const mismatch = headerMismatch(req.headers, message);
+    if (mismatch === undefined) return false;
+    const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null;
+    reply(res, 400, rpcError(id, HEADER_MISMATCH, mismatch));
+    return true;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (await refuseMismatch(req, res)) return;
     const auth = await protection.guard(req, res);
     if (auth === undefined) return;
     const method = req.method ?? 'GET';
@@ -190,9 +219,6 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     const message = (req as RequestWithBody).body;
     if (Array.isArray(message)) return reply(res, 400, rpcError(null, -32600, 'JSON-RPC batches are not supported'));
     if (!isObject(message)) return reply(res, 400, rpcError(null, -32600, 'Invalid Request'));
-    const id = (typeof message.id === 'string' || typeof message.id === 'number' ? message.id : undefined);
-    const mismatch = headerMismatch(req.headers, message);
-    if (mismatch !== undefined) return reply(res, 400, rpcError(id, HEADER_MISMATCH, mismatch));
     const rpc = message as Message;
     if (rpc.method === 'tools/call' && isObject(rpc.params) && typeof rpc.params.name === 'string') return toolCall(req, res, auth, rpc, gone);
     return exchange(req, res, auth, rpc, gone);

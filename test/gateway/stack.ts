@@ -26,6 +26,8 @@ export interface GatewayStack {
   sse: string;
   /** Resource of the stateless upstream through the gateway. */
   json: string;
+  /** Further resources of scopes.json, `http://127.0.0.1:<free port>/mcp`, for more gateways. */
+  spare: string[];
   close(): Promise<void>;
 }
 
@@ -33,14 +35,16 @@ export interface GatewayStack {
  * Starts everything. The gateway's port is chosen first so that scopes.json can name its two
  * resources, `/sse/mcp` and `/json/mcp`, with the example's scopes.
  */
-export async function startGatewayStack(kind: 'pglite' | 'postgres', overrides: RouteOverrides = {}, gatewayOptions: Partial<GatewayOptions> = {}): Promise<GatewayStack> {
+export async function startGatewayStack(kind: 'pglite' | 'postgres', options: { spare?: number; route?: RouteOverrides } = {}): Promise<GatewayStack> {
   const port = await freePort();
+  const spare: string[] = [];
+  for (let i = 0; i < (options.spare ?? 0); i++) spare.push(`http://127.0.0.1:${await freePort()}/mcp`);
   const sse = `http://127.0.0.1:${port}/sse/mcp`;
   const json = `http://127.0.0.1:${port}/json/mcp`;
   const dir = await mkdtemp(join(tmpdir(), 'mcpe-gateway-'));
   const scopes = JSON.parse(await readFile(new URL('../../scopes.json', import.meta.url), 'utf8')) as { resources: Record<string, unknown> };
   const entry = Object.values(scopes.resources)[0];
-  scopes.resources = { [sse]: entry, [json]: entry };
+  scopes.resources = Object.fromEntries([sse, json, ...spare].map((resource) => [resource, entry]));
   const scopesFile = join(dir, 'scopes.json');
   await writeFile(scopesFile, JSON.stringify(scopes));
 
@@ -50,7 +54,7 @@ export async function startGatewayStack(kind: 'pglite' | 'postgres', overrides: 
   await registerClient(t.server.provider, t.server.db.db, { id: SDK_CLIENT_ID, redirectUris: [SDK_REDIRECT], grantTypes: ['authorization_code'] });
   const stateful = await startUpstream({ stateful: true });
   const stateless = await startUpstream({ stateful: false });
-  const route = { headers: {}, timeoutMs: 30_000, bodyLimitBytes: 1024 * 1024, rateLimit: false as const, breaker: {}, ...overrides };
+  const route = { headers: {}, timeoutMs: 30_000, bodyLimitBytes: 1024 * 1024, rateLimit: false as const, breaker: {}, ...options.route };
   const gateway = await startGateway({
     issuer: t.url,
     port,
@@ -61,10 +65,9 @@ export async function startGatewayStack(kind: 'pglite' | 'postgres', overrides: 
       { ...route, path: '/sse/mcp', upstream: stateful.url, resource: sse, principal: { secret: PRINCIPAL_SECRET, header: 'Mcp-Elevate-Principal', ttlSeconds: 60 } },
       { ...route, path: '/json/mcp', upstream: stateless.url, resource: json },
     ],
-    ...gatewayOptions,
   });
   return {
-    t, gateway, stateful, stateless, sse, json,
+    t, gateway, stateful, stateless, sse, json, spare,
     async close() {
       await gateway.close();
       await stateful.close();
