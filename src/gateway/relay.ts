@@ -58,8 +58,9 @@ export function errorMessage(id: JsonRpcId, error: ToolError): string {
  * a request, so MCP clients see the code and `data`; 502/504 when there is no request id). On an
  * SSE stream already under way: the error as a last event for the request. A JSON body already
  * under way cannot be amended: the connection is cut, which the client sees as a failed request.
+ * @param sentType Content-Type of the response already under way, if any.
  */
-export function writeFailure(res: ServerResponse, id: JsonRpcId | undefined, error: ToolError): void {
+export function writeFailure(res: ServerResponse, id: JsonRpcId | undefined, error: ToolError, sentType = ''): void {
   if (res.destroyed || res.writableEnded) return;
   if (!res.headersSent) {
     const status = id !== undefined && id !== null ? 200 : error.code === TIMEOUT ? 504 : 502;
@@ -69,8 +70,7 @@ export function writeFailure(res: ServerResponse, id: JsonRpcId | undefined, err
     res.end(errorMessage(id ?? null, error));
     return;
   }
-  const type = String(res.getHeader('content-type') ?? '');
-  if (type.startsWith('text/event-stream') && id !== undefined) {
+  if (sentType.startsWith('text/event-stream') && id !== undefined) {
     res.end(`event: message\ndata: ${errorMessage(id, error)}\n\n`);
     return;
   }

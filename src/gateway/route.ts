@@ -145,7 +145,8 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
       }
     } catch (error) {
       upstream.body.destroy();
-      writeFailure(res, message?.id, error instanceof ToolError ? error : upstreamFailure(error, breakers, DEPENDENCY));
+      const failure = error instanceof ToolError ? error : upstreamFailure(error, breakers, DEPENDENCY);
+      writeFailure(res, message?.id, failure, String(upstream.headers['content-type'] ?? ''));
     }
   }
 
@@ -155,10 +156,12 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     const args = isObject(message.params!.arguments) ? message.params!.arguments : {};
     const headers = await upstreamHeaders(req, auth);
     const body = JSON.stringify(message);
+    let sentType = '';
     const run = protectCallback(ctx, name, undefined, { dependency: DEPENDENCY }, async (_args, extra) => {
       const upstream = await sendUpstream(options.upstream, agent, { method: 'POST', headers, body, signal: extra.signal, headersTimeoutMs: 0 });
       sessions.learn(upstream.headers['mcp-session-id'], auth);
       const sniffer = new OutcomeSniffer();
+      sentType = String(upstream.headers['content-type'] ?? '');
       res.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers));
       try {
         await relay(upstream.body, res, extra.signal, sniffer.push);
@@ -166,14 +169,14 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
         upstream.body.destroy();
         throw error;
       }
-      const failed = upstream.statusCode >= 400 || sniffer.failed(String(upstream.headers['content-type'] ?? ''), message.id);
+      const failed = upstream.statusCode >= 400 || sniffer.failed(sentType, message.id);
       return { content: [], ...(failed && { isError: true }) };
     });
     try {
       await run(args, { signal: gone, authInfo: toAuthInfo(auth) });
     } catch (error) {
       // The pipeline rejects with ToolErrors only (an open breaker is -32004 with retryAfterMs).
-      writeFailure(res, message.id, error instanceof ToolError ? error : new ToolError(EXECUTION_FAILED, `Tool ${name} failed`, { retryable: false }));
+      writeFailure(res, message.id, error instanceof ToolError ? error : new ToolError(EXECUTION_FAILED, `Tool ${name} failed`, { retryable: false }), sentType);
     }
   }
 
