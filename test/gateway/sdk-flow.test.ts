@@ -1,5 +1,6 @@
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { decodeJwt, jwtVerify } from 'jose';
+import type { Attributes, Span, SpanOptions } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRINCIPAL_JWT_TYPE } from '../../src/gateway/index.ts';
 import { databaseKinds } from '../helpers/databases.ts';
@@ -9,15 +10,35 @@ import { PRINCIPAL_SECRET, startGatewayStack, type GatewayStack } from './stack.
 const SENIOR = { email: 'senior@example.com', password: 'senior password', roles: ['senior_developer'] };
 const LEAD = { email: 'lead@example.com', password: 'lead password', roles: ['viewer'], groups: ['tech-lead'] };
 
+/** A tracer that records span names and attributes; no OpenTelemetry SDK is installed here. */
+function recordingTracer() {
+  const spans: Array<{ name: string; attributes: Attributes; ended: boolean }> = [];
+  const tracer = {
+    startSpan(name: string, options?: SpanOptions): Span {
+      const record = { name, attributes: { ...options?.attributes }, ended: false };
+      spans.push(record);
+      const span: Record<string, unknown> = {
+        spanContext: () => ({ traceId: '0'.repeat(32), spanId: '1'.repeat(16), traceFlags: 1 }),
+        setAttribute: () => span, setAttributes: () => span, addEvent: () => span, addLink: () => span, addLinks: () => span,
+        setStatus: () => span, updateName: () => span, isRecording: () => true, recordException: () => undefined,
+        end: () => void (record.ended = true),
+      };
+      return span as unknown as Span;
+    },
+  };
+  return { tracer, spans };
+}
+
 const text = (result: unknown) => (result as { content: Array<{ text: string }> }).content[0]!.text;
 
 describe.each(databaseKinds())('the MCP SDK client through the gateway (%s)', { timeout: 90_000 }, (kind) => {
   let stack: GatewayStack;
   let dev: Connected;
   const provider = sdkProvider(USERS.developer, { justification: 'release 2.0.0 of search' });
+  const traced = recordingTracer();
 
   beforeAll(async () => {
-    stack = await startGatewayStack(kind);
+    stack = await startGatewayStack(kind, { route: { tracer: traced.tracer } });
     await stack.t.server.users.create(SENIOR);
     await stack.t.server.users.create(LEAD);
     dev = await connect(stack.sse, provider);
@@ -105,6 +126,15 @@ describe.each(databaseKinds())('the MCP SDK client through the gateway (%s)', { 
     } finally {
       await connected.client.close();
     }
+  });
+
+  it('traces each call as a span tool:<name> with the caller and redacted arguments', async () => {
+    await dev.client.callTool({ name: 'get_blob', arguments: { bytes: 2, apiToken: 'very-secret-value' } });
+    const span = traced.spans.findLast((s) => s.name === 'tool:get_blob')!;
+    expect(span.ended).toBe(true);
+    expect(span.attributes).toMatchObject({ 'mcp.tool.name': 'get_blob', 'mcp.user.id': decodeJwt(provider.saved!.access_token).sub, 'mcp.user.role': 'developer' });
+    expect(String(span.attributes['mcp.tool.params'])).not.toContain('very-secret-value');
+    expect(JSON.parse(String(span.attributes['mcp.tool.params']))).toMatchObject({ bytes: 2 });
   });
 
   it('records metrics and audit events of calls through the gateway', async () => {
