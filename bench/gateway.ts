@@ -35,16 +35,41 @@ const baseUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1
 
 type Target = 'direct' | 'gateway' | 'proxy';
 const TARGETS: Target[] = ['direct', 'gateway', 'proxy'];
-const LABELS: Record<Target, string> = { direct: '(i) direct to the upstream', gateway: '(ii) mcp-elevate gateway', proxy: '(iii) plain undici proxy' };
-const caller: ClientCredentials = { id: 'bench-gateway-caller', secret: 'bench-gateway-caller-secret' };
-const callBody = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_services', arguments: {} } });
+const LABELS: Record<Target, string> = {
+  direct: '(i) direct to the upstream',
+  gateway: '(ii) mcp-elevate gateway',
+  proxy: '(iii) plain undici proxy',
+};
+const caller: ClientCredentials = {
+  id: 'bench-gateway-caller',
+  secret: 'bench-gateway-caller-secret',
+};
+const callBody = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: { name: 'list_services', arguments: {} },
+});
 
-interface Tally { rps: number[]; p50: number[]; p99: number[]; requests: number; bad: number; cpuMicros: number }
-const tallies = new Map<Target, Tally>(TARGETS.map((t) => [t, { rps: [], p50: [], p99: [], requests: 0, bad: 0, cpuMicros: 0 }]));
+interface Tally {
+  rps: number[];
+  p50: number[];
+  p99: number[];
+  requests: number;
+  bad: number;
+  cpuMicros: number;
+}
+const tallies = new Map<Target, Tally>(
+  TARGETS.map((t) => [t, { rps: [], p50: [], p99: [], requests: 0, bad: 0, cpuMicros: 0 }]),
+);
 const target = new Map<Target, { url: string; child?: RunningChild }>();
 
-console.log('gateway: tools/call list_services (MCP SDK upstream, stateless, JSON answers), ES256 at+jwt from mcp-elevate');
-console.log(`autocannon ${connections} connections, ${duration} s per run, ${rounds} runs per target in alternating order, ${warmup} s warm-up each`);
+console.log(
+  'gateway: tools/call list_services (MCP SDK upstream, stateless, JSON answers), ES256 at+jwt from mcp-elevate',
+);
+console.log(
+  `autocannon ${connections} connections, ${duration} s per run, ${rounds} runs per target in alternating order, ${warmup} s warm-up each`,
+);
 console.log(`${machineLoad()}\n`);
 
 const database = await createScratchDatabase(baseUrl);
@@ -57,32 +82,62 @@ let streamSeconds: number;
 try {
   const auth = await startChild('mcp-elevate', new URL('./extra/auth-server.ts', import.meta.url), {
     DATABASE_URL: database.url,
-    BENCH_FIXTURES: JSON.stringify({ clients: [{ id: caller.id, secret: caller.secret, roles: ['developer'] }] }),
+    BENCH_FIXTURES: JSON.stringify({
+      clients: [{ id: caller.id, secret: caller.secret, roles: ['developer'] }],
+    }),
   });
   children.push(auth);
   const script = new URL('./extra/gateway-targets.ts', import.meta.url);
   const upstream = await startChild('upstream', script, { BENCH_TARGET: 'upstream' });
   children.push(upstream);
-  const gateway = await startChild('gateway', script, { BENCH_TARGET: 'gateway', BENCH_UPSTREAM: upstream.info.url, BENCH_ISSUER: auth.info.url, BENCH_RESOURCE: RESOURCE });
-  const proxy = await startChild('proxy', script, { BENCH_TARGET: 'proxy', BENCH_UPSTREAM: upstream.info.url });
+  const gateway = await startChild('gateway', script, {
+    BENCH_TARGET: 'gateway',
+    BENCH_UPSTREAM: upstream.info.url,
+    BENCH_ISSUER: auth.info.url,
+    BENCH_RESOURCE: RESOURCE,
+  });
+  const proxy = await startChild('proxy', script, {
+    BENCH_TARGET: 'proxy',
+    BENCH_UPSTREAM: upstream.info.url,
+  });
   children.push(gateway, proxy);
   target.set('direct', { url: upstream.info.url, child: upstream });
   target.set('gateway', { url: gateway.info.url, child: gateway });
   target.set('proxy', { url: proxy.info.url, child: proxy });
   const token = await clientCredentials(await discover(auth.info.url), caller);
-  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` };
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    authorization: `Bearer ${token}`,
+  };
 
   for (const t of TARGETS) {
     const res = await fetch(target.get(t)!.url, { method: 'POST', headers, body: callBody });
     const text = await res.text();
-    if (res.status !== 200 || !text.includes('billing')) throw new Error(`${LABELS[t]}: expected the tool's result, got ${res.status} ${text.slice(0, 200)}`);
+    if (res.status !== 200 || !text.includes('billing'))
+      throw new Error(
+        `${LABELS[t]}: expected the tool's result, got ${res.status} ${text.slice(0, 200)}`,
+      );
   }
   const { authorization: _, ...anonymous } = headers;
-  const refused = await fetch(gateway.info.url, { method: 'POST', headers: anonymous, body: callBody });
+  const refused = await fetch(gateway.info.url, {
+    method: 'POST',
+    headers: anonymous,
+    body: callBody,
+  });
   await refused.text();
-  if (refused.status !== 401) throw new Error(`the gateway let a request without a token through (${refused.status})`);
+  if (refused.status !== 401)
+    throw new Error(`the gateway let a request without a token through (${refused.status})`);
 
-  const run = (t: Target, seconds: number) => autocannon({ url: target.get(t)!.url, method: 'POST', headers, body: callBody, connections, duration: seconds });
+  const run = (t: Target, seconds: number) =>
+    autocannon({
+      url: target.get(t)!.url,
+      method: 'POST',
+      headers,
+      body: callBody,
+      connections,
+      duration: seconds,
+    });
   for (const t of TARGETS) await run(t, warmup);
   for (let r = 0; r < rounds; r++) {
     for (const t of r % 2 === 0 ? TARGETS : [...TARGETS].reverse()) {
@@ -103,9 +158,17 @@ try {
 
   // 200 MB through the gateway, read as it arrives and dropped; the gateway's RSS sampled meanwhile.
   // A first, smaller transfer lets the allocator and the connection pools reach their working size.
-  const blob = (bytes: number) => fetch(gateway.info.url, {
-    method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_blob', arguments: { bytes } } }),
-  });
+  const blob = (bytes: number) =>
+    fetch(gateway.info.url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'get_blob', arguments: { bytes } },
+      }),
+    });
   for await (const chunk of (await blob(streamBytes / 4)).body!) warmed += chunk.length;
   rssBefore = (await gateway.sample()).rss;
   const started = performance.now();
@@ -130,27 +193,48 @@ try {
 const t = (x: Target) => tallies.get(x)!;
 const rps = (x: Target) => median(t(x).rps);
 const ratio = (a: Target, b: Target) => median(t(a).rps.map((v, i) => v / t(b).rps[i]!));
-console.log(`${''.padEnd(30)}${'req/s'.padStart(8)}${'range'.padStart(14)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'bad'.padStart(6)}${'CPU µs/req'.padStart(12)}`);
+console.log(
+  `${''.padEnd(30)}${'req/s'.padStart(8)}${'range'.padStart(14)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'bad'.padStart(6)}${'CPU µs/req'.padStart(12)}`,
+);
 for (const x of TARGETS) {
   const v = t(x);
   const range = `${int(Math.min(...v.rps))}-${int(Math.max(...v.rps))}`;
-  console.log(`${LABELS[x].padEnd(30)}${int(rps(x)).padStart(8)}${range.padStart(14)}${median(v.p50).toFixed(1).padStart(8)}${median(v.p99).toFixed(1).padStart(8)}${String(v.bad).padStart(6)}${int(v.cpuMicros / v.requests).padStart(12)}`);
+  console.log(
+    `${LABELS[x].padEnd(30)}${int(rps(x)).padStart(8)}${range.padStart(14)}${median(v.p50).toFixed(1).padStart(8)}${median(v.p99).toFixed(1).padStart(8)}${String(v.bad).padStart(6)}${int(v.cpuMicros / v.requests).padStart(12)}`,
+  );
 }
 const gatewayRatio = ratio('gateway', 'direct');
 const proxyRatio = ratio('proxy', 'direct');
 const addedP50 = median(t('gateway').p50.map((v, i) => v - t('direct').p50[i]!));
 const proxyAddedP50 = median(t('proxy').p50.map((v, i) => v - t('direct').p50[i]!));
-console.log(`ratios (median of per-round ratios): gateway/direct ${gatewayRatio.toFixed(3)}, proxy/direct ${proxyRatio.toFixed(3)}, gateway/proxy ${ratio('gateway', 'proxy').toFixed(3)}`);
-console.log(`added p50 latency: gateway ${addedP50.toFixed(2)} ms, proxy ${proxyAddedP50.toFixed(2)} ms (autocannon reports whole milliseconds)`);
+console.log(
+  `ratios (median of per-round ratios): gateway/direct ${gatewayRatio.toFixed(3)}, proxy/direct ${proxyRatio.toFixed(3)}, gateway/proxy ${ratio('gateway', 'proxy').toFixed(3)}`,
+);
+console.log(
+  `added p50 latency: gateway ${addedP50.toFixed(2)} ms, proxy ${proxyAddedP50.toFixed(2)} ms (autocannon reports whole milliseconds)`,
+);
 const drift = Math.max(...rssSamples.map((v) => Math.abs(v / rssBefore - 1)));
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
-console.log(`after a ${mb(warmed)} MB warm-up transfer: ${mb(streamed)} MB through the gateway in ${streamSeconds.toFixed(1)} s (${mb(streamed / streamSeconds)} MB/s); gateway RSS ${mb(rssBefore)} MB before, ${mb(Math.min(...rssSamples))}-${mb(Math.max(...rssSamples))} MB during (${rssSamples.length} samples), largest drift ${(drift * 100).toFixed(1)} %`);
+console.log(
+  `after a ${mb(warmed)} MB warm-up transfer: ${mb(streamed)} MB through the gateway in ${streamSeconds.toFixed(1)} s (${mb(streamed / streamSeconds)} MB/s); gateway RSS ${mb(rssBefore)} MB before, ${mb(Math.min(...rssSamples))}-${mb(Math.max(...rssSamples))} MB during (${rssSamples.length} samples), largest drift ${(drift * 100).toFixed(1)} %`,
+);
 console.log(machineLoad());
 
 const verdicts = [
-  [`throughput ${gatewayRatio.toFixed(2)}x direct (target >= ${TARGET_RATIO})`, gatewayRatio >= TARGET_RATIO],
-  [`added p50 ${addedP50.toFixed(2)} ms (target <= ${TARGET_ADDED_P50_MS} ms)`, addedP50 <= TARGET_ADDED_P50_MS],
-  [`RSS drift ${(drift * 100).toFixed(1)} % during ${mb(streamed)} MB (target <= ${TARGET_RSS_DRIFT * 100} %)`, drift <= TARGET_RSS_DRIFT],
+  [
+    `throughput ${gatewayRatio.toFixed(2)}x direct (target >= ${TARGET_RATIO})`,
+    gatewayRatio >= TARGET_RATIO,
+  ],
+  [
+    `added p50 ${addedP50.toFixed(2)} ms (target <= ${TARGET_ADDED_P50_MS} ms)`,
+    addedP50 <= TARGET_ADDED_P50_MS,
+  ],
+  [
+    `RSS drift ${(drift * 100).toFixed(1)} % during ${mb(streamed)} MB (target <= ${TARGET_RSS_DRIFT * 100} %)`,
+    drift <= TARGET_RSS_DRIFT,
+  ],
 ] as const;
 const bad = TARGETS.reduce((n, x) => n + t(x).bad, 0);
-console.log(`summary: ${int(rps('direct'))} req/s direct, ${int(rps('gateway'))} through the gateway, ${int(rps('proxy'))} through a plain proxy; ${verdicts.map(([text, met]) => `${text} ${met ? 'met' : 'MISSED'}`).join('; ')}; ${bad} non-2xx/errors`);
+console.log(
+  `summary: ${int(rps('direct'))} req/s direct, ${int(rps('gateway'))} through the gateway, ${int(rps('proxy'))} through a plain proxy; ${verdicts.map(([text, met]) => `${text} ${met ? 'met' : 'MISSED'}`).join('; ')}; ${bad} non-2xx/errors`,
+);

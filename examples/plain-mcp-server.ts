@@ -10,15 +10,29 @@ const port = Number(process.env.PORT ?? 4100);
 
 function mcpServer(): McpServer {
   const server = new McpServer({ name: 'plain-deploy-tools', version: '1.0.0' });
-  server.registerTool('list_services', {
-    description: 'List deployable services',
-    annotations: { readOnlyHint: true },
-  }, async () => ({ content: [{ type: 'text', text: 'api, web, worker' }] }));
-  server.registerTool('deploy_service', {
-    description: 'Deploy a service version to an environment',
-    inputSchema: { service: z.string(), environment: z.enum(['development', 'staging', 'production']), version: z.string() },
-    annotations: { destructiveHint: true },
-  }, async ({ service, environment, version }) => ({ content: [{ type: 'text', text: `deployed ${service}@${version} to ${environment}` }] }));
+  server.registerTool(
+    'list_services',
+    {
+      description: 'List deployable services',
+      annotations: { readOnlyHint: true },
+    },
+    async () => ({ content: [{ type: 'text', text: 'api, web, worker' }] }),
+  );
+  server.registerTool(
+    'deploy_service',
+    {
+      description: 'Deploy a service version to an environment',
+      inputSchema: {
+        service: z.string(),
+        environment: z.enum(['development', 'staging', 'production']),
+        version: z.string(),
+      },
+      annotations: { destructiveHint: true },
+    },
+    async ({ service, environment, version }) => ({
+      content: [{ type: 'text', text: `deployed ${service}@${version} to ${environment}` }],
+    }),
+  );
   return server;
 }
 
@@ -27,7 +41,10 @@ createServer(async (req, res) => {
   if (!req.url?.startsWith('/mcp')) return void res.writeHead(404).end();
   // One server per request: nothing is shared between callers.
   const server = mcpServer();
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  const transport = new StreamableHTTPServerTransport({
+    sessionIdGenerator: undefined,
+    enableJsonResponse: true,
+  });
   res.on('close', () => void server.close());
   await server.connect(transport);
   await transport.handleRequest(req, res);

@@ -23,7 +23,13 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
-  return { url, close: async () => { http.close(); http.closeAllConnections(); } };
+  return {
+    url,
+    close: async () => {
+      http.close();
+      http.closeAllConnections();
+    },
+  };
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -34,31 +40,50 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 
 async function streamBlob(res: ServerResponse, id: unknown, bytes: number): Promise<void> {
   res.writeHead(200, { 'content-type': 'application/json' });
-  res.write(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"content":[{"type":"text","text":"`);
+  res.write(
+    `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"content":[{"type":"text","text":"`,
+  );
   const chunk = Buffer.alloc(64 * 1024, 'x');
   for (let sent = 0; sent < bytes; sent += chunk.length) {
-    if (!res.write(sent + chunk.length <= bytes ? chunk : chunk.subarray(0, bytes - sent))) await once(res, 'drain');
+    if (!res.write(sent + chunk.length <= bytes ? chunk : chunk.subarray(0, bytes - sent)))
+      await once(res, 'drain');
   }
   res.end('"}]}}');
 }
 
-const upstream = () => listen(async (req, res) => {
-  const body = (await readBody(req)) as { id?: unknown; method?: string; params?: { name?: string; arguments?: { bytes?: number } } };
-  if (body.method === 'tools/call' && body.params?.name === 'get_blob') return streamBlob(res, body.id, body.params.arguments?.bytes ?? 0);
-  const server = new McpServer({ name: 'bench-upstream', version: '1.0.0' });
-  server.registerTool('list_services', { annotations: { readOnlyHint: true } }, () => ({ content: [{ type: 'text', text: 'api-gateway, billing, search' }] }));
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-  res.on('close', () => void server.close());
-  await server.connect(transport);
-  await transport.handleRequest(req, res, body);
-});
+const upstream = () =>
+  listen(async (req, res) => {
+    const body = (await readBody(req)) as {
+      id?: unknown;
+      method?: string;
+      params?: { name?: string; arguments?: { bytes?: number } };
+    };
+    if (body.method === 'tools/call' && body.params?.name === 'get_blob')
+      return streamBlob(res, body.id, body.params.arguments?.bytes ?? 0);
+    const server = new McpServer({ name: 'bench-upstream', version: '1.0.0' });
+    server.registerTool('list_services', { annotations: { readOnlyHint: true } }, () => ({
+      content: [{ type: 'text', text: 'api-gateway, billing, search' }],
+    }));
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    res.on('close', () => void server.close());
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  });
 
 function plainProxy(target: string) {
   const agent = new Agent({ keepAliveTimeout: 30_000, bodyTimeout: 0 });
   return listen(async (req, res) => {
     try {
       const { host: _host, connection: _connection, ...headers } = req.headers;
-      const answer = await request(target, { method: req.method as 'POST', headers, body: req, dispatcher: agent });
+      const answer = await request(target, {
+        method: req.method as 'POST',
+        headers,
+        body: req,
+        dispatcher: agent,
+      });
       const { connection: _c, 'keep-alive': _k, 'transfer-encoding': _t, ...back } = answer.headers;
       res.writeHead(answer.statusCode, back);
       for await (const chunk of answer.body) if (!res.write(chunk)) await once(res, 'drain');
@@ -83,15 +108,27 @@ await serveChild(async () => {
     }
     case 'gateway': {
       const gateway = await startGateway({
-        issuer: env.BENCH_ISSUER!, port: 0, host: '127.0.0.1',
-        routes: [{
-          path: '/mcp', upstream: env.BENCH_UPSTREAM!, resource: env.BENCH_RESOURCE!, headers: {}, timeoutMs: 120_000, bodyLimitBytes: 1024 * 1024,
-          rateLimit: { capacity: 1e9, refillPerSecond: 1e9 }, breaker: {},
-        }],
+        issuer: env.BENCH_ISSUER!,
+        port: 0,
+        host: '127.0.0.1',
+        routes: [
+          {
+            path: '/mcp',
+            upstream: env.BENCH_UPSTREAM!,
+            resource: env.BENCH_RESOURCE!,
+            headers: {},
+            timeoutMs: 120_000,
+            bodyLimitBytes: 1024 * 1024,
+            rateLimit: { capacity: 1e9, refillPerSecond: 1e9 },
+            breaker: {},
+          },
+        ],
       });
       return { info: { url: `${gateway.url}/mcp` }, close: gateway.close };
     }
     default:
-      throw new TypeError(`BENCH_TARGET must be upstream, gateway or proxy, not ${JSON.stringify(env.BENCH_TARGET)}`);
+      throw new TypeError(
+        `BENCH_TARGET must be upstream, gateway or proxy, not ${JSON.stringify(env.BENCH_TARGET)}`,
+      );
   }
 });

@@ -12,55 +12,144 @@ const httpUrl = z.url({ protocol: /^https?$/, normalize: false });
 /** A header value given literally, or read from an environment variable at start. */
 const HeaderValue = z.union([
   z.string().regex(/^[\t\x20-\x7e]*$/, 'header values must be printable ASCII'),
-  z.object({ env: z.string().min(1).describe('Name of the environment variable holding the value') }).strict(),
+  z
+    .object({
+      env: z.string().min(1).describe('Name of the environment variable holding the value'),
+    })
+    .strict(),
 ]);
 
-const RateLimit = z.object({
-  capacity: z.int().min(1).default(60).describe('Calls allowed in a burst, per principal and tool. Default 60.'),
-  refillPerSecond: z.number().positive().default(1).describe('Calls added back per second. Default 1.'),
-}).strict();
+const RateLimit = z
+  .object({
+    capacity: z
+      .int()
+      .min(1)
+      .default(60)
+      .describe('Calls allowed in a burst, per principal and tool. Default 60.'),
+    refillPerSecond: z
+      .number()
+      .positive()
+      .default(1)
+      .describe('Calls added back per second. Default 1.'),
+  })
+  .strict();
 
-const Breaker = z.object({
-  consecutiveFailures: z.int().min(1).default(5).describe('Consecutive upstream failures that open the breaker. Default 5.'),
-  halfOpenAfterMs: z.int().min(0).default(30_000).describe('Milliseconds before one trial request passes an open breaker. Default 30000.'),
-}).strict();
+const Breaker = z
+  .object({
+    consecutiveFailures: z
+      .int()
+      .min(1)
+      .default(5)
+      .describe('Consecutive upstream failures that open the breaker. Default 5.'),
+    halfOpenAfterMs: z
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe('Milliseconds before one trial request passes an open breaker. Default 30000.'),
+  })
+  .strict();
 
-const PrincipalHeader = z.object({
-  secretEnv: z.string().min(1).describe('Environment variable holding the HS256 key (at least 32 bytes) shared with the upstream'),
-  header: z.string().regex(/^[A-Za-z0-9-]+$/).default('Mcp-Elevate-Principal').describe('Header name. Default Mcp-Elevate-Principal.'),
-  ttlSeconds: z.int().min(1).max(3600).default(60).describe('Lifetime of each signed JWT in seconds. Default 60.'),
-}).strict();
+const PrincipalHeader = z
+  .object({
+    secretEnv: z
+      .string()
+      .min(1)
+      .describe(
+        'Environment variable holding the HS256 key (at least 32 bytes) shared with the upstream',
+      ),
+    header: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .default('Mcp-Elevate-Principal')
+      .describe('Header name. Default Mcp-Elevate-Principal.'),
+    ttlSeconds: z
+      .int()
+      .min(1)
+      .max(3600)
+      .default(60)
+      .describe('Lifetime of each signed JWT in seconds. Default 60.'),
+  })
+  .strict();
 
 /** One protected upstream MCP server. */
-export const GatewayRouteSchema = z.object({
-  path: z.string().regex(/^\/[\x21-\x7e]*$/, 'must be an absolute path such as /mcp').refine((p) => !/[?#]/.test(p), 'must not hold a query or fragment')
-    .describe('Path the gateway serves this upstream at, e.g. /github/mcp'),
-  upstream: httpUrl.describe('The upstream MCP endpoint (Streamable HTTP), e.g. http://10.0.0.5:8080/mcp'),
-  resource: httpUrl.optional().describe('Public resource URL: the audience of its tokens, a resource of scopes.json. Default http://localhost:<port><path>.'),
-  headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/), HeaderValue).default({})
-    .describe('Extra headers sent upstream, e.g. an API key of the upstream ({ "env": "NAME" } reads a variable)'),
-  timeoutMs: z.int().min(1).default(30_000).describe('Longest tool call (-32001 after it), and longest wait for the headers of any other request. Default 30000.'),
-  bodyLimitBytes: z.int().min(1).default(1024 * 1024).describe('Largest request body (413 above). Default 1048576.'),
-  rateLimit: z.union([RateLimit, z.literal(false)]).default({ capacity: 60, refillPerSecond: 1 })
-    .describe('Token bucket per principal and tool across sessions, or false. Default 60 calls, 1 per second refill.'),
-  breaker: Breaker.default({ consecutiveFailures: 5, halfOpenAfterMs: 30_000 }).describe('Circuit breaker of the upstream.'),
-  principal: PrincipalHeader.optional().describe('Forward who is calling as a short-lived JWT signed by the gateway. Default: off.'),
-}).strict();
+export const GatewayRouteSchema = z
+  .object({
+    path: z
+      .string()
+      .regex(/^\/[\x21-\x7e]*$/, 'must be an absolute path such as /mcp')
+      .refine((p) => !/[?#]/.test(p), 'must not hold a query or fragment')
+      .describe('Path the gateway serves this upstream at, e.g. /github/mcp'),
+    upstream: httpUrl.describe(
+      'The upstream MCP endpoint (Streamable HTTP), e.g. http://10.0.0.5:8080/mcp',
+    ),
+    resource: httpUrl
+      .optional()
+      .describe(
+        'Public resource URL: the audience of its tokens, a resource of scopes.json. ' +
+          'Default http://localhost:<port><path>.',
+      ),
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/), HeaderValue)
+      .default({})
+      .describe(
+        'Extra headers sent upstream, e.g. an API key of the upstream ({ "env": "NAME" } ' +
+          'reads a variable)',
+      ),
+    timeoutMs: z
+      .int()
+      .min(1)
+      .default(30_000)
+      .describe(
+        'Longest tool call (-32001 after it), and longest wait for the headers of any ' +
+          'other request. Default 30000.',
+      ),
+    bodyLimitBytes: z
+      .int()
+      .min(1)
+      .default(1024 * 1024)
+      .describe('Largest request body (413 above). Default 1048576.'),
+    rateLimit: z
+      .union([RateLimit, z.literal(false)])
+      .default({ capacity: 60, refillPerSecond: 1 })
+      .describe(
+        'Token bucket per principal and tool across sessions, or false. Default 60 ' +
+          'calls, 1 per second refill.',
+      ),
+    breaker: Breaker.default({ consecutiveFailures: 5, halfOpenAfterMs: 30_000 }).describe(
+      'Circuit breaker of the upstream.',
+    ),
+    principal: PrincipalHeader.optional().describe(
+      'Forward who is calling as a short-lived JWT signed by the gateway. Default: off.',
+    ),
+  })
+  .strict();
 
 /** The whole configuration file. */
-export const GatewayConfigSchema = z.object({
-  $schema: z.string().optional(),
-  port: z.int().min(0).max(65535).default(4200).describe('Port to listen on. Default 4200.'),
-  host: z.string().min(1).default('0.0.0.0').describe('Interface to listen on. Default 0.0.0.0.'),
-  issuer: httpUrl.optional().describe('The authorization server. Default: the ISSUER variable, else http://localhost:3000.'),
-  routes: z.array(GatewayRouteSchema).min(1).describe('Protected upstreams, one per path'),
-}).strict().superRefine((config, ctx) => {
-  const seen = new Set<string>();
-  config.routes.forEach((route, i) => {
-    if (seen.has(route.path)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'path'], message: `duplicate path ${route.path}` });
-    seen.add(route.path);
+export const GatewayConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    port: z.int().min(0).max(65535).default(4200).describe('Port to listen on. Default 4200.'),
+    host: z.string().min(1).default('0.0.0.0').describe('Interface to listen on. Default 0.0.0.0.'),
+    issuer: httpUrl
+      .optional()
+      .describe(
+        'The authorization server. Default: the ISSUER variable, else http://localhost:3000.',
+      ),
+    routes: z.array(GatewayRouteSchema).min(1).describe('Protected upstreams, one per path'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.routes.forEach((route, i) => {
+      if (seen.has(route.path))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'path'],
+          message: `duplicate path ${route.path}`,
+        });
+      seen.add(route.path);
+    });
   });
-});
 
 export type GatewayRouteConfig = z.output<typeof GatewayRouteSchema>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
@@ -95,7 +184,9 @@ export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new GatewayConfigError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new GatewayConfigError(
+      `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   let value: unknown;
   try {
@@ -110,7 +201,10 @@ export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
  * Resolves `{ env: NAME }` header values from `env`.
  * @throws GatewayConfigError when a named variable is unset.
  */
-export function resolveHeaders(headers: GatewayRouteConfig['headers'], env: NodeJS.ProcessEnv): Record<string, string> {
+export function resolveHeaders(
+  headers: GatewayRouteConfig['headers'],
+  env: NodeJS.ProcessEnv,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (typeof value === 'string') {
@@ -118,7 +212,8 @@ export function resolveHeaders(headers: GatewayRouteConfig['headers'], env: Node
       continue;
     }
     const resolved = env[value.env];
-    if (resolved === undefined || resolved === '') throw new GatewayConfigError(`header ${name}: environment variable ${value.env} is not set`);
+    if (resolved === undefined || resolved === '')
+      throw new GatewayConfigError(`header ${name}: environment variable ${value.env} is not set`);
     out[name.toLowerCase()] = resolved;
   }
   return out;

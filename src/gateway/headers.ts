@@ -14,13 +14,25 @@ import type { IncomingHttpHeaders } from 'node:http';
  */
 
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer',
-  'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
 ]);
 
 function connectionTokens(value: string | string[] | undefined): Set<string> {
   const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return new Set(joined.split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));
+  return new Set(
+    joined
+      .split(',')
+      .map((token) => token.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }
 
 /**
@@ -28,12 +40,24 @@ function connectionTokens(value: string | string[] | undefined): Set<string> {
  * @param dropped further (lower-case) names to drop, e.g. the principal header's name.
  * @param extra headers of the route's configuration and the signed principal; they win.
  */
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, dropped: ReadonlySet<string>, extra: Record<string, string>): Record<string, string | string[]> {
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  dropped: ReadonlySet<string>,
+  extra: Record<string, string>,
+): Record<string, string | string[]> {
   const named = connectionTokens(incoming.connection);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || dropped.has(name)) continue;
-    if (name === 'authorization' || name === 'dpop' || name === 'host' || name === 'content-length' || name === 'accept-encoding') continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || dropped.has(name))
+      continue;
+    if (
+      name === 'authorization' ||
+      name === 'dpop' ||
+      name === 'host' ||
+      name === 'content-length' ||
+      name === 'accept-encoding'
+    )
+      continue;
     out[name] = value;
   }
   out['accept-encoding'] = 'identity';
@@ -44,7 +68,10 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, dropped: R
  * Headers of the upstream's response sent on to the client: hop-by-hop ones removed, and with
  * `dropLength` (a rewritten body) Content-Length too.
  */
-export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>, dropLength = false): Record<string, string | string[]> {
+export function clientResponseHeaders(
+  upstream: Record<string, string | string[] | undefined>,
+  dropLength = false,
+): Record<string, string | string[]> {
   const named = connectionTokens(upstream.connection);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(upstream)) {
@@ -59,7 +86,11 @@ export function clientResponseHeaders(upstream: Record<string, string | string[]
 export const HEADER_MISMATCH = -32020;
 
 /** Methods whose target is named by `Mcp-Name`, and the parameter holding it. */
-const NAME_PARAM: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+const NAME_PARAM: Record<string, string> = {
+  'tools/call': 'name',
+  'prompts/get': 'name',
+  'resources/read': 'uri',
+};
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? (value.length === 1 ? value[0] : '\u0000') : value;
@@ -72,13 +103,21 @@ function single(value: string | string[] | undefined): string | undefined {
  * are accepted, as older protocol revisions do not send them.
  * @returns a client-safe description of the mismatch, or undefined when they agree.
  */
-export function headerMismatch(headers: IncomingHttpHeaders, message: { method?: unknown; params?: unknown }): string | undefined {
+export function headerMismatch(
+  headers: IncomingHttpHeaders,
+  message: { method?: unknown; params?: unknown },
+): string | undefined {
   const method = single(headers['mcp-method']);
-  if (method !== undefined && method !== message.method) return 'Mcp-Method header does not match the request body';
+  if (method !== undefined && method !== message.method)
+    return 'Mcp-Method header does not match the request body';
   const name = single(headers['mcp-name']);
   if (name === undefined) return undefined;
   const param = typeof message.method === 'string' ? NAME_PARAM[message.method] : undefined;
-  const params = typeof message.params === 'object' && message.params !== null ? (message.params as Record<string, unknown>) : {};
-  if (param === undefined || params[param] !== name) return 'Mcp-Name header does not match the request body';
+  const params =
+    typeof message.params === 'object' && message.params !== null
+      ? (message.params as Record<string, unknown>)
+      : {};
+  if (param === undefined || params[param] !== name)
+    return 'Mcp-Name header does not match the request body';
   return undefined;
 }

@@ -7,8 +7,15 @@
 export { startGateway, type Gateway, type GatewayOptions } from './server.ts';
 export { createGatewayRoute, type GatewayRoute, type GatewayRouteOptions } from './route.ts';
 export {
-  GatewayConfigSchema, GatewayRouteSchema, GatewayConfigError, gatewayJsonSchema, loadGatewayConfig, parseGatewayConfig,
-  resolveHeaders, type GatewayConfig, type GatewayRouteConfig,
+  GatewayConfigSchema,
+  GatewayRouteSchema,
+  GatewayConfigError,
+  gatewayJsonSchema,
+  loadGatewayConfig,
+  parseGatewayConfig,
+  resolveHeaders,
+  type GatewayConfig,
+  type GatewayRouteConfig,
 } from './config.ts';
 export { principalSigner, PRINCIPAL_JWT_TYPE, type PrincipalSignerOptions } from './principal.ts';
 export { HEADER_MISMATCH } from './headers.ts';

@@ -27,7 +27,9 @@ export const PRINCIPAL_JWT_TYPE = 'mcp-elevate-principal+jwt';
  * authorization server: it only tells an upstream that trusts the key who the gateway let in.
  * @throws TypeError when the secret is shorter than 32 bytes.
  */
-export function principalSigner(options: PrincipalSignerOptions): (auth: VerifiedToken) => Promise<string> {
+export function principalSigner(
+  options: PrincipalSignerOptions,
+): (auth: VerifiedToken) => Promise<string> {
   const key = new TextEncoder().encode(options.secret);
   if (key.length < 32) throw new TypeError('the principal header key must be at least 32 bytes');
   const ttl = options.ttlSeconds ?? 60;

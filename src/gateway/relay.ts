@@ -38,7 +38,12 @@ export async function write(res: ServerResponse, chunk: Buffer | string): Promis
  * `observe` sees every chunk (e.g. to sniff a small result). Stops, without ending the response,
  * when `signal` aborts; rejects when the upstream or the client connection fails.
  */
-export async function relay(body: Readable, res: ServerResponse, signal: AbortSignal, observe?: (chunk: Buffer) => void): Promise<void> {
+export async function relay(
+  body: Readable,
+  res: ServerResponse,
+  signal: AbortSignal,
+  observe?: (chunk: Buffer) => void,
+): Promise<void> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
     if (signal.aborted) throw signal.reason;
     observe?.(chunk);
@@ -60,12 +65,21 @@ export function errorMessage(id: JsonRpcId, error: ToolError): string {
  * under way cannot be amended: the connection is cut, which the client sees as a failed request.
  * @param sentType Content-Type of the response already under way, if any.
  */
-export function writeFailure(res: ServerResponse, id: JsonRpcId | undefined, error: ToolError, sentType = ''): void {
+export function writeFailure(
+  res: ServerResponse,
+  id: JsonRpcId | undefined,
+  error: ToolError,
+  sentType = '',
+): void {
   if (res.destroyed || res.writableEnded) return;
   if (!res.headersSent) {
     const status = id !== undefined && id !== null ? 200 : error.code === TIMEOUT ? 504 : 502;
-    const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
-    if (error.data.retryAfterMs !== undefined) headers['Retry-After'] = String(Math.ceil(error.data.retryAfterMs / 1000));
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      'Cache-Control': 'no-store',
+    };
+    if (error.data.retryAfterMs !== undefined)
+      headers['Retry-After'] = String(Math.ceil(error.data.retryAfterMs / 1000));
     res.writeHead(status, headers);
     res.end(errorMessage(id ?? null, error));
     return;
@@ -112,9 +126,9 @@ export class OutcomeSniffer {
     } catch {
       return false;
     }
-    const answer = messages.find((m) => typeof m === 'object' && m !== null && (m as { id?: unknown }).id === id) as
-      | { error?: unknown; result?: { isError?: unknown } }
-      | undefined;
+    const answer = messages.find(
+      (m) => typeof m === 'object' && m !== null && (m as { id?: unknown }).id === id,
+    ) as { error?: unknown; result?: { isError?: unknown } } | undefined;
     return answer !== undefined && (answer.error !== undefined || answer.result?.isError === true);
   }
 }

@@ -16,7 +16,12 @@ export interface GatewayOptions {
    * The protected upstreams. `resource` defaults to `http://localhost:<port><path>` (with the
    * port actually bound).
    */
-  routes: Array<Omit<GatewayRouteOptions, 'issuer' | 'resource' | 'metricsRegistry' | 'clientId' | 'clientSecret'> & { resource?: string }>;
+  routes: Array<
+    Omit<
+      GatewayRouteOptions,
+      'issuer' | 'resource' | 'metricsRegistry' | 'clientId' | 'clientSecret'
+    > & { resource?: string }
+  >;
   /** The gateway's own OAuth client, to send audit events. Default: none (no audit). */
   clientId?: string;
   /** Secret of `clientId`. Default: none. */
@@ -62,7 +67,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const path = (req.url ?? '/').split('?')[0];
       const route = byPath.get(path);
       if (route !== undefined) return await route.handle(req, res);
-      if (path === '/metrics' && req.method === 'GET') return send(res, 200, await registry.metrics(), registry.contentType);
+      if (path === '/metrics' && req.method === 'GET')
+        return send(res, 200, await registry.metrics(), registry.contentType);
       if (path === '/healthz') return send(res, 200, JSON.stringify({ status: 'ok' }));
       send(res, 404, JSON.stringify({ error: 'not_found' }));
     } catch {
@@ -107,7 +113,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
   ready = true;
 
-  const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+  const host =
+    options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,

@@ -22,7 +22,10 @@ export class SseEventSplitter {
   #lineEmpty = true;
   #afterCr = false;
 
-  /** @param maxEventBytes Largest event held; beyond it `push` throws {@link SseEventTooLargeError}. */
+  /**
+   * @param maxEventBytes Largest event held; beyond it `push` throws
+   *   {@link SseEventTooLargeError}.
+   */
   constructor(maxEventBytes: number) {
     this.#max = maxEventBytes;
   }
@@ -83,6 +86,8 @@ export function eventData(event: string): string | undefined {
 
 /** The event with its data replaced by `data` (one line: JSON has no raw line breaks). */
 export function withData(event: string, data: string): string {
-  const kept = lines(event).filter((line) => line !== '' && line !== 'data' && !line.startsWith('data:'));
+  const kept = lines(event).filter(
+    (line) => line !== '' && line !== 'data' && !line.startsWith('data:'),
+  );
   return `${[...kept, `data: ${data}`].join('\n')}\n\n`;
 }

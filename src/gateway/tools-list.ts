@@ -11,7 +11,10 @@ export type ToolVisible = (name: string) => Promise<boolean>;
 /** Largest `tools/list` answer (JSON body, or one SSE event) read for filtering. */
 export const TOOLS_LIST_LIMIT = 8 * 1024 * 1024;
 
-const tooLarge = () => new ToolError(EXECUTION_FAILED, 'The upstream tools/list answer is too large to filter', { retryable: false });
+const tooLarge = () =>
+  new ToolError(EXECUTION_FAILED, 'The upstream tools/list answer is too large to filter', {
+    retryable: false,
+  });
 
 /** A tool the caller may see; a failing check hides that tool only (fail closed). */
 async function shown(tool: unknown, visible: ToolVisible): Promise<boolean> {
@@ -30,7 +33,8 @@ async function shown(tool: unknown, visible: ToolVisible): Promise<boolean> {
  */
 async function filtered(message: unknown, id: JsonRpcId, visible: ToolVisible): Promise<unknown> {
   const m = message as { id?: unknown; result?: { tools?: unknown } } | null;
-  if (typeof m !== 'object' || m === null || m.id !== id || !Array.isArray(m.result?.tools)) return undefined;
+  if (typeof m !== 'object' || m === null || m.id !== id || !Array.isArray(m.result?.tools))
+    return undefined;
   const tools = m.result.tools as unknown[];
   const keep = await Promise.all(tools.map((tool) => shown(tool, visible)));
   return { ...m, result: { ...m.result, tools: tools.filter((_, i) => keep[i]) } };
@@ -59,7 +63,12 @@ async function readAll(upstream: UpstreamResponse, limit: number): Promise<strin
  *   and an unfiltered list must not reach the caller.
  */
 export async function relayToolsList(
-  upstream: UpstreamResponse, res: ServerResponse, id: JsonRpcId, visible: ToolVisible, signal: AbortSignal, limit = TOOLS_LIST_LIMIT,
+  upstream: UpstreamResponse,
+  res: ServerResponse,
+  id: JsonRpcId,
+  visible: ToolVisible,
+  signal: AbortSignal,
+  limit = TOOLS_LIST_LIMIT,
 ): Promise<void> {
   const type = String(upstream.headers['content-type'] ?? '');
   if (upstream.statusCode !== 200) {
@@ -75,7 +84,10 @@ export async function relayToolsList(
     } catch {
       // Not JSON: nothing the client could read as a tool list either.
     }
-    res.writeHead(200, { ...clientResponseHeaders(upstream.headers, true), 'content-length': String(Buffer.byteLength(body)) });
+    res.writeHead(200, {
+      ...clientResponseHeaders(upstream.headers, true),
+      'content-length': String(Buffer.byteLength(body)),
+    });
     res.end(body);
     return;
   }
@@ -97,7 +109,11 @@ export async function relayToolsList(
   res.end();
 }
 
-async function rewriteEvent(raw: Buffer, id: JsonRpcId, visible: ToolVisible): Promise<Buffer | string> {
+async function rewriteEvent(
+  raw: Buffer,
+  id: JsonRpcId,
+  visible: ToolVisible,
+): Promise<Buffer | string> {
   const event = raw.toString('utf8');
   const data = eventData(event);
   if (data === undefined || data === '') return raw;

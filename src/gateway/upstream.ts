@@ -24,7 +24,12 @@ const UPSTREAM_FAILED = 'The upstream MCP server is unavailable';
  * because SSE streams may be quiet for long; tool calls are bounded by their own timeout.
  */
 export function upstreamAgent(): Agent {
-  return new Agent({ keepAliveTimeout: 30_000, bodyTimeout: 0, headersTimeout: 0, connect: { timeout: 10_000 } });
+  return new Agent({
+    keepAliveTimeout: 30_000,
+    bodyTimeout: 0,
+    headersTimeout: 0,
+    connect: { timeout: 10_000 },
+  });
 }
 
 /**
@@ -33,7 +38,11 @@ export function upstreamAgent(): Agent {
  * (dependency failed, retryable); no headers in time → -32001 (timeout). A 5xx body is discarded
  * unread. Errors after `signal` aborted are rethrown as they are (the caller knows why).
  */
-export async function sendUpstream(url: string, agent: Dispatcher, req: UpstreamRequest): Promise<UpstreamResponse> {
+export async function sendUpstream(
+  url: string,
+  agent: Dispatcher,
+  req: UpstreamRequest,
+): Promise<UpstreamResponse> {
   let response: UpstreamResponse;
   try {
     response = await request(url, {
@@ -48,13 +57,26 @@ export async function sendUpstream(url: string, agent: Dispatcher, req: Upstream
   } catch (error) {
     if (req.signal.aborted) throw error;
     if ((error as { code?: unknown }).code === 'UND_ERR_HEADERS_TIMEOUT') {
-      throw new ToolError(TIMEOUT, 'The upstream MCP server did not answer in time', { retryable: true, suggestedAction: 'Retry later.' }, { cause: error });
+      throw new ToolError(
+        TIMEOUT,
+        'The upstream MCP server did not answer in time',
+        { retryable: true, suggestedAction: 'Retry later.' },
+        { cause: error },
+      );
     }
-    throw new ToolError(DEPENDENCY_FAILED, UPSTREAM_FAILED, { retryable: true, suggestedAction: 'Retry later.' }, { cause: error });
+    throw new ToolError(
+      DEPENDENCY_FAILED,
+      UPSTREAM_FAILED,
+      { retryable: true, suggestedAction: 'Retry later.' },
+      { cause: error },
+    );
   }
   if (response.statusCode >= 500) {
     response.body.destroy();
-    throw new ToolError(DEPENDENCY_FAILED, UPSTREAM_FAILED, { retryable: true, suggestedAction: 'Retry later.' });
+    throw new ToolError(DEPENDENCY_FAILED, UPSTREAM_FAILED, {
+      retryable: true,
+      suggestedAction: 'Retry later.',
+    });
   }
   return response;
 }
@@ -63,14 +85,29 @@ export async function sendUpstream(url: string, agent: Dispatcher, req: Upstream
  * Maps any failure of an upstream exchange outside a tool call to a client-safe {@link ToolError}:
  * an open breaker → -32004 with `retryAfterMs`; network failures → -32004; a `ToolError` as is.
  */
-export function upstreamFailure(error: unknown, breakers: BreakerRegistry, dependency: string): ToolError {
+export function upstreamFailure(
+  error: unknown,
+  breakers: BreakerRegistry,
+  dependency: string,
+): ToolError {
   if (error instanceof ToolError) return error;
   if (isBrokenCircuitError(error)) {
-    return new ToolError(DEPENDENCY_FAILED, UPSTREAM_FAILED, {
-      retryable: true,
-      retryAfterMs: breakers.retryAfterMs(dependency),
-      suggestedAction: 'Retry after retryAfterMs; the upstream is failing and requests to it are paused.',
-    }, { cause: error });
+    return new ToolError(
+      DEPENDENCY_FAILED,
+      UPSTREAM_FAILED,
+      {
+        retryable: true,
+        retryAfterMs: breakers.retryAfterMs(dependency),
+        suggestedAction:
+          'Retry after retryAfterMs; the upstream is failing and requests to it are paused.',
+      },
+      { cause: error },
+    );
   }
-  return new ToolError(DEPENDENCY_FAILED, UPSTREAM_FAILED, { retryable: isNetworkError(error) }, { cause: error });
+  return new ToolError(
+    DEPENDENCY_FAILED,
+    UPSTREAM_FAILED,
+    { retryable: isNetworkError(error) },
+    { cause: error },
+  );
 }

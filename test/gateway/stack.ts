@@ -35,14 +35,20 @@ export interface GatewayStack {
  * Starts everything. The gateway's port is chosen first so that scopes.json can name its two
  * resources, `/sse/mcp` and `/json/mcp`, with the example's scopes.
  */
-export async function startGatewayStack(kind: 'pglite' | 'postgres', options: { spare?: number; route?: RouteOverrides } = {}): Promise<GatewayStack> {
+export async function startGatewayStack(
+  kind: 'pglite' | 'postgres',
+  options: { spare?: number; route?: RouteOverrides } = {},
+): Promise<GatewayStack> {
   const port = await freePort();
   const spare: string[] = [];
-  for (let i = 0; i < (options.spare ?? 0); i++) spare.push(`http://127.0.0.1:${await freePort()}/mcp`);
+  for (let i = 0; i < (options.spare ?? 0); i++)
+    spare.push(`http://127.0.0.1:${await freePort()}/mcp`);
   const sse = `http://127.0.0.1:${port}/sse/mcp`;
   const json = `http://127.0.0.1:${port}/json/mcp`;
   const dir = await mkdtemp(join(tmpdir(), 'mcpe-gateway-'));
-  const scopes = JSON.parse(await readFile(new URL('../../scopes.json', import.meta.url), 'utf8')) as { resources: Record<string, unknown> };
+  const scopes = JSON.parse(
+    await readFile(new URL('../../scopes.json', import.meta.url), 'utf8'),
+  ) as { resources: Record<string, unknown> };
   const entry = Object.values(scopes.resources)[0];
   scopes.resources = Object.fromEntries([sse, json, ...spare].map((resource) => [resource, entry]));
   const scopesFile = join(dir, 'scopes.json');
@@ -50,11 +56,26 @@ export async function startGatewayStack(kind: 'pglite' | 'postgres', options: { 
 
   const t = await startTestServer(kind, { SCOPES_FILE: scopesFile });
   for (const user of Object.values(USERS)) await t.server.users.create(user);
-  await registerClient(t.server.provider, t.server.db.db, { id: GATEWAY_CLIENT.id, secret: GATEWAY_CLIENT.secret, grantTypes: ['client_credentials'] });
-  await registerClient(t.server.provider, t.server.db.db, { id: SDK_CLIENT_ID, redirectUris: [SDK_REDIRECT], grantTypes: ['authorization_code'] });
+  await registerClient(t.server.provider, t.server.db.db, {
+    id: GATEWAY_CLIENT.id,
+    secret: GATEWAY_CLIENT.secret,
+    grantTypes: ['client_credentials'],
+  });
+  await registerClient(t.server.provider, t.server.db.db, {
+    id: SDK_CLIENT_ID,
+    redirectUris: [SDK_REDIRECT],
+    grantTypes: ['authorization_code'],
+  });
   const stateful = await startUpstream({ stateful: true });
   const stateless = await startUpstream({ stateful: false });
-  const route = { headers: {}, timeoutMs: 30_000, bodyLimitBytes: 1024 * 1024, rateLimit: false as const, breaker: {}, ...options.route };
+  const route = {
+    headers: {},
+    timeoutMs: 30_000,
+    bodyLimitBytes: 1024 * 1024,
+    rateLimit: false as const,
+    breaker: {},
+    ...options.route,
+  };
   const gateway = await startGateway({
     issuer: t.url,
     port,
@@ -62,12 +83,24 @@ export async function startGatewayStack(kind: 'pglite' | 'postgres', options: { 
     clientId: GATEWAY_CLIENT.id,
     clientSecret: GATEWAY_CLIENT.secret,
     routes: [
-      { ...route, path: '/sse/mcp', upstream: stateful.url, resource: sse, principal: { secret: PRINCIPAL_SECRET, header: 'Mcp-Elevate-Principal', ttlSeconds: 60 } },
+      {
+        ...route,
+        path: '/sse/mcp',
+        upstream: stateful.url,
+        resource: sse,
+        principal: { secret: PRINCIPAL_SECRET, header: 'Mcp-Elevate-Principal', ttlSeconds: 60 },
+      },
       { ...route, path: '/json/mcp', upstream: stateless.url, resource: json },
     ],
   });
   return {
-    t, gateway, stateful, stateless, sse, json, spare,
+    t,
+    gateway,
+    stateful,
+    stateless,
+    sse,
+    json,
+    spare,
     async close() {
       await gateway.close();
       await stateful.close();

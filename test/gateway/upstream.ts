@@ -31,39 +31,69 @@ export interface Upstream {
 const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] });
 
 function tools(server: McpServer, state: { waiting: Array<() => void>; upstream: Upstream }) {
-  server.registerTool('list_services', { description: 'Lists services', annotations: { readOnlyHint: true } }, () => text('billing, search'));
-  server.registerTool('get_progress', {
-    description: 'Reports progress three times, then waits for the test to release it',
-    inputSchema: { steps: z.number().int().default(3) },
-  }, async ({ steps }, extra) => {
-    const token = extra._meta?.progressToken;
-    for (let i = 1; i <= steps; i++) {
-      if (token !== undefined) {
-        await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps } });
-        state.upstream.progressSent += 1;
+  server.registerTool(
+    'list_services',
+    { description: 'Lists services', annotations: { readOnlyHint: true } },
+    () => text('billing, search'),
+  );
+  server.registerTool(
+    'get_progress',
+    {
+      description: 'Reports progress three times, then waits for the test to release it',
+      inputSchema: { steps: z.number().int().default(3) },
+    },
+    async ({ steps }, extra) => {
+      const token = extra._meta?.progressToken;
+      for (let i = 1; i <= steps; i++) {
+        if (token !== undefined) {
+          await extra.sendNotification({
+            method: 'notifications/progress',
+            params: { progressToken: token, progress: i, total: steps },
+          });
+          state.upstream.progressSent += 1;
+        }
       }
-    }
-    await new Promise<void>((resolve) => state.waiting.push(resolve));
-    return text('done');
-  });
-  server.registerTool('get_blob', {
-    description: 'Returns a text of the size asked for',
-    inputSchema: { bytes: z.number().int().min(0) },
-  }, ({ bytes }) => text('x'.repeat(bytes)));
-  server.registerTool('get_slow', {
-    description: 'Answers after a delay',
-    inputSchema: { ms: z.number().int().min(0) },
-  }, async ({ ms }) => {
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    return text('slow answer');
-  });
-  server.registerTool('get_failure', { description: 'Always fails' }, () => ({ isError: true, content: [{ type: 'text' as const, text: 'it broke' }] }));
-  server.registerTool('deploy_service', {
-    description: 'Deploys',
-    inputSchema: { service: z.string(), environment: z.string(), version: z.string() },
-    annotations: { destructiveHint: true },
-  }, ({ service, environment, version }) => text(`deployed ${service} ${version} to ${environment}`));
-  server.registerTool('rollback_deployment', { description: 'Rolls back', inputSchema: { service: z.string() } }, ({ service }) => text(`rolled back ${service}`));
+      await new Promise<void>((resolve) => state.waiting.push(resolve));
+      return text('done');
+    },
+  );
+  server.registerTool(
+    'get_blob',
+    {
+      description: 'Returns a text of the size asked for',
+      inputSchema: { bytes: z.number().int().min(0) },
+    },
+    ({ bytes }) => text('x'.repeat(bytes)),
+  );
+  server.registerTool(
+    'get_slow',
+    {
+      description: 'Answers after a delay',
+      inputSchema: { ms: z.number().int().min(0) },
+    },
+    async ({ ms }) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return text('slow answer');
+    },
+  );
+  server.registerTool('get_failure', { description: 'Always fails' }, () => ({
+    isError: true,
+    content: [{ type: 'text' as const, text: 'it broke' }],
+  }));
+  server.registerTool(
+    'deploy_service',
+    {
+      description: 'Deploys',
+      inputSchema: { service: z.string(), environment: z.string(), version: z.string() },
+      annotations: { destructiveHint: true },
+    },
+    ({ service, environment, version }) => text(`deployed ${service} ${version} to ${environment}`),
+  );
+  server.registerTool(
+    'rollback_deployment',
+    { description: 'Rolls back', inputSchema: { service: z.string() } },
+    ({ service }) => text(`rolled back ${service}`),
+  );
   server.registerTool('format_disk', { description: 'Not in any policy' }, () => text('formatted'));
 }
 
@@ -90,7 +120,10 @@ export async function startUpstream(options: { stateful: boolean }): Promise<Ups
     try {
       if (!options.stateful) {
         const server = make();
-        const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+        const transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: undefined,
+          enableJsonResponse: true,
+        });
         res.on('close', () => void server.close());
         await server.connect(transport);
         return await transport.handleRequest(req, res, body);
@@ -99,7 +132,15 @@ export async function startUpstream(options: { stateful: boolean }): Promise<Ups
       const existing = typeof id === 'string' ? sessions.get(id) : undefined;
       if (existing) return await existing.handleRequest(req, res, body);
       if (req.method !== 'POST' || !isInitializeRequest(body)) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }));
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: null,
+              error: { code: -32001, message: 'Session not found' },
+            }),
+          );
         return;
       }
       const server = make();
