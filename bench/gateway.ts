@@ -180,11 +180,18 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
-  for await (const chunk of res.body!) streamed += chunk.length;
+  const head: Buffer[] = [];
+  for await (const chunk of res.body!) {
+    if (streamed < 1024) head.push(Buffer.from(chunk));
+    streamed += chunk.length;
+  }
   sampling = false;
   await sampler;
   streamSeconds = (performance.now() - started) / 1000;
-  if (streamed < streamBytes) throw new Error(`the 200 MB answer arrived short: ${streamed} bytes`);
+  if (streamed < streamBytes)
+    throw new Error(
+      `the 200 MB answer arrived short: ${streamed} bytes: ${Buffer.concat(head).toString().slice(0, 300)}`,
+    );
 } finally {
   await Promise.allSettled(children.reverse().map((c) => c.stop()));
   await database.drop();

@@ -81,6 +81,7 @@ interface Message {
 }
 
 const DEPENDENCY = 'upstream';
+const NEVER = new AbortController().signal;
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -227,11 +228,13 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
       undefined,
       { dependency: DEPENDENCY },
       async (_args, extra) => {
+        // The attempt's signal (timeout) or the client hanging up stops the exchange.
+        const signal = AbortSignal.any([extra.signal, gone]);
         const upstream = await sendUpstream(options.upstream, agent, {
           method: 'POST',
           headers,
           body,
-          signal: extra.signal,
+          signal,
           headersTimeoutMs: 0,
         });
         sessions.learn(upstream.headers['mcp-session-id'], auth);
@@ -239,7 +242,7 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
         sentType = String(upstream.headers['content-type'] ?? '');
         res.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers));
         try {
-          await relay(upstream.body, res, extra.signal, sniffer.push);
+          await relay(upstream.body, res, signal, sniffer.push);
         } catch (error) {
           upstream.body.destroy();
           throw error;
@@ -249,7 +252,9 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
       },
     );
     try {
-      await run(args, { signal: gone, authInfo: toAuthInfo(auth) });
+      // Not `gone` as the pipeline's signal: the timeout policy reports a parent abort as a
+      // timeout, and a client hanging up must not count against the upstream's breaker.
+      await run(args, { signal: NEVER, authInfo: toAuthInfo(auth) });
     } catch (error) {
       // The pipeline rejects with ToolErrors only (an open breaker is -32004 with retryAfterMs).
       writeFailure(

@@ -95,6 +95,30 @@ describe(
       }
     });
 
+    it('does not open the breaker when clients hang up during calls', async () => {
+      const provider = sdkProvider(USERS.developer);
+      (await connect(stack.json, provider)).client.close();
+      const token = provider.saved!.access_token;
+      for (let i = 0; i < 3; i++) {
+        const controller = new AbortController();
+        const pending = fetch(stack.json, {
+          method: 'POST',
+          signal: controller.signal,
+          body: JSON.stringify(call('get_slow', { ms: 1_000 })),
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            authorization: `Bearer ${token}`,
+          },
+        }).catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        controller.abort();
+        await pending;
+      }
+      const answer = await (await post(stack.json, token, call('list_services'))).json();
+      expect(answer).toMatchObject({ result: { content: [{ text: 'billing, search' }] } });
+    });
+
     it('answers a tool call that outlives its timeout with -32001', async () => {
       const error = await failure(
         sessions[0]!.client.callTool({ name: 'get_slow', arguments: { ms: 5_000 } }),
