@@ -119,7 +119,7 @@ await serveChild(async () => {
             headers: {},
             timeoutMs: 120_000,
             bodyLimitBytes: 1024 * 1024,
-            rateLimit: { capacity: 1e9, refillPerSecond: 1e9 },
+            rateLimit: { points: 1e9, durationSec: 60 },
             breaker: {},
           },
         ],

@@ -21,16 +21,16 @@ const HeaderValue = z.union([
 
 const RateLimit = z
   .object({
-    capacity: z
+    points: z
       .int()
       .min(1)
       .default(60)
-      .describe('Calls allowed in a burst, per principal and tool. Default 60.'),
-    refillPerSecond: z
-      .number()
-      .positive()
-      .default(1)
-      .describe('Calls added back per second. Default 1.'),
+      .describe('Calls allowed per principal and tool in one window. Default 60.'),
+    durationSec: z
+      .int()
+      .min(1)
+      .default(60)
+      .describe('Window length in seconds. Default 60.'),
   })
   .strict();
 
@@ -110,10 +110,10 @@ export const GatewayRouteSchema = z
       .describe('Largest request body (413 above). Default 1048576.'),
     rateLimit: z
       .union([RateLimit, z.literal(false)])
-      .default({ capacity: 60, refillPerSecond: 1 })
+      .default({ points: 60, durationSec: 60 })
       .describe(
-        'Token bucket per principal and tool across sessions, or false. Default 60 ' +
-          'calls, 1 per second refill.',
+        'Calls per principal and tool across sessions in a fixed window, or false. ' +
+          'Default 60 calls per 60 s.',
       ),
     breaker: Breaker.default({ consecutiveFailures: 5, halfOpenAfterMs: 30_000 }).describe(
       'Circuit breaker of the upstream.',

@@ -5,7 +5,7 @@ import { JsonRpcParseError } from '../verifier/errors.ts';
 import { readJsonRpcBody, type RequestWithBody } from '../verifier/http/body.ts';
 import { challenge } from '../verifier/http/challenge.ts';
 import { metadataPath } from '../verifier/http/metadata.ts';
-import { protectCallback, type PipelineContext } from '../verifier/mcp/pipeline.ts';
+import { createPipelineContext, protectCallback } from '../verifier/mcp/pipeline.ts';
 import {
   createMcpProtection,
   type McpProtection,
@@ -19,7 +19,7 @@ import {
   TIMEOUT,
   ToolError,
 } from '../verifier/resilience/errors.ts';
-import { RateLimiter, type RateLimiterOptions } from '../verifier/resilience/rate-limit.ts';
+import type { RateLimiterOptions } from '../verifier/resilience/rate-limit.ts';
 import { toAuthInfo } from '../verifier/token/auth-info.ts';
 import type { VerifiedToken } from '../verifier/token/types.ts';
 import {
@@ -130,15 +130,19 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     http: { bodyLimitBytes: options.bodyLimitBytes },
   });
   const breakers = new BreakerRegistry({ ...options.breaker, isFailure: upstreamTrouble });
-  const ctx: PipelineContext = {
-    decide: protection.policy.decide,
-    metrics: protection.metrics,
-    tracer: options.tracer,
-    audit: protection.audit,
-    breakers,
-    limiter: options.rateLimit === false ? false : new RateLimiter(options.rateLimit),
-    defaults: { timeoutMs: options.timeoutMs, retry: false },
-  };
+  // The same shared parts as `protectMcpServer` builds once per protection.
+  const ctx = createPipelineContext(
+    {
+      decide: protection.policy.decide,
+      visible: protection.policy.visible,
+      tracer: options.tracer,
+      audit: protection.audit,
+      breakers,
+      rateLimit: options.rateLimit,
+      defaults: { timeoutMs: options.timeoutMs, retry: false },
+    },
+    protection.metrics,
+  );
   const agent = upstreamAgent();
   const sessions = new SessionOwners();
   const sign =

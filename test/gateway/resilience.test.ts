@@ -40,7 +40,7 @@ describe(
         spare: 1,
         route: {
           timeoutMs: 1_500,
-          rateLimit: { capacity: 3, refillPerSecond: 0.01 },
+          rateLimit: { points: 3, durationSec: 300 },
           breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 },
         },
       });

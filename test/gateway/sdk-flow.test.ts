@@ -35,8 +35,14 @@ function recordingTracer() {
       spans.push(record);
       const span: Record<string, unknown> = {
         spanContext: () => ({ traceId: '0'.repeat(32), spanId: '1'.repeat(16), traceFlags: 1 }),
-        setAttribute: () => span,
-        setAttributes: () => span,
+        setAttribute: (key: string, value: unknown) => {
+          record.attributes[key] = value as never;
+          return span;
+        },
+        setAttributes: (attributes: Attributes) => {
+          Object.assign(record.attributes, attributes);
+          return span;
+        },
         addEvent: () => span,
         addLink: () => span,
         addLinks: () => span,
@@ -93,8 +99,9 @@ describe.each(databaseKinds())(
           body: '{}',
         });
         expect(refused.status).toBe(401);
-        expect(refused.headers.get('www-authenticate')).toBe(
-          `Bearer resource_metadata="${url.href}"`,
+        // Bearer first (what the MCP SDK reads), DPoP offered beside it (RFC 9449 §7.1).
+        expect(refused.headers.get('www-authenticate')).toMatch(
+          new RegExp(`^Bearer resource_metadata="${url.href}", DPoP algs="[^"]+", resource_metadata=`),
         );
       }
     });

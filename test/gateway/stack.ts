@@ -60,6 +60,8 @@ export async function startGatewayStack(
     id: GATEWAY_CLIENT.id,
     secret: GATEWAY_CLIENT.secret,
     grantTypes: ['client_credentials'],
+    // Audit ingest takes events only from the MCP server of their resource.
+    mcpResource: sse,
   });
   await registerClient(t.server.provider, t.server.db.db, {
     id: SDK_CLIENT_ID,
