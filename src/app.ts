@@ -6,10 +6,12 @@ import type { Logger } from 'pino';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './db/schema.ts';
 import { errorMiddleware } from './http/errors.ts';
+import { inputBoundary } from './http/input-boundary.ts';
 import { httpMetricsMiddleware, type ServerMetrics } from './ops/metrics.ts';
 import { tracingMiddleware } from './ops/tracing.ts';
 import { RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './http/unavailable.ts';
 import { migrationsCurrent } from './db/migrate.ts';
+import { securityHeaders } from './http/security-headers.ts';
 
 export interface AppDeps {
   provider: Provider;
@@ -27,6 +29,8 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = deps.provider;
   app.silent = true;
+  // First of all, so every response carries them: ours, oidc-provider's, and error pages.
+  app.use(securityHeaders());
 
   app.use(async (ctx, next) => {
     const started = performance.now();
@@ -39,6 +43,8 @@ export function createApp(deps: AppDeps): Koa {
       deps.log.debug({ reqId: ctx.state.reqId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
     }
   });
+  // First after the request id: no route, oidc-provider's included, sees text it cannot store.
+  app.use(inputBoundary());
   app.use(tracingMiddleware());
   app.use(httpMetricsMiddleware(deps.metrics));
   // oidc-provider answers its own failures; when the cause was the database being unreachable,

@@ -5,6 +5,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type Provider from 'oidc-provider';
+import type Router from '@koa/router';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config/env.ts';
 import { loadCatalogue } from './config/scopes.ts';
@@ -12,7 +13,9 @@ import { connect, type Db, type EmbeddedAccess } from './db/connect.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { loadCookieKeys, loadSigningKeys } from './keys/keystore.ts';
 import { UserRepository } from './accounts/users.ts';
-import { LoginLimiter } from './accounts/login-limiter.ts';
+import { LoginThrottle } from './accounts/login-limiter.ts';
+import { SignInService } from './accounts/sign-in.ts';
+import { deleteExpiredCounters } from './accounts/throttle-store.ts';
 import { RoleService } from './roles/role-service.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { Csrf } from './http/csrf.ts';
@@ -46,6 +49,8 @@ export interface Server {
   readonly roles: RoleService;
   readonly audit: AuditLog;
   readonly elevation: ElevationService;
+  /** Our routers in the order the app runs them (after oidc-provider's own routes): every route. */
+  readonly routers: readonly Router[];
   /** Listens on `port` (default: the configured one; 0 for any free port); resolves with the base URL. */
   listen(port?: number): Promise<string>;
   /** Stops accepting connections, finishes in-flight requests, stops workers, closes the database. */
@@ -105,16 +110,18 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       },
     });
     const csrf = new Csrf(cookieKeys[0]!);
-    // One throttle for both sign-in forms (authorization and approvals): same accounts, same budget.
-    const limiter = new LoginLimiter();
+    // One sign-in service for both forms (authorization and approvals): one email spelling, one
+    // throttle budget in the database shared by every instance.
+    const signIn = new SignInService({ users, audit, throttle: new LoginThrottle(db.db) });
+    let routers: Router[];
     const app = createApp({
       provider,
       db: db.db,
       log,
       metrics,
-      routers: [
+      routers: routers = [
         metricsRoutes(metrics),
-        interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter, issuer: config.issuer }),
+        interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, signIn, issuer: config.issuer }),
         elevationRoutes({ elevation, issuer: config.issuer, signingKeys, tokens, knownResource }),
         auditIngestRoutes({
           audit, tokens, audience: auditResource(config.issuer), mcpResourceOf: (id) => mcpResourceOf(db.db, id),
@@ -122,7 +129,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         }),
         createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue, elevation, tokens }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
-        approvalRoutes({ elevation, users, catalogue, audit, csrf, limiter, db: db.db, provider }),
+        approvalRoutes({ elevation, users, catalogue, audit, csrf, signIn, db: db.db, provider }),
       ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);
@@ -136,6 +143,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       audit.start();
       const cleanup = setInterval(() => {
         deleteExpiredPayloads(db.db).catch((err) => log.warn({ err }, 'expired artifact cleanup failed'));
+        deleteExpiredCounters(db.db).catch((err) => log.warn({ err }, 'expired throttle cleanup failed'));
       }, 10 * 60_000);
       // Pending tickets past their expiry are closed (and their flows told) within seconds.
       const sweep = setInterval(() => {
@@ -148,7 +156,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     }
 
     return {
-      config, provider, db, log, catalogue, users, roles, audit, elevation,
+      config, provider, db, log, catalogue, users, roles, audit, elevation, routers,
       async listen(port = config.port) {
         http = app.listen(port, '0.0.0.0');
         // Requests the server began handling vs. answered in full: equal after a graceful close.

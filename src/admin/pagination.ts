@@ -32,6 +32,20 @@ export function decodeCursor(cursor: string): string {
   throw badCursor();
 }
 
+/** Largest PostgreSQL `bigint`: a sequence number in a cursor is checked against it. */
+export const BIGINT_MAX = 9_223_372_036_854_775_807n;
+
+/**
+ * A non-negative decimal sequence number from a cursor, range-checked as a PostgreSQL `bigint`.
+ *
+ * @throws {AppError} `ERR_VALIDATION` (400) naming `cursor` for anything else (a number past
+ * {@link BIGINT_MAX} would otherwise fail inside the database).
+ */
+export function cursorSeq(digits: string): string {
+  if (!/^\d{1,19}$/.test(digits) || BigInt(digits) > BIGINT_MAX) throw badCursor();
+  return digits;
+}
+
 /** The 400 problem for a cursor this API did not make (or made for another listing or order). */
 export function badCursor(): AppError {
   return new AppError('ERR_VALIDATION', 400, 'invalid request query: cursor: not a cursor returned by this API', {

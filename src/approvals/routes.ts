@@ -8,7 +8,7 @@ import type { Catalogue } from '../policy/index.ts';
 import type { ElevationService } from '../elevation/service.ts';
 import { ticketNotFound } from '../elevation/errors.ts';
 import type { UserRepository } from '../accounts/users.ts';
-import type { LoginLimiter } from '../accounts/login-limiter.ts';
+import type { SignInService } from '../accounts/sign-in.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { render } from '../http/views.ts';
@@ -16,6 +16,7 @@ import { AppError, invalid } from '../errors.ts';
 import { csrfRejected, currentApprover, mountLogin, redirectToLogin, sessionBinding, type Approver } from './login.ts';
 import { ApprovalQueries } from './tickets.ts';
 import { NOTICES, asDate, isOpen, outcome, presentDecisions, presentScopes, timeLeft } from './presenter.ts';
+import { truncateCodePoints } from '../http/text.ts';
 
 /** What the approval pages need from the composition root. */
 export interface ApprovalDeps {
@@ -25,8 +26,8 @@ export interface ApprovalDeps {
   audit: AuditLog;
   /** Signs form tokens; bound here to the approver session id. */
   csrf: Csrf;
-  /** Throttles failed approver sign-ins. */
-  limiter: LoginLimiter;
+  /** The one sign-in service (shared with the authorization form). */
+  signIn: SignInService;
   /** Read-only queries (pending list, decisions). */
   db: Kysely<Database>;
   /** Looks up agent (client) names. */
@@ -125,7 +126,7 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
     if (!deps.csrf.verify(sessionBinding(me.session), body.csrf)) throw csrfRejected();
     const ticket = await load(deps, ctx.params.id);
     if (body.decision !== 'approve' && body.decision !== 'deny') throw invalid('Choose approve or deny.', { field: 'decision' });
-    const comment = typeof body.comment === 'string' ? body.comment.trim().slice(0, 1000) : '';
+    const comment = typeof body.comment === 'string' ? truncateCodePoints(body.comment.trim(), 1000) : '';
     let notice: keyof typeof NOTICES = body.decision;
     try {
       await deps.elevation.decide(ticket.id, me.user.id, body.decision, comment);

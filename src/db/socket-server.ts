@@ -86,6 +86,8 @@ class GatedQueue {
     try {
       await this.#raw(SYNC);
       if (this.#pglite.isInTransaction()) await this.#raw(ROLLBACK);
+    } catch {
+      // The database is closing: nothing is left to roll back. The handler does not await this.
     } finally {
       s.release();
       s.release = undefined;

@@ -12,6 +12,7 @@ import { toolCallOf } from './tool-call.ts';
 import type { RequestUsers } from '../oidc/request-users.ts';
 import { acceptedScopes } from '../oidc/resources.ts';
 import { OwnTokenError, type OwnTokenVerifier } from '../tokens/index.ts';
+import { JUSTIFICATION_MESSAGES, justificationProblem } from '../http/text.ts';
 
 export const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
 
@@ -27,8 +28,6 @@ export interface CibaDeps {
   users: RequestUsers;
 }
 
-// Printable text (no control characters), 1–200 characters: the justification shown to approvers.
-const BINDING_MESSAGE = /^[^\p{Cc}]{1,200}$/u;
 
 /**
  * oidc-provider's `features.ciba` for decoupled elevation (DESIGN §6). Rules:
@@ -40,7 +39,9 @@ const BINDING_MESSAGE = /^[^\p{Cc}]{1,200}$/u;
  * - `id_token_hint` is refused (`invalid_request`): an ID token proves a past sign-in, not a
  *   live grant, and must not go around the rules above;
  * - one `resource` per request (`invalid_target` for more): an elevation is for one MCP server;
- * - `binding_message` carries the justification: printable text up to 200 characters;
+ * - `binding_message` carries the justification, under the one justification rule
+ *   (`justificationProblem`): required for approval-gated scopes, printable, not blank, at most
+ *   200 code points; otherwise `invalid_binding_message` (CIBA §13);
  * - eligibility is checked at once (`access_denied` naming the missing role); elevation with no
  *   approval completes before the response, so the first poll returns the token.
  */
@@ -68,10 +69,11 @@ export function cibaFeature(deps: CibaDeps) {
       if (loginHint !== ctx.oidc.client!.clientId) throw new errors.InvalidRequest('login_hint must be your own client_id (or use login_hint_token for a user)');
       return loginHint;
     },
-    async validateBindingMessage(_ctx: KoaContextWithOIDC, bindingMessage?: string) {
-      if (bindingMessage !== undefined && !BINDING_MESSAGE.test(bindingMessage)) {
-        throw new errors.InvalidBindingMessage('binding_message must be printable text of at most 200 characters');
-      }
+    async validateBindingMessage(ctx: KoaContextWithOIDC, bindingMessage?: string) {
+      const scopes = String(ctx.oidc.params?.scope ?? '').split(' ');
+      const gated = scopes.some((s) => deps.catalogue.scopes[s]?.approval);
+      const problem = justificationProblem(bindingMessage, gated);
+      if (problem) throw new errors.InvalidBindingMessage(`binding_message: ${JUSTIFICATION_MESSAGES[problem]}`);
     },
     // Runs before the hint is resolved (oidc-provider's checkCibaContext precedes cibaLoadAccount),
     // so a refused request never reaches the account or a ticket.

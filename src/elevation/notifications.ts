@@ -3,12 +3,13 @@ import type { Database, TicketRow } from '../db/schema.ts';
 import type { Catalogue } from '../policy/index.ts';
 import { enqueueMail } from '../mail/index.ts';
 import type { ElevationHooks } from './service.ts';
+import { JUSTIFICATION_MAX, truncateCodePoints } from '../http/text.ts';
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 // Text that came from a requester must not be able to forge lines of the mail (a fake link, a
 // fake "approved" line): control characters are removed and it is quoted on a line of its own.
-const oneLine = (s: string) => s.replace(/[\p{Cc}\u2028\u2029]/gu, ' ').slice(0, 200);
+const oneLine = (s: string) => truncateCodePoints(s.replace(/[\p{Cc}\u2028\u2029]/gu, ' '), JUSTIFICATION_MAX);
 
 async function who(trx: Transaction<Database>, id: string | null): Promise<{ email?: string; label: string }> {
   if (!id) return { label: 'an agent acting on its own behalf' };

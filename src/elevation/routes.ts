@@ -4,6 +4,9 @@ import type { PrivateJwk } from '../keys/keystore.ts';
 import { AppError } from '../errors.ts';
 import { requireOwnToken, type OwnToken, type OwnTokenVerifier } from '../tokens/index.ts';
 import type { ElevationService } from './service.ts';
+import { ticketNotFound } from './errors.ts';
+
+const TICKET_ID = /^[\w-]{1,64}$/;
 
 export interface ElevationRouteDeps {
   elevation: ElevationService;
@@ -23,6 +26,9 @@ export interface ElevationRouteDeps {
  * - `DELETE /elevation/v1/elevations/:id` — the requester drops their own elevation early, with
  *   a current access token of theirs from this server (for any of its resources), checked by the
  *   server's one verifier: a token of a revoked grant or elevation is refused with 401.
+ * - `POST /elevation/v1/tickets/:id/cancel` — the requester withdraws their own pending ticket
+ *   (200 with the ticket's id and status; 404 for anyone else's or an unknown id; 409 once it is
+ *   no longer pending). The waiting CIBA request or browser flow then ends with `access_denied`.
  */
 export function elevationRoutes(deps: ElevationRouteDeps): Router {
   const router = new Router({ prefix: '/elevation/v1' });
@@ -52,6 +58,14 @@ export function elevationRoutes(deps: ElevationRouteDeps): Router {
     if (!row || row.subject !== subject) throw new AppError('ERR_NOT_FOUND', 404, 'elevation not found');
     await deps.elevation.revoke(row.id, subject);
     ctx.status = 204;
+  });
+
+  router.post('/tickets/:id/cancel', requireOwnToken(deps.tokens, { audience: deps.knownResource, subject: 'user' }), async (ctx) => {
+    const { subject } = ctx.state.token as OwnToken;
+    if (!TICKET_ID.test(ctx.params.id!)) throw ticketNotFound();
+    const ticket = await deps.elevation.cancel(ctx.params.id!, subject);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { id: ticket.id, status: ticket.status };
   });
 
   return router;

@@ -1,3 +1,5 @@
+import { truncateCodePoints } from '../http/text.ts';
+
 /** Longest error summary kept in `mail_outbox.last_error` and in logs. */
 export const MAX_ERROR_LENGTH = 300;
 
@@ -31,7 +33,8 @@ export function credentialRedactor(credentials: { user?: string; pass?: string }
   return (text) => {
     let out = text.replace(URL_USERINFO, '$1***@');
     for (const s of ordered) out = out.split(s).join('***');
-    return out.replace(/\s+/g, ' ').trim().slice(0, MAX_ERROR_LENGTH);
+    // Kept storable as text: no NUL, no half of a surrogate pair, cut by code points.
+    return truncateCodePoints(out.replace(/[\s\0]+/g, ' ').trim().toWellFormed(), MAX_ERROR_LENGTH);
   };
 }
 

@@ -18,6 +18,7 @@ import { validateToolCallDetail } from '../elevation/tool-call.ts';
 import { RequestUsers } from './request-users.ts';
 import { allowMetadataDocumentClient, MCP_RESOURCE, validateClientMetadata } from './registration-rules.ts';
 import { allowedServiceScopes, withoutServiceScopes } from './service-scopes.ts';
+import { createOutboundGuard } from '../http/outbound.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -71,7 +72,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
   }));
 
+  // Every fetch oidc-provider makes (CIMD, client jwks_uri, sector identifiers, notification
+  // endpoints) goes through the one outbound guard (DESIGN §8), replacing its own dispatcher.
+  const outbound = createOutboundGuard({ allow: config.outboundAllow });
   const configuration: Configuration = {
+    fetch: (url, options) =>
+      outbound.fetch(url instanceof Request ? url.url : url, options as never) as never,
     adapter: createAdapterFactory(deps.db),
     clients: [],
     jwks: { keys: deps.signingKeys },
@@ -145,8 +151,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       clientIdMetadataDocument: {
         enabled: true,
         ack: 'draft-02',
-        // Client ID Metadata Documents are fetched only over https, as the draft requires.
-        allowFetch: async (_ctx: unknown, clientId: string) => clientId.startsWith('https://'),
+        // Client ID Metadata Documents are fetched only over https, as the draft requires, and
+        // only from hosts the outbound guard admits (refused before any connection is made).
+        allowFetch: async (_ctx: unknown, clientId: string) =>
+          clientId.startsWith('https://') && outbound.permits(clientId),
         allowClient: allowMetadataDocumentClient,
       },
       // Exact tool-call binding (DESIGN §6): an `mcp_tool_call` detail on a CIBA request is

@@ -22,12 +22,24 @@ export abstract class VerifierError extends Error {
 
   /** Client-safe explanation; becomes `error_description`. */
   readonly description: string;
+  /**
+   * Whether the failure concerns DPoP (a DPoP-bound token, or its proof): such failures are
+   * challenged with the `DPoP` scheme (RFC 9449 §7.1) instead of `Bearer`.
+   */
+  readonly dpop: boolean;
 
-  constructor(description: string, options?: ErrorOptions) {
+  constructor(description: string, options?: VerifierErrorOptions) {
     super(description, options);
     this.name = new.target.name;
     this.description = description;
+    this.dpop = options?.dpop ?? false;
   }
+}
+
+/** Options of a {@link VerifierError}: the standard `cause`, and whether it concerns DPoP. */
+export interface VerifierErrorOptions extends ErrorOptions {
+  /** Challenge with the `DPoP` scheme. Default `false`. */
+  dpop?: boolean;
 }
 
 /**
@@ -48,14 +60,26 @@ export class InvalidTokenError extends VerifierError {
   readonly status = 401;
 }
 
+/**
+ * The DPoP proof of a DPoP-bound token is missing, malformed, for another request, stale,
+ * replayed or signed by a key other than the bound one (RFC 9449 §7.1 `invalid_dpop_proof`).
+ */
+export class InvalidDpopProofError extends VerifierError {
+  readonly code = 'invalid_dpop_proof';
+  readonly status = 401;
+  constructor(description: string, options?: ErrorOptions) {
+    super(description, { ...options, dpop: true });
+  }
+}
+
 /** The token is valid but lacks scopes; `scopes` are the ones the call needs. */
 export class InsufficientScopeError extends VerifierError {
   readonly code = 'insufficient_scope';
   readonly status = 403;
   /** Scopes the request needs in addition to (or instead of) the token's. */
   readonly scopes: readonly string[];
-  constructor(scopes: readonly string[], description = 'insufficient scope') {
-    super(description);
+  constructor(scopes: readonly string[], description = 'insufficient scope', options?: VerifierErrorOptions) {
+    super(description, options);
     this.scopes = Object.freeze([...scopes]);
   }
 }
@@ -76,7 +100,7 @@ export class TemporarilyUnavailableError extends VerifierError {
   /** Seconds the client should wait before retrying. */
   readonly retryAfterSec: number;
 
-  constructor(description = 'authorization server keys unavailable', retryAfterSec = 5, options?: ErrorOptions) {
+  constructor(description = 'authorization server keys unavailable', retryAfterSec = 5, options?: VerifierErrorOptions) {
     super(description, options);
     this.retryAfterSec = retryAfterSec;
   }

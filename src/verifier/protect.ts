@@ -8,9 +8,10 @@ import type { ResourceServerAuthOptions } from './http/guard.ts';
 import { koaAuth, type KoaLikeContext } from './http/koa.ts';
 import { metadataUrl, protectedResourceMetadata, type ProtectedResourceMetadata, type ProtectedResourceMetadataOptions } from './http/metadata.ts';
 import { nodeHttpAuth } from './http/node.ts';
-import { protectMcpServer, type ProtectedMcpServer } from './mcp/protect.ts';
+import { createToolProtection, type ProtectedMcpServer } from './mcp/protect.ts';
 import type { ProtectOptions } from './mcp/types.ts';
 import { createToolMetrics, type ToolMetrics } from './observability/metrics.ts';
+import { RateLimiter, type RateLimitStore } from './resilience/rate-limit.ts';
 import { primaryRole, principalOf } from './observability/principal.ts';
 import { createPolicyClient, type PolicyClient, type PolicyClientOptions } from './policy-client/index.ts';
 import { toAuthInfo } from './token/auth-info.ts';
@@ -54,6 +55,17 @@ export interface McpProtectionOptions {
   http?: Pick<ResourceServerAuthOptions, 'bodyLimitBytes' | 'onError'>;
   /** Metrics registry. Default: a new one (see `metricsRegistry`). */
   metricsRegistry?: Registry;
+  /**
+   * Where the tool rate limits (`tools.rateLimit`: calls per principal — subject and client —
+   * and tool, per window) and the DPoP proof ids seen (each kept `2 × dpopMaxSkewSec` seconds)
+   * are counted. Both are held once per protection, whatever the number of MCP servers and
+   * sessions. `{ type: 'redis', client, keyPrefix? }` (an `ioredis` or node-redis 4+ client that
+   * the application creates, connects and closes) shares them with every instance using that
+   * Redis and key prefix, so replicas share budgets and refuse a proof replayed against any of
+   * them; while Redis fails, each instance counts in its own memory. See `RateLimitStore`.
+   * Default: `{ type: 'memory' }` — this instance only, at most `10_000` windows per limit.
+   */
+  rateLimitStore?: RateLimitStore;
 }
 
 /** What {@link createMcpProtection} returns: everything an MCP server needs, wired together. */
@@ -71,7 +83,8 @@ export interface McpProtection {
   koaGuard: (ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void>;
   /**
    * Protects an `McpServer`: register tools on the result. Tool calls are decided again there,
-   * which also covers transports without the HTTP guard.
+   * which also covers transports without the HTTP guard. Call it for every server (one per
+   * request or per session): rate limits, metrics and tool policies are shared by all of them.
    */
   protectMcpServer(server: McpServer): ProtectedMcpServer;
   /** This resource's Protected Resource Metadata document. */
@@ -126,6 +139,12 @@ function auditTokens(issuer: string, clientId: string, clientSecret: string, fet
   return () => (inflight ??= request().finally(() => (inflight = undefined)));
 }
 
+/** The one rate limiter of a protection: budgets must not depend on the server or session. */
+function rateLimiter(option: ProtectOptions['rateLimit'], store: RateLimitStore | undefined): RateLimiter | false {
+  if (option === false || option instanceof RateLimiter) return option;
+  return new RateLimiter({ ...option, ...(store !== undefined && { store }) });
+}
+
 /**
  * One-call setup of a protected MCP server (DESIGN §7): a token verifier whose `isRevoked` reads
  * the policy client's revocation feed; the policy client (signed bundle or local file); HTTP
@@ -152,7 +171,15 @@ export async function createMcpProtection(options: McpProtectionOptions): Promis
     await policy.close();
     throw error;
   }
-  const verifier = createTokenVerifier({ ...options.verifier, issuer, resource, fetch: fetchImpl, isRevoked: policy.isRevoked });
+  const store = options.rateLimitStore;
+  const verifier = createTokenVerifier({
+    ...(store !== undefined && { dpopReplayStore: store }),
+    ...options.verifier,
+    issuer,
+    resource,
+    fetch: fetchImpl,
+    isRevoked: policy.isRevoked,
+  });
   const metrics = createToolMetrics({ registry: options.metricsRegistry });
   const baseScopes = () => options.baseScopes ?? policy.baseScopes();
 
@@ -191,13 +218,21 @@ export async function createMcpProtection(options: McpProtectionOptions): Promis
     // Only the base scopes: the MCP SDK asks for every listed scope on its first authorization,
     // and elevated scopes are meant to be asked for one call at a time.
     scopesSupported: baseScopes(),
+    dpopSigningAlgValuesSupported: [...(verifier.dpopAlgorithms ?? [])],
     ...(held?.catalogue.resources[resource] !== undefined && { resourceName: held.catalogue.resources[resource].name }),
     ...options.metadata,
   });
   const guardOptions: ResourceServerAuthOptions = {
     ...options.http,
     verifier,
-    metadata: { ...options.metadata, resource, authorizationServers: document.authorization_servers, scopesSupported: document.scopes_supported, resourceName: document.resource_name },
+    metadata: {
+      ...options.metadata,
+      resource,
+      authorizationServers: document.authorization_servers,
+      scopesSupported: document.scopes_supported,
+      resourceName: document.resource_name,
+      dpopSigningAlgValuesSupported: document.dpop_signing_alg_values_supported,
+    },
     decide: decideAtEdge,
   };
 
@@ -207,7 +242,14 @@ export async function createMcpProtection(options: McpProtectionOptions): Promis
     guard: nodeHttpAuth(guardOptions),
     expressGuard: expressAuth(guardOptions),
     koaGuard: koaAuth(guardOptions),
-    protectMcpServer: (server) => protectMcpServer(server, { ...options.tools, decide: policy.decide, visible: policy.visible, metrics, audit }),
+    protectMcpServer: createToolProtection({
+      ...options.tools,
+      rateLimit: rateLimiter(options.tools?.rateLimit, store),
+      decide: policy.decide,
+      visible: policy.visible,
+      metrics,
+      audit,
+    }),
     metadata: document,
     metadataUrl: metadataUrl(resource),
     audit,

@@ -41,6 +41,7 @@ describe.each(databaseKinds())('example MCP server with the MCP SDK client (%s)'
       scopes_supported: ['mcp:tools:read', 'mcp:resources:read'],
       bearer_methods_supported: ['header'],
       resource_name: 'Example deployment tools',
+      dpop_signing_alg_values_supported: ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256'],
     });
     const unauthenticated = await fetch(stack.resource, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(unauthenticated.status).toBe(401);

@@ -1,7 +1,7 @@
 import type { Kysely, SelectQueryBuilder } from 'kysely';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { AuditRow, Database } from '../../db/schema.ts';
-import { badCursor, decodeCursor, PAGE_SIZE, toPage, type Page } from '../pagination.ts';
+import { badCursor, cursorSeq, decodeCursor, PAGE_SIZE, toPage, type Page } from '../pagination.ts';
 import type { AuditFilter, AuditPageRequest } from '../schemas.ts';
 
 /** Events read per database round trip of an export: bounds the memory one export holds. */
@@ -58,7 +58,7 @@ export class AuditQueryService {
     if (req.cursor !== undefined) {
       const match = CURSOR.exec(decodeCursor(req.cursor));
       if (!match || match[1] !== dir) throw badCursor();
-      q = q.where('seq', dir === 'a' ? '>' : '<', match[2]!);
+      q = q.where('seq', dir === 'a' ? '>' : '<', cursorSeq(match[2]!));
     }
     return toPage(await q.execute(), limit, (e) => `${dir}:${String(e.seq)}`);
   }

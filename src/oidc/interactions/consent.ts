@@ -9,6 +9,7 @@ import { IneligibleError } from '../../elevation/errors.ts';
 import { grantFor } from '../../elevation/grants.ts';
 import { formatDuration } from '../../http/format.ts';
 import { acceptedScopes } from '../resources.ts';
+import { JUSTIFICATION_MAX, JUSTIFICATION_MESSAGES, justificationProblem, truncateCodePoints } from '../../http/text.ts';
 
 export interface ConsentDeps {
   provider: Provider;
@@ -23,9 +24,19 @@ export interface ConsentDeps {
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 export type ConsentView =
-  | { kind: 'page'; page: { email: string; resource: string; elevated: boolean; scopes: Array<{ name: string; description: string; lifetime: string; approval?: string }> } }
+  | { kind: 'page'; page: ConsentPage }
   | { kind: 'finish'; result: InteractionResults }
   | { kind: 'wait'; ticketId: string };
+
+/** The consent form; `error` and `justification` are set when a submitted form is shown again. */
+export interface ConsentPage {
+  email: string;
+  resource: string;
+  elevated: boolean;
+  scopes: Array<{ name: string; description: string; lifetime: string; approval?: string }>;
+  error?: string;
+  justification?: string;
+}
 
 const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
 
@@ -35,7 +46,9 @@ const deny = (error: string, error_description: string): ConsentView => ({ kind:
  * Decides a consent prompt. Rules:
  * - a request for catalogue scopes names exactly one known `resource` (RFC 8707);
  * - every elevated scope needs its `minRole`; otherwise `access_denied` naming the missing role;
- * - elevated scopes need a justification on the consent form;
+ * - elevated scopes need a justification on the consent form, under the one justification rule
+ *   (`justificationProblem`: printable, not blank, at most 200 code points); a refused one shows
+ *   the form again with the reason;
  * - the base scopes are always granted with the resource.
  */
 export async function decideConsent(deps: ConsentDeps, details: Details, submit?: { confirmed: boolean; justification?: string }): Promise<ConsentView> {
@@ -65,27 +78,30 @@ export async function decideConsent(deps: ConsentDeps, details: Details, submit?
     return deny('access_denied', err.message);
   }
 
-  if (!submit?.confirmed) {
+  const page = async (): Promise<ConsentPage> => {
     const user = await deps.users.findById(accountId);
     return {
-      kind: 'page',
-      page: {
-        email: user?.email ?? '',
-        resource: resource ?? '(sign-in only)',
-        elevated: elevated.length > 0,
-        scopes: resourceScopes.map((name) => {
-          const def = catalogue.scopes[name];
-          return {
-            name,
-            description: def?.description ?? name,
-            lifetime: def?.minRole && def.expiresIn ? formatDuration(def.expiresIn) : 'standard',
-            approval: def?.approval ? def.approval.groups.join(' or ') : undefined,
-          };
-        }),
-      },
+      email: user?.email ?? '',
+      resource: resource ?? '(sign-in only)',
+      elevated: elevated.length > 0,
+      scopes: resourceScopes.map((name) => {
+        const def = catalogue.scopes[name];
+        return {
+          name,
+          description: def?.description ?? name,
+          lifetime: def?.minRole && def.expiresIn ? formatDuration(def.expiresIn) : 'standard',
+          approval: def?.approval ? def.approval.groups.join(' or ') : undefined,
+        };
+      }),
     };
+  };
+  if (!submit?.confirmed) return { kind: 'page', page: await page() };
+  // The same rule as CIBA's binding_message: what approvers read must be what was written.
+  const problem = elevated.length ? justificationProblem(submit.justification, true) : undefined;
+  if (problem) {
+    const shown = submit.justification && truncateCodePoints(submit.justification.toWellFormed(), JUSTIFICATION_MAX * 2);
+    return { kind: 'page', page: { ...(await page()), error: `Please correct the form: ${JUSTIFICATION_MESSAGES[problem]}.`, justification: shown } };
   }
-  if (elevated.length && !submit.justification?.trim()) return { kind: 'page', page: { email: '', resource: resource ?? '', elevated: true, scopes: [] } };
 
   if (elevated.length) {
     const outcome = await deps.elevation.request({

@@ -38,6 +38,16 @@ export function parseAuthorization(authorization: HeaderValue): { scheme: 'beare
 }
 
 /**
+ * The scheme an Authorization header names, if it is one of ours; never throws. Used to choose
+ * the challenge scheme of a failure, whatever the failure was.
+ */
+export function schemeOf(authorization: HeaderValue): 'bearer' | 'dpop' | undefined {
+  const header = typeof authorization === 'string' ? authorization : authorization?.[0];
+  const scheme = header?.trimStart().slice(0, 7).split(/[ \t]/)[0].toLowerCase();
+  return scheme === 'bearer' || scheme === 'dpop' ? scheme : undefined;
+}
+
+/**
  * The framework-neutral core of every adapter: reads the Authorization (and DPoP) header and
  * verifies the token. Resolves to the verified token or rejects with a `VerifierError`
  * (`MissingTokenError`, `InvalidRequestError`, `InvalidTokenError`, `TemporarilyUnavailableError`),

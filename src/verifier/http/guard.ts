@@ -1,6 +1,6 @@
 import { InsufficientScopeError, JsonRpcParseError, PayloadTooLargeError } from '../errors.ts';
 import type { TokenVerifier, VerifiedToken } from '../token/types.ts';
-import { verifyBearer } from './bearer.ts';
+import { schemeOf, verifyBearer } from './bearer.ts';
 import { DEFAULT_BODY_LIMIT, readJsonRpcBody, type RequestWithBody } from './body.ts';
 import { challenge } from './challenge.ts';
 import { gateToolCalls, type DecideToolCall } from './decide.ts';
@@ -48,9 +48,18 @@ const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods
 export function createGuard(options: ResourceServerAuthOptions): Guard {
   const { verifier } = options;
   const resource = options.metadata?.resource ?? verifier.resource;
-  const document = protectedResourceMetadata({ ...options.metadata, resource, authorizationServers: options.metadata?.authorizationServers ?? [verifier.issuer] });
+  const document = protectedResourceMetadata({
+    dpopSigningAlgValuesSupported: verifier.dpopAlgorithms === undefined ? undefined : [...verifier.dpopAlgorithms],
+    ...options.metadata,
+    resource,
+    authorizationServers: options.metadata?.authorizationServers ?? [verifier.issuer],
+  });
   const documentPath = metadataPath(resource);
-  const challengeOptions = { resourceMetadataUrl: metadataUrl(resource), baseScopes: options.baseScopes ?? [] };
+  const challengeOptions = {
+    resourceMetadataUrl: metadataUrl(resource),
+    baseScopes: options.baseScopes ?? [],
+    dpopAlgorithms: document.dpop_signing_alg_values_supported,
+  };
   const origin = new URL(resource).origin;
 
   async function run(req: RequestWithBody, target: string): Promise<GuardResult> {
@@ -70,7 +79,9 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
     const body = await readJsonRpcBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
     const outcome = await gateToolCalls(body, auth, options.decide);
     if (outcome.kind === 'deny') return { kind: 'respond', status: 200, headers: {}, body: outcome.body };
-    if (outcome.kind === 'step_up') throw new InsufficientScopeError(outcome.scopes, 'this tool call needs additional scopes');
+    if (outcome.kind === 'step_up') {
+      throw new InsufficientScopeError(outcome.scopes, 'this tool call needs additional scopes', { dpop: auth.jkt !== undefined });
+    }
     return { kind: 'pass', auth };
   }
 
@@ -83,7 +94,7 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
       }
       // Unread bytes may still be in flight; closing the connection beats draining a huge upload.
       const extra: Record<string, string> = error instanceof PayloadTooLargeError ? { Connection: 'close' } : {};
-      const response = challenge(error, challengeOptions);
+      const response = challenge(error, challengeOptions, { scheme: schemeOf(req.headersDistinct.authorization) });
       if (response.status === 500) options.onError?.(error);
       return { kind: 'respond', status: response.status, headers: { ...response.headers, ...extra }, body: response.body };
     }

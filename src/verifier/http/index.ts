@@ -1,6 +1,6 @@
-export { challenge, quoteHeaderValue, type ChallengeOptions, type ErrorResponse } from './challenge.ts';
+export { challenge, quoteHeaderValue, type ChallengeContext, type ChallengeOptions, type ErrorResponse } from './challenge.ts';
 export { protectedResourceMetadata, metadataPath, metadataUrl, type ProtectedResourceMetadata, type ProtectedResourceMetadataOptions } from './metadata.ts';
-export { verifyBearer, parseAuthorization, type HeaderValue, type RequestInfo } from './bearer.ts';
+export { verifyBearer, parseAuthorization, schemeOf, type HeaderValue, type RequestInfo } from './bearer.ts';
 export { readJsonRpcBody, DEFAULT_BODY_LIMIT, type RequestWithBody } from './body.ts';
 export { gateToolCalls, UNAUTHORIZED, type DecideToolCall, type ToolCall, type ToolCallDecision, type GateOutcome } from './decide.ts';
 export { createGuard, type Guard, type GuardResult, type ResourceServerAuthOptions } from './guard.ts';

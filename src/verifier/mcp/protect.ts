@@ -4,9 +4,7 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { createToolMetrics } from '../observability/metrics.ts';
 import type { ToolMetrics } from '../observability/metrics.ts';
-import { sharedBreakers } from '../resilience/policy.ts';
-import { RateLimiter } from '../resilience/rate-limit.ts';
-import { protectCallback } from './pipeline.ts';
+import { createPipelineContext, protectCallback } from './pipeline.ts';
 import type { NormalisedCallback, PipelineContext } from './pipeline.ts';
 import { installToolHooks } from './sdk-hooks.ts';
 import { releaseJsonResponseStreamsOnConnect } from './sdk-json-response-leak.ts';
@@ -48,6 +46,21 @@ export interface ProtectedMcpServer {
 const protectedServers = new WeakSet<McpServer>();
 
 /**
+ * Builds a protection for tools once, to apply to any number of `McpServer`s — one per request
+ * (the SDK's stateless pattern) or one per session. What is worth sharing is built here and
+ * shared by every server it protects: the rate limiter (budgets per principal and tool, whatever
+ * the server or session), the metrics, and each tool's resilience policy (retry, breaker,
+ * timeout), built on the first registration of a tool with given settings.
+ * `createMcpProtection` keeps one for its lifetime.
+ * @returns `protect(server)`, which behaves as {@link protectMcpServer}.
+ */
+export function createToolProtection(options: ProtectOptions): (server: McpServer) => ProtectedMcpServer {
+  const metrics = options.metrics ?? createToolMetrics();
+  const ctx = createPipelineContext(options, metrics);
+  return (server) => protectWith(server, ctx, options.visible);
+}
+
+/**
  * Protects the tools of an `McpServer` (DESIGN §7.5–7.6). Register tools through the returned
  * object's `registerTool`; each call then runs: span and metrics → `decide` → rate limit per
  * principal and tool → circuit breaker of the tool's dependency → retry (idempotent or read-only
@@ -65,21 +78,15 @@ const protectedServers = new WeakSet<McpServer>();
  * @throws TypeError when `server` is already protected.
  */
 export function protectMcpServer(server: McpServer, options: ProtectOptions): ProtectedMcpServer {
+  return createToolProtection(options)(server);
+}
+
+function protectWith(server: McpServer, ctx: PipelineContext, visible: ProtectOptions['visible']): ProtectedMcpServer {
   if (protectedServers.has(server)) throw new TypeError('this McpServer is already protected');
   protectedServers.add(server);
   // Until the MCP SDK releases JSON-response stream mappings itself (its issue #2559).
   releaseJsonResponseStreamsOnConnect(server);
-
-  const metrics = options.metrics ?? createToolMetrics();
-  const ctx: PipelineContext = {
-    decide: options.decide,
-    metrics,
-    tracer: options.tracer,
-    audit: options.audit,
-    breakers: options.breakers ?? sharedBreakers,
-    limiter: options.rateLimit === false ? false : new RateLimiter(options.rateLimit ?? {}),
-    defaults: options.defaults ?? {},
-  };
+  const { metrics } = ctx;
   const names = new Set<string>();
   let hooked = false;
 
@@ -128,7 +135,7 @@ export function protectMcpServer(server: McpServer, options: ProtectOptions): Pr
         update({ callback: adapt(name, tool.inputSchema !== undefined, tool.annotations, raw, toolOptions) });
       };
       if (!hooked) {
-        installToolHooks(server, { isProtected: (n) => names.has(n), visible: options.visible });
+        installToolHooks(server, { isProtected: (n) => names.has(n), visible });
         hooked = true;
       }
       return tool;

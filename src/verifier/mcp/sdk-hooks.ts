@@ -1,9 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import {
-  CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError,
-} from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ListToolsResult, ServerResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolError } from '../resilience/errors.ts';
 
@@ -21,6 +19,8 @@ import type { ToolError } from '../resilience/errors.ts';
  *
  * `McpServer` offers no public way to reach its handlers, so this reads the `Protocol`'s
  * `_requestHandlers` map once, at installation, and fails loudly if an SDK upgrade removed it.
+ * The replacements go into that map as they are: `setRequestHandler` would wrap them in a second
+ * round of request and result validation around the SDK's own, on every call.
  */
 
 type RawHandler = (request: unknown, extra: unknown) => Promise<unknown>;
@@ -41,25 +41,32 @@ export interface ToolHooks {
   visible(authInfo: AuthInfo, name: string): boolean | Promise<boolean>;
 }
 
-function originalHandler(server: McpServer, method: string): RawHandler {
+type RawExtra = { authInfo?: AuthInfo };
+
+function requestHandlers(server: McpServer): Map<string, RawHandler> {
   const handlers = (server.server as unknown as { _requestHandlers?: unknown })._requestHandlers;
-  const handler = handlers instanceof Map ? (handlers.get(method) as unknown) : undefined;
-  if (typeof handler !== 'function') {
+  if (!(handlers instanceof Map) || typeof handlers.get('tools/list') !== 'function' || typeof handlers.get('tools/call') !== 'function') {
     throw new Error(
-      `protectMcpServer: cannot find McpServer's ${method} handler; this @modelcontextprotocol/sdk version is not supported`,
+      'protectMcpServer: cannot find McpServer\'s tools handlers; this @modelcontextprotocol/sdk version is not supported',
     );
   }
-  return handler as RawHandler;
+  return handlers as Map<string, RawHandler>;
+}
+
+/** The tool a raw (not yet validated) `tools/call` request names, if it names one. */
+function toolName(request: unknown): unknown {
+  return (request as { params?: { name?: unknown } } | undefined)?.params?.name;
 }
 
 /** Replaces `tools/list` and `tools/call` of `server`; call once, after a tool was registered. */
 export function installToolHooks(server: McpServer, hooks: ToolHooks): void {
-  const list = originalHandler(server, 'tools/list');
-  const call = originalHandler(server, 'tools/call');
+  const handlers = requestHandlers(server);
+  const list = handlers.get('tools/list')!;
+  const call = handlers.get('tools/call')!;
 
-  server.server.setRequestHandler(ListToolsRequestSchema, async (request, extra) => {
-    const result = (await list(request, extra)) as ListToolsResult;
-    const authInfo = extra.authInfo;
+  handlers.set('tools/list', async (request, rawExtra) => {
+    const result = (await list(request, rawExtra)) as ListToolsResult;
+    const authInfo = (rawExtra as RawExtra).authInfo;
     if (authInfo === undefined) return { ...result, tools: [] };
     const shown = await Promise.all(
       // A failing visibility check hides that tool only: fail closed without emptying the list.
@@ -75,10 +82,12 @@ export function installToolHooks(server: McpServer, hooks: ToolHooks): void {
     return { ...result, tools: result.tools.filter((_, i) => shown[i]) };
   });
 
-  server.server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
+  handlers.set('tools/call', (request, extra) => {
+    const name = toolName(request);
     // Fail closed: a tool registered on the McpServer directly has no authorization around it.
-    if (!hooks.isProtected(request.params.name)) {
-      throw new McpError(ErrorCode.InvalidParams, `Tool ${request.params.name} not found`);
+    // A request without a string name is left to the SDK's validation, which refuses it.
+    if (typeof name === 'string' && !hooks.isProtected(name)) {
+      return Promise.reject(new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`));
     }
     const slot: { error?: ToolError } = {};
     return failureSlot.run(slot, async () => {

@@ -4,7 +4,7 @@ import type { AuditSink } from '../observability/audit-event.ts';
 import type { ToolMetrics } from '../observability/metrics.ts';
 import type { BreakerRegistry } from '../resilience/breakers.ts';
 import type { RetryOptions } from '../resilience/policy.ts';
-import type { RateLimiterOptions } from '../resilience/rate-limit.ts';
+import type { RateLimiter, RateLimiterOptions } from '../resilience/rate-limit.ts';
 
 /** A tool call as the authorization function sees it. */
 export interface ToolCall {
@@ -42,10 +42,12 @@ export interface ProtectOptions {
   /** Circuit breakers by dependency. Default: the process-wide `sharedBreakers`. */
   breakers?: BreakerRegistry;
   /**
-   * Rate limit per principal and tool, shared by all tools of this server, or `false` for none.
-   * Default: `{}` (60-call bucket refilled at 1 per second).
+   * Rate limit per principal (subject and client) and tool, or `false` for none: a `RateLimiter`
+   * to share (`createMcpProtection` passes one built once, on its `rateLimitStore`), or the
+   * settings of a new one, shared by every server of this protection (`createToolProtection`) —
+   * budgets then hold across MCP sessions. Default: `{}` (60 calls per 60-second window).
    */
-  rateLimit?: RateLimiterOptions | false;
+  rateLimit?: RateLimiterOptions | RateLimiter | false;
   /** Defaults for every tool; {@link ProtectedToolOptions} override them. */
   defaults?: Pick<ProtectedToolOptions, 'timeoutMs' | 'retry'>;
 }

@@ -37,9 +37,10 @@ export async function traceToolCall<T>(
     'mcp.tool.name': input.tool,
     'mcp.user.id': input.userId,
     'mcp.user.role': input.role,
-    'mcp.tool.params': paramsAttribute(input.params),
   };
   const span = tracer.startSpan(`tool:${input.tool}`, { attributes });
+  // Redacting and serialising the arguments is the costly part: only for a span that records.
+  if (span.isRecording()) span.setAttribute('mcp.tool.params', paramsAttribute(input.params));
   try {
     const result = await context.with(trace.setSpan(context.active(), span), () => fn(span));
     if (isErrorResult(result)) span.setStatus({ code: SpanStatusCode.ERROR, message: 'tool returned isError' });

@@ -41,8 +41,9 @@ export interface ToolPolicyOptions {
   /** Breakers to use. Default: {@link sharedBreakers}, shared by every tool in the process. */
   breakers?: BreakerRegistry;
   /**
-   * Rate limiter keyed by principal and tool, or `false` for none. Default: a limiter of this tool
-   * with the defaults of `RateLimiterOptions` (60 calls a minute per principal).
+   * Rate limiter keyed by principal and tool (see {@link rateLimitKey}), or `false` for none.
+   * Default: a new limiter with the defaults of `RateLimiterOptions` (60 calls a minute per
+   * principal); pass one shared limiter to share budgets between tools, servers and sessions.
    */
   rateLimiter?: RateLimiter | false;
   /** Which errors are worth retrying. Default: `isRetryableError`. */
@@ -57,6 +58,16 @@ export interface PolicyExtra {
 
 /** A tool handler in the shape the policy wraps: arguments plus the request's extra. */
 export type PolicyHandler<A, R, E extends PolicyExtra> = (args: A, extra: E) => R | Promise<R>;
+
+/**
+ * The rate-limit key of a call: the principal (subject and client: one user through two agents
+ * has two budgets, and so has one agent acting for two users) and the tool. Independent of the MCP
+ * session, so a new `initialize` with the same token does not get a fresh budget.
+ */
+export function rateLimitKey(authInfo: AuthInfo | undefined, tool: string): string {
+  const principal = principalOf(authInfo);
+  return `${principal.subject ?? ''}\u0000${principal.clientId ?? ''}\u0000${tool}`;
+}
 
 /** Breakers used when no registry is passed, so tools naming one dependency share a breaker. */
 export const sharedBreakers = new BreakerRegistry();
@@ -91,7 +102,13 @@ export function withToolPolicy(
           }),
         })
       : noop;
-  const policy = wrap(retryPolicy, breakers.get(dependency), timeout(timeoutMs, TimeoutStrategy.Aggressive));
+  // abortOnReturn off: cockatiel would otherwise abort every finished call's signal, and each
+  // abort builds a DOMException with a stack trace, the largest single cost of a protected call.
+  // A timeout and the client's cancellation still abort the handler's signal.
+  const attemptTimeout = timeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
+  const policy = retryPolicy === noop
+    ? wrap(breakers.get(dependency), attemptTimeout)
+    : wrap(retryPolicy, breakers.get(dependency), attemptTimeout);
 
   const toToolError = (error: unknown, cancelled: boolean): ToolError => {
     if (error instanceof ToolError) return error;
@@ -119,7 +136,7 @@ export function withToolPolicy(
 
   return (handler) => async (args, extra) => {
     if (limiter) {
-      const verdict = limiter.take(`${principalOf(extra.authInfo).id}\u0000${tool}`);
+      const verdict = await limiter.consume(rateLimitKey(extra.authInfo, tool));
       if (!verdict.allowed) {
         throw new ToolError(RATE_LIMITED, `Rate limit exceeded for ${tool}`, {
           retryable: true,

@@ -1,75 +1,116 @@
-import { ExpiringLru } from '../token/lru.ts';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { LruRateLimiter } from './lru-limiter.ts';
 
-/** Options of a {@link RateLimiter}. */
-export interface RateLimiterOptions {
-  /** Bucket size: calls allowed in a burst. Default: `60`. */
-  capacity?: number;
-  /** Tokens added back per second. Default: `1` (with the default capacity: 60 calls a minute). */
-  refillPerSecond?: number;
-  /** Most keys tracked at once; the least recently used is forgotten first. Default: `10_000`. */
-  maxKeys?: number;
-  /** Monotonic clock in milliseconds. Default: `performance.now`. */
-  now?: () => number;
-}
-
-/** Outcome of {@link RateLimiter.take}. */
-export type RateLimitVerdict =
-  | { allowed: true; remaining: number }
-  | { allowed: false; retryAfterMs: number };
-
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
+/**
+ * A connected Redis client that rate-limiter-flexible can drive: `ioredis` (`new Redis(url)`) or
+ * node-redis 4+ (`createClient({ url })`, connected). The verifier imports no Redis package; the
+ * application brings its own client and keeps it (closing it is the application's business).
+ */
+export interface RedisClientLike {
+  eval(...args: never[]): unknown;
 }
 
 /**
- * An in-memory token bucket per key (the protected tools use `principal + tool`).
- *
- * Memory stays bounded: a bucket is stored only until it would have refilled completely, because
- * a full bucket and a forgotten one behave the same, and at most `maxKeys` buckets are kept. Only
- * when more than `maxKeys` callers are mid-burst at once does an eviction forget a partly drained
- * bucket, which errs on the side of letting a call through.
+ * Where rate-limit windows and seen DPoP proof ids are kept (see `createMcpProtection`'s
+ * `rateLimitStore`):
+ * - `{ type: 'memory', maxKeys? }` — in this process, at most `maxKeys` windows per limiter
+ *   (default `10_000`; least recently used forgotten first, each dropped when its window ends);
+ * - `{ type: 'redis', client, keyPrefix?, maxKeys? }` — in Redis, shared by every instance using
+ *   the same server and `keyPrefix` (default `"mcp-elevate"`); updates are atomic (one Lua script
+ *   per call, rate-limiter-flexible's `RateLimiterRedis`). While Redis fails, each instance falls
+ *   back to its own memory windows (bounded by `maxKeys`), so calls keep being limited locally.
+ */
+export type RateLimitStore =
+  | { type: 'memory'; maxKeys?: number }
+  | { type: 'redis'; client: RedisClientLike; keyPrefix?: string; maxKeys?: number };
+
+/** Options of a {@link RateLimiter}. */
+export interface RateLimiterOptions {
+  /** Calls allowed per key (principal and tool) in one window. Default `60`. */
+  points?: number;
+  /** Window length in whole seconds (Redis counts seconds). Default `60`. */
+  durationSec?: number;
+  /** Where the windows live. Default `{ type: 'memory' }`. */
+  store?: RateLimitStore;
+  /** Distinguishes this limiter's keys from others in the same store. Default `"rl"`. */
+  name?: string;
+  /** Clock of the memory store, in milliseconds. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Outcome of {@link RateLimiter.consume}. */
+export type RateLimitVerdict =
+  { allowed: true; remaining: number } | { allowed: false; retryAfterMs: number };
+
+function whole(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min)
+    throw new TypeError(`${name} must be an integer of at least ${min}`);
+  return value;
+}
+
+/**
+ * A fixed-window rate limit per key on rate-limiter-flexible: `points` calls per `durationSec`
+ * window, the window starting at a key's first call. The same rules hold in memory and in Redis.
+ * Build one per protection and share it: budgets are per key, not per limiter object, only as long
+ * as every caller goes through the same limiter (or the same Redis).
  */
 export class RateLimiter {
-  readonly capacity: number;
-  readonly refillPerSecond: number;
-  readonly #buckets: ExpiringLru<Bucket>;
-  readonly #now: () => number;
+  /** Calls per window. */
+  readonly points: number;
+  /** Window length, seconds. */
+  readonly durationSec: number;
+  readonly #limiter: RateLimiterAbstract;
+  readonly #local: LruRateLimiter;
 
+  /** @throws TypeError on settings that are not whole positive numbers or an unknown store. */
   constructor(options: RateLimiterOptions = {}) {
-    this.capacity = options.capacity ?? 60;
-    this.refillPerSecond = options.refillPerSecond ?? 1;
-    if (!(this.capacity >= 1)) throw new TypeError('capacity must be at least 1');
-    if (!(this.refillPerSecond > 0)) throw new TypeError('refillPerSecond must be positive');
-    this.#buckets = new ExpiringLru(options.maxKeys ?? 10_000);
-    this.#now = options.now ?? (() => performance.now());
-  }
-
-  /** Number of keys currently tracked. */
-  get size(): number {
-    return this.#buckets.size;
-  }
-
-  /** Takes `cost` tokens (default 1) from `key`'s bucket, or says how long to wait for them. */
-  take(key: string, cost = 1): RateLimitVerdict {
-    const now = this.#now();
-    const stored = this.#buckets.get(key, now);
-    const tokens = stored === undefined
-      ? this.capacity
-      : Math.min(this.capacity, stored.tokens + ((now - stored.updatedAt) * this.refillPerSecond) / 1000);
-
-    if (tokens < cost) {
-      // Keep the refilled value so the next call does not recompute from an older point.
-      this.#store(key, tokens, now);
-      const retryAfterMs = Math.ceil(((cost - tokens) * 1000) / this.refillPerSecond);
-      return { allowed: false, retryAfterMs: Math.max(1, retryAfterMs) };
+    this.points = whole('points', options.points ?? 60, 1);
+    this.durationSec = whole('durationSec', options.durationSec ?? 60, 1);
+    const store = options.store ?? { type: 'memory' };
+    const name = options.name ?? 'rl';
+    const maxKeys = whole('maxKeys', store.maxKeys ?? 10_000, 1);
+    this.#local = new LruRateLimiter({
+      points: this.points,
+      duration: this.durationSec,
+      keyPrefix: name,
+      maxKeys,
+      now: options.now,
+    });
+    if (store.type === 'memory') {
+      this.#limiter = this.#local;
+    } else if (store.type === 'redis' && typeof store.client?.eval === 'function') {
+      this.#limiter = new RateLimiterRedis({
+        storeClient: store.client,
+        // node-redis has no `defineCommand`; ioredis does, and rate-limiter-flexible uses it.
+        useRedisPackage:
+          typeof (store.client as { defineCommand?: unknown }).defineCommand !== 'function',
+        points: this.points,
+        duration: this.durationSec,
+        keyPrefix: `${store.keyPrefix ?? 'mcp-elevate'}:${name}`,
+        insuranceLimiter: this.#local,
+      });
+    } else {
+      throw new TypeError('store must be { type: "memory" } or { type: "redis", client }');
     }
-    this.#store(key, tokens - cost, now);
-    return { allowed: true, remaining: Math.floor(tokens - cost) };
   }
 
-  #store(key: string, tokens: number, now: number): void {
-    const fullAt = now + ((this.capacity - tokens) * 1000) / this.refillPerSecond;
-    this.#buckets.set(key, { tokens, updatedAt: now }, fullAt, now);
+  /** Windows this process holds in memory (the Redis store's fallback included). */
+  get size(): number {
+    return this.#local.size;
+  }
+
+  /**
+   * Counts one call of `key`, or says how long until its window ends.
+   * Rejects only when the store fails and its memory fallback fails too.
+   */
+  async consume(key: string): Promise<RateLimitVerdict> {
+    try {
+      const res = await this.#limiter.consume(key);
+      return { allowed: true, remaining: res.remainingPoints };
+    } catch (error) {
+      if (!(error instanceof RateLimiterRes)) throw error;
+      return { allowed: false, retryAfterMs: Math.max(1, error.msBeforeNext) };
+    }
   }
 }

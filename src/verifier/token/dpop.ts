@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import { InvalidTokenError } from '../errors.ts';
-import { ExpiringLru } from './lru.ts';
+import { InvalidDpopProofError } from '../errors.ts';
+import { RateLimiter, type RateLimitStore } from '../resilience/rate-limit.ts';
 
 /** Settings of {@link createDpopChecker}; see `TokenVerifierOptions` for defaults. */
 export interface DpopOptions {
   algorithms: string[];
   maxSkewSec: number;
-  replayCacheMax: number;
+  /**
+   * Proof ids seen: a limit of one use per key over at least `2 × maxSkewSec` seconds, so that a
+   * proof stays remembered for as long as its `iat` is accepted (see {@link dpopReplayLimiter}).
+   */
+  seen: Pick<RateLimiter, 'consume'>;
   maxLength: number;
   /** Milliseconds since the epoch. */
   now: () => number;
@@ -32,7 +36,7 @@ function targetUri(value: string): string | undefined {
 }
 
 function refuse(reason: string): never {
-  throw new InvalidTokenError(`invalid DPoP proof: ${reason}`);
+  throw new InvalidDpopProofError(`invalid DPoP proof: ${reason}`);
 }
 
 /**
@@ -43,13 +47,11 @@ function refuse(reason: string): never {
  * 3. `htm` equals the request method and `htu` the request URL (without query and fragment);
  * 4. `ath` is base64url(SHA-256(access token));
  * 5. `iat` lies within ±`maxSkewSec` of now;
- * 6. `jti` has not been seen for this key within that window (bounded replay cache).
+ * 6. `jti` has not been seen for this key within that window (the `seen` store: in memory and
+ *    bounded, or shared by every instance).
  * Server-provided nonces are not used.
  */
 export function createDpopChecker(options: DpopOptions): (request: DpopRequest) => Promise<void> {
-  // Entries live one full window past iat; after that the iat check alone refuses the replay.
-  const seen = new ExpiringLru<true>(options.replayCacheMax);
-
   return async ({ proof, accessToken, jkt, method, url }) => {
     if (proof === undefined || proof === '') refuse('missing DPoP header');
     if (proof.length > options.maxLength) refuse('too long');
@@ -75,8 +77,21 @@ export function createDpopChecker(options: DpopOptions): (request: DpopRequest) 
     if (typeof payload.iat !== 'number' || Math.abs(nowSec - payload.iat) > options.maxSkewSec) refuse('iat outside the accepted window');
     const { jti } = payload;
     if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) refuse('missing jti');
-    const key = `${jkt}.${jti}`;
-    if (seen.has(key, nowSec)) refuse('replayed');
-    seen.set(key, true, payload.iat + options.maxSkewSec, nowSec);
+    // Checked last: only a proof valid in every other respect uses up its id.
+    if (!(await options.seen.consume(`${jkt}.${jti}`)).allowed) refuse('replayed');
   };
+}
+
+/**
+ * The `seen` store of {@link createDpopChecker}: one use per proof id over `2 × maxSkewSec`
+ * seconds, the longest an accepted `iat` can be away from the first sight of its proof.
+ */
+export function dpopReplayLimiter(options: { maxSkewSec: number; store: RateLimitStore; now: () => number }): RateLimiter {
+  return new RateLimiter({
+    points: 1,
+    durationSec: Math.ceil(2 * options.maxSkewSec),
+    store: options.store,
+    name: 'dpop-jti',
+    now: options.now,
+  });
 }

@@ -1,3 +1,4 @@
+import type { RateLimitStore } from '../resilience/rate-limit.ts';
 /** `fetch`-compatible function; injectable so tests and proxies can replace the network. */
 export type FetchLike = (input: string, init?: { signal?: AbortSignal; headers?: Record<string, string> }) => Promise<Response>;
 
@@ -39,8 +40,17 @@ export interface TokenVerifierOptions {
   dpopAlgorithms?: string[];
   /** Allowed distance between a DPoP proof's `iat` and now, seconds. Default `60`. */
   dpopMaxSkewSec?: number;
-  /** DPoP `jti` values remembered for replay detection. Default `10_000`. */
+  /**
+   * DPoP `jti` values remembered in memory for replay detection (the memory store's `maxKeys`,
+   * and the Redis store's fallback). Default `10_000`.
+   */
   dpopReplayCacheMax?: number;
+  /**
+   * Where seen DPoP proof ids are kept, each for `2 × dpopMaxSkewSec` seconds. A shared store
+   * (`{ type: 'redis', client }`) refuses a proof replayed against another instance.
+   * Default `{ type: 'memory', maxKeys: dpopReplayCacheMax }`: this verifier only.
+   */
+  dpopReplayStore?: RateLimitStore;
   /**
    * Consulted on every verification (cache hits too) for tokens with an `elevation` claim;
    * `true` refuses the token with "elevation revoked". Default: nothing is revoked.
@@ -49,7 +59,7 @@ export interface TokenVerifierOptions {
 }
 
 /** Options with every default applied. */
-export type ResolvedOptions = Required<Omit<TokenVerifierOptions, 'jwksUri'>> & { jwksUri?: string };
+export type ResolvedOptions = Required<Omit<TokenVerifierOptions, 'jwksUri' | 'dpopReplayStore'>> & { jwksUri?: string };
 
 const FORBIDDEN_ALG = /^(none|HS\d+)$/i;
 

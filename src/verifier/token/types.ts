@@ -54,4 +54,10 @@ export interface TokenVerifier {
   readonly resource: string;
   /** The configured issuer. */
   readonly issuer: string;
+  /**
+   * DPoP proof algorithms accepted (`dpopAlgorithms`): advertised as the metadata's
+   * `dpop_signing_alg_values_supported` and the `algs` of DPoP challenges (RFC 9449 §5.1, §7.1).
+   * Undefined: the verifier does not take DPoP, and challenges offer `Bearer` only.
+   */
+  readonly dpopAlgorithms?: readonly string[];
 }

@@ -1,8 +1,8 @@
 import { hash } from 'node:crypto';
 import { jwtVerify } from 'jose';
-import { InvalidTokenError } from '../errors.ts';
+import { InvalidDpopProofError, InvalidTokenError } from '../errors.ts';
 import { mapClaims, toInvalidToken, type CachedToken } from './claims.ts';
-import { createDpopChecker } from './dpop.ts';
+import { createDpopChecker, dpopReplayLimiter } from './dpop.ts';
 import { createKeyStore } from './jwks.ts';
 import { ExpiringLru } from './lru.ts';
 import { resolveOptions, type TokenVerifierOptions } from './options.ts';
@@ -42,7 +42,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const checkDpop = createDpopChecker({
     algorithms: o.dpopAlgorithms,
     maxSkewSec: o.dpopMaxSkewSec,
-    replayCacheMax: o.dpopReplayCacheMax,
+    seen: dpopReplayLimiter({
+      maxSkewSec: o.dpopMaxSkewSec,
+      store: options.dpopReplayStore ?? { type: 'memory', maxKeys: o.dpopReplayCacheMax },
+      now: nowMs,
+    }),
     maxLength: o.maxTokenLength,
     now: nowMs,
   });
@@ -86,17 +90,19 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       cache.set(key, verified, verified.expiresAt, nowSec - o.clockToleranceSec);
     }
 
-    if (verified.elevation !== undefined && o.isRevoked(verified.elevation)) throw new InvalidTokenError('elevation revoked');
+    if (verified.elevation !== undefined && o.isRevoked(verified.elevation)) {
+      throw new InvalidTokenError('elevation revoked', { dpop: verified.jkt !== undefined });
+    }
     if (verified.jkt === undefined) {
-      if (ctx?.scheme === 'dpop') throw new InvalidTokenError('token is not DPoP-bound');
+      if (ctx?.scheme === 'dpop') throw new InvalidTokenError('token is not DPoP-bound', { dpop: true });
     } else {
       // A bound token sent as Bearer is a downgrade attempt (RFC 9449 §7.1).
-      if (ctx?.scheme === 'bearer') throw new InvalidTokenError('DPoP-bound token requires the DPoP scheme');
-      if (ctx === undefined) throw new InvalidTokenError('DPoP-bound token requires a DPoP proof');
+      if (ctx?.scheme === 'bearer') throw new InvalidTokenError('DPoP-bound token requires the DPoP scheme', { dpop: true });
+      if (ctx === undefined) throw new InvalidDpopProofError('DPoP-bound token requires a DPoP proof');
       await checkDpop({ proof: ctx.dpop, accessToken: token, jkt: verified.jkt, method: ctx.method, url: ctx.url });
     }
     return { ...verified, token, resource: new URL(o.resource) };
   }
 
-  return { verify, resource: o.resource, issuer: o.issuer };
+  return { verify, resource: o.resource, issuer: o.issuer, dpopAlgorithms: Object.freeze([...o.dpopAlgorithms]) };
 }

@@ -10,7 +10,7 @@ import { metadataPath, metadataUrl, protectedResourceMetadata } from '../../../s
 import type { AuthenticatedRequest } from '../../../src/verifier/http/node.ts';
 import { createTokenVerifier } from '../../../src/verifier/token/verifier.ts';
 import { signAccessToken, startIssuer, type TestIssuer } from '../token/fixtures.ts';
-import { listen, postJsonRpc, send, startGuardedServer, type Started } from './fixtures.ts';
+import { DEFAULT_DPOP_ALGS, listen, postJsonRpc, send, startGuardedServer, type Started } from './fixtures.ts';
 
 let issuer: TestIssuer;
 beforeAll(async () => {
@@ -75,6 +75,7 @@ describe('Protected Resource Metadata (RFC 9728)', () => {
     scopes_supported: ['mcp:read', 'mcp:tools', 'deploy:prod'],
     bearer_methods_supported: ['header'],
     resource_name: 'Deploy tools',
+    dpop_signing_alg_values_supported: DEFAULT_DPOP_ALGS.split(' '),
   });
 
   it('is served by the node:http adapter at its path, without a token', async () => {
@@ -134,7 +135,8 @@ describe('framework adapters', () => {
     try {
       const reply = await postJsonRpc(`${server.url}/mcp`, undefined, {});
       expect(reply.status).toBe(401);
-      expect(reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="${server.url}/.well-known/oauth-protected-resource/mcp"`);
+      const metadata = `${server.url}/.well-known/oauth-protected-resource/mcp`;
+      expect(reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="${metadata}", DPoP algs="${DEFAULT_DPOP_ALGS}", resource_metadata="${metadata}"`);
     } finally {
       await server.close();
     }

@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jos
 import { createHash } from 'node:crypto';
 import { createTokenVerifier } from '../../../src/verifier/token/verifier.ts';
 import { signAccessToken, startIssuer, type TestIssuer } from '../token/fixtures.ts';
-import { send, startGuardedServer, type Started } from './fixtures.ts';
+import { DEFAULT_DPOP_ALGS, send, startGuardedServer, type Started } from './fixtures.ts';
 
 let issuer: TestIssuer;
 let mcp: Started & { reached: () => number };
@@ -49,7 +49,8 @@ describe('reading the Authorization header', () => {
   it('treats another scheme as no credentials: 401 without an error code', async () => {
     const reply = await withAuthorization('Basic dXNlcjpwYXNz');
     expect(reply.status).toBe(401);
-    expect(reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="${mcp.url}/.well-known/oauth-protected-resource/mcp"`);
+    const metadata = `${mcp.url}/.well-known/oauth-protected-resource/mcp`;
+    expect(reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="${metadata}", DPoP algs="${DEFAULT_DPOP_ALGS}", resource_metadata="${metadata}"`);
   });
 
   it('refuses a token outside the b64token alphabet with 401 invalid_token', async () => {

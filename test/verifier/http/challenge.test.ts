@@ -5,12 +5,13 @@ import { challenge, quoteHeaderValue } from '../../../src/verifier/http/challeng
 import { writeGuardResponse } from '../../../src/verifier/http/node.ts';
 import { createTokenVerifier } from '../../../src/verifier/token/verifier.ts';
 import { signAccessToken, startIssuer, type TestIssuer } from '../token/fixtures.ts';
-import { listen, postJsonRpc, send, startGuardedServer, type Started } from './fixtures.ts';
+import { DEFAULT_DPOP_ALGS, listen, postJsonRpc, send, startGuardedServer, type Started } from './fixtures.ts';
 
 let issuer: TestIssuer;
 let mcp: Started;
 let resource: string;
 let metadata: string;
+const algs = DEFAULT_DPOP_ALGS;
 
 beforeAll(async () => {
   issuer = await startIssuer();
@@ -44,13 +45,15 @@ describe('WWW-Authenticate challenges', () => {
   it('answers a request without a token with 401 and only resource_metadata', async () => {
     const reply = await send(resource);
     expect(reply.status).toBe(401);
-    expect(reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="${metadata}"`);
+    expect(reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="${metadata}", DPoP algs="${algs}", resource_metadata="${metadata}"`);
   });
 
   it('answers a bad token with 401 invalid_token and a description', async () => {
     const reply = await send(resource, { headers: { Authorization: 'Bearer abc.def.ghi' } });
     expect(reply.status).toBe(401);
-    expect(reply.headers['www-authenticate']).toBe(`Bearer error="invalid_token", error_description="malformed token", resource_metadata="${metadata}"`);
+    expect(reply.headers['www-authenticate']).toBe(
+      `Bearer error="invalid_token", error_description="malformed token", resource_metadata="${metadata}", DPoP algs="${algs}", resource_metadata="${metadata}"`,
+    );
     expect(reply.json()).toEqual({ error: 'invalid_token', error_description: 'malformed token' });
   });
 

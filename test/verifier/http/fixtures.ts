@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { nodeHttpAuth, type AuthenticatedRequest } from '../../../src/verifier/http/node.ts';
 import type { ResourceServerAuthOptions } from '../../../src/verifier/http/guard.ts';
 
+/** The verifier's default DPoP algorithms: the `algs` offered by a resource that takes DPoP. */
+export const DEFAULT_DPOP_ALGS = 'ES256 ES384 EdDSA Ed25519 PS256 RS256';
+
 /** A started HTTP server and its base URL. */
 export interface Started {
   url: string;

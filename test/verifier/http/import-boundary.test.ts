@@ -38,3 +38,35 @@ describe('verifier import boundary (DESIGN §1)', () => {
     }
   });
 });
+
+/** Libraries the verifier as a whole may load; none of them is the server's (DESIGN §1). */
+const VERIFIER_PACKAGES = [
+  'jose', 'cockatiel', 'rate-limiter-flexible', 'lru-cache', 'prom-client', '@opentelemetry/api', '@modelcontextprotocol/sdk', 'zod',
+];
+
+/** Every module specifier: imports, exports, import(), require() and createRequire(...)(…). */
+function specifiers(source: string): string[] {
+  const patterns = [
+    /\b(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]/g,
+    /\brequire\s*\(\s*['"]([^'"]+)['"]/g,
+    /\bcreateRequire\([^)]*\)\(\s*['"]([^'"]+)['"]/g,
+  ];
+  return patterns.flatMap((pattern) => [...source.matchAll(pattern)].map((m) => m[1]));
+}
+
+describe('whole verifier import boundary (DESIGN §1)', () => {
+  it('loads only its own libraries and code from src/verifier or src/policy', () => {
+    for (const file of files(verifier).filter((name) => name.endsWith('.ts'))) {
+      for (const specifier of specifiers(readFileSync(file, 'utf8'))) {
+        const where = `${relative(root, file)} imports ${specifier}`;
+        if (specifier.startsWith('.')) {
+          const target = relative(join(root, 'src'), resolve(dirname(file), specifier));
+          expect(target.startsWith('verifier/') || target.startsWith('policy/'), where).toBe(true);
+        } else if (!specifier.startsWith('node:')) {
+          expect(VERIFIER_PACKAGES.some((name) => specifier === name || specifier.startsWith(`${name}/`)), where).toBe(true);
+        }
+      }
+    }
+  });
+});

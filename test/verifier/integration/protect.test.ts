@@ -64,6 +64,7 @@ describe('createMcpProtection', () => {
       scopes_supported: ['mcp:tools:read'],
       bearer_methods_supported: ['header'],
       resource_name: 'Deploy tools',
+      dpop_signing_alg_values_supported: ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256'],
     });
     expect(protection.metadataUrl).toBe('http://localhost:4000/.well-known/oauth-protected-resource/mcp');
   });

@@ -174,8 +174,8 @@ describe('tool call resilience through a real MCP client and server', () => {
     expect(healthyCalls).toBe(0);
   });
 
-  it('the rate limit answers -32003 with retryAfterMs once a principal has spent its bucket on a tool', async () => {
-    const { server, guard } = await setup({ rateLimit: { capacity: 2, refillPerSecond: 0.5 } });
+  it('the rate limit answers -32003 with retryAfterMs once a principal has spent its budget on a tool', async () => {
+    const { server, guard } = await setup({ rateLimit: { points: 2, durationSec: 4 } });
     guard.registerTool('list_services', {}, () => ok());
     guard.registerTool('run_tests', {}, () => ok());
     const connection = await open(server);
@@ -188,7 +188,7 @@ describe('tool call resilience through a real MCP client and server', () => {
     expect(limited.data).toMatchObject({ retryable: true });
     expect((limited.data as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
 
-    // Buckets are per tool and per principal.
+    // Budgets are per tool and per principal.
     expect((await client.callTool({ name: 'run_tests', arguments: {} })).isError).toBeFalsy();
     connection.as(authInfo('bob', ['developer']));
     expect((await client.callTool({ name: 'list_services', arguments: {} })).isError).toBeFalsy();

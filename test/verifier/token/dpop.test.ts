@@ -60,8 +60,9 @@ const ctx = (dpop: string | undefined, extra: Partial<VerifyContext> = {}): Veri
   ...extra,
 });
 
-async function expectRefused(dpop: string | undefined, reason: string, extra: Partial<VerifyContext> = {}) {
-  await expect(verifier.verify(token, ctx(dpop, extra))).rejects.toMatchObject({ code: 'invalid_token', description: expect.stringContaining(reason) });
+/** A bad proof is `invalid_dpop_proof`; a bad use of the token itself `invalid_token` (RFC 9449 §7.1). */
+async function expectRefused(dpop: string | undefined, reason: string, extra: Partial<VerifyContext> = {}, code = 'invalid_dpop_proof') {
+  await expect(verifier.verify(token, ctx(dpop, extra))).rejects.toMatchObject({ code, dpop: true, description: expect.stringContaining(reason) });
 }
 
 describe('DPoP-bound tokens (RFC 9449)', () => {
@@ -114,7 +115,7 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
   });
 
   it('refuses a bound token presented with the Bearer scheme (downgrade)', async () => {
-    await expectRefused(await proof(), 'requires the DPoP scheme', { scheme: 'bearer' });
+    await expectRefused(await proof(), 'requires the DPoP scheme', { scheme: 'bearer' }, 'invalid_token');
   });
 
   it('refuses an unbound token presented with the DPoP scheme', async () => {
