@@ -11,6 +11,7 @@ import { httpMetricsMiddleware, type ServerMetrics } from './ops/metrics.ts';
 import { tracingMiddleware } from './ops/tracing.ts';
 import { RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './http/unavailable.ts';
 import { migrationsCurrent } from './db/migrate.ts';
+import { observeClientAuthFailures } from './oidc/client-auth-failures.ts';
 import { securityHeaders } from './http/security-headers.ts';
 
 export interface AppDeps {
@@ -53,6 +54,8 @@ export function createApp(deps: AppDeps): Koa {
     if (isDatabaseUnavailable(err)) ctx.state.databaseUnavailable = true;
     else deps.log.error({ err, reqId: ctx.state.reqId }, 'oidc-provider server_error');
   });
+  // The response stays a generic invalid_client; the log says why (never with the secret).
+  observeClientAuthFailures(deps.provider, (failure, ctx) => deps.log.info({ ...failure, reqId: ctx.state.reqId }, 'client authentication failed'));
   app.use(async (ctx, next) => {
     await next();
     if (ctx.state.databaseUnavailable && ctx.status === 500) {

@@ -50,9 +50,9 @@ export function userInput(input: { email: string; password: string; name?: strin
 }
 
 /** `clients add` options checked by the admin API's rules; `secret` is the command line's own. */
-export function clientInput(input: { id: string; secret?: string; name?: string; redirectUris?: string[]; grantTypes?: string[]; roles?: string[]; mcpResource?: string }): ClientCreate & { secret?: string } {
+export function clientInput(input: { id: string; secret?: string; name?: string; redirectUris?: string[]; grantTypes?: string[]; roles?: string[]; mcpResource?: string; tokenEndpointAuthMethod?: string; jwksUri?: string; jwks?: unknown }): ClientCreate & { secret?: string } {
   const { secret, ...fields } = input;
-  const body = validate(ClientCreateBody, fields, { redirectUris: 'redirect-uri', grantTypes: 'grant-type', roles: 'role', mcpResource: 'mcp-resource' });
+  const body = validate(ClientCreateBody, fields, { redirectUris: 'redirect-uri', grantTypes: 'grant-type', roles: 'role', mcpResource: 'mcp-resource', tokenEndpointAuthMethod: 'auth-method', jwksUri: 'jwks-uri', jwks: 'jwks' });
   return secret === undefined ? body : { ...body, secret };
 }
 

@@ -6,6 +6,7 @@ import { startServer } from './serve.ts';
 import { connect, DatabaseInUseError } from './db/connect.ts';
 import type { LockInfo } from './db/owner-lock.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { CLIENT_AUTH_METHODS, clientAuthentication, type ClientAuthMethod, type NewClientInput } from './oidc/clients.ts';
 import { CatalogueError } from './config/scopes.ts';
 import { addClient, addUser, clientInput, rotateKeys, UsageError, userInput } from './cli-admin.ts';
 
@@ -27,11 +28,16 @@ Configuration comes from environment variables (see README). Use '<command> --he
   'users add': `Usage: mcp-elevate users add --email E --password P [--name N] [--role R]... [--group G]...`,
   'users list': 'Usage: mcp-elevate users list\n\nPrints one user a line: email, name, roles, groups.',
   'clients add': `Usage: mcp-elevate clients add --id ID [--secret S] [--redirect-uri U]... [--grant-type T]... [--role R]... [--name N]
-       [--mcp-resource URL]
+       [--mcp-resource URL] [--auth-method M] [--jwks-uri URL | --jwks JSON]
 
 Without --redirect-uri the client uses client_credentials; a secret is generated when not given.
 --mcp-resource registers the client as the MCP server of that resource: it may post that
-resource's audit events (scope audit:write).`,
+resource's audit events (scope audit:write).
+--auth-method is how the client authenticates at the token endpoint:
+  client_secret_basic  secret in the Authorization header (default for confidential clients)
+  client_secret_post   secret in the request body (client_secret)
+  private_key_jwt      a signed client_assertion; needs --jwks-uri URL or --jwks '{"keys":[...]}'
+  none                 public client (default with --redirect-uri and no --secret); not for client_credentials`,
   'keys rotate': 'Usage: mcp-elevate keys rotate\n\nAdds a new ES256 signing key; previous keys stay in the JWKS for 24 h.',
   'audit verify': `Usage: mcp-elevate audit verify
 
@@ -77,6 +83,31 @@ const need = (v: unknown, name: string): string => {
   if (typeof v !== 'string' || !v) throw new UsageError(`--${name} is required`);
   return v;
 };
+
+/** `--auth-method`, `--jwks-uri`, `--jwks` of `clients add`; a bad combination is a usage error. */
+function clientAuthFlags(v: Record<string, unknown>): Pick<NewClientInput, 'authMethod' | 'jwksUri' | 'jwks'> {
+  const method = v['auth-method'] as string | undefined;
+  if (method !== undefined && !(CLIENT_AUTH_METHODS as readonly string[]).includes(method)) {
+    throw new UsageError(`--auth-method must be one of ${CLIENT_AUTH_METHODS.join(', ')}`);
+  }
+  let jwks: NewClientInput['jwks'];
+  if (typeof v.jwks === 'string') {
+    try {
+      jwks = JSON.parse(v.jwks) as NewClientInput['jwks'];
+    } catch {
+      throw new UsageError('--jwks must be a JSON Web Key Set: {"keys":[...]}');
+    }
+    if (!jwks || !Array.isArray(jwks.keys)) throw new UsageError('--jwks must be a JSON Web Key Set: {"keys":[...]}');
+  }
+  const flags = { authMethod: method as ClientAuthMethod | undefined, jwksUri: v['jwks-uri'] as string | undefined, jwks };
+  try {
+    clientAuthentication({ id: '-', secret: v.secret as string | undefined, redirectUris: v['redirect-uri'] as string[] | undefined, ...flags },
+      (v['grant-type'] as string[] | undefined) ?? (v['redirect-uri'] ? [] : ['client_credentials']));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return flags;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub] = argv;
@@ -125,11 +156,13 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'clients add': {
-      const v = parse(rest, { id: { type: 'string' }, secret: { type: 'string' }, name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, 'grant-type': { type: 'string', multiple: true }, role: { type: 'string', multiple: true }, 'mcp-resource': { type: 'string' } });
+      const v = parse(rest, { id: { type: 'string' }, secret: { type: 'string' }, name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, 'grant-type': { type: 'string', multiple: true }, role: { type: 'string', multiple: true }, 'mcp-resource': { type: 'string' }, 'auth-method': { type: 'string' }, 'jwks-uri': { type: 'string' }, jwks: { type: 'string' } });
+      const auth = clientAuthFlags(v);
       const input = clientInput({
         mcpResource: v['mcp-resource'] as string | undefined,
         id: need(v.id, 'id'), secret: v.secret as string | undefined, name: v.name as string | undefined,
         redirectUris: v['redirect-uri'] as string[] | undefined, grantTypes: v['grant-type'] as string[] | undefined, roles: v.role as string[] | undefined,
+        tokenEndpointAuthMethod: auth.authMethod, jwksUri: auth.jwksUri, jwks: auth.jwks,
       });
       const res = await withServer(key, (s) => addClient(s, input));
       console.log(`created client ${res.clientId}`);

@@ -37,6 +37,7 @@ import { mailNotifications } from './elevation/notifications.ts';
 import { createAdminRouter } from './admin/index.ts';
 import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 import { approvalRoutes } from './approvals/routes.ts';
+import { homeRoutes } from './http/home.ts';
 
 /** A running (or ready to run) authorization server. */
 export interface Server {
@@ -121,6 +122,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       metrics,
       routers: routers = [
         metricsRoutes(metrics),
+        homeRoutes({ issuer: config.issuer, catalogue }),
         interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, signIn, issuer: config.issuer }),
         elevationRoutes({ elevation, issuer: config.issuer, signingKeys, tokens, knownResource }),
         auditIngestRoutes({

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { PermissionSchema, RoleNameSchema, RoleSchema, ScopeNameSchema } from '../policy/index.ts';
 import { PAGE_SIZE } from './pagination.ts';
+import { CLIENT_AUTH_METHODS } from '../oidc/clients.ts';
 
 /** Named request schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
 export const requestSchemas = z.registry<{ id: string }>();
@@ -161,6 +162,11 @@ export const ClientCreateBody = named('ClientCreate', z.strictObject({
   scopes: Scopes.optional().describe('Catalogue scopes the client may ask for; omit for no restriction'),
   mcpResource: z.url().optional()
     .describe('The catalogue resource this client is the MCP server of: it may then post audit events (audit:write) for it'),
+  tokenEndpointAuthMethod: z.enum(CLIENT_AUTH_METHODS).optional()
+    .describe('How the client authenticates at the token endpoint. Default: none for a client with redirect URIs and no client_credentials, else client_secret_basic (a secret is generated)'),
+  jwksUri: z.url({ protocol: /^https?$/ }).max(2048).optional().describe('private_key_jwt: URL of the client\'s JWK Set'),
+  jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) }).optional()
+    .describe('private_key_jwt: the client\'s public keys (JWK Set)'),
 }));
 
 export const ScopeAssignmentBody = named('ScopeAssignment', z.strictObject({ scopes: Scopes }));

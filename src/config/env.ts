@@ -26,7 +26,10 @@ export const envSchema = z.object({
   SCOPES_FILE: z.string().min(1).default('./scopes.json'),
   /** pino log level. Default `info`. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Trust `X-Forwarded-*` headers from a TLS-terminating proxy. Default false. */
+  /**
+   * Behind a reverse proxy: the client address comes from `X-Forwarded-For` (throttling, audit).
+   * URLs always derive from ISSUER, whatever the proxy headers say. Default false.
+   */
   TRUST_PROXY: boolish.default(false),
   /** Lifetime of base (non-elevated) access tokens in seconds. Default 3600. */
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).max(86_400).default(3600),

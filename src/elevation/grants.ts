@@ -1,8 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { Catalogue } from '../policy/index.ts';
-import { acceptedScopes } from '../oidc/resources.ts';
+import { OIDC_SCOPES, acceptedScopes } from '../oidc/resources.ts';
 
-const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
 
 /**
  * A saved Grant for a resource: the base scopes plus the requested scopes the resource accepts.

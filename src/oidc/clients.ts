@@ -4,6 +4,10 @@ import type Provider from 'oidc-provider';
 import type { Database } from '../db/schema.ts';
 import { AppError, conflict } from '../errors.ts';
 
+/** Client authentication methods a registered client may use at the token endpoint (RFC 7591 §2). */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
 export interface NewClientInput {
   id: string;
   secret?: string;
@@ -13,11 +17,52 @@ export interface NewClientInput {
   name?: string;
   /** Scopes the client may ask for; default: any (service scopes only when named). */
   scope?: string;
+  /** `token_endpoint_auth_method`; default: `none` for a client with redirect URIs, no secret and
+   * no client_credentials, else `client_secret_basic`. */
+  authMethod?: ClientAuthMethod;
+  /** For `private_key_jwt`: where the client's public keys are published. */
+  jwksUri?: string;
+  /** For `private_key_jwt`: the client's public keys (a JWK Set). */
+  jwks?: { keys: unknown[] };
   /**
    * The MCP server resource this client is (`mcp_resource`): it may then post audit events for
    * that resource. Its scope defaults to `audit:write`, the service scope of audit ingest.
    */
   mcpResource?: string;
+}
+
+const invalid = (message: string) => new AppError('ERR_INVALID_CLIENT_METADATA', 400, `invalid client: ${message}`);
+
+/**
+ * The authentication metadata of a new client, from the method chosen at registration. Rules:
+ * - `client_secret_basic` / `client_secret_post`: a secret (generated when not given), no keys;
+ * - `private_key_jwt`: exactly one of `jwksUri` and `jwks`, no secret;
+ * - `none`: no secret, no keys, and no client_credentials (a client acting for itself must
+ *   authenticate).
+ *
+ * @throws {AppError} `ERR_INVALID_CLIENT_METADATA` (400) naming the broken rule.
+ */
+export function clientAuthentication(input: NewClientInput, grantTypes: string[]): { metadata: Record<string, unknown>; secret?: string } {
+  const method = input.authMethod
+    ?? (input.secret === undefined && !grantTypes.includes('client_credentials') && input.redirectUris?.length ? 'none' : 'client_secret_basic');
+  const keys = input.jwksUri !== undefined || input.jwks !== undefined;
+  if (keys && method !== 'private_key_jwt') throw invalid('a JWKS (URL or keys) goes only with private_key_jwt');
+  if (method === 'private_key_jwt' || method === 'none') {
+    if (input.secret !== undefined) throw invalid(`a ${method} client has no secret`);
+    if (method === 'none' && grantTypes.includes('client_credentials')) throw invalid('a client_credentials client must authenticate; method none is not allowed');
+    if (method === 'private_key_jwt' && (input.jwksUri === undefined) === (input.jwks === undefined)) {
+      throw invalid('private_key_jwt needs its public keys: a JWKS URL or a JWKS, exactly one');
+    }
+    return {
+      metadata: {
+        token_endpoint_auth_method: method,
+        ...(input.jwksUri !== undefined ? { jwks_uri: input.jwksUri } : {}),
+        ...(input.jwks !== undefined ? { jwks: input.jwks } : {}),
+      },
+    };
+  }
+  const secret = input.secret ?? randomBytes(24).toString('base64url');
+  return { metadata: { token_endpoint_auth_method: method, client_secret: secret }, secret };
 }
 
 /**
@@ -27,11 +72,10 @@ export interface NewClientInput {
  */
 export async function registerClient(provider: Provider, db: Kysely<Database>, input: NewClientInput): Promise<{ clientId: string; clientSecret?: string }> {
   const grantTypes = input.grantTypes?.length ? input.grantTypes : input.redirectUris?.length ? ['authorization_code', 'refresh_token'] : ['client_credentials'];
-  const isPublic = input.secret === undefined && grantTypes.every((g) => g !== 'client_credentials') && input.redirectUris?.length;
-  const secret = isPublic ? undefined : input.secret ?? randomBytes(24).toString('base64url');
+  const { metadata: auth, secret } = clientAuthentication(input, grantTypes);
   const metadata: Record<string, unknown> = {
     client_id: input.id,
-    ...(secret ? { client_secret: secret, token_endpoint_auth_method: 'client_secret_basic' } : { token_endpoint_auth_method: 'none' }),
+    ...auth,
     grant_types: grantTypes,
     response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
     redirect_uris: input.redirectUris ?? [],

@@ -9,13 +9,17 @@ import { SIGNING_ALG, type PrivateJwk } from '../keys/keystore.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { accessTokenTtl, withBaseScopes } from './tokens.ts';
 import { renderProviderError } from './render-error.ts';
-import { acceptedScopes } from './resources.ts';
+import { acceptedScopes, knownResource } from './resources.ts';
 import type { ElevationService } from '../elevation/service.ts';
 import { bindElevation } from '../elevation/token-binding.ts';
 import { CIBA_GRANT, cibaFeature, pollTooSoon } from '../elevation/ciba.ts';
 import type { OwnTokenVerifier } from '../tokens/index.ts';
 import { validateToolCallDetail } from '../elevation/tool-call.ts';
 import { RequestUsers } from './request-users.ts';
+import { settleAuthorizationScope } from './default-scope.ts';
+import { checkRefreshBeforeRotation } from './refresh.ts';
+import { knownResourceParams } from './resource-params.ts';
+import { pinOrigin } from './pin-origin.ts';
 import { allowMetadataDocumentClient, MCP_RESOURCE, validateClientMetadata } from './registration-rules.ts';
 import { allowedServiceScopes, withoutServiceScopes } from './service-scopes.ts';
 import { createOutboundGuard } from '../http/outbound.ts';
@@ -47,11 +51,13 @@ export function createProvider(deps: ProviderDeps): Provider {
   const { config, catalogue } = deps;
   // The catalogue is frozen at start, so each known resource's server info is built once.
   const serverInfo = new Map<string, { scope: string; audience: string; accessTokenFormat: 'jwt'; jwt: { sign: { alg: string } } }>();
-  const resourceServerInfo = (resource: string) => {
+  // Tokens carry the known spelling of their resource (the catalogue's), whatever the client sent.
+  const resourceServerInfo = (value: string) => {
+    const resource = knownResource(catalogue, config.issuer, value);
+    if (resource === undefined) return undefined;
     let info = serverInfo.get(resource);
     if (!info) {
-      const scopes = acceptedScopes(catalogue, config.issuer, resource);
-      if (!scopes) return undefined;
+      const scopes = acceptedScopes(catalogue, config.issuer, resource)!;
       info = { scope: scopes.join(' '), audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: SIGNING_ALG } } };
       serverInfo.set(resource, info);
     }
@@ -91,8 +97,16 @@ export function createProvider(deps: ProviderDeps): Provider {
     scopes: ['openid', 'offline_access', 'email', 'profile', ...Object.keys(catalogue.scopes), 'mcp:admin'],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     responseTypes: ['code'],
+    // The documented place to assign parameter defaults: a request without `scope` gets the base
+    // scopes of its resource (see default-scope.ts for every combination).
+    extraParams: { scope: settleAuthorizationScope(catalogue, config.issuer) },
     pkce: { required: () => true },
-    rotateRefreshToken: true,
+    // Refresh tokens are always rotated; what could still fail is checked first, so a rejected
+    // refresh leaves the token usable (see refresh.ts).
+    rotateRefreshToken(ctx) {
+      checkRefreshBeforeRotation(ctx, (resource) => resourceServerInfo(resource) !== undefined);
+      return true;
+    },
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
@@ -235,7 +249,11 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   provider = new Provider(config.issuer, configuration);
+  // URLs follow ISSUER, never the request's Host; TRUST_PROXY only means X-Forwarded-For.
+  provider.use(pinOrigin(config.issuer));
   provider.proxy = config.trustProxy;
+  const takesResource = ['authorization', 'pushed_authorization_request', 'token', 'backchannel_authentication'];
+  provider.use(knownResourceParams(takesResource.map((route) => provider!.pathFor(route)), (value) => knownResource(catalogue, config.issuer, value)));
   provider.use(async (ctx, next) => {
     await next();
     const body = ctx.body as Record<string, unknown> | undefined;

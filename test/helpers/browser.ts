@@ -5,10 +5,16 @@
 export class HttpBrowser {
   readonly cookies = new Map<string, string>();
 
+  /** @param send How requests go out (default `fetch`); e.g. one that adds hostile headers. */
+  readonly #send: (url: string, init: RequestInit) => Promise<Response>;
+  constructor(send: (url: string, init: RequestInit) => Promise<Response> = fetch) {
+    this.#send = send;
+  }
+
   async request(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    const res = await this.#send(url, { ...init, headers, redirect: 'manual' });
     for (const c of res.headers.getSetCookie()) {
       const [pair] = c.split(';');
       const i = pair!.indexOf('=');

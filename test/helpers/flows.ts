@@ -13,6 +13,8 @@ export async function completeAuthorization(opts: {
   browser?: HttpBrowser;
   /** Called with the waiting page's URL when an approval-gated request waits for approvers. */
   onWaiting?: (url: string) => void;
+  /** Called with each sign-in or consent page the flow passes through, in order. */
+  onPage?: (kind: 'login' | 'consent', html: string) => void;
 }): Promise<URL> {
   const browser = opts.browser ?? new HttpBrowser();
   let step = await browser.follow(opts.authorizationUrl, opts.redirectUri);
@@ -28,6 +30,7 @@ export async function completeAuthorization(opts: {
     if (step.res.status !== 200) throw new Error(`unexpected ${step.res.status} at ${step.url}: ${html.slice(0, 300)}`);
     const action = formAction(html, step.url);
     const csrf = hiddenField(html, 'csrf');
+    opts.onPage?.(action.endsWith('/login') ? 'login' : 'consent', html);
     if (action.endsWith('/login')) {
       step = await browser.submit(action, { csrf, email: opts.email, password: opts.password }, opts.redirectUri);
       if (step.res.status === 401) throw new Error('login refused');

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/env.ts';
 import { createServer, type Server } from '../../src/main.ts';
 import { createTestDatabase, type TestDatabase } from './databases.ts';
@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts a real server on 127.0.0.1 with its own database of the given kind. */
-export async function startTestServer(kind: 'pglite' | 'postgres', env: Record<string, string> = {}, reuse?: { db: TestDatabase; dataDir: string; port: number }): Promise<TestServer> {
+export async function startTestServer(kind: 'pglite' | 'postgres', env: Record<string, string> = {}, reuse?: { db: TestDatabase; dataDir: string; port: number }, opts: { log?: Logger } = {}): Promise<TestServer> {
   const db = reuse?.db ?? await createTestDatabase(kind);
   const dataDir = reuse?.dataDir ?? await mkdtemp(join(tmpdir(), 'mcpe-'));
   const port = reuse?.port ?? await freePort();
@@ -39,7 +39,7 @@ export async function startTestServer(kind: 'pglite' | 'postgres', env: Record<s
     PORT: String(port), ISSUER: url, DATA_DIR: dataDir, LOG_LEVEL: 'silent',
     ...(db.url ? { DATABASE_URL: db.url } : {}), ...env,
   });
-  const server = await createServer(config, { log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), bootstrapAdmin: false });
+  const server = await createServer(config, { log: opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), bootstrapAdmin: false });
   await server.listen(port);
   let stopped = false;
   const stop = async () => {
@@ -51,7 +51,7 @@ export async function startTestServer(kind: 'pglite' | 'postgres', env: Record<s
     server, url, db, dataDir, stop,
     async restart() {
       await stop();
-      return startTestServer(kind, env, { db, dataDir, port });
+      return startTestServer(kind, env, { db, dataDir, port }, opts);
     },
     async close() {
       await stop();

@@ -90,7 +90,7 @@ export class ClientAdminService {
     }
     const { clientSecret } = await registerClient(this.#deps.provider, this.#deps.db, {
       id: input.id, secret, name: input.name, redirectUris: input.redirectUris, grantTypes: input.grantTypes, roles: input.roles,
-      mcpResource,
+      mcpResource, authMethod: input.tokenEndpointAuthMethod, jwksUri: input.jwksUri, jwks: input.jwks,
     });
     try {
       // registerClient commits on its own; the scopes and the audit event follow in one transaction.

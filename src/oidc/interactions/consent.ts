@@ -8,7 +8,7 @@ import type { ElevationService } from '../../elevation/service.ts';
 import { IneligibleError } from '../../elevation/errors.ts';
 import { grantFor } from '../../elevation/grants.ts';
 import { formatDuration } from '../../http/format.ts';
-import { acceptedScopes } from '../resources.ts';
+import { OIDC_SCOPES, acceptedScopes } from '../resources.ts';
 import { JUSTIFICATION_MAX, JUSTIFICATION_MESSAGES, justificationProblem, truncateCodePoints } from '../../http/text.ts';
 
 export interface ConsentDeps {
@@ -33,12 +33,12 @@ export interface ConsentPage {
   email: string;
   resource: string;
   elevated: boolean;
+  /** Whether a refresh token will be issued (offline_access survived oidc-provider's checks). */
+  refreshToken: boolean;
   scopes: Array<{ name: string; description: string; lifetime: string; approval?: string }>;
   error?: string;
   justification?: string;
 }
-
-const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
 
 const deny = (error: string, error_description: string): ConsentView => ({ kind: 'finish', result: { error, error_description } });
 
@@ -84,6 +84,9 @@ export async function decideConsent(deps: ConsentDeps, details: Details, submit?
       email: user?.email ?? '',
       resource: resource ?? '(sign-in only)',
       elevated: elevated.length > 0,
+      // oidc-provider has already dropped offline_access when it will not be honoured (no
+      // prompt=consent, OIDC Core §11, or a client without the refresh_token grant).
+      refreshToken: requested.includes('offline_access'),
       scopes: resourceScopes.map((name) => {
         const def = catalogue.scopes[name];
         return {
