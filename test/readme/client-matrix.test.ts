@@ -18,6 +18,7 @@ const DEV = { email: 'dev@example.com', password: 'developer password' };
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const BASE = 'mcp:tools:read mcp:resources:read';
 const STAGING = { service: 'billing', environment: 'staging', version: '1.9.0' };
+const SECRET = 'post-client-secret-0123456789abcdef';
 
 const scopesOf = (token: string) => String(decodeJwt(token).scope).split(' ').sort();
 const challengedScope = (outcome: CallOutcome) =>
@@ -190,5 +191,36 @@ describe('a client matrix against the server and the example MCP server, as sepa
     // Rotated: the refresh token it used is spent.
     client.tokens = { ...client.tokens!, refresh_token: used };
     expect((await client.refresh()).status).toBe(400);
+  });
+
+  it('(d) a client that spells the resource with an upper-case host or a trailing slash gets the catalogue\'s spelling in aud', { timeout: 600_000 }, async () => {
+    const spell = (r: string, endpoint: string) =>
+      endpoint === 'authorize' ? r.replace('localhost', 'LOCALHOST') : endpoint === 'token' ? `${r}/` : r.replace('http://localhost', 'HTTP://LocalHost').concat('/');
+    const client = await hand({ stepUp: 'union', firstScope: `${BASE} offline_access`, spell })('spelling client');
+    await stepUpAndDeploy(client, '2.3.0');
+    expect((await client.refresh()).status).toBe(200);
+    expect(decodeJwt(client.tokens!.access_token).aud).toBe(resource);
+    expect(deployedVersion(await client.callTool('deploy_service', { ...STAGING, version: '2.3.1' }))).toBe('2.3.1');
+  });
+
+  it('(e) a confidential client added with the CLI authenticating with client_secret_post', { timeout: 600_000 }, async () => {
+    const added = await npxMcpElevate(['clients', 'add', '--id', 'post-client', '--secret', SECRET,
+      '--auth-method', 'client_secret_post', '--redirect-uri', REDIRECT], server.env);
+    expect(added).toMatchObject({ code: 0, stdout: 'created client post-client\n', stderr: '' });
+    const client = await hand({ clientId: 'post-client', clientSecret: SECRET, stepUp: 'replace', firstScope: BASE })('');
+    await stepUpAndDeploy(client, '2.4.0');
+    expect(decodeJwt(client.tokens!.access_token).client_id).toBe('post-client');
+    // A confidential client cannot leave its secret out (authenticate as a public client), nor
+    // send a wrong one: the generic invalid_client either way.
+    const exchange = (body: Record<string, string>) => fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'spent', redirect_uri: REDIRECT, code_verifier: 'x'.repeat(43), ...body }),
+    });
+    expect((await exchange({ client_id: 'post-client', client_secret: SECRET })).status).toBe(400);
+    expect((await exchange({ client_id: 'post-client', client_secret: 'not the secret' })).status).toBe(401);
+    const refused = await exchange({ client_id: 'post-client' });
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: string }).error).toBe('invalid_client');
   });
 });
