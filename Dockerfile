@@ -17,9 +17,10 @@ COPY bin ./bin
 COPY src ./src
 COPY migrations ./migrations
 COPY views ./views
+COPY examples ./examples
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
-EXPOSE 3000 4000
+EXPOSE 3000 4000 4200
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=5 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "bin/mcp-elevate.js"]

@@ -21,6 +21,7 @@ Commands:
   keys rotate           add a new signing key; old keys stay published until their tokens expire
   audit verify          check the audit log's hash chain for tampering
   example-mcp-server    start the example MCP server protected by the verifier (port 4000)
+  gateway               protect any MCP server (any language) as a reverse proxy (port 4200)
 
 Configuration comes from environment variables (see README). Use '<command> --help' for details.`,
   serve: 'Usage: mcp-elevate serve\n\nStarts the server with the configuration from the environment.',
@@ -50,6 +51,15 @@ Serves the example deployment tools at http://localhost:<port>/mcp. Environment:
 http://localhost:3000); EXAMPLE_RESOURCE (default http://localhost:<port>/mcp, must be a resource of
 scopes.json); EXAMPLE_CLIENT_ID and EXAMPLE_CLIENT_SECRET (optional: a client_credentials client
 whose token sends audit events).`,
+  gateway: `Usage: mcp-elevate gateway --upstream URL [--port 4200] [--host H] [--resource URL]
+       mcp-elevate gateway --config FILE
+
+Protects an MCP server of any language: serves it at the resource's path (default /mcp) with
+this server's tokens, policy, step-up, rate limits, metrics and audit, and never forwards the
+caller's token. --config serves several upstreams (see gateway.schema.json). Environment:
+ISSUER (default http://localhost:3000); GATEWAY_CLIENT_ID and GATEWAY_CLIENT_SECRET (optional:
+a client_credentials client whose token sends audit events); GATEWAY_PRINCIPAL_SECRET (optional,
+--upstream only: sign the caller into an Mcp-Elevate-Principal header with this HS256 key).`,
 };
 
 /** Tells the operator why a command pauses: the embedded database's owner is busy or starting. */
@@ -184,6 +194,11 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`example MCP server: ${example.resource} (listening on ${example.url})`);
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void example.close().finally(() => process.exit(0)));
       return -1; // keeps running
+    }
+    case 'gateway': {
+      // Loaded on demand: the gateway is resource-server code and needs none of the server.
+      const { runGateway } = await import('./gateway/cli.ts');
+      return runGateway(rest);
     }
     case 'audit verify': {
       parse(rest, {});

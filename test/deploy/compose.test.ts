@@ -20,8 +20,8 @@ describe('docker-compose.yml', async () => {
   const compose = parse(await readFile(new URL('docker-compose.yml', root), 'utf8')) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
   const { services } = compose;
 
-  it('has postgres, mailpit, the server and the example MCP server', () => {
-    expect(Object.keys(services).sort()).toEqual(['example-mcp-server', 'mailpit', 'postgres', 'server']);
+  it('has postgres, mailpit, the server, the example MCP server and a gateway before a plain MCP server', () => {
+    expect(Object.keys(services).sort()).toEqual(['example-mcp-server', 'gateway', 'mailpit', 'plain-mcp-server', 'postgres', 'server']);
     expect(services.postgres!.image).toMatch(/^postgres:\d+/);
     expect(services.mailpit!.image).toMatch(/^axllent\/mailpit/);
     expect(services.server!.build).toBeDefined();
@@ -49,6 +49,25 @@ describe('docker-compose.yml', async () => {
     expect(services['example-mcp-server']!.network_mode).toBe('service:server');
     expect(services['example-mcp-server']!.command).toEqual(['example-mcp-server', '--port', '4000']);
     expect(services['example-mcp-server']!.environment!.ISSUER).toBe(services.server!.environment!.ISSUER);
+  });
+
+  it('puts the gateway in front of the plain MCP server, at a resource of scopes.json', async () => {
+    const gateway = services.gateway!;
+    expect(gateway.build).toBeDefined();
+    expect(gateway.network_mode).toBe('service:server');
+    expect(gateway.environment!.ISSUER).toBe(services.server!.environment!.ISSUER);
+    expect(services.server!.ports).toContain('4200:4200');
+    const [command, flag, upstream, portFlag, port] = gateway.command!;
+    expect([command, flag, portFlag, port]).toEqual(['gateway', '--upstream', '--port', '4200']);
+    const plain = services['plain-mcp-server']!;
+    expect(new URL(upstream!).host).toBe(`plain-mcp-server:${plain.environment!.PORT}`);
+    expect(plain.ports).toBeUndefined();
+    expect(plain.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${plain.environment!.PORT}/healthz`);
+    expect(gateway.depends_on).toEqual({ server: { condition: 'service_healthy' }, 'plain-mcp-server': { condition: 'service_healthy' } });
+    // The gateway's default resource must be one the authorization server issues tokens for.
+    const scopes = JSON.parse(await readFile(new URL('scopes.json', root), 'utf8')) as { resources: Record<string, unknown> };
+    expect(Object.keys(scopes.resources)).toContain('http://localhost:4200/mcp');
+    expect((await readFile(new URL('Dockerfile', root), 'utf8'))).toContain('COPY examples ./examples');
   });
 
   it('starts in order behind health checks', () => {

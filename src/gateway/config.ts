@@ -1,0 +1,225 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+
+/**
+ * The gateway's configuration file (`mcp-elevate gateway --config FILE`): one zod schema, the
+ * single source of truth, from which `gateway.schema.json` is generated
+ * (`node scripts/generate-gateway-schema.ts`). Every option documents its default.
+ */
+
+const httpUrl = z.url({ protocol: /^https?$/, normalize: false });
+
+/** A header value given literally, or read from an environment variable at start. */
+const HeaderValue = z.union([
+  z.string().regex(/^[\t\x20-\x7e]*$/, 'header values must be printable ASCII'),
+  z
+    .object({
+      env: z.string().min(1).describe('Name of the environment variable holding the value'),
+    })
+    .strict(),
+]);
+
+const RateLimit = z
+  .object({
+    capacity: z
+      .int()
+      .min(1)
+      .default(60)
+      .describe('Calls allowed in a burst, per principal and tool. Default 60.'),
+    refillPerSecond: z
+      .number()
+      .positive()
+      .default(1)
+      .describe('Calls added back per second. Default 1.'),
+  })
+  .strict();
+
+const Breaker = z
+  .object({
+    consecutiveFailures: z
+      .int()
+      .min(1)
+      .default(5)
+      .describe('Consecutive upstream failures that open the breaker. Default 5.'),
+    halfOpenAfterMs: z
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe('Milliseconds before one trial request passes an open breaker. Default 30000.'),
+  })
+  .strict();
+
+const PrincipalHeader = z
+  .object({
+    secretEnv: z
+      .string()
+      .min(1)
+      .describe(
+        'Environment variable holding the HS256 key (at least 32 bytes) shared with the upstream',
+      ),
+    header: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .default('Mcp-Elevate-Principal')
+      .describe('Header name. Default Mcp-Elevate-Principal.'),
+    ttlSeconds: z
+      .int()
+      .min(1)
+      .max(3600)
+      .default(60)
+      .describe('Lifetime of each signed JWT in seconds. Default 60.'),
+  })
+  .strict();
+
+/** One protected upstream MCP server. */
+export const GatewayRouteSchema = z
+  .object({
+    path: z
+      .string()
+      .regex(/^\/[\x21-\x7e]*$/, 'must be an absolute path such as /mcp')
+      .refine((p) => !/[?#]/.test(p), 'must not hold a query or fragment')
+      .describe('Path the gateway serves this upstream at, e.g. /github/mcp'),
+    upstream: httpUrl.describe(
+      'The upstream MCP endpoint (Streamable HTTP), e.g. http://10.0.0.5:8080/mcp',
+    ),
+    resource: httpUrl
+      .optional()
+      .describe(
+        'Public resource URL: the audience of its tokens, a resource of scopes.json. ' +
+          'Default http://localhost:<port><path>.',
+      ),
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/), HeaderValue)
+      .default({})
+      .describe(
+        'Extra headers sent upstream, e.g. an API key of the upstream ({ "env": "NAME" } ' +
+          'reads a variable)',
+      ),
+    timeoutMs: z
+      .int()
+      .min(1)
+      .default(30_000)
+      .describe(
+        'Longest tool call (-32001 after it), and longest wait for the headers of any ' +
+          'other request. Default 30000.',
+      ),
+    bodyLimitBytes: z
+      .int()
+      .min(1)
+      .default(1024 * 1024)
+      .describe('Largest request body (413 above). Default 1048576.'),
+    rateLimit: z
+      .union([RateLimit, z.literal(false)])
+      .default({ capacity: 60, refillPerSecond: 1 })
+      .describe(
+        'Token bucket per principal and tool across sessions, or false. Default 60 ' +
+          'calls, 1 per second refill.',
+      ),
+    breaker: Breaker.default({ consecutiveFailures: 5, halfOpenAfterMs: 30_000 }).describe(
+      'Circuit breaker of the upstream.',
+    ),
+    principal: PrincipalHeader.optional().describe(
+      'Forward who is calling as a short-lived JWT signed by the gateway. Default: off.',
+    ),
+  })
+  .strict();
+
+/** The whole configuration file. */
+export const GatewayConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    port: z.int().min(0).max(65535).default(4200).describe('Port to listen on. Default 4200.'),
+    host: z.string().min(1).default('0.0.0.0').describe('Interface to listen on. Default 0.0.0.0.'),
+    issuer: httpUrl
+      .optional()
+      .describe(
+        'The authorization server. Default: the ISSUER variable, else http://localhost:3000.',
+      ),
+    routes: z.array(GatewayRouteSchema).min(1).describe('Protected upstreams, one per path'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.routes.forEach((route, i) => {
+      if (seen.has(route.path))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'path'],
+          message: `duplicate path ${route.path}`,
+        });
+      seen.add(route.path);
+    });
+  });
+
+export type GatewayRouteConfig = z.output<typeof GatewayRouteSchema>;
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+
+/** A configuration problem, printed as one line naming the file and the field. */
+export class GatewayConfigError extends Error {
+  readonly code = 'ERR_GATEWAY_CONFIG';
+}
+
+/** The first zod issue as `path: message`. */
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  return `${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${issue.message}`;
+}
+
+/**
+ * Validates a configuration object.
+ * @throws GatewayConfigError naming the first invalid field.
+ */
+export function parseGatewayConfig(value: unknown, source = 'configuration'): GatewayConfig {
+  const parsed = GatewayConfigSchema.safeParse(value);
+  if (!parsed.success) throw new GatewayConfigError(`${source}: ${firstIssue(parsed.error)}`);
+  return parsed.data;
+}
+
+/**
+ * Reads and validates a configuration file (JSON).
+ * @throws GatewayConfigError when unreadable, not JSON or invalid.
+ */
+export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new GatewayConfigError(
+      `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new GatewayConfigError(`${file}: not valid JSON`);
+  }
+  return parseGatewayConfig(value, file);
+}
+
+/**
+ * Resolves `{ env: NAME }` header values from `env`.
+ * @throws GatewayConfigError when a named variable is unset.
+ */
+export function resolveHeaders(
+  headers: GatewayRouteConfig['headers'],
+  env: NodeJS.ProcessEnv,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value === 'string') {
+      out[name.toLowerCase()] = value;
+      continue;
+    }
+    const resolved = env[value.env];
+    if (resolved === undefined || resolved === '')
+      throw new GatewayConfigError(`header ${name}: environment variable ${value.env} is not set`);
+    out[name.toLowerCase()] = resolved;
+  }
+  return out;
+}
+
+/** JSON Schema of the configuration file, for editors (`"$schema": "./gateway.schema.json"`). */
+export function gatewayJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(GatewayConfigSchema, { io: 'input' }) as Record<string, unknown>;
+}
