@@ -20,6 +20,8 @@ export interface AppDeps {
   log: Logger;
   metrics: ServerMetrics;
   routers: Router[];
+  /** oidc-provider's request rewriting, run right after the input boundary. Default none. */
+  providerMiddleware?: Koa.Middleware[];
 }
 
 /**
@@ -46,6 +48,7 @@ export function createApp(deps: AppDeps): Koa {
   });
   // First after the request id: no route, oidc-provider's included, sees text it cannot store.
   app.use(inputBoundary());
+  for (const middleware of deps.providerMiddleware ?? []) app.use(middleware as never);
   app.use(tracingMiddleware());
   app.use(httpMetricsMiddleware(deps.metrics));
   // oidc-provider answers its own failures; when the cause was the database being unreachable,

@@ -19,7 +19,7 @@ import { deleteExpiredCounters } from './accounts/throttle-store.ts';
 import { RoleService } from './roles/role-service.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { Csrf } from './http/csrf.ts';
-import { createProvider } from './oidc/provider.ts';
+import { createProvider, providerRequestMiddleware } from './oidc/provider.ts';
 import { deleteExpiredPayloads } from './oidc/adapter.ts';
 import { interactionRoutes } from './oidc/interactions/routes.ts';
 import { createApp } from './app.ts';
@@ -117,6 +117,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     let routers: Router[];
     const app = createApp({
       provider,
+      providerMiddleware: providerRequestMiddleware(provider, config, catalogue),
       db: db.db,
       log,
       metrics,

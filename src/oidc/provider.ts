@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type Koa from 'koa';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/env.ts';
 import type { Database } from '../db/schema.ts';
@@ -249,11 +250,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   provider = new Provider(config.issuer, configuration);
-  // URLs follow ISSUER, never the request's Host; TRUST_PROXY only means X-Forwarded-For.
-  provider.use(pinOrigin(config.issuer));
   provider.proxy = config.trustProxy;
-  const takesResource = ['authorization', 'pushed_authorization_request', 'token', 'backchannel_authentication'];
-  provider.use(knownResourceParams(takesResource.map((route) => provider!.pathFor(route)), (value) => knownResource(catalogue, config.issuer, value)));
   provider.use(async (ctx, next) => {
     await next();
     const body = ctx.body as Record<string, unknown> | undefined;
@@ -267,6 +264,20 @@ export function createProvider(deps: ProviderDeps): Provider {
     }
   });
   return provider;
+}
+
+/**
+ * Request rewriting that oidc-provider's routes rely on, for the app to run in this order right
+ * after the input boundary (which must see the raw body first): URLs follow ISSUER, never the
+ * request's Host (`TRUST_PROXY` only means X-Forwarded-For); `resource` values are read in the
+ * catalogue's spelling at every endpoint that takes one.
+ */
+export function providerRequestMiddleware(provider: Provider, config: Config, catalogue: Catalogue): Koa.Middleware[] {
+  const takesResource = ['authorization', 'pushed_authorization_request', 'token', 'backchannel_authentication'];
+  return [
+    pinOrigin(config.issuer),
+    knownResourceParams(takesResource.map((route) => provider.pathFor(route)), (value) => knownResource(catalogue, config.issuer, value)),
+  ] as Koa.Middleware[];
 }
 
 export type { KoaContextWithOIDC };
