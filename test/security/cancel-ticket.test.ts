@@ -4,6 +4,7 @@ import * as client from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { databaseKinds } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { HttpBrowser, formAction, hiddenField } from '../helpers/browser.ts';
 import {
   AGENT_REDIRECT,
   CIBA,
@@ -141,14 +142,49 @@ describe.each(databaseKinds())('the requester cancels a pending ticket (%s)', (k
     },
   );
 
-  it('the waiting page refuses a cancel post without its CSRF token', async () => {
-    // Checked over HTTP: a forged post from another site carries no token of this interaction.
-    const res = await fetch(`${t.url}/interaction/whatever/cancel`, {
+  it("the waiting page's cancel form needs its CSRF token; with it the flow ends in access_denied", async () => {
+    const browser = new HttpBrowser();
+    const url = client.buildAuthorizationUrl(agent, {
+      redirect_uri: AGENT_REDIRECT,
+      resource: RESOURCE,
+      scope: `mcp:tools:read ${PRODUCTION}`,
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const login = await browser.follow(url.href, AGENT_REDIRECT);
+    const loginHtml = await login.res.text();
+    const consent = await browser.submit(
+      formAction(loginHtml, login.url),
+      { csrf: hiddenField(loginHtml, 'csrf'), email: 'senior@example.com', password: PASSWORD },
+      AGENT_REDIRECT,
+    );
+    const consentHtml = await consent.res.text();
+    const waiting = await browser.submit(
+      formAction(consentHtml, consent.url),
+      { csrf: hiddenField(consentHtml, 'csrf'), decision: 'allow', justification: 'Rotate keys' },
+      AGENT_REDIRECT,
+    );
+    expect(waiting.url).toMatch(/\/wait$/);
+    const waitingHtml = await waiting.res.text();
+    const action = formAction(waitingHtml, waiting.url);
+    expect(action).toMatch(/\/cancel$/);
+    const uid = new URL(waiting.url).pathname.split('/')[2]!;
+
+    const forged = await browser.request(action, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'csrf=forged',
     });
-    expect(res.status).toBeGreaterThanOrEqual(400);
-    expect(res.status).toBeLessThan(500);
+    expect(forged.status).toBe(403);
+    expect((await t.server.elevation.ticketByRef(uid))!.status).toBe('pending');
+
+    const done = await browser.submit(
+      action,
+      { csrf: hiddenField(waitingHtml, 'csrf') },
+      AGENT_REDIRECT,
+    );
+    expect(done.url.startsWith(AGENT_REDIRECT)).toBe(true);
+    expect(new URL(done.url).searchParams.get('error')).toBe('access_denied');
+    expect((await t.server.elevation.ticketByRef(uid))!.status).toBe('cancelled');
   });
 });
