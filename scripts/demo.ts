@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { ConfigError, loadConfig, type Config } from '../src/config/env.ts';
 import { createServer, LOG_REDACT, type Server } from '../src/main.ts';
+import { DatabaseInUseError } from '../src/db/connect.ts';
 import { startExampleMcpServer, type ExampleMcpServer } from '../src/example/index.ts';
 import { DemoError, EXAMPLE_CLIENT_ID, loadCredentials, seedDemo } from './demo/seed.ts';
 import { walkthrough } from './demo/walkthrough.ts';
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
 
   try {
     // The demo's security-team member is the administrator: no generated admin account.
-    server = await createServer(config, { log, bootstrapAdmin: false });
+    server = await createServer(config, { log, bootstrapAdmin: false, embedded: { role: 'serve', command: 'npm run demo' } });
     const { credentials, generated, save } = await loadCredentials(config.dataDir);
     await seedDemo(server, credentials, generated);
     await save();
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof DemoError || err instanceof ConfigError || (err as { code?: string }).code === 'EADDRINUSE';
+  const known = err instanceof DemoError || err instanceof ConfigError || err instanceof DatabaseInUseError || (err as { code?: string }).code === 'EADDRINUSE';
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`demo: ${known ? message : `failed: ${message.split('\n')[0]}`}\n`);
   process.exit(1);

@@ -11,6 +11,7 @@ import { httpMetricsMiddleware, type ServerMetrics } from './ops/metrics.ts';
 import { tracingMiddleware } from './ops/tracing.ts';
 import { RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './http/unavailable.ts';
 import { migrationsCurrent } from './db/migrate.ts';
+import { securityHeaders } from './http/security-headers.ts';
 
 export interface AppDeps {
   provider: Provider;
@@ -18,6 +19,13 @@ export interface AppDeps {
   log: Logger;
   metrics: ServerMetrics;
   routers: Router[];
+}
+
+const mounted = new WeakMap<Koa, readonly Router[]>();
+
+/** The routers {@link createApp} mounted on `app` in front of oidc-provider's (a route listing). */
+export function mountedRouters(app: Koa): readonly Router[] {
+  return mounted.get(app) ?? [];
 }
 
 /**
@@ -28,6 +36,8 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = deps.provider;
   app.silent = true;
+  // First of all, so every response carries them: ours, oidc-provider's, and error pages.
+  app.use(securityHeaders());
 
   app.use(async (ctx, next) => {
     const started = performance.now();
@@ -83,6 +93,7 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
   app.use(ops.routes());
+  mounted.set(app, [ops, ...deps.routers]);
   for (const r of deps.routers) {
     const routes = r.routes();
     const methods = r.allowedMethods();

@@ -3,11 +3,11 @@ import { ConfigError, loadConfig } from './config/env.ts';
 import { AppError } from './errors.ts';
 import { createServer, type Server } from './main.ts';
 import { startServer } from './serve.ts';
-import { connect } from './db/connect.ts';
+import { connect, DatabaseInUseError } from './db/connect.ts';
+import type { LockInfo } from './db/owner-lock.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { registerClient } from './oidc/clients.ts';
-import { rotateSigningKey } from './keys/keystore.ts';
 import { CatalogueError } from './config/scopes.ts';
+import { addClient, addUser, clientInput, rotateKeys, UsageError, userInput } from './cli-admin.ts';
 
 const HELP: Record<string, string> = {
   main: `Usage: mcp-elevate <command> [options]
@@ -27,8 +27,11 @@ Configuration comes from environment variables (see README). Use '<command> --he
   'users add': `Usage: mcp-elevate users add --email E --password P [--name N] [--role R]... [--group G]...`,
   'users list': 'Usage: mcp-elevate users list\n\nPrints one user a line: email, name, roles, groups.',
   'clients add': `Usage: mcp-elevate clients add --id ID [--secret S] [--redirect-uri U]... [--grant-type T]... [--role R]... [--name N]
+       [--mcp-resource URL]
 
-Without --redirect-uri the client uses client_credentials; a secret is generated when not given.`,
+Without --redirect-uri the client uses client_credentials; a secret is generated when not given.
+--mcp-resource registers the client as the MCP server of that resource: it may post that
+resource's audit events (scope audit:write).`,
   'keys rotate': 'Usage: mcp-elevate keys rotate\n\nAdds a new ES256 signing key; previous keys stay in the JWKS for 24 h.',
   'audit verify': `Usage: mcp-elevate audit verify
 
@@ -43,11 +46,18 @@ scopes.json); EXAMPLE_CLIENT_ID and EXAMPLE_CLIENT_SECRET (optional: a client_cr
 whose token sends audit events).`,
 };
 
-/** Thrown for bad command-line input; printed as one line. */
-class UsageError extends Error {}
+/** Tells the operator why a command pauses: the embedded database's owner is busy or starting. */
+const waiting = (holder: LockInfo) => console.error(`mcp-elevate: waiting for process ${holder.pid} (${holder.command}), which holds the embedded database`);
 
-async function withServer<T>(fn: (s: Server) => Promise<T>): Promise<T> {
-  const server = await createServer(loadConfig(), { workers: false, bootstrapAdmin: false, log: (await import('pino')).pino({ level: 'silent' }) });
+/**
+ * Runs `fn` on the server's services without listening. With the embedded database it goes
+ * through the running server when there is one, so the change applies there at once.
+ */
+async function withServer<T>(command: string, fn: (s: Server) => Promise<T>): Promise<T> {
+  const server = await createServer(loadConfig(), {
+    workers: false, bootstrapAdmin: false, log: (await import('pino')).pino({ level: 'silent' }),
+    embedded: { role: 'use', command: `mcp-elevate ${command}`, onWait: waiting },
+  });
   try {
     return await fn(server);
   } finally {
@@ -89,7 +99,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'migrate': {
       parse(rest, {});
       const config = loadConfig();
-      const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, command: 'mcp-elevate migrate', onWait: waiting });
       try {
         const applied = await migrateToLatest(db.db);
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema is up to date');
@@ -100,25 +110,28 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'users add': {
       const v = parse(rest, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, role: { type: 'string', multiple: true }, group: { type: 'string', multiple: true } });
-      const user = await withServer((s) => s.users.create({
+      const input = userInput({
         email: need(v.email, 'email'), password: need(v.password, 'password'), name: v.name as string | undefined,
         roles: v.role as string[] | undefined, groups: v.group as string[] | undefined,
-      }));
+      });
+      const user = await withServer(key, (s) => addUser(s, input));
       console.log(`created user ${user.email} (${user.id})`);
       return 0;
     }
     case 'users list': {
       parse(rest, {});
-      const users = await withServer((s) => s.users.list({ limit: 10_000 }));
+      const users = await withServer(key, (s) => s.users.list({ limit: 10_000 }));
       for (const u of users) console.log([u.email, u.name || '-', u.roles.join(',') || '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : ''].join('\t').trimEnd());
       return 0;
     }
     case 'clients add': {
-      const v = parse(rest, { id: { type: 'string' }, secret: { type: 'string' }, name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, 'grant-type': { type: 'string', multiple: true }, role: { type: 'string', multiple: true } });
-      const res = await withServer((s) => registerClient(s.provider, s.db.db, {
+      const v = parse(rest, { id: { type: 'string' }, secret: { type: 'string' }, name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, 'grant-type': { type: 'string', multiple: true }, role: { type: 'string', multiple: true }, 'mcp-resource': { type: 'string' } });
+      const input = clientInput({
+        mcpResource: v['mcp-resource'] as string | undefined,
         id: need(v.id, 'id'), secret: v.secret as string | undefined, name: v.name as string | undefined,
         redirectUris: v['redirect-uri'] as string[] | undefined, grantTypes: v['grant-type'] as string[] | undefined, roles: v.role as string[] | undefined,
-      }));
+      });
+      const res = await withServer(key, (s) => addClient(s, input));
       console.log(`created client ${res.clientId}`);
       // The secret is shown once here, where the operator asked for it; it is never logged.
       if (res.clientSecret && !v.secret) console.log(`client secret: ${res.clientSecret}`);
@@ -142,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'audit verify': {
       parse(rest, {});
       const config = loadConfig();
-      const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, command: 'mcp-elevate audit verify', onWait: waiting });
       try {
         const { AuditLog } = await import('./audit/audit-log.ts');
         const result = await new AuditLog(db.db).verify();
@@ -159,8 +172,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'keys rotate': {
       parse(rest, {});
-      const res = await withServer((s) => rotateSigningKey(s.db.db, 24 * 3600));
+      const { res, owner } = await withServer(key, async (s) => ({ res: await rotateKeys(s), owner: s.db.owner }));
       console.log(`new signing key ${res.kid}; ${res.retiring.length} previous key(s) stay published for 24 h`);
+      // A server signs with the keys it loaded at start (README "Key rotation").
+      if (owner) console.log(`the server running as process ${owner} signs with it once restarted`);
       return 0;
     }
   }
@@ -170,7 +185,7 @@ export async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then((code) => {
   if (code >= 0) process.exit(code);
 }, (err: unknown) => {
-  const known = err instanceof UsageError || err instanceof ConfigError || err instanceof AppError || err instanceof CatalogueError;
+  const known = err instanceof UsageError || err instanceof ConfigError || err instanceof AppError || err instanceof CatalogueError || err instanceof DatabaseInUseError;
   console.error(`mcp-elevate: ${known ? (err as Error).message : 'failed: ' + ((err as Error).message ?? String(err)).split('\n')[0]}`);
-  process.exit(known && !(err instanceof AppError) ? 2 : 1);
+  process.exit(known && !(err instanceof AppError) && !(err instanceof DatabaseInUseError) ? 2 : 1);
 });

@@ -8,11 +8,13 @@ import type Provider from 'oidc-provider';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config/env.ts';
 import { loadCatalogue } from './config/scopes.ts';
-import { connect, type Db } from './db/connect.ts';
+import { connect, type Db, type EmbeddedAccess } from './db/connect.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { loadCookieKeys, loadSigningKeys } from './keys/keystore.ts';
 import { UserRepository } from './accounts/users.ts';
-import { LoginLimiter } from './accounts/login-limiter.ts';
+import { LoginThrottle } from './accounts/login-limiter.ts';
+import { SignInService } from './accounts/sign-in.ts';
+import { deleteExpiredCounters } from './accounts/throttle-store.ts';
 import { RoleService } from './roles/role-service.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { Csrf } from './http/csrf.ts';
@@ -25,8 +27,9 @@ import { ElevationService } from './elevation/service.ts';
 import { resumeCibaRequest } from './elevation/ciba.ts';
 import { elevationRoutes } from './elevation/routes.ts';
 import { auditIngestRoutes } from './audit/ingest.ts';
-import { ownTokenVerifier } from './oidc/own-tokens.ts';
-import { auditResource } from './oidc/resources.ts';
+import { createOwnTokenVerifier } from './tokens/index.ts';
+import { acceptedScopes, auditResource } from './oidc/resources.ts';
+import { mcpResourceOf } from './oidc/clients.ts';
 import { createServerMetrics, metricsRoutes, observeProvider } from './ops/metrics.ts';
 import { createMailer, startOutboxWorker, type OutboxWorker } from './mail/index.ts';
 import { mailNotifications } from './elevation/notifications.ts';
@@ -58,6 +61,11 @@ export interface ServerOptions {
   workers?: boolean;
   /** Create the first admin account when there are no users. Default true. */
   bootstrapAdmin?: boolean;
+  /**
+   * How to open an embedded database (no DATABASE_URL): `serve` (default) owns it and serves it
+   * to other processes, refusing when another process does; `use` goes through that owner.
+   */
+  embedded?: EmbeddedAccess;
 }
 
 /** How long accepted connections may take to send their request once shutdown began. */
@@ -72,7 +80,7 @@ export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*
  */
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const log = opts.log ?? pino({ level: config.logLevel, redact: LOG_REDACT });
-  const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...(opts.embedded ?? { role: 'serve', command: 'mcp-elevate serve' }) });
   try {
     await migrateToLatest(db.db);
     const roles = new RoleService(db.db);
@@ -81,7 +89,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const users = new UserRepository(db.db);
     const audit = new AuditLog(db.db, { onError: (err) => log.warn({ err }, 'audit chaining failed; retrying') });
     const elevation = new ElevationService({ db: db.db, catalogue, roles, audit });
-    const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys, elevation });
+    // One verifier of the server's own tokens for every consumer (DESIGN §8 Trust boundaries).
+    const tokens = createOwnTokenVerifier({ issuer: config.issuer, db: db.db, catalogue, roles, loadKeys: () => loadSigningKeys(db.db) });
+    const knownResource = (aud: string) => acceptedScopes(catalogue, config.issuer, aud) !== undefined;
+    const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys, elevation, tokens });
     elevation.addHooks({ afterCommit: (ticket) => resumeCibaRequest({ provider, catalogue, issuer: config.issuer, elevation }, ticket) });
     let outbox: OutboxWorker | undefined;
     elevation.addHooks(mailNotifications({ issuer: config.issuer, catalogue, kick: () => outbox?.kick() }));
@@ -96,9 +107,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       },
     });
     const csrf = new Csrf(cookieKeys[0]!);
-    const verifyOwnToken = ownTokenVerifier(config.issuer, signingKeys);
-    // One throttle for both sign-in forms (authorization and approvals): same accounts, same budget.
-    const limiter = new LoginLimiter();
+    // One sign-in service for both forms (authorization and approvals): one email spelling, one
+    // throttle budget in the database shared by every instance.
+    const signIn = new SignInService({ users, audit, throttle: new LoginThrottle(db.db) });
     const app = createApp({
       provider,
       db: db.db,
@@ -106,12 +117,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       metrics,
       routers: [
         metricsRoutes(metrics),
-        interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter, issuer: config.issuer }),
-        elevationRoutes({ elevation, issuer: config.issuer, signingKeys, verifyToken: verifyOwnToken }),
-        auditIngestRoutes({ audit, verifyToken: verifyOwnToken, audience: auditResource(config.issuer) }),
-        createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue, elevation }),
+        interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, signIn, issuer: config.issuer }),
+        elevationRoutes({ elevation, issuer: config.issuer, signingKeys, tokens, knownResource }),
+        auditIngestRoutes({
+          audit, tokens, audience: auditResource(config.issuer), mcpResourceOf: (id) => mcpResourceOf(db.db, id),
+          limits: { eventsPerMinute: config.auditIngestEventsPerMinute },
+        }),
+        createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue, elevation, tokens }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
-        approvalRoutes({ elevation, users, catalogue, audit, csrf, limiter, db: db.db, provider }),
+        approvalRoutes({ elevation, users, catalogue, audit, csrf, signIn, db: db.db, provider }),
       ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);
@@ -125,6 +139,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       audit.start();
       const cleanup = setInterval(() => {
         deleteExpiredPayloads(db.db).catch((err) => log.warn({ err }, 'expired artifact cleanup failed'));
+        deleteExpiredCounters(db.db).catch((err) => log.warn({ err }, 'expired throttle cleanup failed'));
       }, 10 * 60_000);
       // Pending tickets past their expiry are closed (and their flows told) within seconds.
       const sweep = setInterval(() => {

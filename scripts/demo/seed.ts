@@ -94,6 +94,8 @@ export async function seedDemo(server: Server, credentials: DemoCredentials, gen
   await ensureClient(server, generated, {
     id: EXAMPLE_CLIENT_ID, secret: credentials.exampleSecret, name: 'Example MCP server', grantTypes: ['client_credentials'],
     scope: 'audit:write mcp:tools:read mcp:resources:read',
+    // The MCP server of the catalogue's (first) resource: it posts that resource's audit events.
+    mcpResource: Object.keys(server.catalogue.resources)[0],
   });
 }
 

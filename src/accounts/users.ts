@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database, UserRow } from '../db/schema.ts';
 import { AppError, conflict, invalid } from '../errors.ts';
 import { hashPassword } from './password.ts';
+import { normaliseEmail } from './email.ts';
 
 /** A user as the rest of the server sees it: never the password hash. */
 export interface User {
@@ -25,6 +26,8 @@ export interface NewUserInput {
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
+// Control, format (zero-width, bidi) and surrogate code points make look-alike addresses.
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Cs}]/u;
 
 /** Users, their roles and their approver groups. */
 export class UserRepository {
@@ -35,14 +38,14 @@ export class UserRepository {
   }
 
   async create(input: NewUserInput): Promise<User> {
-    const email = input.email.trim();
-    if (!EMAIL.test(email)) throw invalid('email is not a valid address', { field: 'email' });
+    // Stored in its one normalised spelling: uniqueness and sign-in lookups compare that.
+    const email = normaliseEmail(input.email);
+    if (!EMAIL.test(email) || HIDDEN.test(email) || email.length > 320) throw invalid('email is not a valid address', { field: 'email' });
     if (input.password.length < 8) throw invalid('password must be at least 8 characters', { field: 'password' });
     const id = randomUUID();
     const password_hash = await hashPassword(input.password);
     await this.#transaction(async (trx) => {
-      const exists = await trx.selectFrom('app_user').select('id')
-        .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).executeTakeFirst();
+      const exists = await trx.selectFrom('app_user').select('id').where('email', '=', email).executeTakeFirst();
       if (exists) throw conflict('a user with this email already exists', { field: 'email' });
       await trx.insertInto('app_user').values({
         id, email, name: input.name ?? '', password_hash, attributes: JSON.stringify(input.attributes ?? {}),
@@ -121,10 +124,10 @@ export class UserRepository {
     return Number(row.n);
   }
 
-  /** The row with its password hash, for login only. */
+  /** The row with its password hash, for the sign-in service only; any spelling of the email. */
   async findCredentials(email: string): Promise<UserRow | undefined> {
     return this.#db.selectFrom('app_user').selectAll()
-      .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase())).executeTakeFirst();
+      .where('email', '=', normaliseEmail(email)).executeTakeFirst();
   }
 
   /** The user with their roles and groups, in one statement (it runs on every token request for a user). */

@@ -1,10 +1,7 @@
 import type { Context, Next } from 'koa';
-import { createLocalJWKSet, errors as jose, jwtVerify, type JWTPayload } from 'jose';
 import { AppError } from '../errors.ts';
 import { quoteHeaderValue } from '../verifier/http/challenge.ts';
-import type { User } from '../accounts/users.ts';
-import type { PrivateJwk } from '../keys/keystore.ts';
-import { publicJwks } from '../keys/public.ts';
+import { FORBIDDEN_CODES, OwnTokenError, OwnTokenVerifier } from '../tokens/index.ts';
 
 /** The admin a request acts for, as routes and audit events see it. */
 export interface AdminActor {
@@ -33,45 +30,25 @@ export class AdminAuthError extends AppError {
 
 /** Settings of {@link AdminAuthenticator}. */
 export interface AdminAuthOptions {
-  /** This server's issuer; tokens must come from it and be for `<issuer>/admin`. */
-  issuer: string;
-  /** The admin API's resource identifier (`aud`). */
+  /** The admin API's resource identifier (`aud`, `<issuer>/admin`). */
   audience: string;
   /** Scopes every token carries; named in a 403 challenge with `mcp:admin` (DESIGN §5). Default `[]`. */
   baseScopes?: readonly string[];
-  /** This server's signing keys (only their public halves are used). */
-  loadKeys: () => Promise<PrivateJwk[]>;
-  findUser: (id: string) => Promise<User | undefined>;
-  effectiveRoles: (userId: string) => Promise<string[]>;
-  /** Least time between two key reloads caused by an unknown `kid`. Default 30 000 ms. */
-  reloadIntervalMs?: number;
-  /** Clock. Default `() => new Date()`. */
-  currentDate?: () => Date;
+  /** The server's one verifier of its own tokens. */
+  tokens: OwnTokenVerifier;
 }
-
-interface KeySet {
-  get: ReturnType<typeof createLocalJWKSet>;
-  at: number;
-}
-
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
- * Authenticates admin API calls in-process against this server's own public keys. Rules, in order:
- * - `Authorization: Bearer <token>` present, else 401 with a bare challenge (RFC 6750 §3.1);
- * - the token is an ES256 JWT with `typ: at+jwt`, from this issuer, for the admin resource, not
- *   expired, and not sender-constrained (a DPoP proof cannot accompany a Bearer header), else 401
- *   `invalid_token`;
- * - its scope holds `mcp:admin`, its subject is a user (not a client acting for itself) who exists,
- *   is not disabled and — read from the database now, not from the token's `roles` — holds the
- *   `admin` role directly or by inheritance, else 403 `insufficient_scope`.
- * An unknown `kid` reloads the keys (another instance may have rotated them), at most once per
- * {@link AdminAuthOptions.reloadIntervalMs}.
+ * Authenticates admin API calls with the server's {@link OwnTokenVerifier}, requiring: the admin
+ * resource as audience, scope `mcp:admin`, a user subject (not a client acting for itself) who
+ * holds the `admin` role now, no DPoP binding (a proof cannot accompany a Bearer header), a live
+ * grant and a live elevation — so revoking the elevation ends the token's admin access at once.
+ * Failures map once: no credential → 401 with a bare challenge (RFC 6750 §3.1); a subject or scope
+ * that is not enough → 403 `insufficient_scope`; anything else → 401 `invalid_token`.
  */
 export class AdminAuthenticator {
   readonly #opts: AdminAuthOptions;
   readonly #realm: string;
-  #keys?: Promise<KeySet>;
 
   constructor(opts: AdminAuthOptions) {
     this.#opts = opts;
@@ -93,82 +70,26 @@ export class AdminAuthenticator {
 
   /** The admin behind an `Authorization` header value. @throws {AdminAuthError} */
   async authenticate(authorization: string | undefined): Promise<AdminActor> {
-    if (!authorization || !/^bearer(\s|$)/i.test(authorization)) {
-      throw new AdminAuthError('missing', 'an access token for the admin API is required', `Bearer ${this.#realm}`);
-    }
-    const match = BEARER.exec(authorization);
-    if (!match) throw this.#invalid('the Authorization header is not a well-formed bearer token');
-    const payload = await this.#verify(match[1]!);
-    if (payload.cnf !== undefined) throw this.#invalid('sender-constrained (DPoP) tokens are not accepted by the admin API');
-
-    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
-    if (!scopes.includes(ADMIN_SCOPE)) throw this.#forbidden(`the token lacks the ${ADMIN_SCOPE} scope`);
-    const sub = payload.sub;
-    const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined;
-    // A client_credentials token's subject is the client itself: admins are people.
-    if (!sub || sub === clientId) throw this.#forbidden('the token does not act for a user');
-    const user = await this.#opts.findUser(sub);
-    if (!user || user.disabled) throw this.#forbidden('the user is unknown or disabled');
-    if (!(await this.#opts.effectiveRoles(sub)).includes(ADMIN_ROLE)) throw this.#forbidden(`the user does not hold the ${ADMIN_ROLE} role`);
-    return { userId: sub, ...(clientId ? { clientId } : {}) };
-  }
-
-  async #verify(token: string): Promise<JWTPayload> {
-    const verify = async (keys: KeySet) => (await jwtVerify(token, keys.get, {
-      issuer: this.#opts.issuer,
-      audience: this.#opts.audience,
-      typ: 'at+jwt',
-      algorithms: ['ES256'],
-      currentDate: this.#opts.currentDate?.(),
-    })).payload;
-    let keys = await this.#keySet(false);
     try {
-      return await verify(keys);
+      const token = await this.#opts.tokens.verify(OwnTokenVerifier.bearer(authorization), {
+        audience: this.#opts.audience, scope: ADMIN_SCOPE, subject: 'user', role: ADMIN_ROLE,
+      });
+      return { userId: token.subject, clientId: token.clientId };
     } catch (err) {
-      if (!(err instanceof jose.JOSEError)) throw err;
-      const interval = this.#opts.reloadIntervalMs ?? 30_000;
-      if (!(err instanceof jose.JWKSNoMatchingKey) || Date.now() - keys.at < interval) throw this.#invalid(describe(err));
-      keys = await this.#keySet(true);
-      try {
-        return await verify(keys);
-      } catch (again) {
-        if (again instanceof jose.JOSEError) throw this.#invalid(describe(again));
-        throw again;
-      }
+      if (err instanceof OwnTokenError) throw this.#map(err);
+      throw err;
     }
   }
 
-  // Single flight: concurrent requests share one load; a failed load is not kept.
-  #keySet(reload: boolean): Promise<KeySet> {
-    if (!this.#keys || reload) {
-      const loading = this.#opts.loadKeys().then((keys) => ({ get: createLocalJWKSet(publicJwks(keys)), at: Date.now() }));
-      loading.catch(() => { if (this.#keys === loading) this.#keys = undefined; });
-      this.#keys = loading;
+  #map(err: OwnTokenError): AdminAuthError {
+    if (err.code === 'ERR_TOKEN_MISSING') return new AdminAuthError('missing', 'an access token for the admin API is required', `Bearer ${this.#realm}`);
+    const description = err.claim === 'aud' ? 'the token is not for the admin API' : err.message;
+    if (FORBIDDEN_CODES.has(err.code)) {
+      const scope = [...new Set([...(this.#opts.baseScopes ?? []), ADMIN_SCOPE])].join(' ');
+      return new AdminAuthError('insufficient_scope', description,
+        `Bearer ${this.#realm}, error="insufficient_scope", error_description=${quoteHeaderValue(description)}, scope=${quoteHeaderValue(scope)}`);
     }
-    return this.#keys;
-  }
-
-  #invalid(description: string): AdminAuthError {
     return new AdminAuthError('invalid_token', description,
       `Bearer ${this.#realm}, error="invalid_token", error_description=${quoteHeaderValue(description)}`);
   }
-
-  #forbidden(description: string): AdminAuthError {
-    const scope = [...new Set([...(this.#opts.baseScopes ?? []), ADMIN_SCOPE])].join(' ');
-    return new AdminAuthError('insufficient_scope', description,
-      `Bearer ${this.#realm}, error="insufficient_scope", error_description=${quoteHeaderValue(description)}, scope=${quoteHeaderValue(scope)}`);
-  }
-}
-
-/** A fixed, safe description per failure; jose's own messages are not passed on. */
-function describe(err: InstanceType<typeof jose.JOSEError>): string {
-  if (err instanceof jose.JWTExpired) return 'the token has expired';
-  if (err instanceof jose.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') return 'the token is not for the admin API';
-    if (err.claim === 'iss') return 'the token was not issued by this server';
-    if (err.claim === 'typ') return 'the token is not an access token (typ at+jwt)';
-    return `the token's ${err.claim} claim is not valid`;
-  }
-  if (err instanceof jose.JWKSNoMatchingKey) return 'the token was not signed by a key of this server';
-  return 'the token could not be verified';
 }

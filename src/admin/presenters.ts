@@ -82,6 +82,7 @@ export const ClientView = named('Client', z.object({
   tokenEndpointAuthMethod: z.string(),
   roles: z.array(z.string()),
   scopes: z.array(z.string()).describe('Catalogue scopes the client may ask for; empty means no restriction'),
+  mcpResource: z.string().optional().describe('The MCP server resource the client is (audit ingest)'),
 }));
 export const ClientCreatedView = named('ClientCreated', ClientView.extend({
   clientSecret: z.string().optional().describe('Shown this once: the API never returns it again'),
@@ -188,6 +189,7 @@ export const present = {
     tokenEndpointAuthMethod: c.tokenEndpointAuthMethod,
     roles: c.roles,
     scopes: c.scopes,
+    ...(c.mcpResource ? { mcpResource: c.mcpResource } : {}),
   }),
   clientPage: (p: Page<ClientRecord>): z.output<typeof ClientPageView> => ({ items: p.items.map(present.client), nextCursor: p.nextCursor }),
   elevation: (e: ElevationRecord): z.output<typeof ElevationView> => ({

@@ -6,8 +6,8 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { ElevationService } from '../elevation/service.ts';
 import type { RoleService } from '../roles/role-service.ts';
 import type { Catalogue } from '../policy/index.ts';
-import { UserRepository } from '../accounts/users.ts';
-import { loadSigningKeys, type PrivateJwk } from '../keys/keystore.ts';
+import { loadSigningKeys } from '../keys/keystore.ts';
+import { createOwnTokenVerifier, type OwnTokenVerifier } from '../tokens/index.ts';
 import { adminResource } from '../oidc/provider.ts';
 import { AdminAuthenticator } from './auth.ts';
 import { registerFallback } from './fallback.ts';
@@ -42,8 +42,8 @@ export interface AdminDeps {
   catalogue: Catalogue;
   /** Revokes elevations and audits each revocation; the admin API lists them from the database itself. */
   elevation: Pick<ElevationService, 'revoke' | 'elevations'>;
-  /** Keys admin tokens are verified with. Default: this server's signing keys from the database. */
-  loadKeys?: () => Promise<PrivateJwk[]>;
+  /** The server's one verifier of its own tokens. Default: one on this database and its signing keys. */
+  tokens?: OwnTokenVerifier;
 }
 
 /**
@@ -76,15 +76,10 @@ export function adminRouteTable(deps: AdminDeps): AnyRoute[] {
  * route takes there is answered by its fallback (404/405 problems), never by oidc-provider.
  */
 export function createAdminRouter(deps: AdminDeps): Router {
-  const users = new UserRepository(deps.db);
-  const auth = new AdminAuthenticator({
-    issuer: deps.issuer,
-    audience: adminResource(deps.issuer),
-    baseScopes: deps.catalogue.baseScopes,
-    loadKeys: deps.loadKeys ?? (() => loadSigningKeys(deps.db)),
-    findUser: (id) => users.findById(id),
-    effectiveRoles: (id) => deps.roles.effectiveForUser(id),
+  const tokens = deps.tokens ?? createOwnTokenVerifier({
+    issuer: deps.issuer, db: deps.db, catalogue: deps.catalogue, roles: deps.roles, loadKeys: () => loadSigningKeys(deps.db),
   });
+  const auth = new AdminAuthenticator({ audience: adminResource(deps.issuer), baseScopes: deps.catalogue.baseScopes, tokens });
   const router = new Router({ prefix: ADMIN_BASE_PATH });
   const authenticate = auth.middleware();
   for (const route of adminRouteTable(deps)) registerRoute(router, route, authenticate);

@@ -159,6 +159,8 @@ export const ClientCreateBody = named('ClientCreate', z.strictObject({
     .describe('Default: authorization_code and refresh_token with redirect URIs, else client_credentials'),
   roles: Roles.optional().describe('Roles of the client acting on its own behalf'),
   scopes: Scopes.optional().describe('Catalogue scopes the client may ask for; omit for no restriction'),
+  mcpResource: z.url().optional()
+    .describe('The catalogue resource this client is the MCP server of: it may then post audit events (audit:write) for it'),
 }));
 
 export const ScopeAssignmentBody = named('ScopeAssignment', z.strictObject({ scopes: Scopes }));

@@ -1,6 +1,5 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { dummyHash, verifyPassword } from '../accounts/password.ts';
 import type { User } from '../accounts/users.ts';
 import { render } from '../http/views.ts';
 import { AppError } from '../errors.ts';
@@ -45,9 +44,9 @@ export function redirectToLogin(ctx: Context, next: string): void {
 /**
  * Approver sign-in and sign-out. Rules enforced:
  * - the sign-in form's CSRF token is bound to a pre-login nonce cookie (no login CSRF);
- * - failures are throttled per account and address ({@link LoginLimiter}), unknown accounts cost
- *   a hash check like known ones, disabled accounts cannot sign in;
- * - every attempt is audited as `approver.login`; sign-out needs the session's CSRF token;
+ * - the attempt goes through the one sign-in service (`SignInService`): normalised email,
+ *   throttle shared with the authorization form, audited as `approver.login`;
+ * - sign-out needs the session's CSRF token;
  * - after sign-in the browser goes only to a path under /approvals ({@link safeNext}).
  */
 export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware): void {
@@ -70,31 +69,23 @@ export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware)
   router.post('/login', form, async (ctx) => {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body.next);
-    const email = typeof body.email === 'string' ? truncateCodePoints(body.email.trim(), 320) : '';
-    const password = typeof body.password === 'string' ? truncateCodePoints(body.password, 1024) : '';
     const nonce = loginNonce(ctx, false);
     if (!nonce || !deps.csrf.verify(loginBinding(nonce), body.csrf)) {
+      const email = typeof body.email === 'string' ? truncateCodePoints(body.email, 320) : '';
       page(ctx, 403, { next, email, error: 'This sign-in form expired or was not sent by this site. Please sign in again.' });
       return;
     }
-    const wait = deps.limiter.retryAfter(email, ctx.ip);
-    if (wait > 0) {
-      ctx.set('Retry-After', String(wait));
-      page(ctx, 429, { next, email, error: `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s).` });
+    const outcome = await deps.signIn.signIn({ email: body.email, password: body.password, address: ctx.ip, action: 'approver.login' });
+    if (outcome.kind === 'throttled') {
+      ctx.set('Retry-After', String(outcome.retryAfter));
+      page(ctx, 429, { next, email: outcome.email, error: `Too many failed sign-ins. Try again in ${Math.ceil(outcome.retryAfter / 60)} minute(s).` });
       return;
     }
-    const row = email ? await deps.users.findCredentials(email) : undefined;
-    // Unknown accounts cost a hash check too, so timing does not reveal which emails exist.
-    const ok = await verifyPassword(password, row?.password_hash ?? await dummyHash());
-    if (!row || !ok || row.disabled) {
-      deps.limiter.fail(email, ctx.ip);
-      await deps.audit.append({ action: 'approver.login', result: 'failure', actor: row?.id ?? null, data: { email, address: ctx.ip } });
-      page(ctx, 401, { next, email, error: 'Wrong email or password.' });
+    if (outcome.kind === 'refused') {
+      page(ctx, 401, { next, email: outcome.email, error: 'Wrong email or password.' });
       return;
     }
-    deps.limiter.succeed(email);
-    startSession(ctx, row.id);
-    await deps.audit.append({ action: 'approver.login', result: 'success', actor: row.id, subject: row.id, data: { address: ctx.ip } });
+    startSession(ctx, outcome.userId);
     ctx.status = 303;
     ctx.redirect(next);
   });

@@ -8,7 +8,7 @@ import type { Catalogue } from '../policy/index.ts';
 import type { ElevationService } from '../elevation/service.ts';
 import { ticketNotFound } from '../elevation/errors.ts';
 import type { UserRepository } from '../accounts/users.ts';
-import type { LoginLimiter } from '../accounts/login-limiter.ts';
+import type { SignInService } from '../accounts/sign-in.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { render } from '../http/views.ts';
@@ -26,8 +26,8 @@ export interface ApprovalDeps {
   audit: AuditLog;
   /** Signs form tokens; bound here to the approver session id. */
   csrf: Csrf;
-  /** Throttles failed approver sign-ins. */
-  limiter: LoginLimiter;
+  /** The one sign-in service (shared with the authorization form). */
+  signIn: SignInService;
   /** Read-only queries (pending list, decisions). */
   db: Kysely<Database>;
   /** Looks up agent (client) names. */

@@ -1,13 +1,21 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import type { AuditLog } from './audit-log.ts';
 import { AppError } from '../errors.ts';
 import { formatZodIssues } from '../policy/index.ts';
-import type { ownTokenVerifier } from '../oidc/own-tokens.ts';
+import { requireOwnToken, type OwnToken, type OwnTokenVerifier } from '../tokens/index.ts';
 
 /** Most events one request may carry; a verifier sends larger queues in several batches. */
 export const MAX_BATCH = 1000;
+/** Default ingest budget per client: events per minute, and requests per minute. */
+export const INGEST_EVENTS_PER_MINUTE = 60_000;
+export const INGEST_REQUESTS_PER_MINUTE = 600;
+/** Accepted event times: at most this far in the past (a spool replayed after an outage) … */
+export const MAX_EVENT_AGE_MS = 30 * 24 * 3600_000;
+/** … and at most this far ahead (clock skew). */
+export const MAX_EVENT_SKEW_MS = 5 * 60_000;
 
 const EventSchema = z.strictObject({
   id: z.string().min(1).max(128),
@@ -24,24 +32,60 @@ const EventSchema = z.strictObject({
 
 const BatchSchema = z.strictObject({ events: z.array(EventSchema).min(1).max(MAX_BATCH) });
 
+/** What {@link auditIngestRoutes} needs. */
+export interface AuditIngestDeps {
+  audit: AuditLog;
+  /** The server's one verifier of its own tokens. */
+  tokens: OwnTokenVerifier;
+  /** `<ISSUER>/audit`. */
+  audience: string;
+  /** The MCP server resource an admin registered the client as (`mcp_resource`), if any. */
+  mcpResourceOf: (clientId: string) => Promise<string | undefined>;
+  /** Budget per client (in-memory, per instance). Defaults above. */
+  limits?: { eventsPerMinute?: number; requestsPerMinute?: number };
+  /** Clock for the event-time window. Default `() => new Date()`. */
+  currentDate?: () => Date;
+}
+
 /**
- * `POST /audit/v1/events`: tool-call events from verifiers (DESIGN §7.7, §8). Authenticated by the
- * MCP server's own client_credentials token for `<ISSUER>/audit` with scope `audit:write`;
- * idempotent by event id (a retried batch adds nothing); at most {@link MAX_BATCH} events a
- * request. Events join the same hash chain as every other audit record; params are redacted.
+ * `POST /audit/v1/events`: tool-call events from verifiers (DESIGN §7.7, §8). Rules:
+ * - the caller is a client acting for itself (client_credentials) whose token for `<ISSUER>/audit`
+ *   carries the service scope `audit:write` and passes the server's one verifier (the client
+ *   still registered) — else 401/403;
+ * - the client is registered by an admin as the MCP server of a resource (`mcp_resource`): its
+ *   events are recorded for that resource and nothing else — else 403;
+ * - a per-client budget of requests and events per minute (in memory, per instance) — else 429
+ *   with `Retry-After`;
+ * - at most {@link MAX_BATCH} events, each dated within the last 30 days and not more than
+ *   5 minutes ahead — else 400 naming the event;
+ * - idempotent by event id (a retried batch adds nothing); params are redacted; events join the
+ *   same hash chain as every other audit record.
  */
-export function auditIngestRoutes(deps: { audit: AuditLog; verifyToken: ReturnType<typeof ownTokenVerifier>; audience: string }): Router {
+export function auditIngestRoutes(deps: AuditIngestDeps): Router {
+  const requests = new RateLimiterMemory({ keyPrefix: 'ingest-req', points: deps.limits?.requestsPerMinute ?? INGEST_REQUESTS_PER_MINUTE, duration: 60 });
+  const events = new RateLimiterMemory({ keyPrefix: 'ingest-ev', points: deps.limits?.eventsPerMinute ?? INGEST_EVENTS_PER_MINUTE, duration: 60 });
   const router = new Router({ prefix: '/audit/v1' });
-  router.post('/events', async (ctx, next) => {
-    const token = await deps.verifyToken(ctx.get('authorization'), { audience: deps.audience, scope: 'audit:write' });
-    ctx.state.reporter = String(token.client_id ?? '');
+  router.post('/events', requireOwnToken(deps.tokens, { audience: deps.audience, scope: 'audit:write', subject: 'client' }), async (ctx, next) => {
+    const { clientId } = ctx.state.token as OwnToken;
+    const resource = await deps.mcpResourceOf(clientId);
+    if (!resource) throw new AppError('ERR_NOT_MCP_SERVER', 403, 'the client is not registered as the MCP server of a resource');
+    await spend(ctx, requests, clientId, 1);
+    ctx.state.reporter = { clientId, resource };
     await next();
   }, bodyParser({ enableTypes: ['json'], jsonLimit: '4mb', onError: () => { throw new AppError('invalid_request', 400, 'the body is not valid JSON'); } }), async (ctx) => {
     if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 415, 'send application/json');
     const parsed = BatchSchema.safeParse(ctx.request.body);
     if (!parsed.success) throw new AppError('invalid_request', 400, formatZodIssues(parsed.error).slice(0, 5).join('; '));
-    const { events } = parsed.data;
-    const accepted = await deps.audit.append(...events.map((e) => ({
+    const batch = parsed.data.events;
+    const now = (deps.currentDate?.() ?? new Date()).getTime();
+    const late = batch.findIndex((e) => {
+      const t = Date.parse(e.time);
+      return t < now - MAX_EVENT_AGE_MS || t > now + MAX_EVENT_SKEW_MS;
+    });
+    if (late >= 0) throw new AppError('invalid_request', 400, `events[${late}].time: must be within the last 30 days and at most 5 minutes ahead`);
+    const { clientId, resource } = ctx.state.reporter as { clientId: string; resource: string };
+    await spend(ctx, events, clientId, batch.length);
+    const accepted = await deps.audit.append(...batch.map((e) => ({
       id: e.id,
       time: new Date(e.time),
       action: 'tool.call',
@@ -49,9 +93,20 @@ export function auditIngestRoutes(deps: { audit: AuditLog; verifyToken: ReturnTy
       actor: e.subject ?? null,
       subject: e.subject ?? null,
       clientId: e.clientId ?? null,
-      data: { tool: e.tool, params: e.params ?? null, reporter: ctx.state.reporter, ...(e.elevation ? { elevation: e.elevation } : {}), ...(e.decision ? { decision: e.decision } : {}), ...(e.critical ? { critical: true } : {}) },
+      resource,
+      data: { tool: e.tool, params: e.params ?? null, reporter: clientId, ...(e.elevation ? { elevation: e.elevation } : {}), ...(e.decision ? { decision: e.decision } : {}), ...(e.critical ? { critical: true } : {}) },
     })));
-    ctx.body = { accepted, duplicates: events.length - accepted };
+    ctx.body = { accepted, duplicates: batch.length - accepted };
   });
   return router;
+}
+
+async function spend(ctx: { set(k: string, v: string): void }, limiter: RateLimiterMemory, key: string, points: number): Promise<void> {
+  try {
+    await limiter.consume(key, points);
+  } catch (err) {
+    if (!(err instanceof RateLimiterRes)) throw err;
+    ctx.set('Retry-After', String(Math.max(1, Math.ceil(err.msBeforeNext / 1000))));
+    throw new AppError('rate_limited', 429, 'too many audit events from this client; retry later');
+  }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseOutboundAllow, type OutboundAllowList } from '../http/outbound-allow.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const url = z.url({ protocol: /^https?$/ });
@@ -31,6 +32,21 @@ export const envSchema = z.object({
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).max(86_400).default(3600),
   /** Seconds a CIBA client must wait between polls (`interval`); faster polls get `slow_down`. Default 5. */
   CIBA_POLL_INTERVAL: z.coerce.number().int().min(1).max(60).default(5),
+  /** Audit events one client may post per minute to this instance (429 beyond). Default 60 000. */
+  AUDIT_INGEST_EVENTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(60_000),
+  /**
+   * Hosts (`cimd.internal`), addresses and CIDR ranges (`10.0.0.0/8`), comma-separated, that
+   * outbound fetches (client metadata documents, `jwks_uri`) may reach although they are not
+   * public. Default: none.
+   */
+  OUTBOUND_ALLOW: z.string().transform((v, ctx) => {
+    try {
+      return parseOutboundAllow(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -48,6 +64,9 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly accessTokenTtl: number;
   readonly cibaPollInterval: number;
+  readonly auditIngestEventsPerMinute: number;
+  /** Non-public destinations outbound fetches may reach (`OUTBOUND_ALLOW`). */
+  readonly outboundAllow: OutboundAllowList;
 }
 
 /** Thrown when the environment is invalid; its message is one line naming the variable. */
@@ -78,5 +97,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.TRUST_PROXY,
     accessTokenTtl: e.ACCESS_TOKEN_TTL,
     cibaPollInterval: e.CIBA_POLL_INTERVAL,
+    auditIngestEventsPerMinute: e.AUDIT_INGEST_EVENTS_PER_MINUTE,
+    outboundAllow: e.OUTBOUND_ALLOW ?? parseOutboundAllow(''),
   });
 }

@@ -138,6 +138,13 @@ export interface MailOutboxTable {
 }
 
 /** The whole schema as kysely sees it; one entry per table. */
+/** Sign-in throttle counters (rate-limiter-flexible's store contract), shared by all instances. */
+export interface LoginThrottleTable {
+  key: string;
+  points: number;
+  expires_at: ColumnType<Date | null, Date | null, Date | null>;
+}
+
 export interface Database {
   oidc_payload: OidcPayloadTable;
   app_user: UserTable;
@@ -155,6 +162,7 @@ export interface Database {
   ticket_decision: TicketDecisionTable;
   elevation: ElevationTable;
   ciba_poll: CibaPollTable;
+  login_throttle: LoginThrottleTable;
 }
 
 export type UserRow = Selectable<UserTable>;

@@ -1,4 +1,3 @@
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Kysely } from 'kysely';
@@ -11,6 +10,8 @@ import type { ElevationPrincipal, ElevationService } from './service.ts';
 import { grantFor, prepareGrant } from './grants.ts';
 import { toolCallOf } from './tool-call.ts';
 import type { RequestUsers } from '../oidc/request-users.ts';
+import { acceptedScopes } from '../oidc/resources.ts';
+import { OwnTokenError, type OwnTokenVerifier } from '../tokens/index.ts';
 import { JUSTIFICATION_MESSAGES, justificationProblem } from '../http/text.ts';
 
 export const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
@@ -21,20 +22,23 @@ export interface CibaDeps {
   roles: RoleService;
   elevation: ElevationService;
   issuer: string;
-  publicJwks: () => JSONWebKeySet;
+  /** The server's one verifier of its own tokens (for `login_hint_token`). */
+  tokens: OwnTokenVerifier;
   provider: () => Provider;
   users: RequestUsers;
 }
 
-/** Verified login_hint_tokens remembered (until they expire); the memory is emptied when full. */
-const VERIFIED_TOKENS_MAX = 10_000;
-
 
 /**
  * oidc-provider's `features.ciba` for decoupled elevation (DESIGN §6). Rules:
- * - `login_hint_token` is the agent's own current access token from this server (signature,
- *   issuer, expiry checked; issued to the same client); its `sub` is the user elevated;
+ * - the user is named only by `login_hint_token` = a current access token of this server issued
+ *   to the requesting client, checked by the server's one {@link OwnTokenVerifier}: signature,
+ *   expiry, a user who still exists and is enabled, a grant that is still live (revoking it
+ *   refuses every token of it as a hint at once), a live elevation when it carries one;
  * - `login_hint` may only be the client's own id: the agent elevates itself;
+ * - `id_token_hint` is refused (`invalid_request`): an ID token proves a past sign-in, not a
+ *   live grant, and must not go around the rules above;
+ * - one `resource` per request (`invalid_target` for more): an elevation is for one MCP server;
  * - `binding_message` carries the justification, under the one justification rule
  *   (`justificationProblem`): required for approval-gated scopes, printable, not blank, at most
  *   200 code points; otherwise `invalid_binding_message` (CIBA §13);
@@ -42,30 +46,23 @@ const VERIFIED_TOKENS_MAX = 10_000;
  *   approval completes before the response, so the first poll returns the token.
  */
 export function cibaFeature(deps: CibaDeps) {
-  // The keys change only with a restart (`keys rotate` takes effect then): imported once.
-  let keys: ReturnType<typeof createLocalJWKSet> | undefined;
-  // An agent elevates several times with the same base token: its signature is checked once.
-  const verified = new Map<string, JWTPayload & { exp: number }>();
-  const verifyOnce = async (token: string): Promise<JWTPayload> => {
-    const hit = verified.get(token);
-    if (hit && hit.exp > Date.now() / 1000) return hit;
-    const { payload } = await jwtVerify(token, (keys ??= createLocalJWKSet(deps.publicJwks())), { issuer: deps.issuer, typ: 'at+jwt', algorithms: ['ES256'], requiredClaims: ['exp'] });
-    if (verified.size >= VERIFIED_TOKENS_MAX) verified.clear();
-    verified.set(token, Object.freeze(payload as JWTPayload & { exp: number }));
-    return payload;
-  };
+  // Any resource this server knows: the agent's token may be for another MCP server than the
+  // one it now elevates for.
+  const knownResource = (aud: string) => acceptedScopes(deps.catalogue, deps.issuer, aud) !== undefined;
   return {
     enabled: true,
     deliveryModes: ['poll'],
     async processLoginHintToken(ctx: KoaContextWithOIDC, loginHintToken: string) {
       try {
-        const payload = await verifyOnce(loginHintToken);
-        if (payload.client_id !== ctx.oidc.client!.clientId) throw new errors.InvalidRequest('login_hint_token was issued to another client');
-        return payload.sub;
+        const token = await deps.tokens.verify(loginHintToken, {
+          audience: knownResource, clientId: ctx.oidc.client!.clientId, allowSenderConstrained: true,
+        });
+        return token.subject;
       } catch (err) {
-        if (err instanceof errors.OIDCProviderError) throw err;
-        if ((err as { code?: string }).code === 'ERR_JWT_EXPIRED') throw new errors.ExpiredLoginHintToken('login_hint_token has expired');
-        throw new errors.InvalidRequest('login_hint_token is not a valid access token from this server');
+        if (!(err instanceof OwnTokenError)) throw err;
+        if (err.code === 'ERR_JWT_EXPIRED') throw new errors.ExpiredLoginHintToken('login_hint_token has expired');
+        if (err.code === 'ERR_SUBJECT_UNKNOWN' || err.code === 'ERR_SUBJECT_DISABLED') throw new errors.UnknownUserId('login_hint_token names an unknown or disabled user');
+        throw new errors.InvalidRequest(`login_hint_token is not a current access token of this server for this client: ${err.message}`);
       }
     },
     async processLoginHint(ctx: KoaContextWithOIDC, loginHint: string) {
@@ -78,7 +75,13 @@ export function cibaFeature(deps: CibaDeps) {
       const problem = justificationProblem(bindingMessage, gated);
       if (problem) throw new errors.InvalidBindingMessage(`binding_message: ${JUSTIFICATION_MESSAGES[problem]}`);
     },
-    async validateRequestContext() {},
+    // Runs before the hint is resolved (oidc-provider's checkCibaContext precedes cibaLoadAccount),
+    // so a refused request never reaches the account or a ticket.
+    async validateRequestContext(ctx: KoaContextWithOIDC) {
+      const params = ctx.oidc.params!;
+      if (params.id_token_hint !== undefined) throw new errors.InvalidRequest('id_token_hint is not accepted: use login_hint_token (your current access token) or login_hint (your own client_id)');
+      if (Array.isArray(params.resource) && params.resource.length > 1) throw new errors.InvalidTarget('only one resource may be requested');
+    },
     async verifyUserCode(_ctx: KoaContextWithOIDC, _account: unknown, userCode?: string) {
       if (userCode) throw new errors.InvalidUserCode('user_code is not supported');
     },

@@ -2,14 +2,20 @@ import Router from '@koa/router';
 import { CompactSign, importJWK } from 'jose';
 import type { PrivateJwk } from '../keys/keystore.ts';
 import { AppError } from '../errors.ts';
-import type { ownTokenVerifier } from '../oidc/own-tokens.ts';
+import { requireOwnToken, type OwnToken, type OwnTokenVerifier } from '../tokens/index.ts';
 import type { ElevationService } from './service.ts';
+import { ticketNotFound } from './errors.ts';
+
+const TICKET_ID = /^[\w-]{1,64}$/;
 
 export interface ElevationRouteDeps {
   elevation: ElevationService;
   issuer: string;
   signingKeys: PrivateJwk[];
-  verifyToken: ReturnType<typeof ownTokenVerifier>;
+  /** The server's one verifier of its own tokens. */
+  tokens: OwnTokenVerifier;
+  /** True for a resource this server issues tokens for. */
+  knownResource: (aud: string) => boolean;
 }
 
 /**
@@ -18,7 +24,11 @@ export interface ElevationRouteDeps {
  *   (`typ: revocations+jwt`) signed with the server's key, so verifiers trust it through the JWKS
  *   they already hold; `next` is the cursor for the following poll.
  * - `DELETE /elevation/v1/elevations/:id` — the requester drops their own elevation early, with
- *   any access token of theirs from this server.
+ *   a current access token of theirs from this server (for any of its resources), checked by the
+ *   server's one verifier: a token of a revoked grant or elevation is refused with 401.
+ * - `POST /elevation/v1/tickets/:id/cancel` — the requester withdraws their own pending ticket
+ *   (200 with the ticket's id and status; 404 for anyone else's or an unknown id; 409 once it is
+ *   no longer pending). The waiting CIBA request or browser flow then ends with `access_denied`.
  */
 export function elevationRoutes(deps: ElevationRouteDeps): Router {
   const router = new Router({ prefix: '/elevation/v1' });
@@ -42,12 +52,20 @@ export function elevationRoutes(deps: ElevationRouteDeps): Router {
     ctx.body = jws;
   });
 
-  router.delete('/elevations/:id', async (ctx) => {
-    const { sub } = await deps.verifyToken(ctx.get('authorization'));
+  router.delete('/elevations/:id', requireOwnToken(deps.tokens, { audience: deps.knownResource }), async (ctx) => {
+    const { subject } = ctx.state.token as OwnToken;
     const row = await deps.elevation.elevations.find(ctx.params.id!);
-    if (!row || row.subject !== sub) throw new AppError('ERR_NOT_FOUND', 404, 'elevation not found');
-    await deps.elevation.revoke(row.id, sub!);
+    if (!row || row.subject !== subject) throw new AppError('ERR_NOT_FOUND', 404, 'elevation not found');
+    await deps.elevation.revoke(row.id, subject);
     ctx.status = 204;
+  });
+
+  router.post('/tickets/:id/cancel', requireOwnToken(deps.tokens, { audience: deps.knownResource, subject: 'user' }), async (ctx) => {
+    const { subject } = ctx.state.token as OwnToken;
+    if (!TICKET_ID.test(ctx.params.id!)) throw ticketNotFound();
+    const ticket = await deps.elevation.cancel(ctx.params.id!, subject);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { id: ticket.id, status: ticket.status };
   });
 
   return router;

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { AuthenticatedRequest, VerifiedToken } from '../verifier/index.ts';
+import { releaseJsonResponseStreams, type AuthenticatedRequest, type VerifiedToken } from '../verifier/index.ts';
 
 /** Options of {@link McpSessions}. */
 export interface McpSessionsOptions {
@@ -81,13 +81,15 @@ export class McpSessions {
     }
     const server = this.#options.createServer();
     const owner = ownerOf(auth);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    // JSON responses keep a session's replies plain HTTP; `releaseJsonResponseStreams` stops the
+    // MCP SDK (issue #2559) from keeping every request of the session until it closes.
+    const transport: StreamableHTTPServerTransport = releaseJsonResponseStreams(new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       enableJsonResponse: true,
       onsessioninitialized: (id) => {
         this.#sessions.set(id, { transport, server, owner, lastSeen: Date.now() });
       },
-    });
+    }));
     transport.onclose = () => {
       if (transport.sessionId !== undefined) this.#sessions.delete(transport.sessionId);
     };

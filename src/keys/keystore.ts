@@ -52,9 +52,13 @@ export async function loadSigningKeys(db: Kysely<Database>): Promise<PrivateJwk[
 
 /**
  * Adds a new signing key and keeps the previous ones published for `keepSeconds` (at least the
- * longest token lifetime), so tokens they signed keep verifying until they expire.
+ * longest token lifetime), so tokens they signed keep verifying until they expire. `within` runs
+ * in the same transaction (the audit event of the rotation commits with it).
  */
-export async function rotateSigningKey(db: Kysely<Database>, keepSeconds: number): Promise<{ kid: string; retiring: string[] }> {
+export async function rotateSigningKey(
+  db: Kysely<Database>, keepSeconds: number,
+  within?: (trx: Transaction<Database>, rotated: { kid: string; retiring: string[] }) => Promise<void>,
+): Promise<{ kid: string; retiring: string[] }> {
   const key = await newKey();
   return locked(db, 'signing_key', async (trx) => {
     const now = new Date();
@@ -63,7 +67,9 @@ export async function rotateSigningKey(db: Kysely<Database>, keepSeconds: number
       .where('superseded_at', 'is', null)
       .returning('kid').execute();
     await insertKey(trx, key);
-    return { kid: key.kid, retiring: retiring.map((r) => r.kid) };
+    const rotated = { kid: key.kid, retiring: retiring.map((r) => r.kid) };
+    await within?.(trx, rotated);
+    return rotated;
   });
 }
 

@@ -11,8 +11,13 @@ export interface NewClientInput {
   grantTypes?: string[];
   roles?: string[];
   name?: string;
-  /** Scopes the client may ask for; default: any. */
+  /** Scopes the client may ask for; default: any (service scopes only when named). */
   scope?: string;
+  /**
+   * The MCP server resource this client is (`mcp_resource`): it may then post audit events for
+   * that resource. Its scope defaults to `audit:write`, the service scope of audit ingest.
+   */
+  mcpResource?: string;
 }
 
 /**
@@ -31,7 +36,8 @@ export async function registerClient(provider: Provider, db: Kysely<Database>, i
     response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
     redirect_uris: input.redirectUris ?? [],
     ...(input.name ? { client_name: input.name } : {}),
-    ...(input.scope ? { scope: input.scope } : {}),
+    ...(input.scope ? { scope: input.scope } : input.mcpResource ? { scope: 'audit:write' } : {}),
+    ...(input.mcpResource ? { mcp_resource: input.mcpResource } : {}),
     // Agents elevate headlessly through CIBA in poll mode (DESIGN §6).
     ...(grantTypes.includes('urn:openid:params:grant-type:ciba') ? { backchannel_token_delivery_mode: 'poll' } : {}),
   };
@@ -56,4 +62,11 @@ export async function registerClient(provider: Provider, db: Kysely<Database>, i
     }
   });
   return { clientId: input.id, clientSecret: secret };
+}
+
+/** The MCP server resource an admin registered `clientId` as (`mcp_resource`), if any. */
+export async function mcpResourceOf(db: Kysely<Database>, clientId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('oidc_payload').select('payload').where('model', '=', 'Client').where('id', '=', clientId).executeTakeFirst();
+  const value = row?.payload.mcp_resource;
+  return typeof value === 'string' ? value : undefined;
 }

@@ -13,9 +13,12 @@ import { acceptedScopes } from './resources.ts';
 import type { ElevationService } from '../elevation/service.ts';
 import { bindElevation } from '../elevation/token-binding.ts';
 import { CIBA_GRANT, cibaFeature, pollTooSoon } from '../elevation/ciba.ts';
-import { publicJwks } from '../keys/public.ts';
+import type { OwnTokenVerifier } from '../tokens/index.ts';
 import { validateToolCallDetail } from '../elevation/tool-call.ts';
 import { RequestUsers } from './request-users.ts';
+import { allowMetadataDocumentClient, MCP_RESOURCE, validateClientMetadata } from './registration-rules.ts';
+import { allowedServiceScopes, withoutServiceScopes } from './service-scopes.ts';
+import { createOutboundGuard } from '../http/outbound.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -26,6 +29,8 @@ export interface ProviderDeps {
   signingKeys: PrivateJwk[];
   cookieKeys: string[];
   elevation: ElevationService;
+  /** The server's one verifier of its own tokens (CIBA `login_hint_token`). */
+  tokens: OwnTokenVerifier;
 }
 
 /** Approval-gated scopes need a sign-in younger than this (DESIGN §6). */
@@ -67,7 +72,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
   }));
 
+  // Every fetch oidc-provider makes (CIMD, client jwks_uri, sector identifiers, notification
+  // endpoints) goes through the one outbound guard (DESIGN §8), replacing its own dispatcher.
+  const outbound = createOutboundGuard({ allow: config.outboundAllow });
   const configuration: Configuration = {
+    fetch: (url, options) =>
+      outbound.fetch(url instanceof Request ? url.url : url, options as never) as never,
     adapter: createAdapterFactory(deps.db),
     clients: [],
     jwks: { keys: deps.signingKeys },
@@ -91,16 +101,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       // Every client may bind an elevation to one exact tool call.
       authorization_details_types: ['mcp_tool_call'],
     } as Configuration['clientDefaults'],
-    // A dynamically registered client's `scope` is dropped: MCP clients register with a
-    // resource's scopes_supported (the base scopes) and must still be able to step up later —
-    // what they obtain is decided by the user's roles and approvals, not by what they registered.
-    // Clients registered by an admin (CLI, admin API) keep their allow-list.
-    extraClientMetadata: {
-      properties: ['mcp_registration'],
-      validator(ctx, key, _value, metadata) {
-        if (key === 'mcp_registration' && ctx?.oidc?.route === 'registration') delete metadata.scope;
-      },
-    },
+    // Registration rules for every client (registration-rules.ts): loopback-only http redirects,
+    // no public client_credentials, user-delegated flows only for dynamic registration.
+    extraClientMetadata: { properties: ['mcp_registration', MCP_RESOURCE], validator: validateClientMetadata as never },
     enabledJWA: { dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'] },
     async findAccount(ctx, id) {
       const user = await requestUsers.load(ctx, id);
@@ -142,14 +145,17 @@ export function createProvider(deps: ProviderDeps): Provider {
       dPoP: { enabled: true },
       ciba: cibaFeature({
         db: deps.db, catalogue, roles: deps.roles, elevation: deps.elevation, issuer: config.issuer, users: requestUsers,
-        publicJwks: () => publicJwks(deps.signingKeys), provider: () => provider!,
+        tokens: deps.tokens, provider: () => provider!,
       }),
       registration: { enabled: true, initialAccessToken: false },
       clientIdMetadataDocument: {
         enabled: true,
         ack: 'draft-02',
-        // Client ID Metadata Documents are fetched only over https, as the draft requires.
-        allowFetch: async (_ctx: unknown, clientId: string) => clientId.startsWith('https://'),
+        // Client ID Metadata Documents are fetched only over https, as the draft requires, and
+        // only from hosts the outbound guard admits (refused before any connection is made).
+        allowFetch: async (_ctx: unknown, clientId: string) =>
+          clientId.startsWith('https://') && outbound.permits(clientId),
+        allowClient: allowMetadataDocumentClient,
       },
       // Exact tool-call binding (DESIGN §6): an `mcp_tool_call` detail on a CIBA request is
       // shown to approvers and carried into the token's `authorization_details`. Interactive
@@ -174,9 +180,11 @@ export function createProvider(deps: ProviderDeps): Provider {
           return undefined;
         },
         useGrantedResource: async () => true,
-        async getResourceServerInfo(_ctx: KoaContextWithOIDC, resource: string) {
+        async getResourceServerInfo(ctx: KoaContextWithOIDC, resource: string, client?: Parameters<typeof allowedServiceScopes>[3]) {
           const info = resourceServerInfo(resource);
           if (!info) throw new errors.InvalidTarget(`unknown resource ${JSON.stringify(resource)}`);
+          // Service scopes only for admin-registered clients acting for themselves (service-scopes.ts).
+          info.scope = withoutServiceScopes(catalogue, info.scope, await allowedServiceScopes(deps.db, catalogue, ctx.oidc?.params?.grant_type, client));
           return info;
         },
       },
@@ -215,6 +223,8 @@ export function createProvider(deps: ProviderDeps): Provider {
           const scope = await bindElevation(catalogue, deps.elevation.elevations, { kind: token.kind, scope: withBaseScopes(catalogue, token.scope), grantId, payload });
           token.scope = scope;
           jwt.payload.scope = scope;
+          // The grant a token was minted under: the server's own verifier checks it is still live.
+          if (grantId) jwt.payload.grant_id = grantId;
           // The token response's expires_in follows the (possibly shortened) JWT lifetime.
           if (payload.exp && payload.iat) (token as unknown as { expiresIn: number }).expiresIn = payload.exp - payload.iat;
         },

@@ -1,5 +1,6 @@
 import { PolicyError } from './errors.ts';
 import { formatPath, formatZodIssues } from './issues.ts';
+import { normalizeResourceUri } from './resource-uri.ts';
 import { CatalogueSchema } from './schema.ts';
 import type { Catalogue } from './schema.ts';
 
@@ -15,7 +16,9 @@ export function isElevated(scope: { minRole?: string | undefined }): boolean {
  * - a base scope is not elevated (everyone holds base scopes, so `minRole` would be meaningless);
  * - an elevated scope's `minRole` names a known role, and it sets `expiresIn` (elevation is
  *   short-lived by design);
- * - `approval` appears only on elevated scopes (only the elevation flow consults it).
+ * - `approval` appears only on elevated scopes (only the elevation flow consults it);
+ * - every resource is an absolute http(s) URI, and no two name the same resource once normalised
+ *   (RFC 3986 §6.2.2, see {@link normalizeResourceUri}).
  *
  * @param catalogue A catalogue already parsed by {@link CatalogueSchema}.
  * @param roleNames Known role names. Omit it to skip the role check (e.g. before roles are loaded).
@@ -37,7 +40,12 @@ export function validateCatalogue(catalogue: Catalogue, roleNames?: Iterable<str
     }
   });
 
+  const resourceKeys = new Map<string, string>();
   for (const [url, resource] of Object.entries(catalogue.resources)) {
+    const key = normalizeResourceUri(url);
+    if (key === undefined) report(['resources', url], 'not an absolute http(s) URI without fragment');
+    else if (resourceKeys.has(key)) report(['resources', url], `names the same resource as "${resourceKeys.get(key)}"`);
+    else resourceKeys.set(key, url);
     resource.scopes.forEach((name, i) => {
       if (!defined(name)) report(['resources', url, 'scopes', i], `unknown scope "${name}"`);
     });

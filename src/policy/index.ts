@@ -41,3 +41,4 @@ export type { ConditionResult, ToolArguments } from './conditions.ts';
 export { decide, toolVisible } from './decide.ts';
 export type { DecideInput, Decision, Principal, ToolCall, VisibilityInput } from './decide.ts';
 export { canonicalJson } from './canonical-json.ts';
+export { ResourceIndex, normalizeResourceUri, sameResource } from './resource-uri.ts';

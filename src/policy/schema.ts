@@ -99,7 +99,13 @@ export const ScopeDefinitionSchema = z.strictObject({
   expiresIn: z.int().positive().optional().describe('Lifetime in seconds of a token carrying this elevated scope'),
   approval: ApprovalSchema.optional(),
   dpop: z.boolean().optional().describe('When true the token must be DPoP sender-constrained'),
-});
+  service: z
+    .boolean()
+    .optional()
+    .describe('When true a service scope: only for clients acting for themselves that an admin registered and allowed it'),
+})
+  // A service scope is a client's own; elevation (minRole) is a user's, approved per request.
+  .refine((s) => !(s.service && s.minRole), { message: 'a service scope cannot be elevated (minRole)', path: ['service'] });
 
 /** An MCP server protected by this authorization server. */
 export const ProtectedResourceSchema = z.strictObject({
@@ -116,6 +122,10 @@ export const CatalogueSchema = z
       .record(z.url({ protocol: /^https?$/ }), ProtectedResourceSchema)
       .describe('MCP server resource URL -> its name and accepted scopes'),
     scopes: z.record(ScopeNameSchema, ScopeDefinitionSchema),
+  })
+  .refine((c) => !c.baseScopes.some((s) => c.scopes[s]?.service), {
+    message: 'a service scope cannot be a base scope (base scopes go to everyone)',
+    path: ['baseScopes'],
   })
   .meta({ title: 'mcp-elevate scope catalogue' });
 

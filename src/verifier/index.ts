@@ -10,6 +10,7 @@ export * from './http/index.ts';
 export * from './policy-client/index.ts';
 export { createMcpProtection, type McpProtection, type McpProtectionOptions } from './protect.ts';
 export { protectMcpServer, type ProtectedMcpServer, type ProtectedToolConfig } from './mcp/protect.ts';
+export { releaseJsonResponseStreams, SDK_JSON_RESPONSE_LEAK_ISSUE } from './mcp/sdk-json-response-leak.ts';
 export type { ProtectOptions, ProtectedToolOptions, ToolDecision } from './mcp/types.ts';
 export { createAuditClient, type AuditClient, type AuditClientOptions, type AuditStats } from './audit/client.ts';
 export type { AuditDecision, AuditEvent, AuditEventInput, AuditResult, AuditSink } from './observability/audit-event.ts';

@@ -77,12 +77,12 @@ describe.each(databaseKinds())('admin API authentication (%s)', (kind) => {
     expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
   });
 
-  it('re-checks the user in the database: a non-admin, unknown or client subject is refused with 403 even with mcp:admin', async () => {
+  it('re-checks the user in the database: a non-admin or client subject is refused with 403, an unknown one with 401, even with mcp:admin', async () => {
     const dev = (await f.t.server.users.list()).find((u) => u.email === 'dev@example.com')!;
-    for (const claims of [{ sub: dev.id }, { sub: 'no-such-user' }, { sub: 'admin-cli' }]) {
+    for (const [claims, status, error] of [[{ sub: dev.id }, 403, 'insufficient_scope'], [{ sub: 'no-such-user' }, 401, 'invalid_token'], [{ sub: 'admin-cli' }, 403, 'insufficient_scope']] as const) {
       const res = await f.api('GET', '/roles', { token: await f.forge(claims) });
-      expect(res.status).toBe(403);
-      expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+      expect(res.status).toBe(status);
+      expect(res.headers.get('www-authenticate')).toContain(`error="${error}"`);
     }
   });
 

@@ -14,7 +14,7 @@ describe.each(databaseKinds())('audit ingest for verifiers (%s)', (kind) => {
 
   beforeAll(async () => {
     t = await startTestServer(kind);
-    await registerClient(t.server.provider, t.server.db.db, { id: 'mcp-server', secret: 'mcp-server-secret', scope: 'audit:write mcp:tools:read mcp:resources:read' });
+    await registerClient(t.server.provider, t.server.db.db, { id: 'mcp-server', secret: 'mcp-server-secret', scope: 'audit:write mcp:tools:read mcp:resources:read', mcpResource: 'http://localhost:4000/mcp' });
     const res = await fetch(`${t.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic ' + Buffer.from('mcp-server:mcp-server-secret').toString('base64') },

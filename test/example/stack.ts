@@ -56,7 +56,7 @@ export async function startStack(kind: 'pglite' | 'postgres', example: Partial<E
 
   const t = await startTestServer(kind, { SCOPES_FILE: scopesFile });
   for (const user of Object.values(USERS)) await t.server.users.create(user);
-  await registerClient(t.server.provider, t.server.db.db, { id: EXAMPLE_CLIENT.id, secret: EXAMPLE_CLIENT.secret, grantTypes: ['client_credentials'] });
+  await registerClient(t.server.provider, t.server.db.db, { id: EXAMPLE_CLIENT.id, secret: EXAMPLE_CLIENT.secret, grantTypes: ['client_credentials'], mcpResource: resource });
   await registerClient(t.server.provider, t.server.db.db, { id: SDK_CLIENT_ID, redirectUris: [SDK_REDIRECT], grantTypes: ['authorization_code'] });
   const server = await startExampleMcpServer({ issuer: t.url, port, host: '127.0.0.1', resource, ...example });
   const stack: Stack = {

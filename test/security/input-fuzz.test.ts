@@ -1,20 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type Router from '@koa/router';
 import type { Server } from '../../src/main.ts';
+import { mountedRouters } from '../../src/app.ts';
 import { databaseKinds } from '../helpers/databases.ts';
 import { registerAgent, userToken } from '../helpers/agents.ts';
 import { startAdminFixture, type AdminFixture } from '../admin/fixture.ts';
-import { interactionRoutes } from '../../src/oidc/interactions/routes.ts';
-import { elevationRoutes } from '../../src/elevation/routes.ts';
-import { auditIngestRoutes } from '../../src/audit/ingest.ts';
-import { createAdminRouter } from '../../src/admin/index.ts';
-import { createPolicyBundleRoutes } from '../../src/policy-bundle/index.ts';
-import { approvalRoutes } from '../../src/approvals/routes.ts';
-import { createServerMetrics, metricsRoutes } from '../../src/ops/metrics.ts';
-import { Csrf } from '../../src/http/csrf.ts';
-import { LoginLimiter } from '../../src/accounts/login-limiter.ts';
-import { loadSigningKeys } from '../../src/keys/keystore.ts';
 import { truncateCodePoints, codePointLength } from '../../src/http/text.ts';
 
 /** Hostile inputs tried per database (`FUZZ_RUNS` overrides). */
@@ -25,26 +15,12 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 type Route = { method: string; path: string };
 
 /**
- * Every route the server answers: our routers' own tables (built with the server's parts, so
- * a new route is fuzzed without editing this list), oidc-provider's named routes resolved
- * through the provider itself, and the operational endpoints.
+ * Every route the server answers: the tables of the routers the app mounted (so a new route is
+ * fuzzed without editing this list) and oidc-provider's named routes resolved by the provider.
  */
-async function routeTable(server: Server, url: string): Promise<Route[]> {
-  const { provider, catalogue, users, roles, audit, elevation } = server;
-  const db = server.db.db;
-  const csrf = new Csrf(Buffer.alloc(32, 1).toString('base64url'));
-  const limiter = new LoginLimiter();
-  const verifyToken = (() => Promise.reject(new Error('unused'))) as never;
-  const signingKeys = await loadSigningKeys(db);
-  const routers: Router[] = [
-    metricsRoutes(createServerMetrics(db)),
-    interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, limiter, issuer: url }),
-    elevationRoutes({ elevation, issuer: url, signingKeys, verifyToken }),
-    auditIngestRoutes({ audit, verifyToken, audience: url }),
-    createAdminRouter({ issuer: url, provider, db, roles, audit, catalogue, elevation }),
-    createPolicyBundleRoutes({ issuer: url, catalogue, roles, signingKeys }),
-    approvalRoutes({ elevation, users, catalogue, audit, csrf, limiter, db, provider }),
-  ];
+function routeTable(server: Server): Route[] {
+  const { provider } = server;
+  const routers = mountedRouters(provider);
   // A catch-all layer lists every HTTP method; the ones the server implements are enough (an
   // unknown method is answered 501 by design, RFC 9110 §15.6.2).
   const ours = routers.flatMap((r) => r.stack.flatMap((layer) => layer.methods
@@ -62,9 +38,8 @@ async function routeTable(server: Server, url: string): Promise<Route[]> {
       return []; // a feature that is not enabled has no route
     }
   });
-  const ops = ['/healthz', '/readyz', '/.well-known/oauth-authorization-server'].map((path) => ({ method: 'GET', path }));
   const seen = new Set<string>();
-  return [...ours, ...theirs, ...ops].filter((r) => !seen.has(`${r.method} ${r.path}`) && seen.add(`${r.method} ${r.path}`));
+  return [...ours, ...theirs].filter((r) => !seen.has(`${r.method} ${r.path}`) && seen.add(`${r.method} ${r.path}`));
 }
 
 // The hostile strings, by kind: each kind must be answered with a 4xx (or accepted) anywhere.
@@ -118,7 +93,7 @@ describe.each(databaseKinds())(`hostile inputs (a sweep plus ${RUNS} random) ove
 
   beforeAll(async () => {
     f = await startAdminFixture(kind);
-    routes = await routeTable(f.t.server, f.t.url);
+    routes = routeTable(f.t.server);
     const agent = await registerAgent(f.t);
     await f.t.server.users.create({ email: 'dev@example.com', password: 'dev password', roles: ['developer'] });
     auth = {

@@ -4,7 +4,7 @@ import type { Database } from '../../db/schema.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { registerClient } from '../../oidc/clients.ts';
-import type { Catalogue } from '../../policy/index.ts';
+import { sameResource, type Catalogue } from '../../policy/index.ts';
 import type { AdminActor } from '../auth.ts';
 import { decodeCursor, PAGE_SIZE, toPage, type Page } from '../pagination.ts';
 import type { ClientCreate, PageRequest } from '../schemas.ts';
@@ -28,6 +28,8 @@ export interface ClientRecord {
   roles: string[];
   /** Catalogue scopes the client may ask for; empty means no restriction. */
   scopes: string[];
+  /** The MCP server resource the client is (`mcp_resource`), for audit ingest. */
+  mcpResource?: string;
 }
 
 /** Dependencies of {@link ClientAdminService}. */
@@ -74,11 +76,21 @@ export class ClientAdminService {
     return (await this.#find(this.#db, id)) ?? fail(id);
   }
 
-  /** Registers a client; a generated secret is returned here and never again. */
-  async create(actor: AdminActor, input: ClientCreate): Promise<{ client: ClientRecord; clientSecret?: string }> {
+  /**
+   * Registers a client; a generated secret is returned here and never again. `secret` is the
+   * operator's own choice (command line); the admin API always lets the server generate it.
+   */
+  async create(actor: AdminActor, input: ClientCreate, secret?: string): Promise<{ client: ClientRecord; clientSecret?: string }> {
     const scopes = this.#knownScopes(input.scopes ?? []);
+    // Stored as the catalogue spells it, so ingest records the same resource string as tokens carry.
+    const mcpResource = input.mcpResource === undefined ? undefined
+      : Object.keys(this.#deps.catalogue.resources).find((r) => sameResource(r, input.mcpResource!));
+    if (input.mcpResource !== undefined && !mcpResource) {
+      throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown resource: ${input.mcpResource}`, { resource: [input.mcpResource] });
+    }
     const { clientSecret } = await registerClient(this.#deps.provider, this.#deps.db, {
-      id: input.id, name: input.name, redirectUris: input.redirectUris, grantTypes: input.grantTypes, roles: input.roles,
+      id: input.id, secret, name: input.name, redirectUris: input.redirectUris, grantTypes: input.grantTypes, roles: input.roles,
+      mcpResource,
     });
     try {
       // registerClient commits on its own; the scopes and the audit event follow in one transaction.
@@ -173,6 +185,7 @@ export class ClientAdminService {
       tokenEndpointAuthMethod: typeof p.token_endpoint_auth_method === 'string' ? p.token_endpoint_auth_method : 'client_secret_basic',
       roles: roles.filter((r) => r.client_id === id).map((r) => r.role_name),
       scopes: scopes.filter((s) => s.client_id === id).map((s) => s.scope),
+      ...(typeof p.mcp_resource === 'string' ? { mcpResource: p.mcp_resource } : {}),
     }));
   }
 

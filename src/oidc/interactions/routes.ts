@@ -2,19 +2,18 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
 import type { UserRepository } from '../../accounts/users.ts';
-import type { LoginLimiter } from '../../accounts/login-limiter.ts';
-import { dummyHash, verifyPassword } from '../../accounts/password.ts';
+import type { SignInService } from '../../accounts/sign-in.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import { render } from '../../http/views.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError } from '../../errors.ts';
 import { decideConsent, finishWithGrant, type ConsentDeps } from './consent.ts';
-import { truncateCodePoints } from '../../http/text.ts';
 
 export interface InteractionDeps extends ConsentDeps {
   provider: Provider;
   users: UserRepository;
-  limiter: LoginLimiter;
+  /** The one sign-in service (shared with the approval pages). */
+  signIn: SignInService;
   csrf: Csrf;
   audit: AuditLog;
 }
@@ -28,10 +27,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
 
+  // Frame and content policy come from the security headers in front of every route.
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'");
-    ctx.set('X-Frame-Options', 'DENY');
     await next();
   });
 
@@ -56,30 +54,20 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!csrf.verify(details.uid, body.csrf)) throw new AppError('ERR_CSRF', 403, 'The form has expired or was not sent by this site. Go back and try again.');
-    const email = typeof body.email === 'string' ? truncateCodePoints(body.email, 320) : '';
-    const password = typeof body.password === 'string' ? truncateCodePoints(body.password, 1024) : '';
-    const page = (error: string) => render('login', { action: ctx.path, csrf: csrf.token(details.uid), email, error });
-
-    const wait = deps.limiter.retryAfter(email, ctx.ip);
-    if (wait > 0) {
+    const outcome = await deps.signIn.signIn({ email: body.email, password: body.password, address: ctx.ip, action: 'login' });
+    const page = (error: string) => render('login', { action: ctx.path, csrf: csrf.token(details.uid), email: outcome.email, error });
+    if (outcome.kind === 'throttled') {
       ctx.status = 429;
-      ctx.set('Retry-After', String(wait));
-      ctx.body = page(`Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s).`);
+      ctx.set('Retry-After', String(outcome.retryAfter));
+      ctx.body = page(`Too many failed sign-ins. Try again in ${Math.ceil(outcome.retryAfter / 60)} minute(s).`);
       return;
     }
-    const row = email ? await deps.users.findCredentials(email) : undefined;
-    // Unknown accounts cost a hash check too, so timing does not reveal which emails exist.
-    const ok = await verifyPassword(password, row?.password_hash ?? await dummyHash());
-    if (!row || !ok || row.disabled) {
-      deps.limiter.fail(email, ctx.ip);
-      await deps.audit.append({ action: 'login', result: 'failure', actor: row?.id ?? null, data: { email, address: ctx.ip } });
+    if (outcome.kind === 'refused') {
       ctx.status = 401;
       ctx.body = page('Wrong email or password.');
       return;
     }
-    deps.limiter.succeed(email);
-    await deps.audit.append({ action: 'login', result: 'success', actor: row.id, subject: row.id, data: { address: ctx.ip } });
-    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: row.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: outcome.userId, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
   });
 
   router.post('/:uid/confirm', form, async (ctx) => {
@@ -113,7 +101,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!ticket || ticket.subject !== details.session?.accountId) throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
     if (ticket.status === 'pending') {
       const left = Math.max(0, Math.round((ticket.expires_at.getTime() - Date.now()) / 1000));
-      ctx.body = render('waiting', { ticketId: ticket.id, scopes: ticket.scopes, minutes: Math.floor(left / 60), seconds: left % 60, refresh: 3 });
+      ctx.body = render('waiting', {
+        ticketId: ticket.id, scopes: ticket.scopes, minutes: Math.floor(left / 60), seconds: left % 60, refresh: 3,
+        cancelAction: `/interaction/${details.uid}/cancel`, csrf: csrf.token(details.uid),
+      });
       return;
     }
     if (ticket.status === 'approved') {
@@ -123,6 +114,26 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return;
     }
     await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: `the elevation request was ${ticket.status}` }, { mergeWithLastSubmission: true });
+  });
+
+  // The requester withdraws the pending ticket from the waiting page; the flow ends with
+  // access_denied. A ticket decided meanwhile is left as it is and the waiting page shows it.
+  router.post('/:uid/cancel', form, async (ctx) => {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    if (!csrf.verify(details.uid, body.csrf)) throw new AppError('ERR_CSRF', 403, 'The form has expired or was not sent by this site. Go back and try again.');
+    const ticket = await deps.elevation.ticketByRef(details.uid);
+    const accountId = details.session?.accountId;
+    if (!ticket || !accountId || ticket.subject !== accountId) throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
+    if (ticket.status === 'pending') {
+      try {
+        await deps.elevation.cancel(ticket.id, accountId);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_TICKET_CLOSED') throw err;
+      }
+    }
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${details.uid}/wait`);
   });
 
   return router;

@@ -9,6 +9,7 @@ import { RateLimiter } from '../resilience/rate-limit.ts';
 import { protectCallback } from './pipeline.ts';
 import type { NormalisedCallback, PipelineContext } from './pipeline.ts';
 import { installToolHooks } from './sdk-hooks.ts';
+import { releaseJsonResponseStreamsOnConnect } from './sdk-json-response-leak.ts';
 import type { ProtectedToolOptions, ProtectOptions } from './types.ts';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -57,11 +58,17 @@ const protectedServers = new WeakSet<McpServer>();
  * Protection fails closed: tools registered on the `McpServer` directly are neither listed nor
  * callable, and requests without `authInfo` see no tools and are refused (-32002).
  *
+ * Every Streamable HTTP transport the server connects gets `releaseJsonResponseStreams`,
+ * the workaround for MCP SDK issue #2559 (JSON-response mode keeps one entry per request until
+ * the session closes).
+ *
  * @throws TypeError when `server` is already protected.
  */
 export function protectMcpServer(server: McpServer, options: ProtectOptions): ProtectedMcpServer {
   if (protectedServers.has(server)) throw new TypeError('this McpServer is already protected');
   protectedServers.add(server);
+  // Until the MCP SDK releases JSON-response stream mappings itself (its issue #2559).
+  releaseJsonResponseStreamsOnConnect(server);
 
   const metrics = options.metrics ?? createToolMetrics();
   const ctx: PipelineContext = {

@@ -2,7 +2,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { decide as decidePolicy, toolVisible } from '../../policy/index.ts';
 import type { ToolCallDecision } from '../http/decide.ts';
 import { principalOf } from '../observability/principal.ts';
-import { comparableResource } from '../token/claims.ts';
+import { sameResource } from '../../policy/resource-uri.ts';
 import type { VerifiedToken } from '../token/types.ts';
 import type { Policy } from './bundle.ts';
 import { callMatchesBinding, toolBindings } from './tool-binding.ts';
@@ -37,8 +37,7 @@ function factsOf(caller: Caller): Facts {
 /** The catalogue's key for `resource`, compared as the token verifier compares audiences. */
 export function catalogueResource(policy: Policy, resource: string | undefined): string | undefined {
   if (resource === undefined) return undefined;
-  const wanted = comparableResource(resource);
-  return Object.keys(policy.catalogue.resources).find((key) => comparableResource(key) === wanted) ?? resource;
+  return Object.keys(policy.catalogue.resources).find((key) => sameResource(key, resource)) ?? resource;
 }
 
 /**

@@ -10,7 +10,7 @@ export interface PolicyClientOptions {
   issuer: string;
   /**
    * This MCP server's resource URL. When set, a step-up only offers scopes the catalogue lists for
-   * this resource (compared without fragment and trailing slash). Default: no restriction.
+   * this resource (compared after RFC 3986 §6.2.2 normalisation, `normalizeResourceUri`). Default: no restriction.
    */
   resource?: string;
   /** HTTP client. Default `globalThis.fetch`. */

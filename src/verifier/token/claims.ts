@@ -1,15 +1,11 @@
 import { errors, type JWTPayload } from 'jose';
 import { InvalidTokenError, VerifierError } from '../errors.ts';
 import type { VerifiedToken } from './types.ts';
+import { sameResource } from '../../policy/resource-uri.ts';
 
 /** The claims of a verified token, without the raw token: what the verified-token cache holds. */
 export type CachedToken = Omit<VerifiedToken, 'token' | 'resource'>;
 
-/** Compares resource identifiers the way the MCP SDK does: fragment and one trailing slash aside. */
-export function comparableResource(value: string): string {
-  const hash = value.indexOf('#');
-  return (hash === -1 ? value : value.slice(0, hash)).replace(/\/$/, '');
-}
 
 function stringArray(value: unknown, claim: string): string[] {
   if (value === undefined) return [];
@@ -42,7 +38,7 @@ function deepFreeze<T>(value: T): T {
  */
 export function mapClaims(payload: JWTPayload, resource: string): CachedToken {
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-  if (audiences.length !== 1 || typeof audiences[0] !== 'string' || comparableResource(audiences[0]) !== comparableResource(resource)) {
+  if (audiences.length !== 1 || typeof audiences[0] !== 'string' || !sameResource(audiences[0], resource)) {
     throw new InvalidTokenError('token not issued for this resource');
   }
   const clientId = optionalString(payload, 'client_id');

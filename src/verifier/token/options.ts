@@ -7,8 +7,8 @@ export interface TokenVerifierOptions {
   issuer: string;
   /**
    * This MCP server's resource URL (RFC 8707). `aud` must be this value (a string, or an array
-   * holding only this value: a token is for exactly one resource). A fragment and one trailing
-   * slash are ignored when comparing. Required.
+   * holding only this value: a token is for exactly one resource), compared after RFC 3986 §6.2.2
+   * normalisation (`normalizeResourceUri` of `mcp-elevate/policy`). Required.
    */
   resource: string;
   /** Accepted JWS algorithms. Default `['ES256']`. `none` and HS* are refused with a TypeError. */

@@ -1,0 +1,35 @@
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../../audit/audit-log.ts';
+import type { Database } from '../../db/schema.ts';
+import { rotateSigningKey } from '../../keys/keystore.ts';
+import type { AdminActor } from '../auth.ts';
+import { adminEvent } from './common.ts';
+
+/** How long superseded signing keys stay published: longer than any token they signed lives. */
+export const RETIRED_KEY_PUBLISHED_SECONDS = 24 * 3600;
+
+/** Dependencies of {@link KeyAdminService}. */
+export interface KeyAdminDeps {
+  db: Kysely<Database>;
+  audit: AuditLog;
+}
+
+/**
+ * Signing key administration. A rotation and its audit event commit together. Running servers
+ * sign with the keys they loaded at start: they use (and publish) the new key once restarted.
+ */
+export class KeyAdminService {
+  readonly #deps: KeyAdminDeps;
+
+  constructor(deps: KeyAdminDeps) {
+    this.#deps = deps;
+  }
+
+  /** Adds a new ES256 signing key; the previous ones stay published for a day. */
+  async rotate(actor: AdminActor): Promise<{ kid: string; retiring: string[] }> {
+    return rotateSigningKey(this.#deps.db, RETIRED_KEY_PUBLISHED_SECONDS, (trx, rotated) =>
+      this.#deps.audit.appendIn(trx, [adminEvent(actor, 'signing_key.rotated', {
+        kid: rotated.kid, retiring: rotated.retiring, publishedForSeconds: RETIRED_KEY_PUBLISHED_SECONDS,
+      })]).then(() => {}));
+  }
+}
