@@ -24,6 +24,13 @@ export interface AppDeps {
   providerMiddleware?: Koa.Middleware[];
 }
 
+const mounted = new WeakMap<Koa, readonly Router[]>();
+
+/** The routers {@link createApp} mounted on `app` in front of oidc-provider's (a route listing). */
+export function mountedRouters(app: Koa): readonly Router[] {
+  return mounted.get(app) ?? [];
+}
+
 /**
  * The HTTP application. oidc-provider is itself a Koa application; our middleware and routers are
  * registered in front of its own routes with `provider.use` (its documented extension point):
@@ -92,6 +99,7 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
   app.use(ops.routes());
+  mounted.set(app, [ops, ...deps.routers]);
   for (const r of deps.routers) {
     const routes = r.routes();
     const methods = r.allowedMethods();

@@ -5,7 +5,6 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type Provider from 'oidc-provider';
-import type Router from '@koa/router';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config/env.ts';
 import { loadCatalogue } from './config/scopes.ts';
@@ -50,8 +49,6 @@ export interface Server {
   readonly roles: RoleService;
   readonly audit: AuditLog;
   readonly elevation: ElevationService;
-  /** Our routers in the order the app runs them (after oidc-provider's own routes): every route. */
-  readonly routers: readonly Router[];
   /** Listens on `port` (default: the configured one; 0 for any free port); resolves with the base URL. */
   listen(port?: number): Promise<string>;
   /** Stops accepting connections, finishes in-flight requests, stops workers, closes the database. */
@@ -114,14 +111,13 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     // One sign-in service for both forms (authorization and approvals): one email spelling, one
     // throttle budget in the database shared by every instance.
     const signIn = new SignInService({ users, audit, throttle: new LoginThrottle(db.db) });
-    let routers: Router[];
     const app = createApp({
       provider,
       providerMiddleware: providerRequestMiddleware(provider, config, catalogue),
       db: db.db,
       log,
       metrics,
-      routers: routers = [
+      routers: [
         metricsRoutes(metrics),
         homeRoutes({ issuer: config.issuer, catalogue }),
         interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, signIn, issuer: config.issuer }),
@@ -159,7 +155,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     }
 
     return {
-      config, provider, db, log, catalogue, users, roles, audit, elevation, routers,
+      config, provider, db, log, catalogue, users, roles, audit, elevation,
       async listen(port = config.port) {
         http = app.listen(port, '0.0.0.0');
         // Requests the server began handling vs. answered in full: equal after a graceful close.

@@ -7,6 +7,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { ElevationRepository } from './elevations.ts';
 import { inSpan } from '../ops/tracing.ts';
 import { IneligibleError, alreadyDecided, notAnApprover, selfApproval, ticketClosed, ticketNotFound } from './errors.ts';
+import { truncateCodePoints } from '../http/text.ts';
 
 /** Who an elevation is for: a user, or a client acting on its own behalf. */
 export interface ElevationPrincipal {
@@ -176,7 +177,7 @@ export class ElevationService {
       if (!scopes.length) throw notAnApprover();
       const dup = await trx.selectFrom('ticket_decision').select('approver_id').where('ticket_id', '=', t.id).where('approver_id', '=', approverId).executeTakeFirst();
       if (dup) throw alreadyDecided();
-      await trx.insertInto('ticket_decision').values({ ticket_id: t.id, approver_id: approverId, decision, scopes: JSON.stringify(scopes), comment: comment.slice(0, 1000) }).execute();
+      await trx.insertInto('ticket_decision').values({ ticket_id: t.id, approver_id: approverId, decision, scopes: JSON.stringify(scopes), comment: truncateCodePoints(comment, 1000) }).execute();
       await this.#audit.appendIn(trx, [{ action: `ticket.${decision === 'approve' ? 'approval' : 'denial'}`, result: 'success', actor: approverId, subject: t.subject, clientId: t.client_id, resource: t.resource, data: { ticket: t.id, scopes, comment } }]);
       if (decision === 'deny') return this.#close(trx, t, 'denied', approverId);
       if (!(await this.#quorumMet(trx, t))) return t;

@@ -166,7 +166,7 @@ describe.each(databaseKinds())('an agent elevating itself over CIBA (%s)', (kind
     const refused = await fetch(`${t.url}/backchannel`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic ' + Buffer.from('deploy-bot:deploy-bot-secret-value').toString('base64') },
-      body: new URLSearchParams({ scope: 'openid mcp:deploy:production', login_hint: 'deploy-bot', binding_message: 'hotfix to production', resource: RESOURCE }),
+      body: new URLSearchParams({ scope: 'openid mcp:deploy:production', login_hint: 'deploy-bot', binding_message: 'production deploy', resource: RESOURCE }),
     });
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { error_description: string }).error_description).toContain('senior_developer');

@@ -71,7 +71,7 @@ describe.each(databaseKinds())('the requester cancels a pending ticket (%s)', (k
     expect((await cancel(ticket.id)).status).toBe(401);
     expect((await cancel(ticket.id, theirs.access_token)).status).toBe(404);
     expect((await cancel('no-such-ticket', mine.access_token)).status).toBe(404);
-    expect((await cancel('bad%00id', mine.access_token)).status).toBe(404);
+    expect((await cancel('bad%00id', mine.access_token)).status).toBe(400); // the input boundary (DESIGN §8)
     const done = await cancel(ticket.id, mine.access_token);
     expect(done.status).toBe(200);
     expect(await done.json()).toEqual({ id: ticket.id, status: 'cancelled' });
