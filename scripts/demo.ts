@@ -22,17 +22,18 @@ const DEFAULT_DATA_DIR = './data/demo';
 const examplePortSchema = z.coerce.number().int().min(1).max(65_535).default(4000);
 
 /**
- * The catalogue the demo runs with. Unless SCOPES_FILE names one, it is scopes.json with its one
- * resource renamed to the example's actual URL, so that tokens, the resource metadata and the
+ * The catalogue the demo runs with. Unless SCOPES_FILE names one, it is scopes.json with the
+ * example server's resource (`http://localhost:4000/mcp`, else the first one) as its only
+ * resource, renamed to the example's actual URL, so that tokens, the resource metadata and the
  * walkthrough agree whatever EXAMPLE_PORT is.
  */
 async function scopesFile(env: NodeJS.ProcessEnv, dataDir: string, resource: string): Promise<string> {
   if (env.SCOPES_FILE) return env.SCOPES_FILE;
   const catalogue = JSON.parse(await readFile(new URL('../scopes.json', import.meta.url), 'utf8')) as { $schema?: string; resources: Record<string, unknown> };
-  const entries = Object.values(catalogue.resources);
-  if (entries.length !== 1) throw new DemoError('scopes.json: the demo expects exactly one resource (or set SCOPES_FILE)');
+  const example = catalogue.resources['http://localhost:4000/mcp'] ?? Object.values(catalogue.resources)[0];
+  if (!example) throw new DemoError('scopes.json: the demo needs a resource for the example server (or set SCOPES_FILE)');
   delete catalogue.$schema;
-  catalogue.resources = { [resource]: entries[0] };
+  catalogue.resources = { [resource]: example };
   const file = join(dataDir, 'scopes.json');
   await writeFile(file, `${JSON.stringify(catalogue, null, 2)}\n`);
   return file;
