@@ -97,7 +97,7 @@ describe('npm run demo', () => {
     await expect(startDemo(dataDir, { EXAMPLE_PORT: 'http' })).rejects.toThrow(/demo exited with 1:[\s\S]*demo: EXAMPLE_PORT: /);
   });
 
-  it('with its credentials file deleted but its clients kept, stops with one line and writes no file naming a secret nothing accepts', async () => {
+  it('with its credentials file deleted but its clients kept, stops with one line and writes no file naming a secret nothing accepts', { timeout: 120_000 }, async () => {
     await rm(join(dataDir, 'demo-credentials.json'));
     for (let run = 0; run < 2; run++) {
       await expect(startDemo(dataDir)).rejects.toThrow(/demo exited with 1:[\s\S]*demo: client demo-agent exists but its secret was lost/);
