@@ -62,8 +62,10 @@ async function main(): Promise<void> {
     await example?.close().catch((err: unknown) => log.warn({ err }, 'example MCP server did not close cleanly'));
     await server?.close();
   })());
+  // `on`, not `once`: a repeated signal (npm and the process group both pass it on) must not end
+  // the demo before both servers have closed; `stop` runs once.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
       log.info({ signal }, 'demo shutting down');
       stop().then(() => process.exit(0), (err: unknown) => {
         log.error({ err }, 'shutdown failed');
