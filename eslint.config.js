@@ -7,10 +7,36 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', structuredClone: 'readonly', Response: 'readonly', Request: 'readonly', Headers: 'readonly', crypto: 'readonly', performance: 'readonly', queueMicrotask: 'readonly', setImmediate: 'readonly', URLSearchParams: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        fetch: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        structuredClone: 'readonly',
+        Response: 'readonly',
+        Request: 'readonly',
+        Headers: 'readonly',
+        crypto: 'readonly',
+        performance: 'readonly',
+        queueMicrotask: 'readonly',
+        setImmediate: 'readonly',
+        URLSearchParams: 'readonly',
+      },
     },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/no-explicit-any': 'off',
       'no-restricted-imports': 'off',
     },
@@ -23,12 +49,48 @@ export default tseslint.config(
   ].map(({ files, up }) => ({
     files,
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['oidc-provider', 'koa', '@koa/*', 'kysely', 'kysely-*', 'pg', 'nodemailer', '@electric-sql/*', 'pino'], message: 'The verifier and policy engine must not import server-side packages (DESIGN §1).' },
-          { group: ['oidc', 'db', 'admin', 'elevation', 'approvals', 'mail', 'audit', 'http', 'config', 'accounts', 'roles', 'keys', 'policy-bundle'].flatMap((d) => [`${up}/${d}/*`, `${up}/${d}`]).concat([`${up}/main.ts`, `${up}/app.ts`, `${up}/errors.ts`]), message: 'The verifier and policy engine must not import server code (DESIGN §1).' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'oidc-provider',
+                'koa',
+                '@koa/*',
+                'kysely',
+                'kysely-*',
+                'pg',
+                'nodemailer',
+                '@electric-sql/*',
+                'pino',
+              ],
+              message:
+                'The verifier and policy engine must not import server-side packages (DESIGN §1).',
+            },
+            {
+              group: [
+                'oidc',
+                'db',
+                'admin',
+                'elevation',
+                'approvals',
+                'mail',
+                'audit',
+                'http',
+                'config',
+                'accounts',
+                'roles',
+                'keys',
+                'policy-bundle',
+              ]
+                .flatMap((d) => [`${up}/${d}/*`, `${up}/${d}`])
+                .concat([`${up}/main.ts`, `${up}/app.ts`, `${up}/errors.ts`]),
+              message: 'The verifier and policy engine must not import server code (DESIGN §1).',
+            },
+          ],
+        },
+      ],
     },
   })),
 );

@@ -31,8 +31,24 @@ import { postgresCpu } from './lib/postgres-cpu.ts';
 import { createScratchDatabase } from './lib/scratch-database.ts';
 import { envNumber, int, machineLoad, quantile } from './lib/stats.ts';
 import { startChild, statementsBetween, type RunningChild } from './extra/ipc.ts';
-import { addInto, closedLoop, emptyResult, latencySummary, openLoop, type RunResult } from './extra/load.ts';
-import { agentClient, backchannel, clientCredentials, discover, loginUser, poll, type ClientCredentials, type Endpoints } from './extra/oauth.ts';
+import {
+  addInto,
+  closedLoop,
+  emptyResult,
+  latencySummary,
+  openLoop,
+  type RunResult,
+} from './extra/load.ts';
+import {
+  agentClient,
+  backchannel,
+  clientCredentials,
+  discover,
+  loginUser,
+  poll,
+  type ClientCredentials,
+  type Endpoints,
+} from './extra/oauth.ts';
 import { pgActivitySampler } from './extra/pg-waits.ts';
 import { startSmtpSink } from './extra/smtp-sink.ts';
 
@@ -51,11 +67,20 @@ const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PR
 const MAIL_WAIT_MS = 60_000;
 
 const agent: ClientCredentials = { id: 'bench-agent', secret: 'bench-agent-secret-value' };
-const developers = Array.from({ length: userCount }, (_, i) => ({ email: `dev${i}@bench.test`, password: 'developer password', roles: ['developer'] }));
+const developers = Array.from({ length: userCount }, (_, i) => ({
+  email: `dev${i}@bench.test`,
+  password: 'developer password',
+  roles: ['developer'],
+}));
 const users = {
   senior: { email: 'senior@bench.test', password: 'senior password', roles: ['senior_developer'] },
   // The only member of tech-lead (and of no other approver group): one approval mail per ticket.
-  lead: { email: 'lead@bench.test', password: 'lead password', roles: ['developer'], groups: ['tech-lead'] },
+  lead: {
+    email: 'lead@bench.test',
+    password: 'lead password',
+    roles: ['developer'],
+    groups: ['tech-lead'],
+  },
 };
 
 /** One side of (a): what it did and what it cost the server. */
@@ -67,11 +92,24 @@ interface Side {
   statements: Map<string, { n: number; rows: number }>;
   legs: { backchannel: number[]; poll: number[] };
 }
-const side = (label: string): Side => ({ label, run: emptyResult(), cpuMicros: 0, pgMicros: 0, statements: new Map(), legs: { backchannel: [], poll: [] } });
+const side = (label: string): Side => ({
+  label,
+  run: emptyResult(),
+  cpuMicros: 0,
+  pgMicros: 0,
+  statements: new Map(),
+  legs: { backchannel: [], poll: [] },
+});
 
-console.log('elevation: mcp-elevate on PostgreSQL, CIBA poll mode (CIBA_POLL_INTERVAL=1), server in a child process, client here (fetch, keep-alive)');
-console.log(`(a) ${int(count)} elevations (${userCount === 1 ? 'one developer' : `rotating over ${userCount} developers`}) and ${int(count)} client_credentials tokens, each in two halves of at most ${seconds / 2} s, ${concurrency} in flight, ${int(warmup)} warm-up each`);
-console.log(`(b) ${int(tickets)} approval tickets at ${ticketRate}/s, then ${int(tickets)} in a burst (${concurrency} in flight)`);
+console.log(
+  'elevation: mcp-elevate on PostgreSQL, CIBA poll mode (CIBA_POLL_INTERVAL=1), server in a child process, client here (fetch, keep-alive)',
+);
+console.log(
+  `(a) ${int(count)} elevations (${userCount === 1 ? 'one developer' : `rotating over ${userCount} developers`}) and ${int(count)} client_credentials tokens, each in two halves of at most ${seconds / 2} s, ${concurrency} in flight, ${int(warmup)} warm-up each`,
+);
+console.log(
+  `(b) ${int(tickets)} approval tickets at ${ticketRate}/s, then ${int(tickets)} in a burst (${concurrency} in flight)`,
+);
 console.log(`${machineLoad()}\n`);
 
 const sentAt = new Map<string, number>();
@@ -80,7 +118,8 @@ const mailLatency = new Map<string, { total: number; acceptedAt: number }>();
 const sink = await startSmtpSink((raw, acceptedAt) => {
   const key = /bench-ticket-[a-z]+-\d+/.exec(raw)?.[0];
   const t0 = key ? sentAt.get(key) : undefined;
-  if (key && t0 !== undefined && !mailLatency.has(key)) mailLatency.set(key, { total: acceptedAt - t0, acceptedAt });
+  if (key && t0 !== undefined && !mailLatency.has(key))
+    mailLatency.set(key, { total: acceptedAt - t0, acceptedAt });
 });
 const database = await createScratchDatabase(baseUrl);
 const pgCpu = await postgresCpu(baseUrl, database.name);
@@ -89,7 +128,14 @@ const activity = await pgActivitySampler(baseUrl, database.name, { lockedTable: 
 let server: RunningChild | undefined;
 const elevation = side('elevation (CIBA request + first poll)');
 const token = side('client_credentials token (baseline)');
-const mail: Array<{ phase: string; latencies: number[]; connections: number; requests: RunResult; missing: number; mailsPerSec: number }> = [];
+const mail: Array<{
+  phase: string;
+  latencies: number[];
+  connections: number;
+  requests: RunResult;
+  missing: number;
+  mailsPerSec: number;
+}> = [];
 let profileLines: string[] = [];
 /** Warm-up tokens and how many distinct elevations they were bound to (`elevation` claim). */
 const binding = { tokens: 0, distinct: 0 };
@@ -98,25 +144,49 @@ try {
   server = await startChild('mcp-elevate', new URL('./extra/auth-server.ts', import.meta.url), {
     DATABASE_URL: database.url,
     BENCH_SERVER_ENV: JSON.stringify({ CIBA_POLL_INTERVAL: '1', SMTP_URL: sink.url }),
-    BENCH_FIXTURES: JSON.stringify({ users: [...developers, ...Object.values(users)], clients: [agentClient(agent, ['developer'])] }),
+    BENCH_FIXTURES: JSON.stringify({
+      users: [...developers, ...Object.values(users)],
+      clients: [agentClient(agent, ['developer'])],
+    }),
   });
   const target = server;
   const endpoints: Endpoints = await discover(target.info.url);
   const devTokens: string[] = [];
-  for (const d of developers) devTokens.push(await loginUser(target.info.url, agent, d.email, d.password));
+  for (const d of developers)
+    devTokens.push(await loginUser(target.info.url, agent, d.email, d.password));
   const devToken = devTokens[0];
-  const seniorToken = await loginUser(target.info.url, agent, users.senior.email, users.senior.password);
+  const seniorToken = await loginUser(
+    target.info.url,
+    agent,
+    users.senior.email,
+    users.senior.password,
+  );
 
   // The loops below measure what they claim only if an elevation really yields an elevated token.
-  const sample = decodeJwt(await poll(endpoints, agent, await backchannel(endpoints, agent, devToken, 'mcp:deploy:staging', 'bench sanity check')));
-  if (!String(sample.scope).split(' ').includes('mcp:deploy:staging') || typeof sample.elevation !== 'string') {
+  const sample = decodeJwt(
+    await poll(
+      endpoints,
+      agent,
+      await backchannel(endpoints, agent, devToken, 'mcp:deploy:staging', 'bench sanity check'),
+    ),
+  );
+  if (
+    !String(sample.scope).split(' ').includes('mcp:deploy:staging') ||
+    typeof sample.elevation !== 'string'
+  ) {
     throw new Error(`the first poll did not return an elevated token: ${JSON.stringify(sample)}`);
   }
   await clientCredentials(endpoints, agent);
 
   const elevateOnce = (legs?: Side['legs'], claims?: string[]) => async (i: number) => {
     const t0 = performance.now();
-    const authReqId = await backchannel(endpoints, agent, devTokens[i % devTokens.length], 'mcp:deploy:staging', `bench elevation ${i}`);
+    const authReqId = await backchannel(
+      endpoints,
+      agent,
+      devTokens[i % devTokens.length],
+      'mcp:deploy:staging',
+      `bench elevation ${i}`,
+    );
     const t1 = performance.now();
     const elevated = await poll(endpoints, agent, authReqId);
     legs?.backchannel.push(t1 - t0);
@@ -137,7 +207,10 @@ try {
     const before = await target.sample();
     const pgBefore = await pgCpu.sample();
     if (s === elevation) await activity.start();
-    const run = await closedLoop({ count: Math.ceil(count / 2), seconds: seconds / 2, concurrency }, s === elevation ? elevateOnce(elevation.legs) : tokenOnce);
+    const run = await closedLoop(
+      { count: Math.ceil(count / 2), seconds: seconds / 2, concurrency },
+      s === elevation ? elevateOnce(elevation.legs) : tokenOnce,
+    );
     if (s === elevation) await activity.stop();
     const after = await target.sample();
     s.pgMicros += pgCpu.since(pgBefore, await pgCpu.sample());
@@ -152,13 +225,21 @@ try {
   if (profileDir) {
     await mkdir(profileDir, { recursive: true });
     const profiled: Array<[string, number]> = [];
-    for (const [name, op] of [['elevation', elevateOnce()], ['token', tokenOnce]] as const) {
+    for (const [name, op] of [
+      ['elevation', elevateOnce()],
+      ['token', tokenOnce],
+    ] as const) {
       target.profileStart();
-      const run = await closedLoop({ count: Math.ceil(count / 2), seconds: seconds / 2, concurrency }, op);
+      const run = await closedLoop(
+        { count: Math.ceil(count / 2), seconds: seconds / 2, concurrency },
+        op,
+      );
       await target.profileStop(join(profileDir, `${name}.cpuprofile`));
       profiled.push([name, run.ok]);
     }
-    const [e, t] = await Promise.all(profiled.map(([name]) => summariseProfile(join(profileDir, `${name}.cpuprofile`))));
+    const [e, t] = await Promise.all(
+      profiled.map(([name]) => summariseProfile(join(profileDir, `${name}.cpuprofile`))),
+    );
     const [eOps, tOps] = profiled.map(([, n]) => n);
     profileLines = [
       `CPU profiles of the server (${profileDir}/{elevation,token}.cpuprofile; profiling slows it, ignore those runs' rates)`,
@@ -182,17 +263,33 @@ try {
   for (const phase of ['steady', 'burst'] as const) {
     const requestLatencies: number[] = [];
     const connectionsBefore = sink.connections;
-    const requests = phase === 'steady'
-      ? await openLoop({ rate: ticketRate, count: tickets, seconds: tickets / ticketRate + 30 }, openTicket(phase, requestLatencies))
-      : await closedLoop({ count: tickets, seconds: 60, concurrency }, openTicket(phase, requestLatencies));
+    const requests =
+      phase === 'steady'
+        ? await openLoop(
+            { rate: ticketRate, count: tickets, seconds: tickets / ticketRate + 30 },
+            openTicket(phase, requestLatencies),
+          )
+        : await closedLoop(
+            { count: tickets, seconds: 60, concurrency },
+            openTicket(phase, requestLatencies),
+          );
     const keys = [...sentAt.keys()].filter((k) => k.startsWith(`bench-ticket-${phase}-`));
     const deadline = performance.now() + MAIL_WAIT_MS;
-    while (keys.some((k) => !mailLatency.has(k)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (keys.some((k) => !mailLatency.has(k)) && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     const got = keys.map((k) => mailLatency.get(k)).filter((v) => v !== undefined);
     const accepts = got.map((m) => m.acceptedAt).sort((a, b) => a - b);
-    const mailsPerSec = accepts.length > 1 ? (accepts.length - 1) / ((accepts.at(-1)! - accepts[0]) / 1000) : NaN;
+    const mailsPerSec =
+      accepts.length > 1 ? (accepts.length - 1) / ((accepts.at(-1)! - accepts[0]) / 1000) : NaN;
     requests.latenciesMs = requestLatencies;
-    mail.push({ phase, latencies: got.map((m) => m.total), connections: sink.connections - connectionsBefore, requests, missing: keys.length - got.length, mailsPerSec });
+    mail.push({
+      phase,
+      latencies: got.map((m) => m.total),
+      connections: sink.connections - connectionsBefore,
+      requests,
+      missing: keys.length - got.length,
+      mailsPerSec,
+    });
   }
 } finally {
   await server?.stop();
@@ -205,7 +302,8 @@ try {
 // ---- report ----
 const rate = (s: Side) => s.run.ok / s.run.seconds;
 const perOp = (micros: number, s: Side) => (s.run.ok ? int(micros / s.run.ok) : '-');
-const sqlPerOp = (s: Side) => [...s.statements.values()].reduce((a, b) => a + b.n, 0) / Math.max(1, s.run.ok);
+const sqlPerOp = (s: Side) =>
+  [...s.statements.values()].reduce((a, b) => a + b.n, 0) / Math.max(1, s.run.ok);
 const header = `${''.padEnd(40)}${'ops/s'.padStart(8)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}${'CPU µs/op'.padStart(11)}${'PG µs/op'.padStart(10)}${'SQL/op'.padStart(8)}`;
 const row = (s: Side) => {
   const l = latencySummary(s.run.latenciesMs);
@@ -216,7 +314,9 @@ const leg = (label: string, ms: number[]) => {
   return `${`  ${label}`.padEnd(40)}${''.padStart(8)}${l.p50.padStart(9)}${l.p99.padStart(9)}`;
 };
 
-console.log(`(a) elevations without approval, ${concurrency} in flight (measured: ${int(elevation.run.ok + elevation.run.errors)} elevations, ${int(token.run.ok + token.run.errors)} tokens)`);
+console.log(
+  `(a) elevations without approval, ${concurrency} in flight (measured: ${int(elevation.run.ok + elevation.run.errors)} elevations, ${int(token.run.ok + token.run.errors)} tokens)`,
+);
 console.log(header);
 console.log(row(elevation));
 console.log(leg('of which the CIBA request', elevation.legs.backchannel));
@@ -224,34 +324,58 @@ console.log(leg('of which the first poll (token)', elevation.legs.poll));
 console.log(row(token));
 const ratio = rate(elevation) / rate(token);
 const met = rate(elevation) >= TARGET_PER_SEC;
-console.log(`ratio elevation/token: ${ratio.toFixed(2)} (an elevation costs ${(1 / ratio).toFixed(1)}x a bare token); target >= ${int(TARGET_PER_SEC)} elevations/s: ${met ? 'met' : 'MISSED'}`);
+console.log(
+  `ratio elevation/token: ${ratio.toFixed(2)} (an elevation costs ${(1 / ratio).toFixed(1)}x a bare token); target >= ${int(TARGET_PER_SEC)} elevations/s: ${met ? 'met' : 'MISSED'}`,
+);
 // What one server process could sustain with a core of its own (PostgreSQL and the clients elsewhere).
 const perCore = (s: Side) => (s.run.ok && s.cpuMicros ? (1e6 * s.run.ok) / s.cpuMicros : NaN);
-console.log(`server CPU per elevation ${perOp(elevation.cpuMicros, elevation)} µs: one process on a core of its own would sustain about ${int(perCore(elevation))} elevations/s (${int(perCore(token))} tokens/s); here one machine of ${cpus().length} cores runs the server, PostgreSQL (${pgCpu.visible ? perOp(elevation.pgMicros, elevation) : '?'} µs per elevation) and this load generator`);
-for (const s of [elevation, token]) for (const e of s.run.errorSamples) console.log(`  error (${s.label}): ${e}`);
-console.log('(CPU µs/op: server process CPU per operation; PG µs/op: CPU of its PostgreSQL backends; SQL/op: statements sent, background workers included)\n');
+console.log(
+  `server CPU per elevation ${perOp(elevation.cpuMicros, elevation)} µs: one process on a core of its own would sustain about ${int(perCore(elevation))} elevations/s (${int(perCore(token))} tokens/s); here one machine of ${cpus().length} cores runs the server, PostgreSQL (${pgCpu.visible ? perOp(elevation.pgMicros, elevation) : '?'} µs per elevation) and this load generator`,
+);
+for (const s of [elevation, token])
+  for (const e of s.run.errorSamples) console.log(`  error (${s.label}): ${e}`);
+console.log(
+  '(CPU µs/op: server process CPU per operation; PG µs/op: CPU of its PostgreSQL backends; SQL/op: statements sent, background workers included)\n',
+);
 
-console.log(`SQL statements per elevation (${int(elevation.run.ok)} elevations; BEGIN/COMMIT count as statements), with rows returned or changed per elevation:`);
+console.log(
+  `SQL statements per elevation (${int(elevation.run.ok)} elevations; BEGIN/COMMIT count as statements), with rows returned or changed per elevation:`,
+);
 console.log(`${'stmts'.padStart(8)}${'rows'.padStart(9)}`);
 for (const [sql, { n, rows }] of [...elevation.statements].sort((a, b) => b[1].n - a[1].n)) {
-  console.log(`${(n / elevation.run.ok).toFixed(2).padStart(8)}${(rows / elevation.run.ok).toFixed(1).padStart(9)}  ${sql.length > 140 ? `${sql.slice(0, 137)}...` : sql}`);
+  console.log(
+    `${(n / elevation.run.ok).toFixed(2).padStart(8)}${(rows / elevation.run.ok).toFixed(1).padStart(9)}  ${sql.length > 140 ? `${sql.slice(0, 137)}...` : sql}`,
+  );
 }
-console.log(`${sqlPerOp(elevation).toFixed(2).padStart(8)}${''.padStart(9)}  total (client_credentials: ${sqlPerOp(token).toFixed(2)})`);
-console.log(`tokens bound to distinct elevations (warm-up): ${binding.distinct} distinct elevation ids in ${binding.tokens} tokens from ${binding.tokens} CIBA requests\n`);
+console.log(
+  `${sqlPerOp(elevation).toFixed(2).padStart(8)}${''.padStart(9)}  total (client_credentials: ${sqlPerOp(token).toFixed(2)})`,
+);
+console.log(
+  `tokens bound to distinct elevations (warm-up): ${binding.distinct} distinct elevation ids in ${binding.tokens} tokens from ${binding.tokens} CIBA requests\n`,
+);
 
-console.log(`PostgreSQL backends of the server during the elevation segments (average count per sample, ${activity.samples} samples, pool max 10):`);
+console.log(
+  `PostgreSQL backends of the server during the elevation segments (average count per sample, ${activity.samples} samples, pool max 10):`,
+);
 for (const [state, n] of activity.report()) console.log(`  ${n.toFixed(2).padStart(6)}  ${state}`);
 console.log();
 
 if (profileLines.length) console.log(`${profileLines.join('\n')}\n`);
 
-console.log('(b) approval mail: start of the CIBA request that opens the ticket -> approver\'s mail accepted by the SMTP server (smtp-server, end of DATA)');
-console.log(`${''.padEnd(26)}${'tickets'.padStart(8)}${'mails'.padStart(7)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'max ms'.padStart(9)}${'request p50/p99'.padStart(17)}${'SMTP conns'.padStart(12)}${'mails/s'.padStart(9)}${'errors'.padStart(8)}`);
+console.log(
+  "(b) approval mail: start of the CIBA request that opens the ticket -> approver's mail accepted by the SMTP server (smtp-server, end of DATA)",
+);
+console.log(
+  `${''.padEnd(26)}${'tickets'.padStart(8)}${'mails'.padStart(7)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'max ms'.padStart(9)}${'request p50/p99'.padStart(17)}${'SMTP conns'.padStart(12)}${'mails/s'.padStart(9)}${'errors'.padStart(8)}`,
+);
 for (const m of mail) {
   const l = latencySummary(m.latencies);
   const r = latencySummary(m.requests.latenciesMs);
-  const label = m.phase === 'steady' ? `steady, ${ticketRate} tickets/s` : `burst, ${concurrency} in flight`;
-  console.log(`${label.padEnd(26)}${String(m.requests.ok + m.requests.errors).padStart(8)}${String(m.latencies.length).padStart(7)}${l.p50.padStart(9)}${l.p99.padStart(9)}${l.max.padStart(9)}${`${r.p50}/${r.p99}`.padStart(17)}${String(m.connections).padStart(12)}${m.mailsPerSec.toFixed(1).padStart(9)}${String(m.requests.errors).padStart(8)}`);
+  const label =
+    m.phase === 'steady' ? `steady, ${ticketRate} tickets/s` : `burst, ${concurrency} in flight`;
+  console.log(
+    `${label.padEnd(26)}${String(m.requests.ok + m.requests.errors).padStart(8)}${String(m.latencies.length).padStart(7)}${l.p50.padStart(9)}${l.p99.padStart(9)}${l.max.padStart(9)}${`${r.p50}/${r.p99}`.padStart(17)}${String(m.connections).padStart(12)}${m.mailsPerSec.toFixed(1).padStart(9)}${String(m.requests.errors).padStart(8)}`,
+  );
   for (const e of m.requests.errorSamples) console.log(`  error: ${e}`);
   if (m.missing) console.log(`  ${m.missing} mails not received within ${MAIL_WAIT_MS / 1000} s`);
 }
@@ -259,11 +383,24 @@ const mailP99 = (phase: string) => {
   const m = mail.find((x) => x.phase === phase);
   return m && m.latencies.length ? quantile(m.latencies, 0.99) : NaN;
 };
-const mailOk = mail.every((m) => m.missing === 0 && m.requests.errors === 0 && m.latencies.length > 0 && quantile(m.latencies, 0.99) < TARGET_MAIL_P99_MS);
+const mailOk = mail.every(
+  (m) =>
+    m.missing === 0 &&
+    m.requests.errors === 0 &&
+    m.latencies.length > 0 &&
+    quantile(m.latencies, 0.99) < TARGET_MAIL_P99_MS,
+);
 console.log(`target mail p99 < ${int(TARGET_MAIL_P99_MS)} ms: ${mailOk ? 'met' : 'MISSED'}`);
-console.log('(request: the CIBA request that opens the ticket; SMTP conns: connections the server opened to the sink in the phase (pooled; smtp-server pauses 100 ms before each greeting); mails/s: first to last acceptance)\n');
+console.log(
+  '(request: the CIBA request that opens the ticket; SMTP conns: connections the server opened to the sink in the phase (pooled; smtp-server pauses 100 ms before each greeting); mails/s: first to last acceptance)\n',
+);
 
-const errors = elevation.run.errors + token.run.errors + mail.reduce((a, m) => a + m.requests.errors + m.missing, 0);
+const errors =
+  elevation.run.errors +
+  token.run.errors +
+  mail.reduce((a, m) => a + m.requests.errors + m.missing, 0);
 const e = latencySummary(elevation.run.latenciesMs);
 console.log(machineLoad());
-console.log(`summary: ${int(rate(elevation))} elevations/s (target ${int(TARGET_PER_SEC)} ${met ? 'met' : 'missed'}; ${int(perCore(elevation))}/s per server core) vs ${int(rate(token))} client_credentials tokens/s, ratio ${ratio.toFixed(2)}; elevation p50 ${e.p50} ms p99 ${e.p99} ms; ${sqlPerOp(elevation).toFixed(1)} SQL statements per elevation vs ${sqlPerOp(token).toFixed(1)} per token; approval mail p99 ${mailP99('steady').toFixed(0)} ms steady, ${mailP99('burst').toFixed(0)} ms burst (target ${int(TARGET_MAIL_P99_MS)} ms ${mailOk ? 'met' : 'missed'}); ${errors} errors`);
+console.log(
+  `summary: ${int(rate(elevation))} elevations/s (target ${int(TARGET_PER_SEC)} ${met ? 'met' : 'missed'}; ${int(perCore(elevation))}/s per server core) vs ${int(rate(token))} client_credentials tokens/s, ratio ${ratio.toFixed(2)}; elevation p50 ${e.p50} ms p99 ${e.p99} ms; ${sqlPerOp(elevation).toFixed(1)} SQL statements per elevation vs ${sqlPerOp(token).toFixed(1)} per token; approval mail p99 ${mailP99('steady').toFixed(0)} ms steady, ${mailP99('burst').toFixed(0)} ms burst (target ${int(TARGET_MAIL_P99_MS)} ms ${mailOk ? 'met' : 'missed'}); ${errors} errors`,
+);

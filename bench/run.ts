@@ -9,7 +9,11 @@ const benchmarks = ['token-endpoint.ts', 'verifier.ts'];
 
 for (const file of benchmarks) {
   console.log(`\n=== bench/${file} ===\n`);
-  const { status, signal } = spawnSync(process.execPath, [fileURLToPath(new URL(file, import.meta.url))], { stdio: 'inherit' });
+  const { status, signal } = spawnSync(
+    process.execPath,
+    [fileURLToPath(new URL(file, import.meta.url))],
+    { stdio: 'inherit' },
+  );
   if (status !== 0) {
     console.error(`bench/${file} failed (${signal ?? `exit code ${status}`})`);
     process.exit(1);

@@ -38,8 +38,14 @@ const rounds = Math.round(envNumber('BENCH_ROUNDS', 4));
 const warmup = envNumber('BENCH_WARMUP', 2);
 const baseUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
-const modes = (process.env.BENCH_MCP_MODES || MODES.join(',')).split(',').map((m) => m.trim()) as Mode[];
-for (const m of modes) if (!MODES.includes(m)) throw new TypeError(`BENCH_MCP_MODES: unknown mode ${JSON.stringify(m)}, expected ${MODES.join(' or ')}`);
+const modes = (process.env.BENCH_MCP_MODES || MODES.join(','))
+  .split(',')
+  .map((m) => m.trim()) as Mode[];
+for (const m of modes)
+  if (!MODES.includes(m))
+    throw new TypeError(
+      `BENCH_MCP_MODES: unknown mode ${JSON.stringify(m)}, expected ${MODES.join(' or ')}`,
+    );
 
 const LABELS: Record<Variant, string> = {
   none: '(i) unprotected',
@@ -50,7 +56,12 @@ const LABELS: Record<Variant, string> = {
 const caller: ClientCredentials = { id: 'bench-mcp-caller', secret: 'bench-mcp-caller-secret' };
 // autocannon puts a unique id in place of [<id>] for each request: in one session, concurrent
 // requests must not share a JSON-RPC id.
-const callBody = JSON.stringify({ jsonrpc: '2.0', id: '[<id>]', method: 'tools/call', params: { name: 'list_services', arguments: {} } });
+const callBody = JSON.stringify({
+  jsonrpc: '2.0',
+  id: '[<id>]',
+  method: 'tools/call',
+  params: { name: 'list_services', arguments: {} },
+});
 const probeBody = callBody.replace('[<id>]', 'probe');
 
 interface Tally {
@@ -62,10 +73,22 @@ interface Tally {
   errors: number;
   cpuMicros: number;
 }
-const newTally = (): Tally => ({ rps: [], p50: [], p99: [], requests: 0, non2xx: 0, errors: 0, cpuMicros: 0 });
+const newTally = (): Tally => ({
+  rps: [],
+  p50: [],
+  p99: [],
+  requests: 0,
+  non2xx: 0,
+  errors: 0,
+  cpuMicros: 0,
+});
 
-console.log('verifier over HTTP: tools/call list_services, Streamable HTTP on Express 5 (JSON responses), ES256 at+jwt from mcp-elevate');
-console.log(`autocannon ${connections} connections, ${duration} s per run, ${rounds} runs per variant in alternating order, ${warmup} s warm-up each; modes: ${modes.join(', ')}`);
+console.log(
+  'verifier over HTTP: tools/call list_services, Streamable HTTP on Express 5 (JSON responses), ES256 at+jwt from mcp-elevate',
+);
+console.log(
+  `autocannon ${connections} connections, ${duration} s per run, ${rounds} runs per variant in alternating order, ${warmup} s warm-up each; modes: ${modes.join(', ')}`,
+);
 console.log(`${machineLoad()}\n`);
 
 const database = await createScratchDatabase(baseUrl);
@@ -75,11 +98,17 @@ let auth: RunningChild | undefined;
 try {
   auth = await startChild('mcp-elevate', new URL('./extra/auth-server.ts', import.meta.url), {
     DATABASE_URL: database.url,
-    BENCH_FIXTURES: JSON.stringify({ clients: [{ id: caller.id, secret: caller.secret, roles: ['developer'] }] }),
+    BENCH_FIXTURES: JSON.stringify({
+      clients: [{ id: caller.id, secret: caller.secret, roles: ['developer'] }],
+    }),
   });
   const issuer = auth.info.url;
   const token = await clientCredentials(await discover(issuer), caller);
-  const baseHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` };
+  const baseHeaders = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    authorization: `Bearer ${token}`,
+  };
 
   for (const mode of modes) {
     const tallies = new Map<Variant, Tally>(VARIANTS.map((v) => [v, newTally()]));
@@ -87,30 +116,56 @@ try {
     const targets = new Map<Variant, { child: RunningChild; headers: Record<string, string> }>();
     try {
       for (const v of VARIANTS) {
-        const child = await startChild(`${LABELS[v]} (${mode})`, new URL('./extra/mcp-variant.ts', import.meta.url), {
-          BENCH_VARIANT: v, BENCH_MCP_MODE: mode, BENCH_ISSUER: issuer, BENCH_RESOURCE: RESOURCE,
-        });
+        const child = await startChild(
+          `${LABELS[v]} (${mode})`,
+          new URL('./extra/mcp-variant.ts', import.meta.url),
+          {
+            BENCH_VARIANT: v,
+            BENCH_MCP_MODE: mode,
+            BENCH_ISSUER: issuer,
+            BENCH_RESOURCE: RESOURCE,
+          },
+        );
         const url = child.info.url;
-        const headers = mode === 'stateful'
-          ? { ...baseHeaders, 'mcp-session-id': await openSession(url, baseHeaders), 'mcp-protocol-version': PROTOCOL_VERSION }
-          : baseHeaders;
+        const headers =
+          mode === 'stateful'
+            ? {
+                ...baseHeaders,
+                'mcp-session-id': await openSession(url, baseHeaders),
+                'mcp-protocol-version': PROTOCOL_VERSION,
+              }
+            : baseHeaders;
         targets.set(v, { child, headers });
         // Each must answer the call, and the protected ones must refuse a request without a token.
         const res = await fetch(url, { method: 'POST', headers, body: probeBody });
         const text = await res.text();
-        if (res.status !== 200 || !text.includes('api-gateway')) throw new Error(`${LABELS[v]} (${mode}): expected the tool's result, got ${res.status} ${text.slice(0, 200)}`);
+        if (res.status !== 200 || !text.includes('api-gateway'))
+          throw new Error(
+            `${LABELS[v]} (${mode}): expected the tool's result, got ${res.status} ${text.slice(0, 200)}`,
+          );
         if (v !== 'none') {
           const { authorization: _, ...anonymous } = headers;
           const refused = await fetch(url, { method: 'POST', headers: anonymous, body: probeBody });
           await refused.text();
-          if (refused.status !== 401) throw new Error(`${LABELS[v]} (${mode}): a request without a token got ${refused.status}`);
+          if (refused.status !== 401)
+            throw new Error(
+              `${LABELS[v]} (${mode}): a request without a token got ${refused.status}`,
+            );
         }
       }
 
       const run = (v: Variant, seconds: number) => {
         const { child, headers } = targets.get(v)!;
         // idReplacement (autocannon 9; not in bench/types): a fresh id in place of [<id>] per request.
-        const options = { url: child.info.url, method: 'POST' as const, headers, body: callBody, idReplacement: true, connections, duration: seconds };
+        const options = {
+          url: child.info.url,
+          method: 'POST' as const,
+          headers,
+          body: callBody,
+          idReplacement: true,
+          connections,
+          duration: seconds,
+        };
         return autocannon(options);
       };
       for (const v of VARIANTS) await run(v, warmup);
@@ -140,14 +195,21 @@ try {
           requests[v] = (await run(v, duration)).requests.total;
           await targets.get(v)!.child.profileStop(file(v));
         }
-        const [p, q] = await Promise.all([summariseProfile(file('ours')), summariseProfile(file('none'))]);
+        const [p, q] = await Promise.all([
+          summariseProfile(file('ours')),
+          summariseProfile(file('none')),
+        ]);
         profileLines.set(mode, [
           `CPU profiles, ${mode} (${profileDir}/${mode}-{ours,none}.cpuprofile; profiled runs not counted above)`,
           `self time per request in µs: (ii), (i), difference; ${int((p.totalMs * 1000) / requests.ours!)} vs ${int((q.totalMs * 1000) / requests.none!)} µs in all`,
           'by owner:',
-          ...compareProfiles(p.byOwner, requests.ours!, q.byOwner, requests.none!, 8).map((l) => `  ${l}`),
+          ...compareProfiles(p.byOwner, requests.ours!, q.byOwner, requests.none!, 8).map(
+            (l) => `  ${l}`,
+          ),
           'by function:',
-          ...compareProfiles(p.byFunction, requests.ours!, q.byFunction, requests.none!, 15).map((l) => `  ${l}`),
+          ...compareProfiles(p.byFunction, requests.ours!, q.byFunction, requests.none!, 15).map(
+            (l) => `  ${l}`,
+          ),
         ]);
       }
     } finally {
@@ -159,7 +221,14 @@ try {
   await database.drop();
 }
 
-interface ModeSummary { mode: Mode; rps: Record<Variant, number>; overhead: number; sdkOverhead: number; met: boolean; bad: number }
+interface ModeSummary {
+  mode: Mode;
+  rps: Record<Variant, number>;
+  overhead: number;
+  sdkOverhead: number;
+  met: boolean;
+  bad: number;
+}
 const summaries: ModeSummary[] = [];
 for (const [mode, tallies] of results) {
   const t = (v: Variant) => tallies.get(v)!;
@@ -167,24 +236,45 @@ for (const [mode, tallies] of results) {
   const cpu = (v: Variant) => t(v).cpuMicros / t(v).requests;
   // Per-round ratios: the runs of one round ran under the same conditions.
   const ratio = (a: Variant, b: Variant) => median(t(a).rps.map((x, i) => x / t(b).rps[i]));
-  console.log(`${mode} MCP server${mode === 'stateless' ? ' (new McpServer + transport per request)' : ' (one session)'}`);
-  console.log(`${''.padEnd(38)}${'req/s'.padStart(8)}${'range'.padStart(14)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'non-2xx'.padStart(9)}${'errors'.padStart(8)}${'CPU µs/req'.padStart(12)}`);
+  console.log(
+    `${mode} MCP server${mode === 'stateless' ? ' (new McpServer + transport per request)' : ' (one session)'}`,
+  );
+  console.log(
+    `${''.padEnd(38)}${'req/s'.padStart(8)}${'range'.padStart(14)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'non-2xx'.padStart(9)}${'errors'.padStart(8)}${'CPU µs/req'.padStart(12)}`,
+  );
   for (const v of VARIANTS) {
     const x = t(v);
-    console.log(`${LABELS[v].padEnd(38)}${int(rps(v)).padStart(8)}${`${int(Math.min(...x.rps))}-${int(Math.max(...x.rps))}`.padStart(14)}${median(x.p50).toFixed(1).padStart(8)}${median(x.p99).toFixed(1).padStart(8)}${String(x.non2xx).padStart(9)}${String(x.errors).padStart(8)}${int(cpu(v)).padStart(12)}`);
+    console.log(
+      `${LABELS[v].padEnd(38)}${int(rps(v)).padStart(8)}${`${int(Math.min(...x.rps))}-${int(Math.max(...x.rps))}`.padStart(14)}${median(x.p50).toFixed(1).padStart(8)}${median(x.p99).toFixed(1).padStart(8)}${String(x.non2xx).padStart(9)}${String(x.errors).padStart(8)}${int(cpu(v)).padStart(12)}`,
+    );
   }
   const ours = ratio('ours', 'none');
   const sdk = ratio('sdk', 'none');
   const overhead = 1 - ours;
   const sdkOverhead = 1 - sdk;
   const met = overhead <= TARGET_OVERHEAD && ours > sdk;
-  console.log(`ratios (median of per-round ratios): ours/unprotected ${ours.toFixed(3)} (overhead ${(overhead * 100).toFixed(1)} %), SDK/unprotected ${sdk.toFixed(3)} (overhead ${(sdkOverhead * 100).toFixed(1)} %), ours/SDK ${ratio('ours', 'sdk').toFixed(3)}, (iv)/unprotected ${ratio('ours-tools', 'none').toFixed(3)}`);
-  console.log(`CPU per request over unprotected: ours +${int(cpu('ours') - cpu('none'))} µs, SDK +${int(cpu('sdk') - cpu('none'))} µs, (iv) +${int(cpu('ours-tools') - cpu('none'))} µs`);
-  console.log(`target (overhead <= ${TARGET_OVERHEAD * 100} % and below requireBearerAuth's): ${met ? 'met' : 'MISSED'}\n`);
+  console.log(
+    `ratios (median of per-round ratios): ours/unprotected ${ours.toFixed(3)} (overhead ${(overhead * 100).toFixed(1)} %), SDK/unprotected ${sdk.toFixed(3)} (overhead ${(sdkOverhead * 100).toFixed(1)} %), ours/SDK ${ratio('ours', 'sdk').toFixed(3)}, (iv)/unprotected ${ratio('ours-tools', 'none').toFixed(3)}`,
+  );
+  console.log(
+    `CPU per request over unprotected: ours +${int(cpu('ours') - cpu('none'))} µs, SDK +${int(cpu('sdk') - cpu('none'))} µs, (iv) +${int(cpu('ours-tools') - cpu('none'))} µs`,
+  );
+  console.log(
+    `target (overhead <= ${TARGET_OVERHEAD * 100} % and below requireBearerAuth's): ${met ? 'met' : 'MISSED'}\n`,
+  );
   if (profileLines.has(mode)) console.log(`${profileLines.get(mode)!.join('\n')}\n`);
   const bad = VARIANTS.reduce((n, v) => n + t(v).non2xx + t(v).errors, 0);
-  summaries.push({ mode, rps: Object.fromEntries(VARIANTS.map((v) => [v, rps(v)])) as Record<Variant, number>, overhead, sdkOverhead, met, bad });
+  summaries.push({
+    mode,
+    rps: Object.fromEntries(VARIANTS.map((v) => [v, rps(v)])) as Record<Variant, number>,
+    overhead,
+    sdkOverhead,
+    met,
+    bad,
+  });
 }
 
 console.log(machineLoad());
-console.log(`summary: ${summaries.map((s) => `${s.mode}: ${int(s.rps.none)} req/s unprotected, ${int(s.rps.ours)} ours (overhead ${(s.overhead * 100).toFixed(1)} %), ${int(s.rps.sdk)} requireBearerAuth + jose (overhead ${(s.sdkOverhead * 100).toFixed(1)} %), ${int(s.rps['ours-tools'])} with protectMcpServer, target ${s.met ? 'met' : 'missed'}`).join('; ')}; ${summaries.reduce((n, s) => n + s.bad, 0)} non-2xx/errors`);
+console.log(
+  `summary: ${summaries.map((s) => `${s.mode}: ${int(s.rps.none)} req/s unprotected, ${int(s.rps.ours)} ours (overhead ${(s.overhead * 100).toFixed(1)} %), ${int(s.rps.sdk)} requireBearerAuth + jose (overhead ${(s.sdkOverhead * 100).toFixed(1)} %), ${int(s.rps['ours-tools'])} with protectMcpServer, target ${s.met ? 'met' : 'missed'}`).join('; ')}; ${summaries.reduce((n, s) => n + s.bad, 0)} non-2xx/errors`,
+);

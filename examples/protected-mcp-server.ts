@@ -18,15 +18,29 @@ const protection = await createMcpProtection({ issuer, resource });
 function mcpServer(): McpServer {
   const server = new McpServer({ name: 'deploy-tools', version: '1.0.0' });
   const tools = protection.protectMcpServer(server);
-  tools.registerTool('list_services', {
-    description: 'List deployable services',
-    annotations: { readOnlyHint: true },
-  }, async () => ({ content: [{ type: 'text', text: 'api, web, worker' }] }));
-  tools.registerTool('deploy_service', {
-    description: 'Deploy a service version to an environment',
-    inputSchema: { service: z.string(), environment: z.enum(['development', 'staging', 'production']), version: z.string() },
-    annotations: { destructiveHint: true },
-  }, async ({ service, environment, version }) => ({ content: [{ type: 'text', text: `deployed ${service}@${version} to ${environment}` }] }));
+  tools.registerTool(
+    'list_services',
+    {
+      description: 'List deployable services',
+      annotations: { readOnlyHint: true },
+    },
+    async () => ({ content: [{ type: 'text', text: 'api, web, worker' }] }),
+  );
+  tools.registerTool(
+    'deploy_service',
+    {
+      description: 'Deploy a service version to an environment',
+      inputSchema: {
+        service: z.string(),
+        environment: z.enum(['development', 'staging', 'production']),
+        version: z.string(),
+      },
+      annotations: { destructiveHint: true },
+    },
+    async ({ service, environment, version }) => ({
+      content: [{ type: 'text', text: `deployed ${service}@${version} to ${environment}` }],
+    }),
+  );
   return server;
 }
 

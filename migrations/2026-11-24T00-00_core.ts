@@ -19,16 +19,32 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('oidc_payload_pk', ['model', 'id'])
     .execute();
   // revokeByGrantId deletes every artifact of a grant: without this index it scans the table.
-  await db.schema.createIndex('oidc_payload_grant_id_idx').on('oidc_payload').column('grant_id')
-    .where(sql.ref('grant_id'), 'is not', null).execute();
+  await db.schema
+    .createIndex('oidc_payload_grant_id_idx')
+    .on('oidc_payload')
+    .column('grant_id')
+    .where(sql.ref('grant_id'), 'is not', null)
+    .execute();
   // Sessions are looked up by their fixed uid.
-  await db.schema.createIndex('oidc_payload_uid_idx').on('oidc_payload').column('uid')
-    .where(sql.ref('uid'), 'is not', null).execute();
-  await db.schema.createIndex('oidc_payload_user_code_idx').on('oidc_payload').column('user_code')
-    .where(sql.ref('user_code'), 'is not', null).execute();
+  await db.schema
+    .createIndex('oidc_payload_uid_idx')
+    .on('oidc_payload')
+    .column('uid')
+    .where(sql.ref('uid'), 'is not', null)
+    .execute();
+  await db.schema
+    .createIndex('oidc_payload_user_code_idx')
+    .on('oidc_payload')
+    .column('user_code')
+    .where(sql.ref('user_code'), 'is not', null)
+    .execute();
   // The cleanup job deletes expired rows in expiry order.
-  await db.schema.createIndex('oidc_payload_expires_at_idx').on('oidc_payload').column('expires_at')
-    .where(sql.ref('expires_at'), 'is not', null).execute();
+  await db.schema
+    .createIndex('oidc_payload_expires_at_idx')
+    .on('oidc_payload')
+    .column('expires_at')
+    .where(sql.ref('expires_at'), 'is not', null)
+    .execute();
 
   await db.schema
     .createTable('app_user')
@@ -69,7 +85,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('role_name', 'text', (c) => c.notNull().references('role.name'))
     .addPrimaryKeyConstraint('client_role_pk', ['client_id', 'role_name'])
     .execute();
-  await db.schema.createIndex('client_role_role_idx').on('client_role').column('role_name').execute();
+  await db.schema
+    .createIndex('client_role_role_idx')
+    .on('client_role')
+    .column('role_name')
+    .execute();
 
   await db.schema
     .createTable('approver_group')
@@ -79,12 +99,18 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema
     .createTable('group_member')
-    .addColumn('group_name', 'text', (c) => c.notNull().references('approver_group.name').onDelete('cascade'))
+    .addColumn('group_name', 'text', (c) =>
+      c.notNull().references('approver_group.name').onDelete('cascade'),
+    )
     .addColumn('user_id', 'text', (c) => c.notNull().references('app_user.id').onDelete('cascade'))
     .addPrimaryKeyConstraint('group_member_pk', ['group_name', 'user_id'])
     .execute();
   // "Which groups is this user in?" on every approval page.
-  await db.schema.createIndex('group_member_user_idx').on('group_member').column('user_id').execute();
+  await db.schema
+    .createIndex('group_member_user_idx')
+    .on('group_member')
+    .column('user_id')
+    .execute();
 
   await db.schema
     .createTable('signing_key')
@@ -120,29 +146,53 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('hash', 'text', (c) => c.notNull())
     .execute();
   // Audit queries filter by actor and action, newest first.
-  await db.schema.createIndex('audit_event_actor_idx').on('audit_event').columns(['actor', 'seq']).execute();
-  await db.schema.createIndex('audit_event_action_idx').on('audit_event').columns(['action', 'seq']).execute();
+  await db.schema
+    .createIndex('audit_event_actor_idx')
+    .on('audit_event')
+    .columns(['actor', 'seq'])
+    .execute();
+  await db.schema
+    .createIndex('audit_event_action_idx')
+    .on('audit_event')
+    .columns(['action', 'seq'])
+    .execute();
 
   // Default roles of DESIGN §4, as they were on the day this migration was written.
-  const tool = (resource: string, conditions?: object) => ({ resource, action: 'invoke', ...(conditions ? { conditions } : {}) });
+  const tool = (resource: string, conditions?: object) => ({
+    resource,
+    action: 'invoke',
+    ...(conditions ? { conditions } : {}),
+  });
   const defaults = [
     {
       name: 'viewer',
       description: 'Read-only access: list, get and check tools, read resources',
       inherits: [],
-      permissions: [tool('tool:list_*'), tool('tool:get_*'), tool('tool:check_*'), { resource: 'resource:*', action: 'read' }],
+      permissions: [
+        tool('tool:list_*'),
+        tool('tool:get_*'),
+        tool('tool:check_*'),
+        { resource: 'resource:*', action: 'read' },
+      ],
     },
     {
       name: 'developer',
       description: 'Builds, tests and deploys to development and staging',
       inherits: ['viewer'],
-      permissions: [tool('tool:run_tests'), tool('tool:build_artifact'), tool('tool:deploy_service', { environment: ['development', 'staging'] })],
+      permissions: [
+        tool('tool:run_tests'),
+        tool('tool:build_artifact'),
+        tool('tool:deploy_service', { environment: ['development', 'staging'] }),
+      ],
     },
     {
       name: 'senior_developer',
       description: 'Deploys to production and rolls back',
       inherits: ['developer'],
-      permissions: [tool('tool:deploy_service', { environment: ['production'] }), tool('tool:rollback_deployment')],
+      permissions: [
+        tool('tool:deploy_service', { environment: ['production'] }),
+        tool('tool:rollback_deployment'),
+      ],
     },
     {
       name: 'admin',
@@ -151,22 +201,41 @@ export async function up(db: Kysely<any>): Promise<void> {
       permissions: [{ resource: '*', action: '*' }],
     },
   ];
-  await db.insertInto('role').values(defaults.map((r) => ({
-    name: r.name,
-    description: r.description,
-    inherits: JSON.stringify(r.inherits),
-    permissions: JSON.stringify(r.permissions),
-  }))).execute();
+  await db
+    .insertInto('role')
+    .values(
+      defaults.map((r) => ({
+        name: r.name,
+        description: r.description,
+        inherits: JSON.stringify(r.inherits),
+        permissions: JSON.stringify(r.permissions),
+      })),
+    )
+    .execute();
   // Approver groups named by the default scope catalogue.
-  await db.insertInto('approver_group').values([
-    { name: 'tech-lead', description: 'Approves production deployments' },
-    { name: 'sre-oncall', description: 'Approves production deployments and rollbacks' },
-    { name: 'security-team', description: 'Approves admin elevation' },
-  ]).execute();
+  await db
+    .insertInto('approver_group')
+    .values([
+      { name: 'tech-lead', description: 'Approves production deployments' },
+      { name: 'sre-oncall', description: 'Approves production deployments and rollbacks' },
+      { name: 'security-team', description: 'Approves admin elevation' },
+    ])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const t of ['audit_event', 'server_secret', 'signing_key', 'group_member', 'approver_group', 'client_role', 'user_role', 'role', 'app_user', 'oidc_payload']) {
+  for (const t of [
+    'audit_event',
+    'server_secret',
+    'signing_key',
+    'group_member',
+    'approver_group',
+    'client_role',
+    'user_role',
+    'role',
+    'app_user',
+    'oidc_payload',
+  ]) {
     await db.schema.dropTable(t).ifExists().execute();
   }
 }

@@ -6,7 +6,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('elevation_ticket')
     .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('pending','approved','denied','expired','cancelled')`))
+    .addColumn('status', 'text', (c) =>
+      c.notNull().check(sql`status in ('pending','approved','denied','expired','cancelled')`),
+    )
     // The user the elevation is for (null when a client acts on its own behalf).
     .addColumn('requester_id', 'text')
     .addColumn('client_id', 'text', (c) => c.notNull())
@@ -24,13 +26,21 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('elevation_id', 'text')
     .execute();
   // The expiry sweep looks only at pending tickets in expiry order.
-  await sql`create index elevation_ticket_pending_idx on elevation_ticket (expires_at) where status = 'pending'`.execute(db);
+  await sql`create index elevation_ticket_pending_idx on elevation_ticket (expires_at) where status = 'pending'`.execute(
+    db,
+  );
   // Resuming a flow finds its ticket by the CIBA request or interaction.
-  await db.schema.createIndex('elevation_ticket_ref_idx').on('elevation_ticket').column('ref').execute();
+  await db.schema
+    .createIndex('elevation_ticket_ref_idx')
+    .on('elevation_ticket')
+    .column('ref')
+    .execute();
 
   await db.schema
     .createTable('ticket_decision')
-    .addColumn('ticket_id', 'text', (c) => c.notNull().references('elevation_ticket.id').onDelete('cascade'))
+    .addColumn('ticket_id', 'text', (c) =>
+      c.notNull().references('elevation_ticket.id').onDelete('cascade'),
+    )
     .addColumn('approver_id', 'text', (c) => c.notNull())
     .addColumn('decision', 'text', (c) => c.notNull().check(sql`decision in ('approve','deny')`))
     // Scopes of the ticket this approver's groups could approve.
@@ -59,9 +69,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('revoke_seq', 'bigint')
     .execute();
   // Token minting looks up the live elevation of (subject, client, resource).
-  await db.schema.createIndex('elevation_lookup_idx').on('elevation').columns(['subject', 'client_id', 'resource']).execute();
+  await db.schema
+    .createIndex('elevation_lookup_idx')
+    .on('elevation')
+    .columns(['subject', 'client_id', 'resource'])
+    .execute();
   // The revocation feed pages through revocations in order.
-  await sql`create unique index elevation_revoke_seq_idx on elevation (revoke_seq) where revoke_seq is not null`.execute(db);
+  await sql`create unique index elevation_revoke_seq_idx on elevation (revoke_seq) where revoke_seq is not null`.execute(
+    db,
+  );
   await sql`create sequence elevation_revoke_seq`.execute(db);
 
   // Last poll time per CIBA request, for `slow_down` across instances.
@@ -74,5 +90,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`drop sequence if exists elevation_revoke_seq`.execute(db);
-  for (const t of ['ciba_poll', 'elevation', 'ticket_decision', 'elevation_ticket']) await db.schema.dropTable(t).ifExists().execute();
+  for (const t of ['ciba_poll', 'elevation', 'ticket_decision', 'elevation_ticket'])
+    await db.schema.dropTable(t).ifExists().execute();
 }

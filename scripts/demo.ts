@@ -27,11 +27,21 @@ const examplePortSchema = z.coerce.number().int().min(1).max(65_535).default(400
  * resource, renamed to the example's actual URL, so that tokens, the resource metadata and the
  * walkthrough agree whatever EXAMPLE_PORT is.
  */
-async function scopesFile(env: NodeJS.ProcessEnv, dataDir: string, resource: string): Promise<string> {
+async function scopesFile(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+  resource: string,
+): Promise<string> {
   if (env.SCOPES_FILE) return env.SCOPES_FILE;
-  const catalogue = JSON.parse(await readFile(new URL('../scopes.json', import.meta.url), 'utf8')) as { $schema?: string; resources: Record<string, unknown> };
-  const example = catalogue.resources['http://localhost:4000/mcp'] ?? Object.values(catalogue.resources)[0];
-  if (!example) throw new DemoError('scopes.json: the demo needs a resource for the example server (or set SCOPES_FILE)');
+  const catalogue = JSON.parse(
+    await readFile(new URL('../scopes.json', import.meta.url), 'utf8'),
+  ) as { $schema?: string; resources: Record<string, unknown> };
+  const example =
+    catalogue.resources['http://localhost:4000/mcp'] ?? Object.values(catalogue.resources)[0];
+  if (!example)
+    throw new DemoError(
+      'scopes.json: the demo needs a resource for the example server (or set SCOPES_FILE)',
+    );
   delete catalogue.$schema;
   catalogue.resources = { [resource]: example };
   const file = join(dataDir, 'scopes.json');
@@ -40,13 +50,19 @@ async function scopesFile(env: NodeJS.ProcessEnv, dataDir: string, resource: str
 }
 
 /** Reads the environment: the server's configuration and the example's port and resource. */
-async function configure(env: NodeJS.ProcessEnv): Promise<{ config: Config; examplePort: number; resource: string }> {
+async function configure(
+  env: NodeJS.ProcessEnv,
+): Promise<{ config: Config; examplePort: number; resource: string }> {
   const port = examplePortSchema.safeParse(env.EXAMPLE_PORT || undefined);
   if (!port.success) throw new DemoError(`EXAMPLE_PORT: ${port.error.issues[0]!.message}`);
   const dataDir = env.DATA_DIR || DEFAULT_DATA_DIR;
   const resource = `http://localhost:${port.data}/mcp`;
   await mkdir(dataDir, { recursive: true });
-  const config = loadConfig({ ...env, DATA_DIR: dataDir, SCOPES_FILE: await scopesFile(env, dataDir, resource) });
+  const config = loadConfig({
+    ...env,
+    DATA_DIR: dataDir,
+    SCOPES_FILE: await scopesFile(env, dataDir, resource),
+  });
   return { config, examplePort: port.data, resource };
 }
 
@@ -58,36 +74,55 @@ async function main(): Promise<void> {
   let example: ExampleMcpServer | undefined;
   let stopping: Promise<void> | undefined;
   // Stops the example first (it flushes its audit events to the server), then the server.
-  const stop = () => (stopping ??= (async () => {
-    await example?.close().catch((err: unknown) => log.warn({ err }, 'example MCP server did not close cleanly'));
-    await server?.close();
-  })());
+  const stop = () =>
+    (stopping ??= (async () => {
+      await example
+        ?.close()
+        .catch((err: unknown) => log.warn({ err }, 'example MCP server did not close cleanly'));
+      await server?.close();
+    })());
   // `on`, not `once`: a repeated signal (npm and the process group both pass it on) must not end
   // the demo before both servers have closed; `stop` runs once.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       log.info({ signal }, 'demo shutting down');
-      stop().then(() => process.exit(0), (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
+      stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
     });
   }
 
   try {
     // The demo's security-team member is the administrator: no generated admin account.
-    server = await createServer(config, { log, bootstrapAdmin: false, embedded: { role: 'serve', command: 'npm run demo' } });
+    server = await createServer(config, {
+      log,
+      bootstrapAdmin: false,
+      embedded: { role: 'serve', command: 'npm run demo' },
+    });
     const { credentials, generated, save } = await loadCredentials(config.dataDir);
     await seedDemo(server, credentials, generated);
     await save();
     await server.listen();
     example = await startExampleMcpServer({
-      issuer: config.issuer, port: examplePort, resource, clientId: EXAMPLE_CLIENT_ID, clientSecret: credentials.exampleSecret,
+      issuer: config.issuer,
+      port: examplePort,
+      resource,
+      clientId: EXAMPLE_CLIENT_ID,
+      clientSecret: credentials.exampleSecret,
     });
-    process.stdout.write(walkthrough({
-      issuer: config.issuer, resource, credentials, pollInterval: config.cibaPollInterval,
-      mail: config.smtpUrl ? { smtp: true } : { dir: join(config.dataDir, 'mail') },
-    }));
+    process.stdout.write(
+      walkthrough({
+        issuer: config.issuer,
+        resource,
+        credentials,
+        pollInterval: config.cibaPollInterval,
+        mail: config.smtpUrl ? { smtp: true } : { dir: join(config.dataDir, 'mail') },
+      }),
+    );
   } catch (err) {
     await stop().catch(() => {});
     throw err;
@@ -95,7 +130,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof DemoError || err instanceof ConfigError || err instanceof DatabaseInUseError || (err as { code?: string }).code === 'EADDRINUSE';
+  const known =
+    err instanceof DemoError ||
+    err instanceof ConfigError ||
+    err instanceof DatabaseInUseError ||
+    (err as { code?: string }).code === 'EADDRINUSE';
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`demo: ${known ? message : `failed: ${message.split('\n')[0]}`}\n`);
   process.exit(1);

@@ -50,7 +50,16 @@ export function createApp(deps: AppDeps): Koa {
     try {
       await next();
     } finally {
-      deps.log.debug({ reqId: ctx.state.reqId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+      deps.log.debug(
+        {
+          reqId: ctx.state.reqId,
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          ms: Math.round(performance.now() - started),
+        },
+        'request',
+      );
     }
   });
   // First after the request id: no route, oidc-provider's included, sees text it cannot store.
@@ -65,19 +74,26 @@ export function createApp(deps: AppDeps): Koa {
     else deps.log.error({ err, reqId: ctx.state.reqId }, 'oidc-provider server_error');
   });
   // The response stays a generic invalid_client; the log says why (never with the secret).
-  observeClientAuthFailures(deps.provider, (failure, ctx) => deps.log.info({ ...failure, reqId: ctx.state.reqId }, 'client authentication failed'));
+  observeClientAuthFailures(deps.provider, (failure, ctx) =>
+    deps.log.info({ ...failure, reqId: ctx.state.reqId }, 'client authentication failed'),
+  );
   app.use(async (ctx, next) => {
     await next();
     if (ctx.state.databaseUnavailable && ctx.status === 500) {
       ctx.status = 503;
       ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-      ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable; retry shortly' };
+      ctx.body = {
+        error: 'temporarily_unavailable',
+        error_description: 'the service is temporarily unavailable; retry shortly',
+      };
     }
   });
   app.use(errorMiddleware(deps.log));
 
   const ops = new Router();
-  ops.get('/healthz', (ctx) => { ctx.body = { status: 'ok' }; });
+  ops.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
   ops.get('/readyz', async (ctx) => {
     try {
       await sql`select 1`.execute(deps.db);
@@ -108,8 +124,14 @@ export function createApp(deps: AppDeps): Koa {
     // paths: the token endpoint should not pay for matching every router's routes.
     const paths = new Set(r.stack.map((layer) => layer.path));
     const fixed = [...paths].every((path) => typeof path === 'string' && !/[:*(]/.test(path));
-    const mine = prefix ? (path: string) => path.startsWith(prefix) : fixed ? (path: string) => paths.has(path) : () => true;
-    app.use((ctx, next) => (mine(ctx.path) ? routes(ctx as never, () => methods(ctx as never, next)) : next()));
+    const mine = prefix
+      ? (path: string) => path.startsWith(prefix)
+      : fixed
+        ? (path: string) => paths.has(path)
+        : () => true;
+    app.use((ctx, next) =>
+      mine(ctx.path) ? routes(ctx as never, () => methods(ctx as never, next)) : next(),
+    );
   }
   return app;
 }

@@ -1,7 +1,12 @@
 import { userInfo } from 'node:os';
 import type { z } from 'zod';
 import type { AdminActor } from './admin/auth.ts';
-import { ClientCreateBody, UserCreateBody, type ClientCreate, type UserCreate } from './admin/schemas.ts';
+import {
+  ClientCreateBody,
+  UserCreateBody,
+  type ClientCreate,
+  type UserCreate,
+} from './admin/schemas.ts';
 import { ClientAdminService } from './admin/services/clients.ts';
 import { KeyAdminService } from './admin/services/keys.ts';
 import { UserAdminService } from './admin/services/users.ts';
@@ -36,7 +41,11 @@ export function cliActor(command: string): AdminActor {
  * Validates with the admin API's body schema; a refusal names the command-line flag.
  * `flags` maps body fields to flags (`roles` → `role`).
  */
-function validate<S extends z.ZodType>(schema: S, input: unknown, flags: Record<string, string>): z.output<S> {
+function validate<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  flags: Record<string, string>,
+): z.output<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
@@ -45,14 +54,39 @@ function validate<S extends z.ZodType>(schema: S, input: unknown, flags: Record<
 }
 
 /** `users add` options checked by the admin API's rules, before anything is opened. */
-export function userInput(input: { email: string; password: string; name?: string; roles?: string[]; groups?: string[] }): UserCreate {
+export function userInput(input: {
+  email: string;
+  password: string;
+  name?: string;
+  roles?: string[];
+  groups?: string[];
+}): UserCreate {
   return validate(UserCreateBody, input, { roles: 'role', groups: 'group' });
 }
 
 /** `clients add` options checked by the admin API's rules; `secret` is the command line's own. */
-export function clientInput(input: { id: string; secret?: string; name?: string; redirectUris?: string[]; grantTypes?: string[]; roles?: string[]; mcpResource?: string; tokenEndpointAuthMethod?: string; jwksUri?: string; jwks?: unknown }): ClientCreate & { secret?: string } {
+export function clientInput(input: {
+  id: string;
+  secret?: string;
+  name?: string;
+  redirectUris?: string[];
+  grantTypes?: string[];
+  roles?: string[];
+  mcpResource?: string;
+  tokenEndpointAuthMethod?: string;
+  jwksUri?: string;
+  jwks?: unknown;
+}): ClientCreate & { secret?: string } {
   const { secret, ...fields } = input;
-  const body = validate(ClientCreateBody, fields, { redirectUris: 'redirect-uri', grantTypes: 'grant-type', roles: 'role', mcpResource: 'mcp-resource', tokenEndpointAuthMethod: 'auth-method', jwksUri: 'jwks-uri', jwks: 'jwks' });
+  const body = validate(ClientCreateBody, fields, {
+    redirectUris: 'redirect-uri',
+    grantTypes: 'grant-type',
+    roles: 'role',
+    mcpResource: 'mcp-resource',
+    tokenEndpointAuthMethod: 'auth-method',
+    jwksUri: 'jwks-uri',
+    jwks: 'jwks',
+  });
   return secret === undefined ? body : { ...body, secret };
 }
 
@@ -65,7 +99,13 @@ export async function addUser(s: Server, body: UserCreate) {
 /** `clients add`: registers the client and its `client.created` audit event. */
 export async function addClient(s: Server, input: ClientCreate & { secret?: string }) {
   const { secret, ...body } = input;
-  const service = new ClientAdminService({ db: s.db.db, audit: s.audit, provider: s.provider, catalogue: s.catalogue, roles: s.roles });
+  const service = new ClientAdminService({
+    db: s.db.db,
+    audit: s.audit,
+    provider: s.provider,
+    catalogue: s.catalogue,
+    roles: s.roles,
+  });
   const { client, clientSecret } = await service.create(cliActor('clients add'), body, secret);
   return { clientId: client.id, clientSecret };
 }

@@ -6,7 +6,12 @@ import { startServer } from './serve.ts';
 import { connect, DatabaseInUseError } from './db/connect.ts';
 import type { LockInfo } from './db/owner-lock.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { CLIENT_AUTH_METHODS, clientAuthentication, type ClientAuthMethod, type NewClientInput } from './oidc/clients.ts';
+import {
+  CLIENT_AUTH_METHODS,
+  clientAuthentication,
+  type ClientAuthMethod,
+  type NewClientInput,
+} from './oidc/clients.ts';
 import { CatalogueError } from './config/scopes.ts';
 import { addClient, addUser, clientInput, rotateKeys, UsageError, userInput } from './cli-admin.ts';
 
@@ -24,10 +29,12 @@ Commands:
   gateway               protect any MCP server (any language) as a reverse proxy (port 4200)
 
 Configuration comes from environment variables (see README). Use '<command> --help' for details.`,
-  serve: 'Usage: mcp-elevate serve\n\nStarts the server with the configuration from the environment.',
+  serve:
+    'Usage: mcp-elevate serve\n\nStarts the server with the configuration from the environment.',
   migrate: 'Usage: mcp-elevate migrate\n\nApplies pending database migrations and exits.',
   'users add': `Usage: mcp-elevate users add --email E --password P [--name N] [--role R]... [--group G]...`,
-  'users list': 'Usage: mcp-elevate users list\n\nPrints one user a line: email, name, roles, groups.',
+  'users list':
+    'Usage: mcp-elevate users list\n\nPrints one user a line: email, name, roles, groups.',
   'clients add': `Usage: mcp-elevate clients add --id ID [--secret S] [--redirect-uri U]... [--grant-type T]... [--role R]... [--name N]
        [--mcp-resource URL] [--auth-method M] [--jwks-uri URL | --jwks JSON]
 
@@ -39,7 +46,8 @@ resource's audit events (scope audit:write).
   client_secret_post   secret in the request body (client_secret)
   private_key_jwt      a signed client_assertion; needs --jwks-uri URL or --jwks '{"keys":[...]}'
   none                 public client (default with --redirect-uri and no --secret); not for client_credentials`,
-  'keys rotate': 'Usage: mcp-elevate keys rotate\n\nAdds a new ES256 signing key; previous keys stay in the JWKS for 24 h.',
+  'keys rotate':
+    'Usage: mcp-elevate keys rotate\n\nAdds a new ES256 signing key; previous keys stay in the JWKS for 24 h.',
   'audit verify': `Usage: mcp-elevate audit verify
 
 Walks the audit log's hash chain in order. Prints 'ok: N events' and exits 0, or prints
@@ -63,7 +71,10 @@ a client_credentials client whose token sends audit events); GATEWAY_PRINCIPAL_S
 };
 
 /** Tells the operator why a command pauses: the embedded database's owner is busy or starting. */
-const waiting = (holder: LockInfo) => console.error(`mcp-elevate: waiting for process ${holder.pid} (${holder.command}), which holds the embedded database`);
+const waiting = (holder: LockInfo) =>
+  console.error(
+    `mcp-elevate: waiting for process ${holder.pid} (${holder.command}), which holds the embedded database`,
+  );
 
 /**
  * Runs `fn` on the server's services without listening. With the embedded database it goes
@@ -71,7 +82,9 @@ const waiting = (holder: LockInfo) => console.error(`mcp-elevate: waiting for pr
  */
 async function withServer<T>(command: string, fn: (s: Server) => Promise<T>): Promise<T> {
   const server = await createServer(loadConfig(), {
-    workers: false, bootstrapAdmin: false, log: (await import('pino')).pino({ level: 'silent' }),
+    workers: false,
+    bootstrapAdmin: false,
+    log: (await import('pino')).pino({ level: 'silent' }),
     embedded: { role: 'use', command: `mcp-elevate ${command}`, onWait: waiting },
   });
   try {
@@ -81,9 +94,17 @@ async function withServer<T>(command: string, fn: (s: Server) => Promise<T>): Pr
   }
 }
 
-function parse(args: string[], options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>) {
+function parse(
+  args: string[],
+  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>,
+) {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false }).values as Record<string, string | string[] | boolean | undefined>;
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }).values as Record<string, string | string[] | boolean | undefined>;
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]);
   }
@@ -95,7 +116,9 @@ const need = (v: unknown, name: string): string => {
 };
 
 /** `--auth-method`, `--jwks-uri`, `--jwks` of `clients add`; a bad combination is a usage error. */
-function clientAuthFlags(v: Record<string, unknown>): Pick<NewClientInput, 'authMethod' | 'jwksUri' | 'jwks'> {
+function clientAuthFlags(
+  v: Record<string, unknown>,
+): Pick<NewClientInput, 'authMethod' | 'jwksUri' | 'jwks'> {
   const method = v['auth-method'] as string | undefined;
   if (method !== undefined && !(CLIENT_AUTH_METHODS as readonly string[]).includes(method)) {
     throw new UsageError(`--auth-method must be one of ${CLIENT_AUTH_METHODS.join(', ')}`);
@@ -107,12 +130,25 @@ function clientAuthFlags(v: Record<string, unknown>): Pick<NewClientInput, 'auth
     } catch {
       throw new UsageError('--jwks must be a JSON Web Key Set: {"keys":[...]}');
     }
-    if (!jwks || !Array.isArray(jwks.keys)) throw new UsageError('--jwks must be a JSON Web Key Set: {"keys":[...]}');
+    if (!jwks || !Array.isArray(jwks.keys))
+      throw new UsageError('--jwks must be a JSON Web Key Set: {"keys":[...]}');
   }
-  const flags = { authMethod: method as ClientAuthMethod | undefined, jwksUri: v['jwks-uri'] as string | undefined, jwks };
+  const flags = {
+    authMethod: method as ClientAuthMethod | undefined,
+    jwksUri: v['jwks-uri'] as string | undefined,
+    jwks,
+  };
   try {
-    clientAuthentication({ id: '-', secret: v.secret as string | undefined, redirectUris: v['redirect-uri'] as string[] | undefined, ...flags },
-      (v['grant-type'] as string[] | undefined) ?? (v['redirect-uri'] ? [] : ['client_credentials']));
+    clientAuthentication(
+      {
+        id: '-',
+        secret: v.secret as string | undefined,
+        redirectUris: v['redirect-uri'] as string[] | undefined,
+        ...flags,
+      },
+      (v['grant-type'] as string[] | undefined) ??
+        (v['redirect-uri'] ? [] : ['client_credentials']),
+    );
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -121,7 +157,7 @@ function clientAuthFlags(v: Record<string, unknown>): Pick<NewClientInput, 'auth
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub] = argv;
-  const key = sub && !sub.startsWith('-') ? `${cmd} ${sub}` : cmd ?? '';
+  const key = sub && !sub.startsWith('-') ? `${cmd} ${sub}` : (cmd ?? '');
   const rest = argv.slice(key.split(' ').length);
   if (!cmd || cmd === '--help' || cmd === 'help') {
     console.log(HELP.main);
@@ -140,7 +176,12 @@ export async function main(argv: string[]): Promise<number> {
     case 'migrate': {
       parse(rest, {});
       const config = loadConfig();
-      const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, command: 'mcp-elevate migrate', onWait: waiting });
+      const db = await connect({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        command: 'mcp-elevate migrate',
+        onWait: waiting,
+      });
       try {
         const applied = await migrateToLatest(db.db);
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema is up to date');
@@ -150,10 +191,19 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'users add': {
-      const v = parse(rest, { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, role: { type: 'string', multiple: true }, group: { type: 'string', multiple: true } });
+      const v = parse(rest, {
+        email: { type: 'string' },
+        password: { type: 'string' },
+        name: { type: 'string' },
+        role: { type: 'string', multiple: true },
+        group: { type: 'string', multiple: true },
+      });
       const input = userInput({
-        email: need(v.email, 'email'), password: need(v.password, 'password'), name: v.name as string | undefined,
-        roles: v.role as string[] | undefined, groups: v.group as string[] | undefined,
+        email: need(v.email, 'email'),
+        password: need(v.password, 'password'),
+        name: v.name as string | undefined,
+        roles: v.role as string[] | undefined,
+        groups: v.group as string[] | undefined,
       });
       const user = await withServer(key, (s) => addUser(s, input));
       console.log(`created user ${user.email} (${user.id})`);
@@ -162,17 +212,45 @@ export async function main(argv: string[]): Promise<number> {
     case 'users list': {
       parse(rest, {});
       const users = await withServer(key, (s) => s.users.list({ limit: 10_000 }));
-      for (const u of users) console.log([u.email, u.name || '-', u.roles.join(',') || '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : ''].join('\t').trimEnd());
+      for (const u of users)
+        console.log(
+          [
+            u.email,
+            u.name || '-',
+            u.roles.join(',') || '-',
+            u.groups.join(',') || '-',
+            u.disabled ? 'disabled' : '',
+          ]
+            .join('\t')
+            .trimEnd(),
+        );
       return 0;
     }
     case 'clients add': {
-      const v = parse(rest, { id: { type: 'string' }, secret: { type: 'string' }, name: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, 'grant-type': { type: 'string', multiple: true }, role: { type: 'string', multiple: true }, 'mcp-resource': { type: 'string' }, 'auth-method': { type: 'string' }, 'jwks-uri': { type: 'string' }, jwks: { type: 'string' } });
+      const v = parse(rest, {
+        id: { type: 'string' },
+        secret: { type: 'string' },
+        name: { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        'grant-type': { type: 'string', multiple: true },
+        role: { type: 'string', multiple: true },
+        'mcp-resource': { type: 'string' },
+        'auth-method': { type: 'string' },
+        'jwks-uri': { type: 'string' },
+        jwks: { type: 'string' },
+      });
       const auth = clientAuthFlags(v);
       const input = clientInput({
         mcpResource: v['mcp-resource'] as string | undefined,
-        id: need(v.id, 'id'), secret: v.secret as string | undefined, name: v.name as string | undefined,
-        redirectUris: v['redirect-uri'] as string[] | undefined, grantTypes: v['grant-type'] as string[] | undefined, roles: v.role as string[] | undefined,
-        tokenEndpointAuthMethod: auth.authMethod, jwksUri: auth.jwksUri, jwks: auth.jwks,
+        id: need(v.id, 'id'),
+        secret: v.secret as string | undefined,
+        name: v.name as string | undefined,
+        redirectUris: v['redirect-uri'] as string[] | undefined,
+        grantTypes: v['grant-type'] as string[] | undefined,
+        roles: v.role as string[] | undefined,
+        tokenEndpointAuthMethod: auth.authMethod,
+        jwksUri: auth.jwksUri,
+        jwks: auth.jwks,
       });
       const res = await withServer(key, (s) => addClient(s, input));
       console.log(`created client ${res.clientId}`);
@@ -183,16 +261,21 @@ export async function main(argv: string[]): Promise<number> {
     case 'example-mcp-server': {
       const v = parse(rest, { port: { type: 'string' } });
       const port = v.port === undefined ? 4000 : Number(v.port);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('--port must be a port number (1-65535)');
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new UsageError('--port must be a port number (1-65535)');
       // Loaded on demand: the example is a verifier client and needs none of the server code.
       const { startExampleMcpServer } = await import('./example/index.ts');
       const env = process.env;
       const example = await startExampleMcpServer({
-        issuer: env.ISSUER ?? 'http://localhost:3000', port, resource: env.EXAMPLE_RESOURCE || undefined,
-        clientId: env.EXAMPLE_CLIENT_ID || undefined, clientSecret: env.EXAMPLE_CLIENT_SECRET || undefined,
+        issuer: env.ISSUER ?? 'http://localhost:3000',
+        port,
+        resource: env.EXAMPLE_RESOURCE || undefined,
+        clientId: env.EXAMPLE_CLIENT_ID || undefined,
+        clientSecret: env.EXAMPLE_CLIENT_SECRET || undefined,
       });
       console.log(`example MCP server: ${example.resource} (listening on ${example.url})`);
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void example.close().finally(() => process.exit(0)));
+      for (const signal of ['SIGINT', 'SIGTERM'] as const)
+        process.once(signal, () => void example.close().finally(() => process.exit(0)));
       return -1; // keeps running
     }
     case 'gateway': {
@@ -203,7 +286,12 @@ export async function main(argv: string[]): Promise<number> {
     case 'audit verify': {
       parse(rest, {});
       const config = loadConfig();
-      const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, command: 'mcp-elevate audit verify', onWait: waiting });
+      const db = await connect({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        command: 'mcp-elevate audit verify',
+        onWait: waiting,
+      });
       try {
         const { AuditLog } = await import('./audit/audit-log.ts');
         const result = await new AuditLog(db.db).verify();
@@ -220,8 +308,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'keys rotate': {
       parse(rest, {});
-      const { res, owner } = await withServer(key, async (s) => ({ res: await rotateKeys(s), owner: s.db.owner }));
-      console.log(`new signing key ${res.kid}; ${res.retiring.length} previous key(s) stay published for 24 h`);
+      const { res, owner } = await withServer(key, async (s) => ({
+        res: await rotateKeys(s),
+        owner: s.db.owner,
+      }));
+      console.log(
+        `new signing key ${res.kid}; ${res.retiring.length} previous key(s) stay published for 24 h`,
+      );
       // A server signs with the keys it loaded at start (README "Key rotation").
       if (owner) console.log(`the server running as process ${owner} signs with it once restarted`);
       return 0;
@@ -230,10 +323,22 @@ export async function main(argv: string[]): Promise<number> {
   return 1;
 }
 
-main(process.argv.slice(2)).then((code) => {
-  if (code >= 0) process.exit(code);
-}, (err: unknown) => {
-  const known = err instanceof UsageError || err instanceof ConfigError || err instanceof AppError || err instanceof CatalogueError || err instanceof DatabaseInUseError;
-  console.error(`mcp-elevate: ${known ? (err as Error).message : 'failed: ' + ((err as Error).message ?? String(err)).split('\n')[0]}`);
-  process.exit(known && !(err instanceof AppError) && !(err instanceof DatabaseInUseError) ? 2 : 1);
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    const known =
+      err instanceof UsageError ||
+      err instanceof ConfigError ||
+      err instanceof AppError ||
+      err instanceof CatalogueError ||
+      err instanceof DatabaseInUseError;
+    console.error(
+      `mcp-elevate: ${known ? (err as Error).message : 'failed: ' + ((err as Error).message ?? String(err)).split('\n')[0]}`,
+    );
+    process.exit(
+      known && !(err instanceof AppError) && !(err instanceof DatabaseInUseError) ? 2 : 1,
+    );
+  },
+);

@@ -7,7 +7,13 @@ export class AppError extends Error {
   readonly status: number;
   readonly detail?: Record<string, unknown>;
 
-  constructor(code: string, status: number, message: string, detail?: Record<string, unknown>, options?: ErrorOptions) {
+  constructor(
+    code: string,
+    status: number,
+    message: string,
+    detail?: Record<string, unknown>,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.code = code;
     this.status = status;
@@ -15,6 +21,9 @@ export class AppError extends Error {
   }
 }
 
-export const notFound = (what: string, detail?: Record<string, unknown>) => new AppError('ERR_NOT_FOUND', 404, `${what} not found`, detail);
-export const conflict = (message: string, detail?: Record<string, unknown>) => new AppError('ERR_CONFLICT', 409, message, detail);
-export const invalid = (message: string, detail?: Record<string, unknown>) => new AppError('ERR_INVALID', 400, message, detail);
+export const notFound = (what: string, detail?: Record<string, unknown>) =>
+  new AppError('ERR_NOT_FOUND', 404, `${what} not found`, detail);
+export const conflict = (message: string, detail?: Record<string, unknown>) =>
+  new AppError('ERR_CONFLICT', 409, message, detail);
+export const invalid = (message: string, detail?: Record<string, unknown>) =>
+  new AppError('ERR_INVALID', 400, message, detail);

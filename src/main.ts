@@ -73,7 +73,15 @@ export interface ServerOptions {
 const SHUTDOWN_GRACE_MS = 500;
 
 /** Redaction paths so that secrets never reach the logs. */
-export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.client_secret', '*.token', '*.access_token', '*.refresh_token'];
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.password',
+  '*.client_secret',
+  '*.token',
+  '*.access_token',
+  '*.refresh_token',
+];
 
 /**
  * Composition root: validates the catalogue, opens and migrates the database, loads (or creates)
@@ -81,29 +89,65 @@ export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie', '*
  */
 export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
   const log = opts.log ?? pino({ level: config.logLevel, redact: LOG_REDACT });
-  const db = await connect({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...(opts.embedded ?? { role: 'serve', command: 'mcp-elevate serve' }) });
+  const db = await connect({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    ...(opts.embedded ?? { role: 'serve', command: 'mcp-elevate serve' }),
+  });
   try {
     await migrateToLatest(db.db);
     const roles = new RoleService(db.db);
-    const catalogue = await loadCatalogue(config.scopesFile, (await roles.roles()).map((r) => r.name));
-    const [signingKeys, cookieKeys] = await Promise.all([loadSigningKeys(db.db), loadCookieKeys(db.db)]);
+    const catalogue = await loadCatalogue(
+      config.scopesFile,
+      (await roles.roles()).map((r) => r.name),
+    );
+    const [signingKeys, cookieKeys] = await Promise.all([
+      loadSigningKeys(db.db),
+      loadCookieKeys(db.db),
+    ]);
     const users = new UserRepository(db.db);
-    const audit = new AuditLog(db.db, { onError: (err) => log.warn({ err }, 'audit chaining failed; retrying') });
+    const audit = new AuditLog(db.db, {
+      onError: (err) => log.warn({ err }, 'audit chaining failed; retrying'),
+    });
     const elevation = new ElevationService({ db: db.db, catalogue, roles, audit });
     // One verifier of the server's own tokens for every consumer (DESIGN §8 Trust boundaries).
-    const tokens = createOwnTokenVerifier({ issuer: config.issuer, db: db.db, catalogue, roles, loadKeys: () => loadSigningKeys(db.db) });
-    const knownResource = (aud: string) => acceptedScopes(catalogue, config.issuer, aud) !== undefined;
-    const provider = createProvider({ config, db: db.db, catalogue, users, roles, signingKeys, cookieKeys, elevation, tokens });
-    elevation.addHooks({ afterCommit: (ticket) => resumeCibaRequest({ provider, catalogue, issuer: config.issuer, elevation }, ticket) });
+    const tokens = createOwnTokenVerifier({
+      issuer: config.issuer,
+      db: db.db,
+      catalogue,
+      roles,
+      loadKeys: () => loadSigningKeys(db.db),
+    });
+    const knownResource = (aud: string) =>
+      acceptedScopes(catalogue, config.issuer, aud) !== undefined;
+    const provider = createProvider({
+      config,
+      db: db.db,
+      catalogue,
+      users,
+      roles,
+      signingKeys,
+      cookieKeys,
+      elevation,
+      tokens,
+    });
+    elevation.addHooks({
+      afterCommit: (ticket) =>
+        resumeCibaRequest({ provider, catalogue, issuer: config.issuer, elevation }, ticket),
+    });
     let outbox: OutboxWorker | undefined;
-    elevation.addHooks(mailNotifications({ issuer: config.issuer, catalogue, kick: () => outbox?.kick() }));
+    elevation.addHooks(
+      mailNotifications({ issuer: config.issuer, catalogue, kick: () => outbox?.kick() }),
+    );
     const metrics = createServerMetrics(db.db);
     observeProvider(provider, metrics);
     elevation.addHooks({
       outcome(scopes, outcome, ticket) {
         for (const scope of scopes) metrics.elevations.inc({ scope, outcome });
         if (ticket?.decided_at && (outcome === 'approved' || outcome === 'denied')) {
-          metrics.approvalLatency.observe((ticket.decided_at.getTime() - new Date(ticket.created_at).getTime()) / 1000);
+          metrics.approvalLatency.observe(
+            (ticket.decided_at.getTime() - new Date(ticket.created_at).getTime()) / 1000,
+          );
         }
       },
     });
@@ -120,13 +164,35 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       routers: [
         metricsRoutes(metrics),
         homeRoutes({ issuer: config.issuer, catalogue }),
-        interactionRoutes({ provider, users, roles, catalogue, audit, csrf, elevation, signIn, issuer: config.issuer }),
+        interactionRoutes({
+          provider,
+          users,
+          roles,
+          catalogue,
+          audit,
+          csrf,
+          elevation,
+          signIn,
+          issuer: config.issuer,
+        }),
         elevationRoutes({ elevation, issuer: config.issuer, signingKeys, tokens, knownResource }),
         auditIngestRoutes({
-          audit, tokens, audience: auditResource(config.issuer), mcpResourceOf: (id) => mcpResourceOf(db.db, id),
+          audit,
+          tokens,
+          audience: auditResource(config.issuer),
+          mcpResourceOf: (id) => mcpResourceOf(db.db, id),
           limits: { eventsPerMinute: config.auditIngestEventsPerMinute },
         }),
-        createAdminRouter({ issuer: config.issuer, provider, db: db.db, roles, audit, catalogue, elevation, tokens }),
+        createAdminRouter({
+          issuer: config.issuer,
+          provider,
+          db: db.db,
+          roles,
+          audit,
+          catalogue,
+          elevation,
+          tokens,
+        }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
         approvalRoutes({ elevation, users, catalogue, audit, csrf, signIn, db: db.db, provider }),
       ],
@@ -136,13 +202,20 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     let http: HttpServer | undefined;
     const served = { started: 0, completed: 0 };
     const timers: NodeJS.Timeout[] = [];
-    const mailer = createMailer({ smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, dataDir: config.dataDir }, log);
+    const mailer = createMailer(
+      { smtpUrl: config.smtpUrl, mailFrom: config.mailFrom, dataDir: config.dataDir },
+      log,
+    );
     if (opts.workers !== false) {
       outbox = startOutboxWorker({ db: db.db, mailer, log });
       audit.start();
       const cleanup = setInterval(() => {
-        deleteExpiredPayloads(db.db).catch((err) => log.warn({ err }, 'expired artifact cleanup failed'));
-        deleteExpiredCounters(db.db).catch((err) => log.warn({ err }, 'expired throttle cleanup failed'));
+        deleteExpiredPayloads(db.db).catch((err) =>
+          log.warn({ err }, 'expired artifact cleanup failed'),
+        );
+        deleteExpiredCounters(db.db).catch((err) =>
+          log.warn({ err }, 'expired throttle cleanup failed'),
+        );
       }, 10 * 60_000);
       // Pending tickets past their expiry are closed (and their flows told) within seconds.
       const sweep = setInterval(() => {
@@ -155,7 +228,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     }
 
     return {
-      config, provider, db, log, catalogue, users, roles, audit, elevation,
+      config,
+      provider,
+      db,
+      log,
+      catalogue,
+      users,
+      roles,
+      audit,
+      elevation,
       async listen(port = config.port) {
         http = app.listen(port, '0.0.0.0');
         // Requests the server began handling vs. answered in full: equal after a graceful close.
@@ -207,7 +288,13 @@ async function bootstrapAdmin(config: Config, users: UserRepository, log: Logger
   const password = randomBytes(18).toString('base64url');
   const email = 'admin@localhost';
   try {
-    await users.create({ email, password, name: 'Administrator', roles: ['admin'], groups: ['security-team'] });
+    await users.create({
+      email,
+      password,
+      name: 'Administrator',
+      roles: ['admin'],
+      groups: ['security-team'],
+    });
   } catch (err) {
     // Another instance created it at the same moment: nothing to do.
     if ((err as { code?: string }).code === 'ERR_CONFLICT') return;
@@ -217,5 +304,7 @@ async function bootstrapAdmin(config: Config, users: UserRepository, log: Logger
   const file = join(config.dataDir, 'initial-admin-password');
   await writeFile(file, `${password}\n`, { mode: 0o600 });
   log.info({ email, passwordFile: file }, 'created the initial admin account');
-  process.stdout.write(`\nInitial admin account: ${email}\nOne-time password: ${password}\n(also saved to ${file}, mode 0600)\n\n`);
+  process.stdout.write(
+    `\nInitial admin account: ${email}\nOne-time password: ${password}\n(also saved to ${file}, mode 0600)\n\n`,
+  );
 }

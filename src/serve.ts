@@ -5,7 +5,9 @@ import { createServer, type Server } from './main.ts';
  * Reads the environment, starts the server on the configured port and closes it gracefully on
  * SIGTERM/SIGINT.
  */
-export async function startServer(env: Record<string, string | undefined> = process.env): Promise<Server> {
+export async function startServer(
+  env: Record<string, string | undefined> = process.env,
+): Promise<Server> {
   const config = loadConfig(env);
   const server = await createServer(config);
   await server.listen();

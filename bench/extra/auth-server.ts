@@ -30,11 +30,13 @@ function countStatements(): () => Array<[string, number, number]> {
     const first = args[0] as string | { text?: string } | undefined;
     // One line per statement shape: lists of parameters of any length count as one statement,
     // and so do multi-row VALUES.
-    const raw = typeof first === 'string' ? first : first?.text ?? '<unknown>';
+    const raw = typeof first === 'string' ? first : (first?.text ?? '<unknown>');
     // Normalised once per distinct text: the counting must cost the measured server next to nothing.
     let text = shapes.get(raw);
     if (text === undefined) {
-      text = raw.replace(/\s+/g, ' ').replace(/\(\$\d+(, \$\d+)*\)(, \(\$\d+(, \$\d+)*\))*/g, '($…)');
+      text = raw
+        .replace(/\s+/g, ' ')
+        .replace(/\(\$\d+(, \$\d+)*\)(, \(\$\d+(, \$\d+)*\))*/g, '($…)');
       if (shapes.size < 10_000) shapes.set(raw, text);
     }
     const entry = counts.get(text) ?? { n: 0, rows: 0 };
@@ -43,9 +45,12 @@ function countStatements(): () => Array<[string, number, number]> {
     const result = (original as (...a: unknown[]) => unknown).apply(this, args);
     // Promise form (kysely's): rows returned (SELECT, RETURNING) or changed. The caller keeps its own handlers.
     if (result instanceof Promise) {
-      result.then((r: { rowCount?: number | null; rows?: unknown[] }) => {
-        entry.rows += r?.rows?.length || r?.rowCount || 0;
-      }, () => undefined);
+      result.then(
+        (r: { rowCount?: number | null; rows?: unknown[] }) => {
+          entry.rows += r?.rows?.length || r?.rowCount || 0;
+        },
+        () => undefined,
+      );
     }
     return result;
   } as typeof original;
@@ -80,8 +85,10 @@ await serveChild(async () => {
   });
   const server = await createServer(config, { bootstrapAdmin: false });
   const info: Record<string, string> = {};
-  for (const user of fixtures.users ?? []) info[`user:${user.email}`] = (await server.users.create(user)).id;
-  for (const client of fixtures.clients ?? []) await registerClient(server.provider, server.db.db, client);
+  for (const user of fixtures.users ?? [])
+    info[`user:${user.email}`] = (await server.users.create(user)).id;
+  for (const client of fixtures.clients ?? [])
+    await registerClient(server.provider, server.db.db, client);
   const url = await server.listen(port);
   return {
     info: { ...info, url },

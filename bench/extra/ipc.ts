@@ -28,7 +28,11 @@ type ChildMessage =
   | ({ type: 'sample' } & Sample)
   | { type: 'profiled' };
 
-type DriverMessage = { cmd: 'sample'; gc?: boolean } | { cmd: 'profile:start' } | { cmd: 'profile:stop'; file: string } | { cmd: 'stop' };
+type DriverMessage =
+  | { cmd: 'sample'; gc?: boolean }
+  | { cmd: 'profile:start' }
+  | { cmd: 'profile:stop'; file: string }
+  | { cmd: 'stop' };
 
 /** What a started target gives the child side of the protocol. */
 export interface ChildTarget {
@@ -43,7 +47,10 @@ export interface ChildTarget {
 
 /** Child side: starts the target, reports `ready`, answers the driver until told to stop. */
 export async function serveChild(start: () => Promise<ChildTarget>): Promise<void> {
-  if (!process.send) throw new TypeError('this benchmark target must be started by a bench/*.ts driver (fork with IPC)');
+  if (!process.send)
+    throw new TypeError(
+      'this benchmark target must be started by a bench/*.ts driver (fork with IPC)',
+    );
   const send = (m: ChildMessage) => process.send!(m);
   const target = await start();
   let stopProfile: ((file: string) => Promise<void>) | undefined;
@@ -54,7 +61,14 @@ export async function serveChild(start: () => Promise<ChildTarget>): Promise<voi
         if (message.gc) (globalThis as { gc?: () => void }).gc?.();
         const { user, system } = process.cpuUsage();
         const { rss, heapUsed } = process.memoryUsage();
-        send({ type: 'sample', cpuMicros: user + system, rss, heapUsed, statements: target.statements?.() ?? [], extra: target.extra?.() ?? {} });
+        send({
+          type: 'sample',
+          cpuMicros: user + system,
+          rss,
+          heapUsed,
+          statements: target.statements?.() ?? [],
+          extra: target.extra?.() ?? {},
+        });
         break;
       }
       case 'profile:start':
@@ -91,32 +105,38 @@ export interface RunningChild {
 const START_TIMEOUT_MS = 120_000;
 
 /** Forks `script` (a URL), waits for `ready`. `exposeGc`: start it with `--expose-gc` (see {@link RunningChild.sample}). */
-export async function startChild(label: string, script: URL, env: Record<string, string>, opts: { exposeGc?: boolean } = {}): Promise<RunningChild> {
+export async function startChild(
+  label: string,
+  script: URL,
+  env: Record<string, string>,
+  opts: { exposeGc?: boolean } = {},
+): Promise<RunningChild> {
   const child: ChildProcess = fork(script, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: [...process.execArgv, ...(opts.exposeGc ? ['--expose-gc'] : [])],
   });
-  const next = <T extends ChildMessage['type']>(type: T, timeoutMs = 30_000) => new Promise<Extract<ChildMessage, { type: T }>>((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      child.off('message', onMessage).off('exit', onExit);
-    };
-    const onMessage = (m: ChildMessage) => {
-      if (m.type !== type) return;
-      done();
-      resolve(m as Extract<ChildMessage, { type: T }>);
-    };
-    const onExit = (code: number | null) => {
-      done();
-      reject(new Error(`${label}: exited (code ${code}) before sending "${type}"`));
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`${label}: no "${type}" within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('message', onMessage).once('exit', onExit);
-  });
+  const next = <T extends ChildMessage['type']>(type: T, timeoutMs = 30_000) =>
+    new Promise<Extract<ChildMessage, { type: T }>>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        child.off('message', onMessage).off('exit', onExit);
+      };
+      const onMessage = (m: ChildMessage) => {
+        if (m.type !== type) return;
+        done();
+        resolve(m as Extract<ChildMessage, { type: T }>);
+      };
+      const onExit = (code: number | null) => {
+        done();
+        reject(new Error(`${label}: exited (code ${code}) before sending "${type}"`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${label}: no "${type}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      child.on('message', onMessage).once('exit', onExit);
+    });
 
   try {
     const { info } = await next('ready', START_TIMEOUT_MS);
@@ -156,7 +176,11 @@ export async function startChild(label: string, script: URL, env: Record<string,
 export function statementsBetween(before: Sample, after: Sample): Array<[string, number, number]> {
   const earlier = new Map(before.statements.map(([sql, n, rows]) => [sql, [n, rows] as const]));
   return after.statements
-    .map(([sql, n, rows]): [string, number, number] => [sql, n - (earlier.get(sql)?.[0] ?? 0), rows - (earlier.get(sql)?.[1] ?? 0)])
+    .map(([sql, n, rows]): [string, number, number] => [
+      sql,
+      n - (earlier.get(sql)?.[0] ?? 0),
+      rows - (earlier.get(sql)?.[1] ?? 0),
+    ])
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1]);
 }

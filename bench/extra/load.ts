@@ -17,19 +17,24 @@ export interface RunResult {
   errorSamples: string[];
 }
 
-const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 200);
+const describe = (error: unknown) =>
+  (error instanceof Error ? error.message : String(error)).slice(0, 200);
 
 function noteError(result: RunResult, error: unknown): void {
   result.errors++;
   const text = describe(error);
-  if (result.errorSamples.length < 5 && !result.errorSamples.includes(text)) result.errorSamples.push(text);
+  if (result.errorSamples.length < 5 && !result.errorSamples.includes(text))
+    result.errorSamples.push(text);
 }
 
 /**
  * Closed loop: `concurrency` workers each start the next operation as soon as theirs ends, until
  * `count` operations were started or `seconds` passed, whichever comes first.
  */
-export async function closedLoop(opts: { count: number; seconds: number; concurrency: number }, op: (i: number) => Promise<void>): Promise<RunResult> {
+export async function closedLoop(
+  opts: { count: number; seconds: number; concurrency: number },
+  op: (i: number) => Promise<void>,
+): Promise<RunResult> {
   const result: RunResult = { ok: 0, errors: 0, seconds: 0, latenciesMs: [], errorSamples: [] };
   const started = performance.now();
   const deadline = started + opts.seconds * 1000;
@@ -76,13 +81,15 @@ export async function openLoop(
       return;
     }
     const t0 = performance.now();
-    const p = op(i).then(
-      () => {
-        result.latenciesMs.push(performance.now() - t0);
-        result.ok++;
-      },
-      (error) => noteError(result, error),
-    ).finally(() => running.delete(p));
+    const p = op(i)
+      .then(
+        () => {
+          result.latenciesMs.push(performance.now() - t0);
+          result.ok++;
+        },
+        (error) => noteError(result, error),
+      )
+      .finally(() => running.delete(p));
     running.add(p);
   };
   while (launched < count && performance.now() < deadline) {
@@ -100,7 +107,11 @@ export async function openLoop(
 /** `p50 / p99 / max` of a list of ms, or `-` when empty. */
 export function latencySummary(ms: readonly number[]): { p50: string; p99: string; max: string } {
   if (ms.length === 0) return { p50: '-', p99: '-', max: '-' };
-  return { p50: quantile(ms, 0.5).toFixed(1), p99: quantile(ms, 0.99).toFixed(1), max: ms.reduce((m, v) => (v > m ? v : m), 0).toFixed(1) };
+  return {
+    p50: quantile(ms, 0.5).toFixed(1),
+    p99: quantile(ms, 0.99).toFixed(1),
+    max: ms.reduce((m, v) => (v > m ? v : m), 0).toFixed(1),
+  };
 }
 
 /** Adds `b` into `a` (segments of one measurement). */
@@ -109,8 +120,15 @@ export function addInto(a: RunResult, b: RunResult): RunResult {
   a.errors += b.errors;
   a.seconds += b.seconds;
   for (const v of b.latenciesMs) a.latenciesMs.push(v);
-  for (const s of b.errorSamples) if (a.errorSamples.length < 5 && !a.errorSamples.includes(s)) a.errorSamples.push(s);
+  for (const s of b.errorSamples)
+    if (a.errorSamples.length < 5 && !a.errorSamples.includes(s)) a.errorSamples.push(s);
   return a;
 }
 
-export const emptyResult = (): RunResult => ({ ok: 0, errors: 0, seconds: 0, latenciesMs: [], errorSamples: [] });
+export const emptyResult = (): RunResult => ({
+  ok: 0,
+  errors: 0,
+  seconds: 0,
+  latenciesMs: [],
+  errorSamples: [],
+});

@@ -10,7 +10,11 @@ export async function machineBusyMicros(): Promise<number | undefined> {
   try {
     const line = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0];
     // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user)
-    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
     // USER_HZ is 100 on every Linux ABI that matters here.
     return ((user + nice + system + irq + softirq + (steal || 0)) / 100) * 1e6;
   } catch {

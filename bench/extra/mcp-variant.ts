@@ -31,17 +31,21 @@ import { serveChild } from './ipc.ts';
 import { MODES, VARIANTS, type Mode, type Variant } from './variants.ts';
 
 const store = new ExampleStore();
-const listServices = (): CallToolResult => ({ content: [{ type: 'text', text: JSON.stringify({ services: store.listServices() }, null, 2) }] });
+const listServices = (): CallToolResult => ({
+  content: [{ type: 'text', text: JSON.stringify({ services: store.listServices() }, null, 2) }],
+});
 const TOOL = {
   title: 'List services',
-  description: 'Lists every service with its owning team and the version running in each environment.',
+  description:
+    'Lists every service with its owning team and the version running in each environment.',
   annotations: { readOnlyHint: true, openWorldHint: false },
 };
 
 /** The same MCP server for every variant; `protection` only for `ours-tools`. */
 function mcpServer(protection?: McpProtection): McpServer {
   const server = new McpServer({ name: 'bench-mcp', version: '1.0.0' });
-  if (protection) protection.protectMcpServer(server).registerTool('list_services', TOOL, listServices);
+  if (protection)
+    protection.protectMcpServer(server).registerTool('list_services', TOOL, listServices);
   else server.registerTool('list_services', TOOL, listServices);
   return server;
 }
@@ -49,7 +53,10 @@ function mcpServer(protection?: McpProtection): McpServer {
 /** The SDK's stateless pattern: a server and transport per request, closed with the response. */
 const stateless = (protection?: McpProtection) => async (req: Request, res: Response) => {
   const server = mcpServer(protection);
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  const transport = new StreamableHTTPServerTransport({
+    sessionIdGenerator: undefined,
+    enableJsonResponse: true,
+  });
   res.on('close', () => {
     void transport.close();
     void server.close();
@@ -66,7 +73,9 @@ function stateful(protection?: McpProtection) {
     const known = typeof id === 'string' ? sessions.get(id) : undefined;
     if (known) return known.handleRequest(req, res, req.body);
     if (id !== undefined || !isInitializeRequest(req.body) || sessions.size >= 100) {
-      res.status(400).json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'no valid session' } });
+      res
+        .status(400)
+        .json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'no valid session' } });
       return;
     }
     const server = mcpServer(protection);
@@ -82,12 +91,19 @@ function stateful(protection?: McpProtection) {
 
 /** `verifyAccessToken` for requireBearerAuth, the way an SDK user would write it with jose. */
 async function joseVerifier(issuer: string, resource: string) {
-  const metadata = (await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()) as { jwks_uri: string };
+  const metadata = (await (
+    await fetch(`${issuer}/.well-known/oauth-authorization-server`)
+  ).json()) as { jwks_uri: string };
   const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri));
   return {
     async verifyAccessToken(token: string): Promise<AuthInfo> {
       try {
-        const { payload } = await jwtVerify(token, jwks, { issuer, audience: resource, typ: 'at+jwt', algorithms: ['ES256'] });
+        const { payload } = await jwtVerify(token, jwks, {
+          issuer,
+          audience: resource,
+          typ: 'at+jwt',
+          algorithms: ['ES256'],
+        });
         return {
           token,
           clientId: String(payload.client_id),
@@ -109,7 +125,9 @@ await serveChild(async () => {
   const issuer = process.env.BENCH_ISSUER;
   const resource = process.env.BENCH_RESOURCE;
   if (!VARIANTS.includes(variant) || !MODES.includes(mode) || !issuer || !resource) {
-    throw new TypeError('BENCH_VARIANT, BENCH_MCP_MODE, BENCH_ISSUER and BENCH_RESOURCE are required');
+    throw new TypeError(
+      'BENCH_VARIANT, BENCH_MCP_MODE, BENCH_ISSUER and BENCH_RESOURCE are required',
+    );
   }
   const handler = mode === 'stateless' ? stateless : stateful;
   const path = new URL(resource).pathname;
@@ -121,8 +139,17 @@ await serveChild(async () => {
     const verifier = await joseVerifier(issuer, resource);
     app.post(path, requireBearerAuth({ verifier }), express.json(), handler());
   } else {
-    protection = await createMcpProtection({ issuer, resource, ...(variant === 'ours-tools' ? { tools: { rateLimit: false } } : {}) });
-    app.post(path, express.json(), protection.expressGuard, handler(variant === 'ours-tools' ? protection : undefined));
+    protection = await createMcpProtection({
+      issuer,
+      resource,
+      ...(variant === 'ours-tools' ? { tools: { rateLimit: false } } : {}),
+    });
+    app.post(
+      path,
+      express.json(),
+      protection.expressGuard,
+      handler(variant === 'ours-tools' ? protection : undefined),
+    );
   }
   const http: Server = app.listen(0, '127.0.0.1');
   await once(http, 'listening');

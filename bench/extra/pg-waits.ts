@@ -14,7 +14,11 @@ import pg from 'pg';
  *
  * @param baseUrl any database of the same PostgreSQL server; `database` is the one watched.
  */
-export async function pgActivitySampler(baseUrl: string, database: string, opts: { everyMs?: number; lockedTable?: string } = {}) {
+export async function pgActivitySampler(
+  baseUrl: string,
+  database: string,
+  opts: { everyMs?: number; lockedTable?: string } = {},
+) {
   const client = new pg.Client({ connectionString: baseUrl });
   await client.connect();
   const counts = new Map<string, number>();
@@ -31,23 +35,40 @@ export async function pgActivitySampler(baseUrl: string, database: string, opts:
     const inDb = new pg.Client({ connectionString: url.toString() });
     await inDb.connect();
     try {
-      tableOid = (await inDb.query<{ oid: number | null }>('select to_regclass($1)::oid as oid', [lockedTable])).rows[0]?.oid ?? null;
+      tableOid =
+        (
+          await inDb.query<{ oid: number | null }>('select to_regclass($1)::oid as oid', [
+            lockedTable,
+          ])
+        ).rows[0]?.oid ?? null;
     } finally {
       await inDb.end();
     }
   };
   const take = async () => {
-    const { rows } = await client.query<{ state: string | null; wait_event_type: string | null; wait_event: string | null; holds: boolean }>(
+    const { rows } = await client.query<{
+      state: string | null;
+      wait_event_type: string | null;
+      wait_event: string | null;
+      holds: boolean;
+    }>(
       `select a.state, a.wait_event_type, a.wait_event,
               exists (
                 select 1 from pg_locks l
                 where l.pid = a.pid and l.granted and l.locktype = 'relation' and l.database = a.datid and l.relation = $2::oid
                   and l.mode in ('ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')) as holds
        from pg_stat_activity a
-       where a.datname = $1 and a.backend_type = 'client backend'`, [database, tableOid]);
+       where a.datname = $1 and a.backend_type = 'client backend'`,
+      [database, tableOid],
+    );
     samples++;
     for (const r of rows) {
-      const state = r.state === 'active' ? (r.wait_event_type ? `wait ${r.wait_event_type}:${r.wait_event}` : 'running') : (r.state ?? 'unknown');
+      const state =
+        r.state === 'active'
+          ? r.wait_event_type
+            ? `wait ${r.wait_event_type}:${r.wait_event}`
+            : 'running'
+          : (r.state ?? 'unknown');
       const key = r.holds ? `holds ${lockedTable} lock, ${state}` : state;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
@@ -56,7 +77,9 @@ export async function pgActivitySampler(baseUrl: string, database: string, opts:
     async start() {
       await resolveTable();
       timer = setInterval(() => {
-        inflight ??= take().catch(() => undefined).finally(() => (inflight = undefined));
+        inflight ??= take()
+          .catch(() => undefined)
+          .finally(() => (inflight = undefined));
       }, opts.everyMs ?? 20);
     },
     async stop() {
@@ -65,7 +88,9 @@ export async function pgActivitySampler(baseUrl: string, database: string, opts:
     },
     /** Average number of backends in each state per sample, busiest first. */
     report(): Array<[string, number]> {
-      return [...counts].map(([k, n]): [string, number] => [k, samples ? n / samples : 0]).sort((a, b) => b[1] - a[1]);
+      return [...counts]
+        .map(([k, n]): [string, number] => [k, samples ? n / samples : 0])
+        .sort((a, b) => b[1] - a[1]);
     },
     get samples() {
       return samples;

@@ -23,7 +23,9 @@ export interface SmtpSink {
  * Note: smtp-server waits 100 ms after accepting a connection before it greets (to catch clients
  * that talk too soon; not configurable), so every SMTP session with it lasts at least 100 ms.
  */
-export async function startSmtpSink(onMessage: (raw: string, acceptedAt: number, connectedAt: number) => void): Promise<SmtpSink> {
+export async function startSmtpSink(
+  onMessage: (raw: string, acceptedAt: number, connectedAt: number) => void,
+): Promise<SmtpSink> {
   let accepted = 0;
   let connections = 0;
   // By the client's port: smtp-server tells its hooks about a connection only after its pause.
@@ -45,7 +47,11 @@ export async function startSmtpSink(onMessage: (raw: string, acceptedAt: number,
       stream.on('end', () => {
         const acceptedAt = performance.now();
         accepted++;
-        onMessage(Buffer.concat(chunks).toString('utf8'), acceptedAt, connectedAt.get(session.remotePort) ?? acceptedAt);
+        onMessage(
+          Buffer.concat(chunks).toString('utf8'),
+          acceptedAt,
+          connectedAt.get(session.remotePort) ?? acceptedAt,
+        );
         callback();
       });
     },

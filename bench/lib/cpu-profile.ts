@@ -45,7 +45,11 @@ export async function summariseProfile(file: string): Promise<ProfileSummary> {
     const who = owner(url, functionName);
     totalMs += ms;
     byOwner.set(who, (byOwner.get(who) ?? 0) + ms);
-    const fn = url ? `${functionName || '(anonymous)'} (${who}:${lineNumber + 1})` : who === functionName ? who : `${functionName} ${who}`;
+    const fn = url
+      ? `${functionName || '(anonymous)'} (${who}:${lineNumber + 1})`
+      : who === functionName
+        ? who
+        : `${functionName} ${who}`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + ms);
   });
   return { totalMs, byOwner, byFunction };
@@ -55,7 +59,13 @@ export async function summariseProfile(file: string): Promise<ProfileSummary> {
  * Lines comparing two profiles per unit of work (e.g. per request): for each key, microseconds
  * per unit in `a` and in `b` and the difference, the largest differences first.
  */
-export function compareProfiles(a: Map<string, number>, aUnits: number, b: Map<string, number>, bUnits: number, top: number): string[] {
+export function compareProfiles(
+  a: Map<string, number>,
+  aUnits: number,
+  b: Map<string, number>,
+  bUnits: number,
+  top: number,
+): string[] {
   const keys = new Set([...a.keys(), ...b.keys()]);
   const rows = [...keys].map((key) => {
     const x = ((a.get(key) ?? 0) * 1000) / aUnits;
@@ -63,7 +73,14 @@ export function compareProfiles(a: Map<string, number>, aUnits: number, b: Map<s
     return { key, x, y, d: x - y };
   });
   rows.sort((r, s) => s.d - r.d);
-  return rows.slice(0, top).map((r) => `${r.x.toFixed(1).padStart(8)}${r.y.toFixed(1).padStart(8)}${(r.d >= 0 ? '+' : '') + r.d.toFixed(1)}`.padEnd(28) + `  ${r.key}`);
+  return rows
+    .slice(0, top)
+    .map(
+      (r) =>
+        `${r.x.toFixed(1).padStart(8)}${r.y.toFixed(1).padStart(8)}${(r.d >= 0 ? '+' : '') + r.d.toFixed(1)}`.padEnd(
+          28,
+        ) + `  ${r.key}`,
+    );
 }
 
 /**

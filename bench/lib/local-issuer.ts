@@ -1,7 +1,14 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JSONWebKeySet, type JWTPayload } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
 
 /** A stand-in authorization server on loopback: RFC 8414 metadata and a JWKS, plus the signing key. */
 export interface LocalIssuer {
@@ -37,7 +44,12 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
   return {
     issuer,
     jwks,
-    sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid }).setIssuer(issuer).setIssuedAt().sign(privateKey),
+    sign: (claims) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid })
+        .setIssuer(issuer)
+        .setIssuedAt()
+        .sign(privateKey),
     async close() {
       server.close();
       server.closeAllConnections();

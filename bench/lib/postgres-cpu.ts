@@ -7,7 +7,8 @@ let ticksPerSecond: number | undefined;
 function clockTicks(): number {
   if (ticksPerSecond === undefined) {
     try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+      ticksPerSecond =
+        Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
     } catch {
       ticksPerSecond = 100;
     }
@@ -38,8 +39,13 @@ export async function postgresCpu(baseUrl: string, database: string) {
   await client.connect();
   let visible: boolean | undefined;
   const sample = async (): Promise<Map<number, number>> => {
-    const { rows } = await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [database]);
-    const entries = await Promise.all(rows.map(async ({ pid }) => [pid, await processCpuMicros(pid)] as const));
+    const { rows } = await client.query<{ pid: number }>(
+      'select pid from pg_stat_activity where datname = $1',
+      [database],
+    );
+    const entries = await Promise.all(
+      rows.map(async ({ pid }) => [pid, await processCpuMicros(pid)] as const),
+    );
     const known = entries.filter((e): e is readonly [number, number] => e[1] !== undefined);
     visible ??= rows.length === 0 ? undefined : known.length > 0;
     return new Map(known);

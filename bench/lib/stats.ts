@@ -16,7 +16,8 @@ export function quantile(values: readonly number[], q: number): number {
 }
 
 /** `12 345` style: thousands separated by a space, no decimals. */
-export const int = (n: number): string => Math.round(n).toLocaleString('en-US').replaceAll(',', ' ');
+export const int = (n: number): string =>
+  Math.round(n).toLocaleString('en-US').replaceAll(',', ' ');
 
 /** A ratio with two decimals and whether it meets `target`. */
 export const verdict = (ratio: number, target: number): string =>
@@ -29,7 +30,10 @@ export const verdict = (ratio: number, target: number): string =>
 export function machineLoad(): string {
   const cores = availableParallelism();
   const load = loadavg()[0];
-  const note = load > cores ? ' (BUSY: other processes compete for the CPU; expect lower, noisier figures)' : '';
+  const note =
+    load > cores
+      ? ' (BUSY: other processes compete for the CPU; expect lower, noisier figures)'
+      : '';
   return `load average ${load.toFixed(2)} on ${cores} cores${note}`;
 }
 
@@ -41,7 +45,10 @@ export function rateSync(iterations: number, fn: (i: number) => unknown): number
 }
 
 /** Calls `fn` `iterations` times, one at a time, awaiting each; returns calls per second. */
-export async function rateAsync(iterations: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+export async function rateAsync(
+  iterations: number,
+  fn: (i: number) => Promise<unknown>,
+): Promise<number> {
   const started = performance.now();
   for (let i = 0; i < iterations; i++) await fn(i);
   return iterations / ((performance.now() - started) / 1000);
@@ -52,7 +59,12 @@ export async function rateAsync(iterations: number, fn: (i: number) => Promise<u
  * that a change in background load during the comparison weighs on both alike.
  * @returns calls per second of each.
  */
-export async function interleaved(count: number, chunk: number, a: (i: number) => Promise<unknown>, b: (i: number) => Promise<unknown>): Promise<[number, number]> {
+export async function interleaved(
+  count: number,
+  chunk: number,
+  a: (i: number) => Promise<unknown>,
+  b: (i: number) => Promise<unknown>,
+): Promise<[number, number]> {
   const spent = [0, 0];
   const time = async (side: 0 | 1, from: number, to: number) => {
     const fn = side === 0 ? a : b;
@@ -74,6 +86,7 @@ export function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new TypeError(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
   return value;
 }

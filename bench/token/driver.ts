@@ -22,17 +22,26 @@ export interface RunningTarget {
  * Forks `script` (relative to this folder), waits for `ready`, and checks one real token request:
  * the benchmark means nothing unless the target answers 200 with an ES256 `at+jwt`.
  */
-export async function startTarget(label: string, script: string, env: Record<string, string>): Promise<RunningTarget> {
-  const child = fork(new URL(script, import.meta.url), { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const next = <T extends TargetMessage['type']>(type: T) => new Promise<Extract<TargetMessage, { type: T }>>((resolve, reject) => {
-    const onMessage = (m: TargetMessage) => {
-      if (m.type !== type) return;
-      child.off('message', onMessage).off('exit', onExit);
-      resolve(m as Extract<TargetMessage, { type: T }>);
-    };
-    const onExit = (code: number | null) => reject(new Error(`${label}: ${script} exited (code ${code}) before sending "${type}"`));
-    child.on('message', onMessage).once('exit', onExit);
+export async function startTarget(
+  label: string,
+  script: string,
+  env: Record<string, string>,
+): Promise<RunningTarget> {
+  const child = fork(new URL(script, import.meta.url), {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const next = <T extends TargetMessage['type']>(type: T) =>
+    new Promise<Extract<TargetMessage, { type: T }>>((resolve, reject) => {
+      const onMessage = (m: TargetMessage) => {
+        if (m.type !== type) return;
+        child.off('message', onMessage).off('exit', onExit);
+        resolve(m as Extract<TargetMessage, { type: T }>);
+      };
+      const onExit = (code: number | null) =>
+        reject(new Error(`${label}: ${script} exited (code ${code}) before sending "${type}"`));
+      child.on('message', onMessage).once('exit', onExit);
+    });
 
   try {
     const { url, clientId, clientSecret } = await next('ready');
@@ -43,13 +52,18 @@ export async function startTarget(label: string, script: string, env: Record<str
         'content-type': 'application/x-www-form-urlencoded',
         authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
       },
-      body: new URLSearchParams({ grant_type: 'client_credentials', resource: RESOURCE }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        resource: RESOURCE,
+      }).toString(),
     };
     const res = await fetch(request.url, request);
     const json = (await res.json()) as { access_token?: string };
-    if (res.status !== 200 || !json.access_token) throw new Error(`${label}: token request answered ${res.status} ${JSON.stringify(json)}`);
+    if (res.status !== 200 || !json.access_token)
+      throw new Error(`${label}: token request answered ${res.status} ${JSON.stringify(json)}`);
     const header = decodeProtectedHeader(json.access_token);
-    if (header.alg !== 'ES256' || header.typ !== 'at+jwt') throw new Error(`${label}: expected an ES256 at+jwt, got ${JSON.stringify(header)}`);
+    if (header.alg !== 'ES256' || header.typ !== 'at+jwt')
+      throw new Error(`${label}: expected an ES256 at+jwt, got ${JSON.stringify(header)}`);
 
     return {
       label,

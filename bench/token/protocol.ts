@@ -23,7 +23,11 @@ export type TargetMessage =
   | { type: 'profiled' };
 
 /** Driver → child. `profile:stop` writes the CPU profile taken since `profile:start` to `file`. */
-export type DriverMessage = { cmd: 'sample' } | { cmd: 'profile:start' } | { cmd: 'profile:stop'; file: string } | { cmd: 'stop' };
+export type DriverMessage =
+  | { cmd: 'sample' }
+  | { cmd: 'profile:start' }
+  | { cmd: 'profile:stop'; file: string }
+  | { cmd: 'stop' };
 
 /** A started target as the child sees it. */
 export interface Target {
@@ -36,7 +40,10 @@ export interface Target {
 
 /** Child side of the protocol: starts the target, reports readiness, answers until told to stop. */
 export async function serveTarget(start: () => Promise<Target>): Promise<void> {
-  if (!process.send) throw new TypeError('a token-endpoint target must be started by bench/token-endpoint.ts (fork with IPC)');
+  if (!process.send)
+    throw new TypeError(
+      'a token-endpoint target must be started by bench/token-endpoint.ts (fork with IPC)',
+    );
   const send = (message: TargetMessage) => process.send!(message);
   const target = await start();
   let stopProfile: ((file: string) => Promise<void>) | undefined;

@@ -18,7 +18,15 @@ await serveTarget(async () => {
   const key = { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: 'ES256', use: 'sig' };
 
   const provider = new Provider(issuer, {
-    clients: [{ client_id: CLIENT_ID, client_secret: clientSecret, grant_types: ['client_credentials'], redirect_uris: [], response_types: [] }],
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: clientSecret,
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+      },
+    ],
     // The only key is ES256, so the default RS256 for ID tokens would make the client invalid.
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
     jwks: { keys: [key] },
@@ -31,7 +39,12 @@ await serveTarget(async () => {
         enabled: true,
         async getResourceServerInfo(_ctx, resource) {
           if (resource !== RESOURCE) throw new Error(`unexpected resource ${resource}`);
-          return { scope: 'mcp:tools:read mcp:resources:read', audience: RESOURCE, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } };
+          return {
+            scope: 'mcp:tools:read mcp:resources:read',
+            audience: RESOURCE,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
         },
       },
     },

@@ -24,7 +24,7 @@ function countQueries() {
   const original = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const first = args[0] as string | { text?: string };
-    const text = typeof first === 'string' ? first : first?.text ?? '<unknown>';
+    const text = typeof first === 'string' ? first : (first?.text ?? '<unknown>');
     counts.set(text, (counts.get(text) ?? 0) + 1);
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof original;
@@ -47,7 +47,11 @@ await serveTarget(async () => {
   });
   const server = await createServer(config, { bootstrapAdmin: false });
   const clientSecret = randomBytes(24).toString('base64url');
-  await registerClient(server.provider, server.db.db, { id: CLIENT_ID, secret: clientSecret, roles: ['developer'] });
+  await registerClient(server.provider, server.db.db, {
+    id: CLIENT_ID,
+    secret: clientSecret,
+    roles: ['developer'],
+  });
   const url = await server.listen(port);
   return {
     url,

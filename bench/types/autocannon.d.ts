@@ -37,7 +37,15 @@ declare module 'autocannon' {
 
   /** A running benchmark: awaitable for its result, and emitting `response` for every answer. */
   interface Instance extends PromiseLike<Result> {
-    on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void): this;
+    on(
+      event: 'response',
+      listener: (
+        client: unknown,
+        statusCode: number,
+        bytes: number,
+        responseTimeMs: number,
+      ) => void,
+    ): this;
     stop(): void;
   }
 

@@ -16,12 +16,48 @@ export interface DemoUser {
 
 /** Everyone the demo creates; the security-team member doubles as the administrator. */
 export const DEMO_USERS: readonly DemoUser[] = [
-  { email: 'viewer@example.com', name: 'Val Viewer', roles: ['viewer'], groups: [], part: 'read-only tools, cannot elevate' },
-  { email: 'developer@example.com', name: 'Dana Developer', roles: ['developer'], groups: [], part: 'staging deploys, no approval' },
-  { email: 'senior@example.com', name: 'Sid Senior', roles: ['senior_developer'], groups: [], part: 'production deploys, with approval' },
-  { email: 'lead@example.com', name: 'Lee Lead', roles: ['developer'], groups: ['tech-lead'], part: 'approves production deploys' },
-  { email: 'sre@example.com', name: 'Riley Oncall', roles: ['viewer'], groups: ['sre-oncall'], part: 'approves production deploys' },
-  { email: 'security@example.com', name: 'Sasha Security', roles: ['admin'], groups: ['security-team'], part: 'administrator; approves mcp:admin' },
+  {
+    email: 'viewer@example.com',
+    name: 'Val Viewer',
+    roles: ['viewer'],
+    groups: [],
+    part: 'read-only tools, cannot elevate',
+  },
+  {
+    email: 'developer@example.com',
+    name: 'Dana Developer',
+    roles: ['developer'],
+    groups: [],
+    part: 'staging deploys, no approval',
+  },
+  {
+    email: 'senior@example.com',
+    name: 'Sid Senior',
+    roles: ['senior_developer'],
+    groups: [],
+    part: 'production deploys, with approval',
+  },
+  {
+    email: 'lead@example.com',
+    name: 'Lee Lead',
+    roles: ['developer'],
+    groups: ['tech-lead'],
+    part: 'approves production deploys',
+  },
+  {
+    email: 'sre@example.com',
+    name: 'Riley Oncall',
+    roles: ['viewer'],
+    groups: ['sre-oncall'],
+    part: 'approves production deploys',
+  },
+  {
+    email: 'security@example.com',
+    name: 'Sasha Security',
+    roles: ['admin'],
+    groups: ['security-team'],
+    part: 'administrator; approves mcp:admin',
+  },
 ];
 
 /** The demo agent: a confidential client that signs users in and elevates over CIBA; no roles of its own. */
@@ -55,9 +91,14 @@ const secret = (bytes: number) => randomBytes(bytes).toString('base64url');
  * Returns which entries were generated now (those must be (re)applied to existing accounts) and
  * `save`, to be called once they are: a file saved earlier could name a secret nothing accepts.
  */
-export async function loadCredentials(dataDir: string): Promise<{ credentials: DemoCredentials; generated: Set<string>; save(): Promise<void> }> {
+export async function loadCredentials(
+  dataDir: string,
+): Promise<{ credentials: DemoCredentials; generated: Set<string>; save(): Promise<void> }> {
   const file = join(dataDir, FILE);
-  const stored = await readFile(file, 'utf8').then((s) => JSON.parse(s) as Partial<DemoCredentials>, () => ({} as Partial<DemoCredentials>));
+  const stored = await readFile(file, 'utf8').then(
+    (s) => JSON.parse(s) as Partial<DemoCredentials>,
+    () => ({}) as Partial<DemoCredentials>,
+  );
   const generated = new Set<string>();
   const pick = (key: string, value: string | undefined, bytes: number) => {
     if (value) return value;
@@ -65,12 +106,15 @@ export async function loadCredentials(dataDir: string): Promise<{ credentials: D
     return secret(bytes);
   };
   const credentials: DemoCredentials = {
-    passwords: Object.fromEntries(DEMO_USERS.map((u) => [u.email, pick(u.email, stored.passwords?.[u.email], 9)])),
+    passwords: Object.fromEntries(
+      DEMO_USERS.map((u) => [u.email, pick(u.email, stored.passwords?.[u.email], 9)]),
+    ),
     agentSecret: pick(AGENT_ID, stored.agentSecret, 24),
     exampleSecret: pick(EXAMPLE_CLIENT_ID, stored.exampleSecret, 24),
   };
   const save = async () => {
-    if (generated.size) await writeFile(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+    if (generated.size)
+      await writeFile(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
   };
   return { credentials, generated, save };
 }
@@ -80,7 +124,11 @@ export async function loadCredentials(dataDir: string): Promise<{ credentials: D
  * was just generated (the credentials file was deleted) gets it set; a client cannot be mended
  * that way, so that case stops with a clear message.
  */
-export async function seedDemo(server: Server, credentials: DemoCredentials, generated: Set<string>): Promise<void> {
+export async function seedDemo(
+  server: Server,
+  credentials: DemoCredentials,
+  generated: Set<string>,
+): Promise<void> {
   for (const user of DEMO_USERS) {
     const password = credentials.passwords[user.email]!;
     const existing = await server.users.findCredentials(user.email);
@@ -88,24 +136,38 @@ export async function seedDemo(server: Server, credentials: DemoCredentials, gen
     else if (generated.has(user.email)) await server.users.setPassword(existing.id, password);
   }
   await ensureClient(server, generated, {
-    id: AGENT_ID, secret: credentials.agentSecret, name: 'Demo agent', redirectUris: [AGENT_REDIRECT], roles: [],
+    id: AGENT_ID,
+    secret: credentials.agentSecret,
+    name: 'Demo agent',
+    redirectUris: [AGENT_REDIRECT],
+    roles: [],
     grantTypes: ['authorization_code', 'refresh_token', 'client_credentials', CIBA_GRANT],
   });
   await ensureClient(server, generated, {
-    id: EXAMPLE_CLIENT_ID, secret: credentials.exampleSecret, name: 'Example MCP server', grantTypes: ['client_credentials'],
+    id: EXAMPLE_CLIENT_ID,
+    secret: credentials.exampleSecret,
+    name: 'Example MCP server',
+    grantTypes: ['client_credentials'],
     scope: 'audit:write mcp:tools:read mcp:resources:read',
     // The MCP server of the catalogue's (first) resource: it posts that resource's audit events.
     mcpResource: Object.keys(server.catalogue.resources)[0],
   });
 }
 
-async function ensureClient(server: Server, generated: Set<string>, input: NewClientInput): Promise<void> {
+async function ensureClient(
+  server: Server,
+  generated: Set<string>,
+  input: NewClientInput,
+): Promise<void> {
   try {
     await registerClient(server.provider, server.db.db, input);
   } catch (err) {
     if ((err as { code?: string }).code !== 'ERR_CONFLICT') throw err;
     if (generated.has(input.id)) {
-      throw new DemoError(`client ${input.id} exists but its secret was lost with ${FILE}: delete the demo data folder to start over`, { cause: err });
+      throw new DemoError(
+        `client ${input.id} exists but its secret was lost with ${FILE}: delete the demo data folder to start over`,
+        { cause: err },
+      );
     }
   }
 }

@@ -1,5 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { AGENT_ID, AGENT_REDIRECT, CIBA_GRANT, DEMO_USERS, EXAMPLE_CLIENT_ID, type DemoCredentials } from './seed.ts';
+import {
+  AGENT_ID,
+  AGENT_REDIRECT,
+  CIBA_GRANT,
+  DEMO_USERS,
+  EXAMPLE_CLIENT_ID,
+  type DemoCredentials,
+} from './seed.ts';
 
 /** What the walkthrough needs to know about the running demo. */
 export interface WalkthroughInput {
@@ -22,8 +29,14 @@ function signIn(input: WalkthroughInput): { url: string; verifier: string } {
   const verifier = randomBytes(32).toString('base64url');
   const url = new URL(`${input.issuer}/auth`);
   url.search = new URLSearchParams({
-    client_id: AGENT_ID, response_type: 'code', redirect_uri: AGENT_REDIRECT, scope: 'openid mcp:tools:read', resource: input.resource,
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256', prompt: 'login',
+    client_id: AGENT_ID,
+    response_type: 'code',
+    redirect_uri: AGENT_REDIRECT,
+    scope: 'openid mcp:tools:read',
+    resource: input.resource,
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    prompt: 'login',
   }).toString();
   return { url: url.href, verifier };
 }
@@ -32,9 +45,15 @@ function signIn(input: WalkthroughInput): { url: string; verifier: string } {
 export function walkthrough(input: WalkthroughInput): string {
   const { issuer, resource, credentials } = input;
   const prm = `${new URL(resource).origin}/.well-known/oauth-protected-resource${new URL(resource).pathname}`;
-  const mail = 'dir' in input.mail ? `${input.mail.dir}/*.eml (one file per message; the links are logged too)` : 'sent to SMTP_URL';
+  const mail =
+    'dir' in input.mail
+      ? `${input.mail.dir}/*.eml (one file per message; the links are logged too)`
+      : 'sent to SMTP_URL';
   const width = Math.max(...DEMO_USERS.map((u) => u.email.length));
-  const users = DEMO_USERS.map((u) => `  ${u.email.padEnd(width)}  ${credentials.passwords[u.email]!.padEnd(14)}${[...u.roles, ...u.groups.map((g) => `group ${g}`)].join(', ').padEnd(32)}${u.part}`);
+  const users = DEMO_USERS.map(
+    (u) =>
+      `  ${u.email.padEnd(width)}  ${credentials.passwords[u.email]!.padEnd(14)}${[...u.roles, ...u.groups.map((g) => `group ${g}`)].join(', ').padEnd(32)}${u.part}`,
+  );
   const { url, verifier } = signIn(input);
   const ciba = (scope: string, why: string) =>
     `  REQ=$(curl -s -u "$AGENT" --data-urlencode "login_hint_token=$USER_TOKEN" -d 'scope=openid ${scope}' -d resource=$MCP --data-urlencode ${q(`binding_message=${why}`)} $AS/backchannel | jq -r '.auth_req_id // .')`;
@@ -44,7 +63,8 @@ export function walkthrough(input: WalkthroughInput): string {
     `  SESSION=$(curl -si "\${H[@]}" -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' $MCP | sed -n 's/^mcp-session-id: *//Ip' | tr -d '\\r')`,
     `  curl -s "\${H[@]}" -H "Mcp-Session-Id: $SESSION" -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":${call}}' $MCP`,
   ];
-  const deploy = (environment: string) => `{"name":"deploy_service","arguments":{"service":"checkout","environment":"${environment}","version":"2.4.1"}}`;
+  const deploy = (environment: string) =>
+    `{"name":"deploy_service","arguments":{"service":"checkout","environment":"${environment}","version":"2.4.1"}}`;
   return [
     '',
     READY,
@@ -66,7 +86,7 @@ export function walkthrough(input: WalkthroughInput): string {
     `  AS=${issuer} MCP=${resource} AGENT=${q(`${AGENT_ID}:${credentials.agentSecret}`)}`,
     '',
     '1. The agent gets a token of its own (client_credentials): base scopes only, and no role to elevate with.',
-    '   It elevates only on behalf of a user, with that user\'s roles:',
+    "   It elevates only on behalf of a user, with that user's roles:",
     `  curl -s -u "$AGENT" -d grant_type=client_credentials -d resource=$MCP $AS/token | jq`,
     '',
     '2. A user signs in for the agent. Open this URL in a browser, sign in as developer@example.com, allow:',

@@ -51,14 +51,17 @@ export class SignInService {
   }
 
   async signIn(attempt: SignInAttempt): Promise<SignInResult> {
-    const raw = typeof attempt.email === 'string' ? truncateCodePoints(attempt.email, MAX_EMAIL * 4) : '';
+    const raw =
+      typeof attempt.email === 'string' ? truncateCodePoints(attempt.email, MAX_EMAIL * 4) : '';
     const normalised = truncateCodePoints(normaliseEmail(raw), MAX_EMAIL);
     const storable = !UNSTORABLE.test(normalised);
     const email = storable
       ? normalised
       : normalised.replace(new RegExp(UNSTORABLE, 'gu'), '\uFFFD');
     const password =
-      typeof attempt.password === 'string' ? truncateCodePoints(attempt.password, MAX_PASSWORD) : '';
+      typeof attempt.password === 'string'
+        ? truncateCodePoints(attempt.password, MAX_PASSWORD)
+        : '';
     const { address, action } = attempt;
 
     const retryAfter = await this.#throttle.attempt(storable ? email : '', address);

@@ -40,36 +40,63 @@ export class UserRepository {
   async create(input: NewUserInput): Promise<User> {
     // Stored in its one normalised spelling: uniqueness and sign-in lookups compare that.
     const email = normaliseEmail(input.email);
-    if (!EMAIL.test(email) || HIDDEN.test(email) || email.length > 320) throw invalid('email is not a valid address', { field: 'email' });
-    if (input.password.length < 8) throw invalid('password must be at least 8 characters', { field: 'password' });
+    if (!EMAIL.test(email) || HIDDEN.test(email) || email.length > 320)
+      throw invalid('email is not a valid address', { field: 'email' });
+    if (input.password.length < 8)
+      throw invalid('password must be at least 8 characters', { field: 'password' });
     const id = randomUUID();
     const password_hash = await hashPassword(input.password);
     await this.#transaction(async (trx) => {
-      const exists = await trx.selectFrom('app_user').select('id').where('email', '=', email).executeTakeFirst();
+      const exists = await trx
+        .selectFrom('app_user')
+        .select('id')
+        .where('email', '=', email)
+        .executeTakeFirst();
       if (exists) throw conflict('a user with this email already exists', { field: 'email' });
-      await trx.insertInto('app_user').values({
-        id, email, name: input.name ?? '', password_hash, attributes: JSON.stringify(input.attributes ?? {}),
-      }).execute();
+      await trx
+        .insertInto('app_user')
+        .values({
+          id,
+          email,
+          name: input.name ?? '',
+          password_hash,
+          attributes: JSON.stringify(input.attributes ?? {}),
+        })
+        .execute();
       if (input.roles?.length) {
         await assertKnown(trx, 'role', input.roles);
-        await trx.insertInto('user_role').values(input.roles.map((role_name) => ({ user_id: id, role_name }))).execute();
+        await trx
+          .insertInto('user_role')
+          .values(input.roles.map((role_name) => ({ user_id: id, role_name })))
+          .execute();
       }
       if (input.groups?.length) {
         await assertKnown(trx, 'approver_group', input.groups);
-        await trx.insertInto('group_member').values(input.groups.map((group_name) => ({ user_id: id, group_name }))).execute();
+        await trx
+          .insertInto('group_member')
+          .values(input.groups.map((group_name) => ({ user_id: id, group_name })))
+          .execute();
       }
     });
     return (await this.findById(id))!;
   }
 
   /** Changes name, disabled flag or attributes (replaced as a whole). Returns the user, or undefined when there is none. */
-  async update(id: string, patch: { name?: string; disabled?: boolean; attributes?: Record<string, unknown> }): Promise<User | undefined> {
+  async update(
+    id: string,
+    patch: { name?: string; disabled?: boolean; attributes?: Record<string, unknown> },
+  ): Promise<User | undefined> {
     const set = {
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
       ...(patch.attributes !== undefined ? { attributes: JSON.stringify(patch.attributes) } : {}),
     };
-    const row = await this.#db.updateTable('app_user').set({ ...set, updated_at: sql`now()` }).where('id', '=', id).returning('id').executeTakeFirst();
+    const row = await this.#db
+      .updateTable('app_user')
+      .set({ ...set, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returning('id')
+      .executeTakeFirst();
     return row ? this.findById(id) : undefined;
   }
 
@@ -91,23 +118,42 @@ export class UserRepository {
 
   /** Sets a new password (same rules as {@link create}). False when there is no such user. */
   async setPassword(id: string, password: string): Promise<boolean> {
-    if (password.length < 8) throw invalid('password must be at least 8 characters', { field: 'password' });
+    if (password.length < 8)
+      throw invalid('password must be at least 8 characters', { field: 'password' });
     const password_hash = await hashPassword(password);
-    const row = await this.#db.updateTable('app_user').set({ password_hash, updated_at: sql`now()` }).where('id', '=', id).returning('id').executeTakeFirst();
+    const row = await this.#db
+      .updateTable('app_user')
+      .set({ password_hash, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returning('id')
+      .executeTakeFirst();
     return row !== undefined;
   }
 
-  async #replaceLinks(id: string, table: 'role' | 'approver_group', names: readonly string[]): Promise<boolean> {
+  async #replaceLinks(
+    id: string,
+    table: 'role' | 'approver_group',
+    names: readonly string[],
+  ): Promise<boolean> {
     const unique = [...new Set(names)];
     return this.#transaction(async (trx) => {
-      if (!(await trx.selectFrom('app_user').select('id').where('id', '=', id).executeTakeFirst())) return false;
+      if (!(await trx.selectFrom('app_user').select('id').where('id', '=', id).executeTakeFirst()))
+        return false;
       if (unique.length) await assertKnown(trx, table, unique);
       if (table === 'role') {
         await trx.deleteFrom('user_role').where('user_id', '=', id).execute();
-        if (unique.length) await trx.insertInto('user_role').values(unique.map((role_name) => ({ user_id: id, role_name }))).execute();
+        if (unique.length)
+          await trx
+            .insertInto('user_role')
+            .values(unique.map((role_name) => ({ user_id: id, role_name })))
+            .execute();
       } else {
         await trx.deleteFrom('group_member').where('user_id', '=', id).execute();
-        if (unique.length) await trx.insertInto('group_member').values(unique.map((group_name) => ({ user_id: id, group_name }))).execute();
+        if (unique.length)
+          await trx
+            .insertInto('group_member')
+            .values(unique.map((group_name) => ({ user_id: id, group_name })))
+            .execute();
       }
       return true;
     });
@@ -120,67 +166,128 @@ export class UserRepository {
   }
 
   async count(): Promise<number> {
-    const row = await this.#db.selectFrom('app_user').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const row = await this.#db
+      .selectFrom('app_user')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
   /** The row with its password hash, for the sign-in service only; any spelling of the email. */
   async findCredentials(email: string): Promise<UserRow | undefined> {
-    return this.#db.selectFrom('app_user').selectAll()
-      .where('email', '=', normaliseEmail(email)).executeTakeFirst();
+    return this.#db
+      .selectFrom('app_user')
+      .selectAll()
+      .where('email', '=', normaliseEmail(email))
+      .executeTakeFirst();
   }
 
   /** The user with their roles and groups, in one statement (it runs on every token request for a user). */
   async findById(id: string): Promise<User | undefined> {
-    const row = await this.#db.selectFrom('app_user').selectAll()
+    const row = await this.#db
+      .selectFrom('app_user')
+      .selectAll()
       .select([
-        sql<string[]>`coalesce((select json_agg(r.role_name order by r.role_name) from user_role r where r.user_id = app_user.id), '[]'::json)`.as('role_names'),
-        sql<string[]>`coalesce((select json_agg(g.group_name order by g.group_name) from group_member g where g.user_id = app_user.id), '[]'::json)`.as('group_names'),
+        sql<
+          string[]
+        >`coalesce((select json_agg(r.role_name order by r.role_name) from user_role r where r.user_id = app_user.id), '[]'::json)`.as(
+          'role_names',
+        ),
+        sql<
+          string[]
+        >`coalesce((select json_agg(g.group_name order by g.group_name) from group_member g where g.user_id = app_user.id), '[]'::json)`.as(
+          'group_names',
+        ),
       ])
-      .where('id', '=', id).executeTakeFirst();
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (!row) return undefined;
     const { role_names: roles, group_names: groups, ...user } = row;
     return present(user, roles, groups);
   }
 
   async list(opts: { after?: string; limit?: number } = {}): Promise<User[]> {
-    let q = this.#db.selectFrom('app_user').selectAll().orderBy('email').limit(opts.limit ?? 100);
+    let q = this.#db
+      .selectFrom('app_user')
+      .selectAll()
+      .orderBy('email')
+      .limit(opts.limit ?? 100);
     if (opts.after) q = q.where('email', '>', opts.after);
     const rows = await q.execute();
     if (!rows.length) return [];
     const ids = rows.map((r) => r.id);
     const [roles, groups] = await Promise.all([
-      this.#db.selectFrom('user_role').select(['user_id', 'role_name']).where('user_id', 'in', ids).execute(),
-      this.#db.selectFrom('group_member').select(['user_id', 'group_name']).where('user_id', 'in', ids).execute(),
+      this.#db
+        .selectFrom('user_role')
+        .select(['user_id', 'role_name'])
+        .where('user_id', 'in', ids)
+        .execute(),
+      this.#db
+        .selectFrom('group_member')
+        .select(['user_id', 'group_name'])
+        .where('user_id', 'in', ids)
+        .execute(),
     ]);
-    return rows.map((r) => present(
-      r,
-      roles.filter((x) => x.user_id === r.id).map((x) => x.role_name).sort(),
-      groups.filter((x) => x.user_id === r.id).map((x) => x.group_name).sort(),
-    ));
+    return rows.map((r) =>
+      present(
+        r,
+        roles
+          .filter((x) => x.user_id === r.id)
+          .map((x) => x.role_name)
+          .sort(),
+        groups
+          .filter((x) => x.user_id === r.id)
+          .map((x) => x.group_name)
+          .sort(),
+      ),
+    );
   }
 
   async rolesOf(userId: string): Promise<string[]> {
-    const rows = await this.#db.selectFrom('user_role').select('role_name').where('user_id', '=', userId).orderBy('role_name').execute();
+    const rows = await this.#db
+      .selectFrom('user_role')
+      .select('role_name')
+      .where('user_id', '=', userId)
+      .orderBy('role_name')
+      .execute();
     return rows.map((r) => r.role_name);
   }
 
   async groupsOf(userId: string): Promise<string[]> {
-    const rows = await this.#db.selectFrom('group_member').select('group_name').where('user_id', '=', userId).orderBy('group_name').execute();
+    const rows = await this.#db
+      .selectFrom('group_member')
+      .select('group_name')
+      .where('user_id', '=', userId)
+      .orderBy('group_name')
+      .execute();
     return rows.map((r) => r.group_name);
   }
 }
 
 function present(row: UserRow, roles: string[], groups: string[]): User {
-  return { id: row.id, email: row.email, name: row.name, disabled: row.disabled, attributes: row.attributes, roles, groups };
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    disabled: row.disabled,
+    attributes: row.attributes,
+    roles,
+    groups,
+  };
 }
 
-async function assertKnown(q: Kysely<Database>, table: 'role' | 'approver_group', names: string[]): Promise<void> {
+async function assertKnown(
+  q: Kysely<Database>,
+  table: 'role' | 'approver_group',
+  names: string[],
+): Promise<void> {
   const found = await q.selectFrom(table).select('name').where('name', 'in', names).execute();
   const known = new Set(found.map((r) => r.name));
   const missing = names.filter((n) => !known.has(n));
   if (missing.length) {
     const what = table === 'role' ? 'role' : 'group';
-    throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown ${what}: ${missing.join(', ')}`, { [what]: missing });
+    throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown ${what}: ${missing.join(', ')}`, {
+      [what]: missing,
+    });
   }
 }

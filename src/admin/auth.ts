@@ -72,7 +72,10 @@ export class AdminAuthenticator {
   async authenticate(authorization: string | undefined): Promise<AdminActor> {
     try {
       const token = await this.#opts.tokens.verify(OwnTokenVerifier.bearer(authorization), {
-        audience: this.#opts.audience, scope: ADMIN_SCOPE, subject: 'user', role: ADMIN_ROLE,
+        audience: this.#opts.audience,
+        scope: ADMIN_SCOPE,
+        subject: 'user',
+        role: ADMIN_ROLE,
       });
       return { userId: token.subject, clientId: token.clientId };
     } catch (err) {
@@ -82,14 +85,25 @@ export class AdminAuthenticator {
   }
 
   #map(err: OwnTokenError): AdminAuthError {
-    if (err.code === 'ERR_TOKEN_MISSING') return new AdminAuthError('missing', 'an access token for the admin API is required', `Bearer ${this.#realm}`);
+    if (err.code === 'ERR_TOKEN_MISSING')
+      return new AdminAuthError(
+        'missing',
+        'an access token for the admin API is required',
+        `Bearer ${this.#realm}`,
+      );
     const description = err.claim === 'aud' ? 'the token is not for the admin API' : err.message;
     if (FORBIDDEN_CODES.has(err.code)) {
       const scope = [...new Set([...(this.#opts.baseScopes ?? []), ADMIN_SCOPE])].join(' ');
-      return new AdminAuthError('insufficient_scope', description,
-        `Bearer ${this.#realm}, error="insufficient_scope", error_description=${quoteHeaderValue(description)}, scope=${quoteHeaderValue(scope)}`);
+      return new AdminAuthError(
+        'insufficient_scope',
+        description,
+        `Bearer ${this.#realm}, error="insufficient_scope", error_description=${quoteHeaderValue(description)}, scope=${quoteHeaderValue(scope)}`,
+      );
     }
-    return new AdminAuthError('invalid_token', description,
-      `Bearer ${this.#realm}, error="invalid_token", error_description=${quoteHeaderValue(description)}`);
+    return new AdminAuthError(
+      'invalid_token',
+      description,
+      `Bearer ${this.#realm}, error="invalid_token", error_description=${quoteHeaderValue(description)}`,
+    );
   }
 }

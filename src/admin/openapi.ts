@@ -29,9 +29,14 @@ const STATUS_TEXT: Record<number, string> = {
 
 /** zod's registry output as OpenAPI components: the JSON Schema dialect is OpenAPI's own, so `$schema`/`$id` go. */
 function components(registry: Registry, io: 'input' | 'output'): Record<string, Json> {
-  const out = z.toJSONSchema(registry, { io, uri: REF, unrepresentable: 'any' }) as { schemas: Record<string, Json> };
-  if ('__shared' in out.schemas) throw new TypeError('shared zod sub-schemas need an id in the admin schema registries');
-  return Object.fromEntries(Object.entries(out.schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]));
+  const out = z.toJSONSchema(registry, { io, uri: REF, unrepresentable: 'any' }) as {
+    schemas: Record<string, Json>;
+  };
+  if ('__shared' in out.schemas)
+    throw new TypeError('shared zod sub-schemas need an id in the admin schema registries');
+  return Object.fromEntries(
+    Object.entries(out.schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]),
+  );
 }
 
 function schemaOf(schema: z.ZodType, registry: Registry, io: 'input' | 'output'): Json {
@@ -43,15 +48,24 @@ function schemaOf(schema: z.ZodType, registry: Registry, io: 'input' | 'output')
 
 function parameters(where: 'path' | 'query', schema: z.ZodType | undefined): Json[] {
   if (!schema) return [];
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, Json>; required?: string[] };
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
+    properties?: Record<string, Json>;
+    required?: string[];
+  };
   return Object.entries(json.properties ?? {}).map(([name, { description, ...prop }]) => ({
-    name, in: where, required: where === 'path' || (json.required ?? []).includes(name), schema: prop, ...(description ? { description } : {}),
+    name,
+    in: where,
+    required: where === 'path' || (json.required ?? []).includes(name),
+    schema: prop,
+    ...(description ? { description } : {}),
   }));
 }
 
 function operation(route: AnyRoute): Json {
   const problem = { 'application/problem+json': { schema: { $ref: REF('Problem') } } };
-  const challenge = { 'WWW-Authenticate': { description: 'RFC 6750 Bearer challenge', schema: { type: 'string' } } };
+  const challenge = {
+    'WWW-Authenticate': { description: 'RFC 6750 Bearer challenge', schema: { type: 'string' } },
+  };
   const errors = new Set<number>([
     ...(route.params || route.query || route.body ? [400] : []),
     ...(route.access === 'public' ? [] : [401, 403]),
@@ -62,12 +76,24 @@ function operation(route: AnyRoute): Json {
   const responses: Json = {
     [status]: {
       description,
-      ...(schema ? { content: { [contentType]: { schema: schemaOf(schema, responseSchemas, 'output') } } } : {}),
-      ...(route.location ? { headers: { Location: { description: 'URL of the new resource', schema: { type: 'string' } } } } : {}),
+      ...(schema
+        ? { content: { [contentType]: { schema: schemaOf(schema, responseSchemas, 'output') } } }
+        : {}),
+      ...(route.location
+        ? {
+            headers: {
+              Location: { description: 'URL of the new resource', schema: { type: 'string' } },
+            },
+          }
+        : {}),
     },
   };
   for (const code of [...errors].sort((a, b) => a - b)) {
-    responses[code] = { description: STATUS_TEXT[code] ?? 'Error', content: problem, ...(code === 401 || code === 403 ? { headers: challenge } : {}) };
+    responses[code] = {
+      description: STATUS_TEXT[code] ?? 'Error',
+      content: problem,
+      ...(code === 401 || code === 403 ? { headers: challenge } : {}),
+    };
   }
   return {
     operationId: route.operationId,
@@ -75,7 +101,16 @@ function operation(route: AnyRoute): Json {
     tags: [route.tag],
     ...(route.access === 'public' ? { security: [] } : {}),
     parameters: [...parameters('path', route.params), ...parameters('query', route.query)],
-    ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(route.body, requestSchemas, 'input') } } } } : {}),
+    ...(route.body
+      ? {
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: schemaOf(route.body, requestSchemas, 'input') },
+            },
+          },
+        }
+      : {}),
     responses,
   };
 }
@@ -88,7 +123,8 @@ export function buildOpenApi(routes: readonly AnyRoute[], opts: OpenApiOptions):
   const request = components(requestSchemas, 'input');
   const response = components(responseSchemas, 'output');
   const clash = Object.keys(request).filter((id) => id in response);
-  if (clash.length) throw new TypeError(`schema ids used for both requests and responses: ${clash.join(', ')}`);
+  if (clash.length)
+    throw new TypeError(`schema ids used for both requests and responses: ${clash.join(', ')}`);
 
   const paths: Record<string, Json> = {};
   for (const route of routes) {

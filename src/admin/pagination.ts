@@ -48,9 +48,14 @@ export function cursorSeq(digits: string): string {
 
 /** The 400 problem for a cursor this API did not make (or made for another listing or order). */
 export function badCursor(): AppError {
-  return new AppError('ERR_VALIDATION', 400, 'invalid request query: cursor: not a cursor returned by this API', {
-    errors: [{ path: 'cursor', message: 'not a cursor returned by this API' }],
-  });
+  return new AppError(
+    'ERR_VALIDATION',
+    400,
+    'invalid request query: cursor: not a cursor returned by this API',
+    {
+      errors: [{ path: 'cursor', message: 'not a cursor returned by this API' }],
+    },
+  );
 }
 
 /**

@@ -20,7 +20,12 @@ export interface HandlerInput<P, Q, B, A> {
  * One admin API operation. The route table made of these is the single source of both the
  * router (see {@link registerRoute}) and the OpenAPI document, so the two cannot drift.
  */
-export interface AdminRoute<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType, A = AdminActor> {
+export interface AdminRoute<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  A = AdminActor,
+> {
   method: HttpMethod;
   /** Path below `/admin/v1`, in @koa/router syntax (`/roles/:name`). */
   path: string;
@@ -37,7 +42,12 @@ export interface AdminRoute<P extends z.ZodType = z.ZodType, Q extends z.ZodType
    * The success response; `schema` is absent for 204. `contentType` defaults to `application/json`;
    * another one (NDJSON) means the handler returns a stream of it, and `schema` describes one item.
    */
-  response: { status: 200 | 201 | 204; description: string; schema?: z.ZodType; contentType?: string };
+  response: {
+    status: 200 | 201 | 204;
+    description: string;
+    schema?: z.ZodType;
+    contentType?: string;
+  };
   /** Route-specific error statuses (404, 409 …); the common ones are added by the OpenAPI builder. */
   errors?: number[];
   /** `Location` of a created resource (201), relative to `/admin/v1`. */
@@ -50,16 +60,19 @@ export interface AdminRoute<P extends z.ZodType = z.ZodType, Q extends z.ZodType
 export type AnyRoute = AdminRoute<any, any, any, any>;
 
 /** Declares an authenticated admin route; the generics infer the handler's input types. */
-export function adminRoute<P extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, B extends z.ZodType = z.ZodUndefined>(
-  route: AdminRoute<P, Q, B, AdminActor>,
-): AnyRoute {
+export function adminRoute<
+  P extends z.ZodType = z.ZodUndefined,
+  Q extends z.ZodType = z.ZodUndefined,
+  B extends z.ZodType = z.ZodUndefined,
+>(route: AdminRoute<P, Q, B, AdminActor>): AnyRoute {
   return { ...route, access: 'admin' };
 }
 
 /** Declares a route anyone may call; its handler gets no actor. */
-export function publicRoute<P extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(
-  route: Omit<AdminRoute<P, Q, z.ZodUndefined, undefined>, 'body'>,
-): AnyRoute {
+export function publicRoute<
+  P extends z.ZodType = z.ZodUndefined,
+  Q extends z.ZodType = z.ZodUndefined,
+>(route: Omit<AdminRoute<P, Q, z.ZodUndefined, undefined>, 'body'>): AnyRoute {
   return { ...route, access: 'public' };
 }
 
@@ -89,7 +102,8 @@ export function registerRoute(router: Router, route: AnyRoute, authenticate: Mid
     const result = await route.handle({ ...ctx.state.input, actor: ctx.state.admin });
     ctx.status = route.response.status;
     if (route.response.contentType) ctx.type = route.response.contentType;
-    if (route.location) ctx.set('Location', `${router.opts.prefix ?? ''}${route.location(result as never)}`);
+    if (route.location)
+      ctx.set('Location', `${router.opts.prefix ?? ''}${route.location(result as never)}`);
     if (route.response.status !== 204) ctx.body = result;
   };
   const chain: Middleware[] = [noStore];

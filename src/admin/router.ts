@@ -56,18 +56,31 @@ export function adminRouteTable(deps: AdminDeps): AnyRoute[] {
     ...roleRoutes(new RoleAdminService({ db, audit, catalogue, roles: deps.roles })),
     ...userRoutes(new UserAdminService({ db, audit, roles: deps.roles })),
     ...groupRoutes(new GroupAdminService({ db, audit, catalogue })),
-    ...clientRoutes(new ClientAdminService({ db, audit, catalogue, provider: deps.provider, roles: deps.roles })),
+    ...clientRoutes(
+      new ClientAdminService({ db, audit, catalogue, provider: deps.provider, roles: deps.roles }),
+    ),
     ...elevationRoutes(new ElevationAdminService({ db, elevation: deps.elevation })),
     ...ticketRoutes(new TicketAdminService({ db })),
     ...auditRoutes(audit, new AuditQueryService({ db, log: audit })),
   ];
   const openapi = publicRoute({
-    method: 'get', path: '/openapi.json', operationId: 'getOpenApi', summary: 'This OpenAPI 3.1 document', tag: 'meta',
-    response: { status: 200, description: 'The OpenAPI document (it holds no secrets, so it needs no token)', schema: OpenApiView },
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'getOpenApi',
+    summary: 'This OpenAPI 3.1 document',
+    tag: 'meta',
+    response: {
+      status: 200,
+      description: 'The OpenAPI document (it holds no secrets, so it needs no token)',
+      schema: OpenApiView,
+    },
     handle: async () => document,
   });
   // Built now, so a schema that cannot be documented stops the server at start, not at first call.
-  const document = buildOpenApi([...table, openapi], { issuer: deps.issuer, basePath: ADMIN_BASE_PATH });
+  const document = buildOpenApi([...table, openapi], {
+    issuer: deps.issuer,
+    basePath: ADMIN_BASE_PATH,
+  });
   return [...table, openapi];
 }
 
@@ -76,10 +89,20 @@ export function adminRouteTable(deps: AdminDeps): AnyRoute[] {
  * route takes there is answered by its fallback (404/405 problems), never by oidc-provider.
  */
 export function createAdminRouter(deps: AdminDeps): Router {
-  const tokens = deps.tokens ?? createOwnTokenVerifier({
-    issuer: deps.issuer, db: deps.db, catalogue: deps.catalogue, roles: deps.roles, loadKeys: () => loadSigningKeys(deps.db),
+  const tokens =
+    deps.tokens ??
+    createOwnTokenVerifier({
+      issuer: deps.issuer,
+      db: deps.db,
+      catalogue: deps.catalogue,
+      roles: deps.roles,
+      loadKeys: () => loadSigningKeys(deps.db),
+    });
+  const auth = new AdminAuthenticator({
+    audience: adminResource(deps.issuer),
+    baseScopes: deps.catalogue.baseScopes,
+    tokens,
   });
-  const auth = new AdminAuthenticator({ audience: adminResource(deps.issuer), baseScopes: deps.catalogue.baseScopes, tokens });
   const router = new Router({ prefix: ADMIN_BASE_PATH });
   const authenticate = auth.middleware();
   for (const route of adminRouteTable(deps)) registerRoute(router, route, authenticate);

@@ -20,7 +20,8 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
   const out: FieldError[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ path: formatPath([...issue.path, key]), message: 'unknown field' });
+      for (const key of issue.keys)
+        out.push({ path: formatPath([...issue.path, key]), message: 'unknown field' });
     } else {
       out.push({ path: formatPath(issue.path), message: issue.message });
     }
@@ -31,9 +32,14 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
 /** The 400 problem for a request part that does not match its schema; `detail` names the fields. */
 export function validationProblem(part: RequestPart, error: z.ZodError): AppError {
   const errors = fieldErrors(error);
-  const shown = errors.slice(0, DETAIL_LIMIT).map((e) => `${e.path}: ${e.message}`).join('; ');
+  const shown = errors
+    .slice(0, DETAIL_LIMIT)
+    .map((e) => `${e.path}: ${e.message}`)
+    .join('; ');
   const more = errors.length > DETAIL_LIMIT ? ` (and ${errors.length - DETAIL_LIMIT} more)` : '';
-  return new AppError('ERR_VALIDATION', 400, `invalid request ${part}: ${shown}${more}`, { errors });
+  return new AppError('ERR_VALIDATION', 400, `invalid request ${part}: ${shown}${more}`, {
+    errors,
+  });
 }
 
 /**
@@ -42,9 +48,15 @@ export function validationProblem(part: RequestPart, error: z.ZodError): AppErro
  *
  * @throws {AppError} `ERR_VALIDATION` (400) naming every offending field.
  */
-export function parsePart<S extends z.ZodType>(part: RequestPart, schema: S, value: unknown): z.output<S> {
+export function parsePart<S extends z.ZodType>(
+  part: RequestPart,
+  schema: S,
+  value: unknown,
+): z.output<S> {
   if (part === 'body' && value === undefined && !schema.safeParse(undefined).success) {
-    throw new AppError('ERR_VALIDATION', 400, 'a JSON request body is required', { errors: [{ path: '(root)', message: 'required' }] });
+    throw new AppError('ERR_VALIDATION', 400, 'a JSON request body is required', {
+      errors: [{ path: '(root)', message: 'required' }],
+    });
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw validationProblem(part, parsed.error);

@@ -4,7 +4,14 @@ import type { User } from '../accounts/users.ts';
 import { render } from '../http/views.ts';
 import { AppError } from '../errors.ts';
 import type { ApprovalDeps } from './routes.ts';
-import { endSession, loginNonce, readSession, safeNext, startSession, type ApproverSession } from './session.ts';
+import {
+  endSession,
+  loginNonce,
+  readSession,
+  safeNext,
+  startSession,
+  type ApproverSession,
+} from './session.ts';
 import { truncateCodePoints } from '../http/text.ts';
 
 /** A signed-in, still active approver. */
@@ -18,13 +25,21 @@ export const sessionBinding = (s: ApproverSession) => `approvals:${s.sid}`;
 const loginBinding = (nonce: string) => `approvals-login:${nonce}`;
 
 /** The answer to a form post without this session's CSRF token (403; the error page explains). */
-export const csrfRejected = () => new AppError('ERR_CSRF', 403, 'The form has expired or was not sent by this site. Go back, reload the page and try again.');
+export const csrfRejected = () =>
+  new AppError(
+    'ERR_CSRF',
+    403,
+    'The form has expired or was not sent by this site. Go back, reload the page and try again.',
+  );
 
 /**
  * The signed-in approver, or undefined. The account is re-read on every request, so disabling or
  * deleting a user ends their approver session at once, not after 8 hours.
  */
-export async function currentApprover(deps: ApprovalDeps, ctx: Context): Promise<Approver | undefined> {
+export async function currentApprover(
+  deps: ApprovalDeps,
+  ctx: Context,
+): Promise<Approver | undefined> {
   const session = readSession(ctx);
   if (!session) return undefined;
   const user = await deps.users.findById(session.userId);
@@ -50,10 +65,18 @@ export function redirectToLogin(ctx: Context, next: string): void {
  * - after sign-in the browser goes only to a path under /approvals ({@link safeNext}).
  */
 export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware): void {
-  const page = (ctx: Context, status: number, fields: { next: string; email?: string; error?: string }) => {
+  const page = (
+    ctx: Context,
+    status: number,
+    fields: { next: string; email?: string; error?: string },
+  ) => {
     const nonce = loginNonce(ctx, true)!;
     ctx.status = status;
-    ctx.body = render('approvals-login', { ...fields, action: '/approvals/login', csrf: deps.csrf.token(loginBinding(nonce)) });
+    ctx.body = render('approvals-login', {
+      ...fields,
+      action: '/approvals/login',
+      csrf: deps.csrf.token(loginBinding(nonce)),
+    });
   };
 
   router.get('/login', async (ctx) => {
@@ -72,13 +95,26 @@ export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware)
     const nonce = loginNonce(ctx, false);
     if (!nonce || !deps.csrf.verify(loginBinding(nonce), body.csrf)) {
       const email = typeof body.email === 'string' ? truncateCodePoints(body.email, 320) : '';
-      page(ctx, 403, { next, email, error: 'This sign-in form expired or was not sent by this site. Please sign in again.' });
+      page(ctx, 403, {
+        next,
+        email,
+        error: 'This sign-in form expired or was not sent by this site. Please sign in again.',
+      });
       return;
     }
-    const outcome = await deps.signIn.signIn({ email: body.email, password: body.password, address: ctx.ip, action: 'approver.login' });
+    const outcome = await deps.signIn.signIn({
+      email: body.email,
+      password: body.password,
+      address: ctx.ip,
+      action: 'approver.login',
+    });
     if (outcome.kind === 'throttled') {
       ctx.set('Retry-After', String(outcome.retryAfter));
-      page(ctx, 429, { next, email: outcome.email, error: `Too many failed sign-ins. Try again in ${Math.ceil(outcome.retryAfter / 60)} minute(s).` });
+      page(ctx, 429, {
+        next,
+        email: outcome.email,
+        error: `Too many failed sign-ins. Try again in ${Math.ceil(outcome.retryAfter / 60)} minute(s).`,
+      });
       return;
     }
     if (outcome.kind === 'refused') {
@@ -97,7 +133,13 @@ export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware)
       // Without a valid token the session stays: a cross-site page must not sign approvers out.
       if (!deps.csrf.verify(sessionBinding(me.session), body.csrf)) throw csrfRejected();
       endSession(ctx);
-      await deps.audit.append({ action: 'approver.logout', result: 'success', actor: me.user.id, subject: me.user.id, data: { address: ctx.ip } });
+      await deps.audit.append({
+        action: 'approver.logout',
+        result: 'success',
+        actor: me.user.id,
+        subject: me.user.id,
+        data: { address: ctx.ip },
+      });
     }
     ctx.status = 303;
     ctx.redirect('/approvals/login');

@@ -33,7 +33,10 @@ const OUTCOMES: Record<TicketRow['status'], string> = {
 };
 
 /** The status a person reads; a pending ticket past its expiry is shown as expired before the sweep closes it. */
-export function outcome(ticket: TicketRow, now = Date.now()): { status: TicketRow['status']; text: string } {
+export function outcome(
+  ticket: TicketRow,
+  now = Date.now(),
+): { status: TicketRow['status']; text: string } {
   const status = ticket.status === 'pending' && !isOpen(ticket, now) ? 'expired' : ticket.status;
   return { status, text: OUTCOMES[status] };
 }
@@ -60,11 +63,20 @@ export interface ScopeView {
 }
 
 /** Scopes with their catalogue description and lifetime, and quorum progress from the decisions so far. */
-export function presentScopes(catalogue: Catalogue, ticket: TicketRow, decisions: DecisionView[], mine: string[]): ScopeView[] {
+export function presentScopes(
+  catalogue: Catalogue,
+  ticket: TicketRow,
+  decisions: DecisionView[],
+  mine: string[],
+): ScopeView[] {
   return ticket.scopes.map((name) => {
     const def = catalogue.scopes[name];
     const approval = def?.approval;
-    const approvers = new Set(decisions.filter((d) => d.decision === 'approve' && d.scopes.includes(name)).map((d) => d.approverId));
+    const approvers = new Set(
+      decisions
+        .filter((d) => d.decision === 'approve' && d.scopes.includes(name))
+        .map((d) => d.approverId),
+    );
     return {
       name,
       description: def?.description ?? '(not in the current scope catalogue)',

@@ -13,9 +13,24 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { render } from '../http/views.ts';
 import { AppError, invalid } from '../errors.ts';
-import { csrfRejected, currentApprover, mountLogin, redirectToLogin, sessionBinding, type Approver } from './login.ts';
+import {
+  csrfRejected,
+  currentApprover,
+  mountLogin,
+  redirectToLogin,
+  sessionBinding,
+  type Approver,
+} from './login.ts';
 import { ApprovalQueries } from './tickets.ts';
-import { NOTICES, asDate, isOpen, outcome, presentDecisions, presentScopes, timeLeft } from './presenter.ts';
+import {
+  NOTICES,
+  asDate,
+  isOpen,
+  outcome,
+  presentDecisions,
+  presentScopes,
+  timeLeft,
+} from './presenter.ts';
 import { truncateCodePoints } from '../http/text.ts';
 
 /** What the approval pages need from the composition root. */
@@ -35,12 +50,21 @@ export interface ApprovalDeps {
 }
 
 /** Every approval page: nothing from elsewhere runs in, frames, or caches it (DESIGN §6). */
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 const TICKET_ID = /^[\w-]{1,64}$/;
 
 const REFUSALS = {
-  self: { title: 'You cannot approve your own request', message: 'This elevation was requested by you or for your account. Another approver has to decide on it.' },
-  foreign: { title: 'You are not an approver for this request', message: 'Only members of the groups that approve its scopes can decide on it. Ask an administrator if you think you should be one.' },
+  self: {
+    title: 'You cannot approve your own request',
+    message:
+      'This elevation was requested by you or for your account. Another approver has to decide on it.',
+  },
+  foreign: {
+    title: 'You are not an approver for this request',
+    message:
+      'Only members of the groups that approve its scopes can decide on it. Ask an administrator if you think you should be one.',
+  },
 } as const;
 
 /**
@@ -74,14 +98,19 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
     const me = await currentApprover(deps, ctx);
     if (!me) return redirectToLogin(ctx, '/approvals');
     const groups = new Set(me.user.groups);
-    const candidates = Object.entries(deps.catalogue.scopes).filter(([, d]) => d.approval?.groups.some((g) => groups.has(g))).map(([name]) => name);
+    const candidates = Object.entries(deps.catalogue.scopes)
+      .filter(([, d]) => d.approval?.groups.some((g) => groups.has(g)))
+      .map(([name]) => name);
     const tickets = [];
     // The query narrows by scope; the service's rule has the last word on each ticket.
     for (const p of await queries.pendingFor(me.user.id, candidates)) {
       if (!(await deps.elevation.approvableScopes(p.ticket, me.user.id)).length) continue;
       tickets.push({
-        id: p.ticket.id, requester: p.requesterEmail ?? `${p.ticket.subject} (agent acting for itself)`,
-        agent: { id: p.ticket.client_id, name: await agentName(deps, p.ticket.client_id) }, scopes: p.ticket.scopes, timeLeft: timeLeft(p.ticket.expires_at),
+        id: p.ticket.id,
+        requester: p.requesterEmail ?? `${p.ticket.subject} (agent acting for itself)`,
+        agent: { id: p.ticket.client_id, name: await agentName(deps, p.ticket.client_id) },
+        scopes: p.ticket.scopes,
+        timeLeft: timeLeft(p.ticket.expires_at),
         myDecision: p.myDecision === 'approve' ? 'You approved; waiting for others' : null,
       });
     }
@@ -95,14 +124,20 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
     const mine = await authorise(deps, ctx, me, ticket);
     if (!mine) return;
     const decisions = await queries.decisions(ticket.id);
-    const requester = ticket.requester_id ? await deps.users.findById(ticket.requester_id) : undefined;
+    const requester = ticket.requester_id
+      ? await deps.users.findById(ticket.requester_id)
+      : undefined;
     const decided = decisions.some((d) => d.approverId === me.user.id);
     const done = String(ctx.query.done ?? '');
     ctx.body = render('approval', {
       ...chrome(deps, me),
       id: ticket.id,
       outcome: outcome(ticket),
-      requester: requester ? { email: requester.email, name: requester.name } : ticket.requester_id ? { email: '(deleted user)', name: '' } : null,
+      requester: requester
+        ? { email: requester.email, name: requester.name }
+        : ticket.requester_id
+          ? { email: '(deleted user)', name: '' }
+          : null,
       subject: ticket.subject,
       agent: { id: ticket.client_id, name: await agentName(deps, ticket.client_id) },
       scopes: presentScopes(deps.catalogue, ticket, decisions, mine),
@@ -121,12 +156,18 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
 
   router.post('/:id/decision', form, async (ctx) => {
     const me = await currentApprover(deps, ctx);
-    if (!me) return redirectToLogin(ctx, `/approvals/${TICKET_ID.test(ctx.params.id) ? ctx.params.id : ''}`);
+    if (!me)
+      return redirectToLogin(
+        ctx,
+        `/approvals/${TICKET_ID.test(ctx.params.id) ? ctx.params.id : ''}`,
+      );
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!deps.csrf.verify(sessionBinding(me.session), body.csrf)) throw csrfRejected();
     const ticket = await load(deps, ctx.params.id);
-    if (body.decision !== 'approve' && body.decision !== 'deny') throw invalid('Choose approve or deny.', { field: 'decision' });
-    const comment = typeof body.comment === 'string' ? truncateCodePoints(body.comment.trim(), 1000) : '';
+    if (body.decision !== 'approve' && body.decision !== 'deny')
+      throw invalid('Choose approve or deny.', { field: 'decision' });
+    const comment =
+      typeof body.comment === 'string' ? truncateCodePoints(body.comment.trim(), 1000) : '';
     let notice: keyof typeof NOTICES = body.decision;
     try {
       await deps.elevation.decide(ticket.id, me.user.id, body.decision, comment);
@@ -155,14 +196,25 @@ async function load(deps: ApprovalDeps, id: string | undefined): Promise<TicketR
 }
 
 /** The scopes this approver may decide on, or undefined after answering 403 (own request, not an approver). */
-async function authorise(deps: ApprovalDeps, ctx: Context, me: Approver, ticket: TicketRow): Promise<string[] | undefined> {
-  if (ticket.requester_id === me.user.id || ticket.subject === me.user.id) return refuse(deps, ctx, me, 'self');
+async function authorise(
+  deps: ApprovalDeps,
+  ctx: Context,
+  me: Approver,
+  ticket: TicketRow,
+): Promise<string[] | undefined> {
+  if (ticket.requester_id === me.user.id || ticket.subject === me.user.id)
+    return refuse(deps, ctx, me, 'self');
   const mine = await deps.elevation.approvableScopes(ticket, me.user.id);
   if (!mine.length) return refuse(deps, ctx, me, 'foreign');
   return mine;
 }
 
-function refuse(deps: ApprovalDeps, ctx: Context, me: Approver, kind: keyof typeof REFUSALS): undefined {
+function refuse(
+  deps: ApprovalDeps,
+  ctx: Context,
+  me: Approver,
+  kind: keyof typeof REFUSALS,
+): undefined {
   ctx.status = 403;
   ctx.body = render('approval-refused', { ...chrome(deps, me), ...REFUSALS[kind], kind });
   return undefined;
@@ -170,7 +222,10 @@ function refuse(deps: ApprovalDeps, ctx: Context, me: Approver, kind: keyof type
 
 /** What every signed-in page shows: who is signed in, and the sign-out form with its token. */
 function chrome(deps: ApprovalDeps, me: Approver) {
-  return { me: { email: me.user.email, name: me.user.name }, csrf: deps.csrf.token(sessionBinding(me.session)) };
+  return {
+    me: { email: me.user.email, name: me.user.name },
+    csrf: deps.csrf.token(sessionBinding(me.session)),
+  };
 }
 
 async function agentName(deps: ApprovalDeps, clientId: string): Promise<string> {

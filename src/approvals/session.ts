@@ -25,13 +25,22 @@ export interface ApproverSession {
  * cookie keys). Without keys a signed cookie cannot be written or trusted, so refuse loudly.
  */
 function assertKeys(ctx: Context): void {
-  if (!ctx.app.keys || (Array.isArray(ctx.app.keys) && !ctx.app.keys.length)) throw new Error('approver sessions need the app cookie keys (app.keys)');
+  if (!ctx.app.keys || (Array.isArray(ctx.app.keys) && !ctx.app.keys.length))
+    throw new Error('approver sessions need the app cookie keys (app.keys)');
 }
 
 function cookieOptions(ctx: Context, maxAge: number): SetOption {
   // Scoped to the approval pages; Lax keeps it off cross-site POSTs; `secure` whenever the
   // request came over TLS (Koa refuses secure cookies on plain HTTP, as in local tests).
-  return { signed: true, httpOnly: true, sameSite: 'lax', path: PATH, maxAge, secure: ctx.secure, overwrite: true };
+  return {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'lax',
+    path: PATH,
+    maxAge,
+    secure: ctx.secure,
+    overwrite: true,
+  };
 }
 
 /** The approver session of this request, or undefined (absent, forged, malformed or older than 8 h). */
@@ -50,7 +59,11 @@ export function readSession(ctx: Context, now = Date.now()): ApproverSession | u
 export function startSession(ctx: Context, userId: string, now = Date.now()): ApproverSession {
   assertKeys(ctx);
   const session = { userId, signedInAt: now, sid: randomBytes(18).toString('base64url') };
-  ctx.cookies.set(SESSION_COOKIE, `v1.${userId}.${now}.${session.sid}`, cookieOptions(ctx, SESSION_MAX_AGE_MS));
+  ctx.cookies.set(
+    SESSION_COOKIE,
+    `v1.${userId}.${now}.${session.sid}`,
+    cookieOptions(ctx, SESSION_MAX_AGE_MS),
+  );
   ctx.cookies.set(LOGIN_COOKIE, null, cookieOptions(ctx, 0));
   return session;
 }

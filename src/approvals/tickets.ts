@@ -36,9 +36,12 @@ export class ApprovalQueries {
    */
   async pendingFor(userId: string, scopes: string[], limit = 100): Promise<PendingTicket[]> {
     if (!scopes.length) return [];
-    const rows = await this.#db.selectFrom('elevation_ticket as t')
+    const rows = await this.#db
+      .selectFrom('elevation_ticket as t')
       .leftJoin('app_user as u', 'u.id', 't.requester_id')
-      .leftJoin('ticket_decision as d', (j) => j.onRef('d.ticket_id', '=', 't.id').on('d.approver_id', '=', userId))
+      .leftJoin('ticket_decision as d', (j) =>
+        j.onRef('d.ticket_id', '=', 't.id').on('d.approver_id', '=', userId),
+      )
       .selectAll('t')
       .select(['u.email as requester_email', 'd.decision as my_decision'])
       .where('t.status', '=', 'pending')
@@ -47,23 +50,43 @@ export class ApprovalQueries {
       .where((eb) => eb.or([eb('t.requester_id', 'is', null), eb('t.requester_id', '!=', userId)]))
       // jsonb `?|`: the ticket names at least one of these scopes.
       .where(sql<boolean>`t.scopes ?| array[${sql.join(scopes)}]::text[]`)
-      .orderBy('t.created_at', 'desc').orderBy('t.id')
+      .orderBy('t.created_at', 'desc')
+      .orderBy('t.id')
       .limit(limit)
       .execute();
-    return rows.map(({ requester_email, my_decision, ...ticket }) => ({ ticket: ticket as TicketRow, requesterEmail: requester_email, myDecision: my_decision }));
+    return rows.map(({ requester_email, my_decision, ...ticket }) => ({
+      ticket: ticket as TicketRow,
+      requesterEmail: requester_email,
+      myDecision: my_decision,
+    }));
   }
 
   /** Decisions so far, oldest first. */
   async decisions(ticketId: string): Promise<DecisionView[]> {
-    const rows = await this.#db.selectFrom('ticket_decision as d')
+    const rows = await this.#db
+      .selectFrom('ticket_decision as d')
       .leftJoin('app_user as u', 'u.id', 'd.approver_id')
-      .select(['d.approver_id', 'd.decision', 'd.scopes', 'd.comment', 'd.created_at', 'u.email', 'u.name'])
+      .select([
+        'd.approver_id',
+        'd.decision',
+        'd.scopes',
+        'd.comment',
+        'd.created_at',
+        'u.email',
+        'u.name',
+      ])
       .where('d.ticket_id', '=', ticketId)
-      .orderBy('d.created_at').orderBy('d.approver_id')
+      .orderBy('d.created_at')
+      .orderBy('d.approver_id')
       .execute();
     return rows.map((r) => ({
-      approverId: r.approver_id, approverEmail: r.email ?? '(deleted user)', approverName: r.name ?? '',
-      decision: r.decision, scopes: r.scopes, comment: r.comment, at: asDate(r.created_at),
+      approverId: r.approver_id,
+      approverEmail: r.email ?? '(deleted user)',
+      approverName: r.name ?? '',
+      decision: r.decision,
+      scopes: r.scopes,
+      comment: r.comment,
+      at: asDate(r.created_at),
     }));
   }
 }

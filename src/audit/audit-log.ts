@@ -22,10 +22,30 @@ export interface AuditInput {
 export const GENESIS = '0'.repeat(64);
 
 /** The hash that chains `row` to its predecessor: SHA-256 over the previous hash and the event's canonical JSON. */
-export function eventHash(prevHash: string, e: { id: string; time: Date; actor: string | null; action: string; result: string; subject: string | null; client_id: string | null; resource: string | null; data: unknown }): string {
+export function eventHash(
+  prevHash: string,
+  e: {
+    id: string;
+    time: Date;
+    actor: string | null;
+    action: string;
+    result: string;
+    subject: string | null;
+    client_id: string | null;
+    resource: string | null;
+    data: unknown;
+  },
+): string {
   const body = canonicalJson({
-    id: e.id, time: e.time.toISOString(), actor: e.actor, action: e.action, result: e.result,
-    subject: e.subject, client_id: e.client_id, resource: e.resource, data: e.data,
+    id: e.id,
+    time: e.time.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    result: e.result,
+    subject: e.subject,
+    client_id: e.client_id,
+    resource: e.resource,
+    data: e.data,
   });
   return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
 }
@@ -39,8 +59,14 @@ function inboxRows(events: AuditInput[]) {
     if (seen.has(id)) continue;
     seen.add(id);
     rows.push({
-      id, time: e.time ?? new Date(), actor: e.actor ?? null, action: e.action, result: e.result,
-      subject: e.subject ?? null, client_id: e.clientId ?? null, resource: e.resource ?? null,
+      id,
+      time: e.time ?? new Date(),
+      actor: e.actor ?? null,
+      action: e.action,
+      result: e.result,
+      subject: e.subject ?? null,
+      client_id: e.clientId ?? null,
+      resource: e.resource ?? null,
       data: JSON.stringify(redact(e.data ?? {})),
     });
   }
@@ -86,14 +112,19 @@ export class AuditLog {
   async append(...events: AuditInput[]): Promise<number> {
     // Caller-chosen ids need a transaction (see appendIn); more than one insert: all or nothing.
     const transaction = events.length > 500 || events.some((e) => e.id !== undefined);
-    return transaction ? this.#db.transaction().execute((trx) => this.appendIn(trx, events)) : this.appendIn(this.#db, events);
+    return transaction
+      ? this.#db.transaction().execute((trx) => this.appendIn(trx, events))
+      : this.appendIn(this.#db, events);
   }
 
   /**
    * As {@link append}, inside the caller's transaction (the event commits with the change it
    * records). Events with caller-chosen ids need `trx` to be a transaction.
    */
-  async appendIn(trx: Kysely<Database> | Transaction<Database>, events: AuditInput[]): Promise<number> {
+  async appendIn(
+    trx: Kysely<Database> | Transaction<Database>,
+    events: AuditInput[],
+  ): Promise<number> {
     if (!events.length) return 0;
     // Caller-chosen ids (ingest) may already be chained; generated ones cannot be. A chain pass
     // moving one of them from the inbox right now would make it look new in both tables: wait
@@ -101,13 +132,25 @@ export class AuditLog {
     const given = events.map((e) => e.id).filter((id): id is string => id !== undefined);
     if (given.length) await sql`lock table audit_event in share mode`.execute(trx);
     const chained = given.length
-      ? new Set((await trx.selectFrom('audit_event').select('id').where('id', 'in', [...new Set(given)]).execute()).map((r) => r.id))
+      ? new Set(
+          (
+            await trx
+              .selectFrom('audit_event')
+              .select('id')
+              .where('id', 'in', [...new Set(given)])
+              .execute()
+          ).map((r) => r.id),
+        )
       : new Set<string>();
     const rows = inboxRows(events.filter((e) => e.id === undefined || !chained.has(e.id)));
     let added = 0;
     for (let i = 0; i < rows.length; i += 500) {
-      const inserted = await trx.insertInto('audit_inbox').values(rows.slice(i, i + 500))
-        .onConflict((oc) => oc.column('id').doNothing()).returning('id').execute();
+      const inserted = await trx
+        .insertInto('audit_inbox')
+        .values(rows.slice(i, i + 500))
+        .onConflict((oc) => oc.column('id').doNothing())
+        .returning('id')
+        .execute();
       added += inserted.length;
     }
     this.#schedule();
@@ -119,9 +162,14 @@ export class AuditLog {
    * statement on a query creator that already inserts the events (a data-modifying CTE), so the
    * change and its events commit together without a transaction of their own.
    */
-  async appendWith<R>(events: Array<AuditInput & { id?: undefined }>, write: (db: QueryCreator<Database>) => Promise<R>): Promise<R> {
+  async appendWith<R>(
+    events: Array<AuditInput & { id?: undefined }>,
+    write: (db: QueryCreator<Database>) => Promise<R>,
+  ): Promise<R> {
     const rows = inboxRows(events);
-    const result = await write(this.#db.with('audit_written', (db) => db.insertInto('audit_inbox').values(rows)));
+    const result = await write(
+      this.#db.with('audit_written', (db) => db.insertInto('audit_inbox').values(rows)),
+    );
     this.#schedule();
     return result;
   }
@@ -163,7 +211,8 @@ export class AuditLog {
 
   async #chainAll(): Promise<void> {
     // Nothing to do is the common case of the periodic pass: no lock for it.
-    if (!(await this.#db.selectFrom('audit_inbox').select('seq').limit(1).executeTakeFirst())) return;
+    if (!(await this.#db.selectFrom('audit_inbox').select('seq').limit(1).executeTakeFirst()))
+      return;
     while ((await this.#chainBatch()) === CHAIN_BATCH);
   }
 
@@ -171,10 +220,32 @@ export class AuditLog {
   async #chainBatch(): Promise<number> {
     return this.#db.transaction().execute(async (trx) => {
       await sql`lock table audit_event in share row exclusive mode`.execute(trx);
-      const pending = await trx.selectFrom('audit_inbox').selectAll().orderBy('seq').limit(CHAIN_BATCH).execute();
+      const pending = await trx
+        .selectFrom('audit_inbox')
+        .selectAll()
+        .orderBy('seq')
+        .limit(CHAIN_BATCH)
+        .execute();
       if (!pending.length) return 0;
-      const chained = new Set((await trx.selectFrom('audit_event').select('id').where('id', 'in', pending.map((p) => p.id)).execute()).map((r) => r.id));
-      const last = await trx.selectFrom('audit_event').select('hash').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      const chained = new Set(
+        (
+          await trx
+            .selectFrom('audit_event')
+            .select('id')
+            .where(
+              'id',
+              'in',
+              pending.map((p) => p.id),
+            )
+            .execute()
+        ).map((r) => r.id),
+      );
+      const last = await trx
+        .selectFrom('audit_event')
+        .select('hash')
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
       let prev = last?.hash ?? GENESIS;
       const rows = [];
       for (const { seq: _seq, ...e } of pending) {
@@ -185,9 +256,20 @@ export class AuditLog {
         rows.push({ ...e, data: JSON.stringify(e.data), prev_hash: prev, hash });
         prev = hash;
       }
-      for (let i = 0; i < rows.length; i += 500) await trx.insertInto('audit_event').values(rows.slice(i, i + 500)).execute();
+      for (let i = 0; i < rows.length; i += 500)
+        await trx
+          .insertInto('audit_event')
+          .values(rows.slice(i, i + 500))
+          .execute();
       // By exact seq: a row that commits meanwhile (lower seq, late commit) stays for the next pass.
-      await trx.deleteFrom('audit_inbox').where('seq', 'in', pending.map((p) => p.seq)).execute();
+      await trx
+        .deleteFrom('audit_inbox')
+        .where(
+          'seq',
+          'in',
+          pending.map((p) => p.seq),
+        )
+        .execute();
       return pending.length;
     });
   }
@@ -196,18 +278,30 @@ export class AuditLog {
    * Walks the chain in order and reports the first row whose stored hash or link does not match
    * what its content implies.
    */
-  async verify(): Promise<{ ok: true; count: number } | { ok: false; count: number; brokenAt: { seq: string; id: string; reason: string } }> {
+  async verify(): Promise<
+    | { ok: true; count: number }
+    | { ok: false; count: number; brokenAt: { seq: string; id: string; reason: string } }
+  > {
     await this.flush();
     let prev = GENESIS;
     let count = 0;
     let after = '0';
     for (;;) {
-      const rows: AuditRow[] = await this.#db.selectFrom('audit_event').selectAll()
-        .where('seq', '>', after).orderBy('seq').limit(1000).execute();
+      const rows: AuditRow[] = await this.#db
+        .selectFrom('audit_event')
+        .selectAll()
+        .where('seq', '>', after)
+        .orderBy('seq')
+        .limit(1000)
+        .execute();
       if (!rows.length) return { ok: true, count };
       for (const r of rows) {
-        const reason = r.prev_hash !== prev ? 'link to previous event broken'
-          : eventHash(prev, r) !== r.hash ? 'content does not match its hash' : undefined;
+        const reason =
+          r.prev_hash !== prev
+            ? 'link to previous event broken'
+            : eventHash(prev, r) !== r.hash
+              ? 'content does not match its hash'
+              : undefined;
         if (reason) return { ok: false, count, brokenAt: { seq: r.seq, id: r.id, reason } };
         prev = r.hash;
         count++;

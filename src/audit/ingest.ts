@@ -62,46 +62,100 @@ export interface AuditIngestDeps {
  *   same hash chain as every other audit record.
  */
 export function auditIngestRoutes(deps: AuditIngestDeps): Router {
-  const requests = new RateLimiterMemory({ keyPrefix: 'ingest-req', points: deps.limits?.requestsPerMinute ?? INGEST_REQUESTS_PER_MINUTE, duration: 60 });
-  const events = new RateLimiterMemory({ keyPrefix: 'ingest-ev', points: deps.limits?.eventsPerMinute ?? INGEST_EVENTS_PER_MINUTE, duration: 60 });
-  const router = new Router({ prefix: '/audit/v1' });
-  router.post('/events', requireOwnToken(deps.tokens, { audience: deps.audience, scope: 'audit:write', subject: 'client' }), async (ctx, next) => {
-    const { clientId } = ctx.state.token as OwnToken;
-    const resource = await deps.mcpResourceOf(clientId);
-    if (!resource) throw new AppError('ERR_NOT_MCP_SERVER', 403, 'the client is not registered as the MCP server of a resource');
-    await spend(ctx, requests, clientId, 1);
-    ctx.state.reporter = { clientId, resource };
-    await next();
-  }, bodyParser({ enableTypes: ['json'], jsonLimit: '4mb', onError: () => { throw new AppError('invalid_request', 400, 'the body is not valid JSON'); } }), async (ctx) => {
-    if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 415, 'send application/json');
-    const parsed = BatchSchema.safeParse(ctx.request.body);
-    if (!parsed.success) throw new AppError('invalid_request', 400, formatZodIssues(parsed.error).slice(0, 5).join('; '));
-    const batch = parsed.data.events;
-    const now = (deps.currentDate?.() ?? new Date()).getTime();
-    const late = batch.findIndex((e) => {
-      const t = Date.parse(e.time);
-      return t < now - MAX_EVENT_AGE_MS || t > now + MAX_EVENT_SKEW_MS;
-    });
-    if (late >= 0) throw new AppError('invalid_request', 400, `events[${late}].time: must be within the last 30 days and at most 5 minutes ahead`);
-    const { clientId, resource } = ctx.state.reporter as { clientId: string; resource: string };
-    await spend(ctx, events, clientId, batch.length);
-    const accepted = await deps.audit.append(...batch.map((e) => ({
-      id: e.id,
-      time: new Date(e.time),
-      action: 'tool.call',
-      result: e.result,
-      actor: e.subject ?? null,
-      subject: e.subject ?? null,
-      clientId: e.clientId ?? null,
-      resource,
-      data: { tool: e.tool, params: e.params ?? null, reporter: clientId, ...(e.elevation ? { elevation: e.elevation } : {}), ...(e.decision ? { decision: e.decision } : {}), ...(e.critical ? { critical: true } : {}) },
-    })));
-    ctx.body = { accepted, duplicates: batch.length - accepted };
+  const requests = new RateLimiterMemory({
+    keyPrefix: 'ingest-req',
+    points: deps.limits?.requestsPerMinute ?? INGEST_REQUESTS_PER_MINUTE,
+    duration: 60,
   });
+  const events = new RateLimiterMemory({
+    keyPrefix: 'ingest-ev',
+    points: deps.limits?.eventsPerMinute ?? INGEST_EVENTS_PER_MINUTE,
+    duration: 60,
+  });
+  const router = new Router({ prefix: '/audit/v1' });
+  router.post(
+    '/events',
+    requireOwnToken(deps.tokens, {
+      audience: deps.audience,
+      scope: 'audit:write',
+      subject: 'client',
+    }),
+    async (ctx, next) => {
+      const { clientId } = ctx.state.token as OwnToken;
+      const resource = await deps.mcpResourceOf(clientId);
+      if (!resource)
+        throw new AppError(
+          'ERR_NOT_MCP_SERVER',
+          403,
+          'the client is not registered as the MCP server of a resource',
+        );
+      await spend(ctx, requests, clientId, 1);
+      ctx.state.reporter = { clientId, resource };
+      await next();
+    },
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: '4mb',
+      onError: () => {
+        throw new AppError('invalid_request', 400, 'the body is not valid JSON');
+      },
+    }),
+    async (ctx) => {
+      if (!ctx.is('application/json'))
+        throw new AppError('unsupported_media_type', 415, 'send application/json');
+      const parsed = BatchSchema.safeParse(ctx.request.body);
+      if (!parsed.success)
+        throw new AppError(
+          'invalid_request',
+          400,
+          formatZodIssues(parsed.error).slice(0, 5).join('; '),
+        );
+      const batch = parsed.data.events;
+      const now = (deps.currentDate?.() ?? new Date()).getTime();
+      const late = batch.findIndex((e) => {
+        const t = Date.parse(e.time);
+        return t < now - MAX_EVENT_AGE_MS || t > now + MAX_EVENT_SKEW_MS;
+      });
+      if (late >= 0)
+        throw new AppError(
+          'invalid_request',
+          400,
+          `events[${late}].time: must be within the last 30 days and at most 5 minutes ahead`,
+        );
+      const { clientId, resource } = ctx.state.reporter as { clientId: string; resource: string };
+      await spend(ctx, events, clientId, batch.length);
+      const accepted = await deps.audit.append(
+        ...batch.map((e) => ({
+          id: e.id,
+          time: new Date(e.time),
+          action: 'tool.call',
+          result: e.result,
+          actor: e.subject ?? null,
+          subject: e.subject ?? null,
+          clientId: e.clientId ?? null,
+          resource,
+          data: {
+            tool: e.tool,
+            params: e.params ?? null,
+            reporter: clientId,
+            ...(e.elevation ? { elevation: e.elevation } : {}),
+            ...(e.decision ? { decision: e.decision } : {}),
+            ...(e.critical ? { critical: true } : {}),
+          },
+        })),
+      );
+      ctx.body = { accepted, duplicates: batch.length - accepted };
+    },
+  );
   return router;
 }
 
-async function spend(ctx: { set(k: string, v: string): void }, limiter: RateLimiterMemory, key: string, points: number): Promise<void> {
+async function spend(
+  ctx: { set(k: string, v: string): void },
+  limiter: RateLimiterMemory,
+  key: string,
+  points: number,
+): Promise<void> {
   try {
     await limiter.consume(key, points);
   } catch (err) {

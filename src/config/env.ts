@@ -15,11 +15,17 @@ export const envSchema = z.object({
   /** Public issuer URL. Default `http://localhost:$PORT`. */
   ISSUER: url.optional(),
   /** PostgreSQL connection string. Unset: embedded PGlite under `DATA_DIR/pglite`. */
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   /** Folder for the embedded database, generated keys and spooled mail. Default `./data`. */
   DATA_DIR: z.string().min(1).default('./data'),
   /** SMTP server URL (smtp:// or smtps://). Unset: mail is written to `DATA_DIR/mail/*.eml`. */
-  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+    .optional(),
   /** Sender address of outgoing mail. Default `mcp-elevate <no-reply@localhost>`. */
   MAIL_FROM: z.string().min(3).default('mcp-elevate <no-reply@localhost>'),
   /** Path of the scope catalogue. Default `./scopes.json`. */
@@ -42,14 +48,17 @@ export const envSchema = z.object({
    * outbound fetches (client metadata documents, `jwks_uri`) may reach although they are not
    * public. Default: none.
    */
-  OUTBOUND_ALLOW: z.string().transform((v, ctx) => {
-    try {
-      return parseOutboundAllow(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  }).optional(),
+  OUTBOUND_ALLOW: z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return parseOutboundAllow(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -37,10 +37,16 @@ export interface EmbeddedAccess {
  *
  * @throws {DatabaseInUseError} `role: 'serve'` while another process serves the same folder.
  */
-export async function connect(opts: { databaseUrl?: string; dataDir: string; poolSize?: number } & EmbeddedAccess): Promise<Db> {
+export async function connect(
+  opts: { databaseUrl?: string; dataDir: string; poolSize?: number } & EmbeddedAccess,
+): Promise<Db> {
   if (opts.databaseUrl) {
     // A bounded connect time: during a database outage requests fail fast (503) instead of hanging.
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5_000 });
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: 5_000,
+    });
     // A client losing its connection (database restart) must not crash the process: idle ones
     // report on the pool, checked-out ones on themselves; the query in flight fails either way.
     pool.on('error', () => {});
@@ -49,7 +55,15 @@ export async function connect(opts: { databaseUrl?: string; dataDir: string; poo
     return { db, kind: 'postgres', close: () => db.destroy() };
   }
   if (opts.dataDir !== ':memory:') {
-    return { kind: 'pglite', ...await openEmbedded({ dataDir: opts.dataDir, role: opts.role ?? 'use', command: opts.command, onWait: opts.onWait }) };
+    return {
+      kind: 'pglite',
+      ...(await openEmbedded({
+        dataDir: opts.dataDir,
+        role: opts.role ?? 'use',
+        command: opts.command,
+        onWait: opts.onWait,
+      })),
+    };
   }
   const [{ PGlite }, { PGliteDialect }] = await Promise.all([
     import('@electric-sql/pglite'),

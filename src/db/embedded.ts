@@ -2,7 +2,14 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, type DatabaseConnection, type Dialect, type Driver, type TransactionSettings } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type TransactionSettings,
+} from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Database } from './schema.ts';
@@ -27,7 +34,9 @@ export class DatabaseInUseError extends Error {
   readonly pid: number;
 
   constructor(dataDir: string, holder: LockInfo, detail: string) {
-    super(`the embedded database in ${dataDir} is in use by process ${holder.pid} (${holder.command}); ${detail}`);
+    super(
+      `the embedded database in ${dataDir} is in use by process ${holder.pid} (${holder.command}); ${detail}`,
+    );
     this.pid = holder.pid;
   }
 }
@@ -79,22 +88,32 @@ export async function openEmbedded(opts: EmbeddedOptions): Promise<EmbeddedHandl
   for (;;) {
     const local = owners.get(dataDir);
     if (local) {
-      if (opts.role === 'serve') throw new DatabaseInUseError(dataDir, local.info, 'it already runs in this process');
+      if (opts.role === 'serve')
+        throw new DatabaseInUseError(dataDir, local.info, 'it already runs in this process');
       return share(local);
     }
     const socketDir = opts.role === 'serve' ? await socketDirFor(dataDir) : undefined;
-    const taken = await takeLock(dataDir, { role: opts.role, command, ...(socketDir ? { socket: socketDir } : {}) });
+    const taken = await takeLock(dataDir, {
+      role: opts.role,
+      command,
+      ...(socketDir ? { socket: socketDir } : {}),
+    });
     if ('lock' in taken) return share(await own(dataDir, taken.lock, socketDir));
     if (socketDir && socketDir !== dataDir) await rm(socketDir, { recursive: true, force: true });
     const { holder } = taken;
     if (holder.role === 'serve' && opts.role === 'serve') {
-      throw new DatabaseInUseError(dataDir, holder, 'stop it first, or use PostgreSQL (DATABASE_URL) to run several servers');
+      throw new DatabaseInUseError(
+        dataDir,
+        holder,
+        'stop it first, or use PostgreSQL (DATABASE_URL) to run several servers',
+      );
     }
     if (holder.role === 'serve' && holder.socket) {
       const client = await viaSocket(holder).catch(() => undefined);
       if (client) return client;
     }
-    if (Date.now() - started > WAIT_MS) throw new DatabaseInUseError(dataDir, holder, 'it did not answer or finish in time');
+    if (Date.now() - started > WAIT_MS)
+      throw new DatabaseInUseError(dataDir, holder, 'it did not answer or finish in time');
     if (!told && Date.now() - started > 3_000) {
       told = true;
       opts.onWait?.(holder);
@@ -109,7 +128,11 @@ async function socketDirFor(dataDir: string): Promise<string> {
   return mkdtemp(join(tmpdir(), 'mcp-elevate-'));
 }
 
-async function own(dataDir: string, lock: OwnerLock, socketDir: string | undefined): Promise<Owner> {
+async function own(
+  dataDir: string,
+  lock: OwnerLock,
+  socketDir: string | undefined,
+): Promise<Owner> {
   const onExit = () => lock.releaseSync();
   process.once('exit', onExit);
   let pglite: PGlite | undefined;
@@ -155,7 +178,14 @@ function share(owner: Owner): EmbeddedHandle {
 async function viaSocket(holder: LockInfo): Promise<EmbeddedHandle> {
   // One connection, like the owner's own single session: a transaction never waits on a
   // second connection of the same process (which the owner would serve only after it).
-  const pool = new pg.Pool({ host: holder.socket, port: 5432, user: 'postgres', database: 'postgres', max: 1, connectionTimeoutMillis: 5_000 });
+  const pool = new pg.Pool({
+    host: holder.socket,
+    port: 5432,
+    user: 'postgres',
+    database: 'postgres',
+    max: 1,
+    connectionTimeoutMillis: 5_000,
+  });
   pool.on('error', () => {});
   pool.on('connect', (c) => c.on('error', () => {}));
   try {

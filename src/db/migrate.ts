@@ -16,18 +16,26 @@ export class MigrationError extends Error {
  * transaction, so two instances starting at once run each migration exactly once.
  */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS }) });
+  const migrator = new Migrator({
+    db,
+    provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS }),
+  });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error) {
     const failed = results.find((r) => r.status === 'Error');
-    throw new MigrationError(`migration ${failed?.migrationName ?? '(unknown)'} failed`, { cause: error });
+    throw new MigrationError(`migration ${failed?.migrationName ?? '(unknown)'} failed`, {
+      cause: error,
+    });
   }
   return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 /** Whether every known migration has been applied (for `/readyz`). */
 export async function migrationsCurrent(db: Kysely<any>): Promise<boolean> {
-  const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS }) });
+  const migrator = new Migrator({
+    db,
+    provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS }),
+  });
   const all = await migrator.getMigrations();
   return all.every((m) => m.executedAt !== undefined);
 }

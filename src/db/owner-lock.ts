@@ -44,7 +44,9 @@ export function isAlive(pid: number): boolean {
 function parse(raw: string): LockInfo | undefined {
   try {
     const v = JSON.parse(raw) as LockInfo;
-    return Number.isInteger(v.pid) && v.pid > 0 && (v.role === 'serve' || v.role === 'use') ? v : undefined;
+    return Number.isInteger(v.pid) && v.pid > 0 && (v.role === 'serve' || v.role === 'use')
+      ? v
+      : undefined;
   } catch {
     return undefined;
   }
@@ -58,7 +60,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * half of it. A lock whose process is gone (killed, crashed) is stale and taken over: one
  * process at a time, under a takeover marker, and only if the file is still the stale one.
  */
-export async function takeLock(dataDir: string, want: Omit<LockInfo, 'pid'>): Promise<{ lock: OwnerLock } | { holder: LockInfo }> {
+export async function takeLock(
+  dataDir: string,
+  want: Omit<LockInfo, 'pid'>,
+): Promise<{ lock: OwnerLock } | { holder: LockInfo }> {
   const file = lockPath(dataDir);
   const info: LockInfo = { pid: process.pid, ...want };
   const content = `${JSON.stringify(info)}\n`;
@@ -88,7 +93,10 @@ async function takeOver(file: string, staleContent: string): Promise<void> {
     handle = await open(marker, 'wx', 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const age = await stat(marker).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(marker).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     if (age > TAKEOVER_STALE_MS) await rm(marker, { force: true });
     else await sleep(50);
     return;
@@ -107,7 +115,8 @@ function held(file: string, info: LockInfo, content: string): OwnerLock {
   return {
     info,
     async release() {
-      if (mine(await readFile(file, 'utf8').catch(() => undefined))) await rm(file, { force: true });
+      if (mine(await readFile(file, 'utf8').catch(() => undefined)))
+        await rm(file, { force: true });
     },
     releaseSync() {
       try {

@@ -35,10 +35,23 @@ export interface RoleTable {
   updated_at: Timestamp;
 }
 
-export interface UserRoleTable { user_id: string; role_name: string }
-export interface ClientRoleTable { client_id: string; role_name: string }
-export interface ApproverGroupTable { name: string; description: Generated<string>; created_at: Timestamp }
-export interface GroupMemberTable { group_name: string; user_id: string }
+export interface UserRoleTable {
+  user_id: string;
+  role_name: string;
+}
+export interface ClientRoleTable {
+  client_id: string;
+  role_name: string;
+}
+export interface ApproverGroupTable {
+  name: string;
+  description: Generated<string>;
+  created_at: Timestamp;
+}
+export interface GroupMemberTable {
+  group_name: string;
+  user_id: string;
+}
 
 export interface SigningKeyTable {
   kid: string;
@@ -49,7 +62,11 @@ export interface SigningKeyTable {
   retire_after: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
-export interface ServerSecretTable { name: string; value: Json<unknown>; created_at: Timestamp }
+export interface ServerSecretTable {
+  name: string;
+  value: Json<unknown>;
+  created_at: Timestamp;
+}
 
 /** Audit events written but not chained yet (see AuditLog). */
 export interface AuditInboxTable {
@@ -80,7 +97,11 @@ export interface ElevationTicketTable {
   scopes: Json<string[]>;
   resource: string;
   justification: Generated<string>;
-  tool_call: ColumnType<{ tool: string; argumentsSha256: string } | null, string | null, string | null>;
+  tool_call: ColumnType<
+    { tool: string; argumentsSha256: string } | null,
+    string | null,
+    string | null
+  >;
   channel: 'interactive' | 'ciba';
   ref: string;
   created_at: Timestamp;
@@ -115,7 +136,10 @@ export interface ElevationTable {
   grant_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
-export interface CibaPollTable { auth_req_id: string; polled_at: Timestamp }
+export interface CibaPollTable {
+  auth_req_id: string;
+  polled_at: Timestamp;
+}
 
 /**
  * Transactional mail outbox (DESIGN §6). `id` is int8: read it through `String()`, PGlite returns

@@ -60,7 +60,11 @@ class GatedQueue {
     this.#sessions.set(handler.handlerId, { handler, tail: Promise.resolve(), closed: false });
   }
 
-  enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
+  enqueue(
+    handlerId: number,
+    message: Uint8Array,
+    onData: (data: Uint8Array) => void,
+  ): Promise<number> {
     const s = this.#sessions.get(handlerId);
     if (!s || s.closed) return Promise.reject(new Error('connection closed'));
     const run = s.tail.then(() => this.#run(s, message, onData));
@@ -114,7 +118,9 @@ class GatedQueue {
   }
 
   #raw(message: Uint8Array, onRawData: (data: Uint8Array) => void = () => {}): Promise<void> {
-    return this.#pglite.runExclusive(() => this.#pglite.execProtocolRawStream(message, { onRawData }));
+    return this.#pglite.runExclusive(() =>
+      this.#pglite.execProtocolRawStream(message, { onRawData }),
+    );
   }
 }
 
@@ -137,7 +143,12 @@ export interface SocketServer {
  * socket file is replaced: the caller holds the data folder's lock. `holdTimeoutMs` defaults to
  * {@link HOLD_TIMEOUT_MS}.
  */
-export async function serveOnSocket(pglite: PGlite, gate: SessionGate, dir: string, opts: { holdTimeoutMs?: number } = {}): Promise<SocketServer> {
+export async function serveOnSocket(
+  pglite: PGlite,
+  gate: SessionGate,
+  dir: string,
+  opts: { holdTimeoutMs?: number } = {},
+): Promise<SocketServer> {
   const path = join(dir, SOCKET_FILE);
   await rm(path, { force: true });
   const queue = new GatedQueue(pglite, gate, opts.holdTimeoutMs ?? HOLD_TIMEOUT_MS);

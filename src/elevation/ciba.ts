@@ -28,7 +28,6 @@ export interface CibaDeps {
   users: RequestUsers;
 }
 
-
 /**
  * oidc-provider's `features.ciba` for decoupled elevation (DESIGN §6). Rules:
  * - the user is named only by `login_hint_token` = a current access token of this server issued
@@ -48,64 +47,114 @@ export interface CibaDeps {
 export function cibaFeature(deps: CibaDeps) {
   // Any resource this server knows: the agent's token may be for another MCP server than the
   // one it now elevates for.
-  const knownResource = (aud: string) => acceptedScopes(deps.catalogue, deps.issuer, aud) !== undefined;
+  const knownResource = (aud: string) =>
+    acceptedScopes(deps.catalogue, deps.issuer, aud) !== undefined;
   return {
     enabled: true,
     deliveryModes: ['poll'],
     async processLoginHintToken(ctx: KoaContextWithOIDC, loginHintToken: string) {
       try {
         const token = await deps.tokens.verify(loginHintToken, {
-          audience: knownResource, clientId: ctx.oidc.client!.clientId, allowSenderConstrained: true,
+          audience: knownResource,
+          clientId: ctx.oidc.client!.clientId,
+          allowSenderConstrained: true,
         });
         return token.subject;
       } catch (err) {
         if (!(err instanceof OwnTokenError)) throw err;
-        if (err.code === 'ERR_JWT_EXPIRED') throw new errors.ExpiredLoginHintToken('login_hint_token has expired');
-        if (err.code === 'ERR_SUBJECT_UNKNOWN' || err.code === 'ERR_SUBJECT_DISABLED') throw new errors.UnknownUserId('login_hint_token names an unknown or disabled user');
-        throw new errors.InvalidRequest(`login_hint_token is not a current access token of this server for this client: ${err.message}`);
+        if (err.code === 'ERR_JWT_EXPIRED')
+          throw new errors.ExpiredLoginHintToken('login_hint_token has expired');
+        if (err.code === 'ERR_SUBJECT_UNKNOWN' || err.code === 'ERR_SUBJECT_DISABLED')
+          throw new errors.UnknownUserId('login_hint_token names an unknown or disabled user');
+        throw new errors.InvalidRequest(
+          `login_hint_token is not a current access token of this server for this client: ${err.message}`,
+        );
       }
     },
     async processLoginHint(ctx: KoaContextWithOIDC, loginHint: string) {
-      if (loginHint !== ctx.oidc.client!.clientId) throw new errors.InvalidRequest('login_hint must be your own client_id (or use login_hint_token for a user)');
+      if (loginHint !== ctx.oidc.client!.clientId)
+        throw new errors.InvalidRequest(
+          'login_hint must be your own client_id (or use login_hint_token for a user)',
+        );
       return loginHint;
     },
     async validateBindingMessage(ctx: KoaContextWithOIDC, bindingMessage?: string) {
       const scopes = String(ctx.oidc.params?.scope ?? '').split(' ');
       const gated = scopes.some((s) => deps.catalogue.scopes[s]?.approval);
       const problem = justificationProblem(bindingMessage, gated);
-      if (problem) throw new errors.InvalidBindingMessage(`binding_message: ${JUSTIFICATION_MESSAGES[problem]}`);
+      if (problem)
+        throw new errors.InvalidBindingMessage(
+          `binding_message: ${JUSTIFICATION_MESSAGES[problem]}`,
+        );
     },
     // Runs before the hint is resolved (oidc-provider's checkCibaContext precedes cibaLoadAccount),
     // so a refused request never reaches the account or a ticket.
     async validateRequestContext(ctx: KoaContextWithOIDC) {
       const params = ctx.oidc.params!;
-      if (params.id_token_hint !== undefined) throw new errors.InvalidRequest('id_token_hint is not accepted: use login_hint_token (your current access token) or login_hint (your own client_id)');
-      if (Array.isArray(params.resource) && params.resource.length > 1) throw new errors.InvalidTarget('only one resource may be requested');
+      if (params.id_token_hint !== undefined)
+        throw new errors.InvalidRequest(
+          'id_token_hint is not accepted: use login_hint_token (your current access token) or login_hint (your own client_id)',
+        );
+      if (Array.isArray(params.resource) && params.resource.length > 1)
+        throw new errors.InvalidTarget('only one resource may be requested');
     },
     async verifyUserCode(_ctx: KoaContextWithOIDC, _account: unknown, userCode?: string) {
       if (userCode) throw new errors.InvalidUserCode('user_code is not supported');
     },
-    async triggerAuthenticationDevice(ctx: KoaContextWithOIDC, request: any, account: { accountId: string }, client: any) {
+    async triggerAuthenticationDevice(
+      ctx: KoaContextWithOIDC,
+      request: any,
+      account: { accountId: string },
+      client: any,
+    ) {
       const provider = deps.provider();
       const principal = await principalOf(deps, ctx, account.accountId, client.clientId);
-      const resource = Array.isArray(request.params.resource) ? request.params.resource[0] : request.params.resource;
-      if (typeof resource !== 'string') throw new errors.InvalidTarget('the resource parameter is required');
-      const scopes = String(request.scope ?? '').split(' ').filter(Boolean);
+      const resource = Array.isArray(request.params.resource)
+        ? request.params.resource[0]
+        : request.params.resource;
+      if (typeof resource !== 'string')
+        throw new errors.InvalidTarget('the resource parameter is required');
+      const scopes = String(request.scope ?? '')
+        .split(' ')
+        .filter(Boolean);
       const elevated = scopes.filter((s) => deps.catalogue.scopes[s]?.minRole);
       const toolCall = toolCallOf(request.params.authorization_details);
       const rar = toolCall ? { rar: [toolCall] } : undefined;
       if (!elevated.length) {
-        await provider.backchannelResult(request, await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes }), rar);
+        await provider.backchannelResult(
+          request,
+          await grantFor(provider, deps.catalogue, {
+            issuer: deps.issuer,
+            accountId: account.accountId,
+            clientId: client.clientId,
+            resource,
+            scopes,
+          }),
+          rar,
+        );
         return;
       }
       try {
         // The grant's id is fixed before the elevation is created, so an elevation granted at once
         // is recorded under its grant in the same statement; the grant is saved only then.
-        const grant = await prepareGrant(provider, deps.catalogue, { issuer: deps.issuer, accountId: account.accountId, clientId: client.clientId, resource, scopes });
+        const grant = await prepareGrant(provider, deps.catalogue, {
+          issuer: deps.issuer,
+          accountId: account.accountId,
+          clientId: client.clientId,
+          resource,
+          scopes,
+        });
         const outcome = await deps.elevation.request({
-          principal, clientId: client.clientId, scopes: elevated, resource,
-          justification: String(request.params.binding_message ?? ''), channel: 'ciba', ref: request.jti,
-          toolCall: toolCall ? { tool: toolCall.tool, argumentsSha256: toolCall.arguments_sha256 } : undefined,
+          principal,
+          clientId: client.clientId,
+          scopes: elevated,
+          resource,
+          justification: String(request.params.binding_message ?? ''),
+          channel: 'ciba',
+          ref: request.jti,
+          toolCall: toolCall
+            ? { tool: toolCall.tool, argumentsSha256: toolCall.arguments_sha256 }
+            : undefined,
           grantId: grant.jti,
         });
         if (outcome.status === 'granted') {
@@ -120,9 +169,18 @@ export function cibaFeature(deps: CibaDeps) {
   };
 }
 
-async function principalOf(deps: CibaDeps, ctx: KoaContextWithOIDC, accountId: string, clientId: string): Promise<ElevationPrincipal> {
+async function principalOf(
+  deps: CibaDeps,
+  ctx: KoaContextWithOIDC,
+  accountId: string,
+  clientId: string,
+): Promise<ElevationPrincipal> {
   if (accountId === clientId) {
-    const rows = await deps.db.selectFrom('client_role').select('role_name').where('client_id', '=', clientId).execute();
+    const rows = await deps.db
+      .selectFrom('client_role')
+      .select('role_name')
+      .where('client_id', '=', clientId)
+      .execute();
     return { kind: 'client', id: clientId, roles: rows.map((r) => r.role_name) };
   }
   // The user this request already loaded as its account (findAccount).
@@ -131,19 +189,46 @@ async function principalOf(deps: CibaDeps, ctx: KoaContextWithOIDC, accountId: s
 }
 
 /** Completes (or fails) the CIBA request behind a ticket once the ticket is decided. */
-export async function resumeCibaRequest(deps: { provider: Provider; catalogue: Catalogue; issuer: string; elevation: ElevationService }, ticket: TicketRow): Promise<void> {
+export async function resumeCibaRequest(
+  deps: { provider: Provider; catalogue: Catalogue; issuer: string; elevation: ElevationService },
+  ticket: TicketRow,
+): Promise<void> {
   if (ticket.channel !== 'ciba' || ticket.status === 'pending') return;
   const { provider } = deps;
-  const request = await provider.BackchannelAuthenticationRequest.find(ticket.ref, { ignoreExpiration: true });
+  const request = await provider.BackchannelAuthenticationRequest.find(ticket.ref, {
+    ignoreExpiration: true,
+  });
   if (!request) return;
   if (ticket.status === 'approved') {
-    const scopes = String(request.scope ?? '').split(' ').filter(Boolean);
-    const rar = ticket.tool_call ? { rar: [{ type: 'mcp_tool_call', tool: ticket.tool_call.tool, arguments_sha256: ticket.tool_call.argumentsSha256 }] } : undefined;
-    const grant = await grantFor(provider, deps.catalogue, { issuer: deps.issuer, accountId: request.accountId!, clientId: request.clientId!, resource: ticket.resource, scopes });
-    if (ticket.elevation_id) await deps.elevation.elevations.attachGrant(ticket.elevation_id, grant.jti);
+    const scopes = String(request.scope ?? '')
+      .split(' ')
+      .filter(Boolean);
+    const rar = ticket.tool_call
+      ? {
+          rar: [
+            {
+              type: 'mcp_tool_call',
+              tool: ticket.tool_call.tool,
+              arguments_sha256: ticket.tool_call.argumentsSha256,
+            },
+          ],
+        }
+      : undefined;
+    const grant = await grantFor(provider, deps.catalogue, {
+      issuer: deps.issuer,
+      accountId: request.accountId!,
+      clientId: request.clientId!,
+      resource: ticket.resource,
+      scopes,
+    });
+    if (ticket.elevation_id)
+      await deps.elevation.elevations.attachGrant(ticket.elevation_id, grant.jti);
     await provider.backchannelResult(request, grant, rar);
   } else if (ticket.status !== 'expired') {
-    await provider.backchannelResult(request, new errors.AccessDenied(`the elevation request was ${ticket.status}`));
+    await provider.backchannelResult(
+      request,
+      new errors.AccessDenied(`the elevation request was ${ticket.status}`),
+    );
   }
 }
 
@@ -152,7 +237,11 @@ export async function resumeCibaRequest(deps: { provider: Provider; catalogue: C
  * previous one for the same request is answered `slow_down` instead of `authorization_pending`.
  * The last poll time lives in the database so that it holds across instances.
  */
-export async function pollTooSoon(db: Kysely<Database>, authReqId: string, intervalSeconds: number): Promise<boolean> {
+export async function pollTooSoon(
+  db: Kysely<Database>,
+  authReqId: string,
+  intervalSeconds: number,
+): Promise<boolean> {
   const row = await sql<{ prev: Date | null }>`
     with prev as (select polled_at from ciba_poll where auth_req_id = ${authReqId})
     insert into ciba_poll (auth_req_id, polled_at) values (${authReqId}, now())
@@ -160,5 +249,9 @@ export async function pollTooSoon(db: Kysely<Database>, authReqId: string, inter
     returning (select polled_at from prev) as prev`.execute(db);
   const prev = row.rows[0]?.prev;
   // A little slack for clocks and scheduling: a client waiting exactly `interval` is not punished.
-  return prev !== null && prev !== undefined && Date.now() - new Date(prev).getTime() < intervalSeconds * 1000 - 250;
+  return (
+    prev !== null &&
+    prev !== undefined &&
+    Date.now() - new Date(prev).getTime() < intervalSeconds * 1000 - 250
+  );
 }

@@ -15,16 +15,43 @@ export class ElevationRepository {
     this.#db = db;
   }
 
-  async create(q: Q | QueryCreator<Database>, e: { id?: string; subject: string; clientId: string; scopes: string[]; resource: string; lifetime: number; ticketId?: string; grantId?: string }): Promise<ElevationRow> {
-    return q.insertInto('elevation').values({
-      id: e.id ?? randomUUID(), subject: e.subject, client_id: e.clientId, scopes: JSON.stringify(e.scopes), resource: e.resource,
-      ticket_id: e.ticketId ?? null, lifetime: e.lifetime, claim_by: new Date(Date.now() + CLAIM_WINDOW_SECONDS * 1000), grant_id: e.grantId ?? null,
-    }).returningAll().executeTakeFirstOrThrow();
+  async create(
+    q: Q | QueryCreator<Database>,
+    e: {
+      id?: string;
+      subject: string;
+      clientId: string;
+      scopes: string[];
+      resource: string;
+      lifetime: number;
+      ticketId?: string;
+      grantId?: string;
+    },
+  ): Promise<ElevationRow> {
+    return q
+      .insertInto('elevation')
+      .values({
+        id: e.id ?? randomUUID(),
+        subject: e.subject,
+        client_id: e.clientId,
+        scopes: JSON.stringify(e.scopes),
+        resource: e.resource,
+        ticket_id: e.ticketId ?? null,
+        lifetime: e.lifetime,
+        claim_by: new Date(Date.now() + CLAIM_WINDOW_SECONDS * 1000),
+        grant_id: e.grantId ?? null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
 
   /** Records the grant an elevation was issued under (see {@link live}). */
   async attachGrant(id: string, grantId: string): Promise<void> {
-    await this.#db.updateTable('elevation').set({ grant_id: grantId }).where('id', '=', id).execute();
+    await this.#db
+      .updateTable('elevation')
+      .set({ grant_id: grantId })
+      .where('id', '=', id)
+      .execute();
   }
 
   /**
@@ -32,17 +59,26 @@ export class ElevationRepository {
    * lapsed unclaimed. With `grantId`, only those issued under that grant — a token is bound to its
    * own flow's elevation, never to a concurrent one of the same user.
    */
-  async live(subject: string, clientId: string, resource: string, grantId?: string): Promise<ElevationRow[]> {
+  async live(
+    subject: string,
+    clientId: string,
+    resource: string,
+    grantId?: string,
+  ): Promise<ElevationRow[]> {
     const now = new Date();
     let q = this.#db.selectFrom('elevation').selectAll();
     if (grantId !== undefined) q = q.where('grant_id', '=', grantId);
     return q
-      .where('subject', '=', subject).where('client_id', '=', clientId).where('resource', '=', resource)
+      .where('subject', '=', subject)
+      .where('client_id', '=', clientId)
+      .where('resource', '=', resource)
       .where('revoked_at', 'is', null)
-      .where((eb) => eb.or([
-        eb('expires_at', '>', now),
-        eb.and([eb('expires_at', 'is', null), eb('claim_by', '>', now)]),
-      ]))
+      .where((eb) =>
+        eb.or([
+          eb('expires_at', '>', now),
+          eb.and([eb('expires_at', 'is', null), eb('claim_by', '>', now)]),
+        ]),
+      )
       .orderBy('created_at', 'desc')
       .limit(20)
       .execute();
@@ -50,8 +86,12 @@ export class ElevationRepository {
 
   /** Starts the elevation's window at its first token (idempotent: a window once started stays); returns its expiry. */
   async activate(id: string, expiresAt: Date): Promise<Date> {
-    const row = await this.#db.updateTable('elevation').set({ expires_at: sql<Date>`coalesce(expires_at, ${expiresAt})` })
-      .where('id', '=', id).returning('expires_at').executeTakeFirstOrThrow();
+    const row = await this.#db
+      .updateTable('elevation')
+      .set({ expires_at: sql<Date>`coalesce(expires_at, ${expiresAt})` })
+      .where('id', '=', id)
+      .returning('expires_at')
+      .executeTakeFirstOrThrow();
     return row.expires_at!;
   }
 
@@ -61,25 +101,54 @@ export class ElevationRepository {
 
   /** Revokes an elevation once; returns the row, or undefined when there is no such live elevation. */
   async revoke(id: string, by: string, q: Q = this.#db): Promise<ElevationRow | undefined> {
-    return q.updateTable('elevation')
-      .set({ revoked_at: new Date(), revoked_by: by, revoke_seq: sql<string>`nextval('elevation_revoke_seq')` })
-      .where('id', '=', id).where('revoked_at', 'is', null)
-      .returningAll().executeTakeFirst();
+    return q
+      .updateTable('elevation')
+      .set({
+        revoked_at: new Date(),
+        revoked_by: by,
+        revoke_seq: sql<string>`nextval('elevation_revoke_seq')`,
+      })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
   }
 
-  async list(opts: { subject?: string; live?: boolean; after?: string; limit?: number } = {}): Promise<ElevationRow[]> {
-    let q = this.#db.selectFrom('elevation').selectAll().orderBy('id').limit(opts.limit ?? 100);
+  async list(
+    opts: { subject?: string; live?: boolean; after?: string; limit?: number } = {},
+  ): Promise<ElevationRow[]> {
+    let q = this.#db
+      .selectFrom('elevation')
+      .selectAll()
+      .orderBy('id')
+      .limit(opts.limit ?? 100);
     if (opts.subject) q = q.where('subject', '=', opts.subject);
     if (opts.after) q = q.where('id', '>', opts.after);
-    if (opts.live) q = q.where('revoked_at', 'is', null).where((eb) => eb.or([eb('expires_at', '>', new Date()), eb('expires_at', 'is', null)]));
+    if (opts.live)
+      q = q
+        .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', '>', new Date()), eb('expires_at', 'is', null)]));
     return q.execute();
   }
 
   /** Revocations after cursor `since` (a revocation sequence number), oldest first. */
-  async revokedSince(since: string, limit = 500): Promise<Array<{ id: string; seq: string; revokedAt: Date; expiresAt: Date | null }>> {
-    const rows = await this.#db.selectFrom('elevation').select(['id', 'revoke_seq', 'revoked_at', 'expires_at'])
-      .where('revoke_seq', 'is not', null).where('revoke_seq', '>', since)
-      .orderBy('revoke_seq').limit(limit).execute();
-    return rows.map((r) => ({ id: r.id, seq: r.revoke_seq!, revokedAt: r.revoked_at!, expiresAt: r.expires_at }));
+  async revokedSince(
+    since: string,
+    limit = 500,
+  ): Promise<Array<{ id: string; seq: string; revokedAt: Date; expiresAt: Date | null }>> {
+    const rows = await this.#db
+      .selectFrom('elevation')
+      .select(['id', 'revoke_seq', 'revoked_at', 'expires_at'])
+      .where('revoke_seq', 'is not', null)
+      .where('revoke_seq', '>', since)
+      .orderBy('revoke_seq')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      seq: r.revoke_seq!,
+      revokedAt: r.revoked_at!,
+      expiresAt: r.expires_at,
+    }));
   }
 }

@@ -36,12 +36,18 @@ export function elevationRoutes(deps: ElevationRouteDeps): Router {
   const key = importJWK(signer, signer.alg);
 
   router.get('/revocations', async (ctx) => {
-    const since = typeof ctx.query.since === 'string' && /^\d{1,18}$/.test(ctx.query.since) ? ctx.query.since : '0';
+    const since =
+      typeof ctx.query.since === 'string' && /^\d{1,18}$/.test(ctx.query.since)
+        ? ctx.query.since
+        : '0';
     const revoked = await deps.elevation.elevations.revokedSince(since);
     const payload = {
       iss: deps.issuer,
       iat: Math.floor(Date.now() / 1000),
-      revoked: revoked.map((r) => ({ elevation: r.id, revoked_at: Math.floor(r.revokedAt.getTime() / 1000) })),
+      revoked: revoked.map((r) => ({
+        elevation: r.id,
+        revoked_at: Math.floor(r.revokedAt.getTime() / 1000),
+      })),
       next: revoked.at(-1)?.seq ?? since,
     };
     const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
@@ -52,21 +58,30 @@ export function elevationRoutes(deps: ElevationRouteDeps): Router {
     ctx.body = jws;
   });
 
-  router.delete('/elevations/:id', requireOwnToken(deps.tokens, { audience: deps.knownResource }), async (ctx) => {
-    const { subject } = ctx.state.token as OwnToken;
-    const row = await deps.elevation.elevations.find(ctx.params.id!);
-    if (!row || row.subject !== subject) throw new AppError('ERR_NOT_FOUND', 404, 'elevation not found');
-    await deps.elevation.revoke(row.id, subject);
-    ctx.status = 204;
-  });
+  router.delete(
+    '/elevations/:id',
+    requireOwnToken(deps.tokens, { audience: deps.knownResource }),
+    async (ctx) => {
+      const { subject } = ctx.state.token as OwnToken;
+      const row = await deps.elevation.elevations.find(ctx.params.id!);
+      if (!row || row.subject !== subject)
+        throw new AppError('ERR_NOT_FOUND', 404, 'elevation not found');
+      await deps.elevation.revoke(row.id, subject);
+      ctx.status = 204;
+    },
+  );
 
-  router.post('/tickets/:id/cancel', requireOwnToken(deps.tokens, { audience: deps.knownResource, subject: 'user' }), async (ctx) => {
-    const { subject } = ctx.state.token as OwnToken;
-    if (!TICKET_ID.test(ctx.params.id!)) throw ticketNotFound();
-    const ticket = await deps.elevation.cancel(ctx.params.id!, subject);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = { id: ticket.id, status: ticket.status };
-  });
+  router.post(
+    '/tickets/:id/cancel',
+    requireOwnToken(deps.tokens, { audience: deps.knownResource, subject: 'user' }),
+    async (ctx) => {
+      const { subject } = ctx.state.token as OwnToken;
+      if (!TICKET_ID.test(ctx.params.id!)) throw ticketNotFound();
+      const ticket = await deps.elevation.cancel(ctx.params.id!, subject);
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { id: ticket.id, status: ticket.status };
+    },
+  );
 
   return router;
 }

@@ -7,7 +7,15 @@ export interface MintingToken {
   scope: string;
   /** The oidc-provider grant the token is minted under. */
   grantId?: string;
-  payload: { sub?: string; client_id?: string; aud?: string | string[]; iat?: number; exp?: number; cnf?: { jkt?: string }; elevation?: string };
+  payload: {
+    sub?: string;
+    client_id?: string;
+    aud?: string | string[];
+    iat?: number;
+    exp?: number;
+    cnf?: { jkt?: string };
+    elevation?: string;
+  };
 }
 
 /**
@@ -20,18 +28,26 @@ export interface MintingToken {
  * - `dpop: true` scopes are kept only in DPoP-bound tokens (`cnf.jkt`).
  * Returns the scope to issue.
  */
-export async function bindElevation(catalogue: Catalogue, elevations: ElevationRepository, t: MintingToken): Promise<string> {
+export async function bindElevation(
+  catalogue: Catalogue,
+  elevations: ElevationRepository,
+  t: MintingToken,
+): Promise<string> {
   const scopes = t.scope.split(' ').filter(Boolean);
   const allElevated = scopes.filter((s) => catalogue.scopes[s]?.minRole !== undefined);
   // Base scopes always stay; an elevated scope stays only when `allowed` names it.
-  const keep = (allowed: Set<string>) => scopes.filter((s) => !allElevated.includes(s) || allowed.has(s));
+  const keep = (allowed: Set<string>) =>
+    scopes.filter((s) => !allElevated.includes(s) || allowed.has(s));
   if (!allElevated.length) return scopes.join(' ');
   if (t.kind === 'ClientCredentials') return keep(new Set()).join(' ');
   const elevated = allElevated.filter((s) => !catalogue.scopes[s]!.dpop || t.payload.cnf?.jkt);
 
   const resource = Array.isArray(t.payload.aud) ? t.payload.aud[0] : t.payload.aud;
   // Only elevations issued under this token's own grant count (no grant: none).
-  const live = t.grantId && t.payload.sub && t.payload.client_id && resource ? await elevations.live(t.payload.sub, t.payload.client_id, resource, t.grantId) : [];
+  const live =
+    t.grantId && t.payload.sub && t.payload.client_id && resource
+      ? await elevations.live(t.payload.sub, t.payload.client_id, resource, t.grantId)
+      : [];
   // The newest elevation covering the most of what the token asks for.
   let best: (typeof live)[number] | undefined;
   let bestCover = 0;
@@ -41,11 +57,16 @@ export async function bindElevation(catalogue: Catalogue, elevations: ElevationR
   }
   if (!best) return keep(new Set()).join(' ');
   const granted = new Set(elevated.filter((s) => best.scopes.includes(s)));
-  const lifetime = Math.min(...[...granted].map((s) => catalogue.scopes[s]!.expiresIn ?? best.lifetime), best.lifetime);
+  const lifetime = Math.min(
+    ...[...granted].map((s) => catalogue.scopes[s]!.expiresIn ?? best.lifetime),
+    best.lifetime,
+  );
   const iat = t.payload.iat ?? Math.floor(Date.now() / 1000);
   const wanted = new Date((iat + lifetime) * 1000);
   // The window starts at the first token; later tokens read it from the row already at hand.
-  const expiresAt = Math.floor((best.expires_at ?? await elevations.activate(best.id, wanted)).getTime() / 1000);
+  const expiresAt = Math.floor(
+    (best.expires_at ?? (await elevations.activate(best.id, wanted))).getTime() / 1000,
+  );
   t.payload.exp = Math.min(iat + lifetime, expiresAt);
   t.payload.elevation = best.id;
   return keep(granted).join(' ');

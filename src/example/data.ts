@@ -53,7 +53,16 @@ export class ExampleStore {
         const minor = 4 + Math.floor(unit(service) * 5) + (2 - i);
         const older = { version: `1.${minor - 1}.0`, previousVersion: null };
         const current = { version: `1.${minor}.0`, previousVersion: older.version };
-        for (const step of [older, current]) this.#record(service, environment, step.version, step.previousVersion, 'ci-bot', 'deploy', now);
+        for (const step of [older, current])
+          this.#record(
+            service,
+            environment,
+            step.version,
+            step.previousVersion,
+            'ci-bot',
+            'deploy',
+            now,
+          );
       }
     }
   }
@@ -63,7 +72,9 @@ export class ExampleStore {
     return SERVICES.map((name) => ({
       name,
       team: TEAMS[name],
-      versions: Object.fromEntries(ENVIRONMENTS.map((env) => [env, this.current(name, env)])) as Record<Environment, string>,
+      versions: Object.fromEntries(
+        ENVIRONMENTS.map((env) => [env, this.current(name, env)]),
+      ) as Record<Environment, string>,
     }));
   }
 
@@ -92,7 +103,8 @@ export class ExampleStore {
   health(service: Service, environment: Environment) {
     const checks = ['http', 'database', 'queue'].map((name) => ({
       name,
-      status: unit(`${service}:${environment}:${name}`) < 0.9 ? ('pass' as const) : ('warn' as const),
+      status:
+        unit(`${service}:${environment}:${name}`) < 0.9 ? ('pass' as const) : ('warn' as const),
     }));
     const status = checks.every((check) => check.status === 'pass') ? 'healthy' : 'degraded';
     return { service, environment, version: this.current(service, environment), status, checks };
@@ -100,30 +112,68 @@ export class ExampleStore {
 
   /** Runs a test suite of the service at the ref; results are fixed for a given input. */
   runTests(service: Service, suite: TestSuite, ref: string) {
-    const total = { unit: 420, integration: 96, e2e: 24 }[suite] + Math.floor(unit(`${service}:${suite}`) * 40);
+    const total =
+      { unit: 420, integration: 96, e2e: 24 }[suite] + Math.floor(unit(`${service}:${suite}`) * 40);
     const failed = unit(`${service}:${suite}:${ref}`) < 0.1 ? 1 : 0;
-    return { service, suite, ref, total, passed: total - failed, failed, durationMs: Math.round(total * (suite === 'e2e' ? 900 : 12)) };
+    return {
+      service,
+      suite,
+      ref,
+      total,
+      passed: total - failed,
+      failed,
+      durationMs: Math.round(total * (suite === 'e2e' ? 900 : 12)),
+    };
   }
 
   /** Builds (reproducibly) the artifact of a service version. */
   build(service: Service, version: string) {
     const digest = createHash('sha256').update(`${service}@${version}`).digest('hex');
-    return { service, version, image: `registry.example.com/${service}:${version}`, digest: `sha256:${digest}` };
+    return {
+      service,
+      version,
+      image: `registry.example.com/${service}:${version}`,
+      digest: `sha256:${digest}`,
+    };
   }
 
   /** Deploys `version`; deploying the version already running changes nothing (idempotent). */
-  deploy(service: Service, environment: Environment, version: string, by: string, now = new Date()): { deployment: Deployment; changed: boolean } {
+  deploy(
+    service: Service,
+    environment: Environment,
+    version: string,
+    by: string,
+    now = new Date(),
+  ): { deployment: Deployment; changed: boolean } {
     const current = this.#deployments(service, environment).at(-1)!;
     if (current.version === version) return { deployment: current, changed: false };
-    return { deployment: this.#record(service, environment, version, current.version, by, 'deploy', now), changed: true };
+    return {
+      deployment: this.#record(service, environment, version, current.version, by, 'deploy', now),
+      changed: true,
+    };
   }
 
   /** Goes back to the version before the current one, or undefined when there is none. */
-  rollback(service: Service, environment: Environment, by: string, now = new Date()): Deployment | undefined {
+  rollback(
+    service: Service,
+    environment: Environment,
+    by: string,
+    now = new Date(),
+  ): Deployment | undefined {
     const current = this.#deployments(service, environment).at(-1)!;
     if (current.previousVersion === null) return undefined;
-    const before = this.#deployments(service, environment).filter((d) => d.version === current.previousVersion).at(-1);
-    return this.#record(service, environment, current.previousVersion, before?.previousVersion ?? null, by, 'rollback', now);
+    const before = this.#deployments(service, environment)
+      .filter((d) => d.version === current.previousVersion)
+      .at(-1);
+    return this.#record(
+      service,
+      environment,
+      current.previousVersion,
+      before?.previousVersion ?? null,
+      by,
+      'rollback',
+      now,
+    );
   }
 
   #deployments(service: Service, environment: Environment): Deployment[] {
@@ -133,11 +183,25 @@ export class ExampleStore {
     return list;
   }
 
-  #record(service: Service, environment: Environment, version: string, previousVersion: string | null, by: string, kind: Deployment['kind'], now: Date): Deployment {
+  #record(
+    service: Service,
+    environment: Environment,
+    version: string,
+    previousVersion: string | null,
+    by: string,
+    kind: Deployment['kind'],
+    now: Date,
+  ): Deployment {
     this.#sequence += 1;
     const deployment: Deployment = {
       id: `dep-${String(this.#sequence).padStart(5, '0')}`,
-      service, environment, version, previousVersion, deployedBy: by, deployedAt: now.toISOString(), kind,
+      service,
+      environment,
+      version,
+      previousVersion,
+      deployedBy: by,
+      deployedAt: now.toISOString(),
+      kind,
     };
     this.#deployments(service, environment).push(deployment);
     return deployment;

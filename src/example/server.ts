@@ -2,7 +2,12 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { createMcpProtection, metadataPath, type McpProtection, type McpProtectionOptions } from '../verifier/index.ts';
+import {
+  createMcpProtection,
+  metadataPath,
+  type McpProtection,
+  type McpProtectionOptions,
+} from '../verifier/index.ts';
 import { ExampleStore } from './data.ts';
 import { McpSessions } from './sessions.ts';
 import { registerExampleTools } from './tools.ts';
@@ -56,10 +61,16 @@ function send(res: ServerResponse, status: number, body: string, type = 'applica
  *
  * @throws PolicyClientError when the authorization server's policy cannot be loaded at start.
  */
-export async function startExampleMcpServer(options: ExampleMcpServerOptions): Promise<ExampleMcpServer> {
+export async function startExampleMcpServer(
+  options: ExampleMcpServerOptions,
+): Promise<ExampleMcpServer> {
   const routes: { handle?: (req: IncomingMessage, res: ServerResponse) => void } = {};
   // Until the policy is loaded nothing can be decided: say so rather than leave requests hanging.
-  const http = createServer((req, res) => (routes.handle ? routes.handle(req, res) : send(res, 503, JSON.stringify({ error: 'temporarily_unavailable' }))));
+  const http = createServer((req, res) =>
+    routes.handle
+      ? routes.handle(req, res)
+      : send(res, 503, JSON.stringify({ error: 'temporarily_unavailable' })),
+  );
   http.listen(options.port ?? 4000, options.host ?? '0.0.0.0');
   await once(http, 'listening');
   const { port } = http.address() as AddressInfo;
@@ -88,7 +99,9 @@ export async function startExampleMcpServer(options: ExampleMcpServerOptions): P
   const store = new ExampleStore();
   const sessions = new McpSessions({
     createServer: () => {
-      const server = new McpServer(NAME, { instructions: 'Deployment tools. Elevated scopes are requested on demand.' });
+      const server = new McpServer(NAME, {
+        instructions: 'Deployment tools. Elevated scopes are requested on demand.',
+      });
       registerExampleTools(protection.protectMcpServer(server), store);
       return server;
     },
@@ -99,10 +112,16 @@ export async function startExampleMcpServer(options: ExampleMcpServerOptions): P
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics' && req.method === 'GET') {
-      return send(res, 200, await protection.metricsRegistry.metrics(), protection.metricsRegistry.contentType);
+      return send(
+        res,
+        200,
+        await protection.metricsRegistry.metrics(),
+        protection.metricsRegistry.contentType,
+      );
     }
     if (path === '/healthz') return send(res, 200, JSON.stringify({ status: 'ok' }));
-    if (path !== mcpPath && path !== documentPath) return send(res, 404, JSON.stringify({ error: 'not_found' }));
+    if (path !== mcpPath && path !== documentPath)
+      return send(res, 404, JSON.stringify({ error: 'not_found' }));
     // The guard answers the metadata document itself, and anything unauthenticated or refused.
     const auth = await protection.guard(req, res);
     if (auth === undefined) return;
@@ -118,7 +137,8 @@ export async function startExampleMcpServer(options: ExampleMcpServerOptions): P
     });
   };
 
-  const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+  const host =
+    options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${mcpPath}`,
     resource,

@@ -3,7 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { releaseJsonResponseStreams, type AuthenticatedRequest, type VerifiedToken } from '../verifier/index.ts';
+import {
+  releaseJsonResponseStreams,
+  type AuthenticatedRequest,
+  type VerifiedToken,
+} from '../verifier/index.ts';
 
 /** Options of {@link McpSessions}. */
 export interface McpSessionsOptions {
@@ -61,7 +65,8 @@ export class McpSessions {
     const id = typeof header === 'string' ? header : undefined;
     if (id !== undefined) {
       const session = this.#sessions.get(id);
-      if (session === undefined || session.owner !== ownerOf(auth)) return jsonRpcError(res, 404, -32001, 'Session not found');
+      if (session === undefined || session.owner !== ownerOf(auth))
+        return jsonRpcError(res, 404, -32001, 'Session not found');
       // Re-inserting keeps the map in least-recently-used order for eviction.
       this.#sessions.delete(id);
       session.lastSeen = Date.now();
@@ -74,7 +79,12 @@ export class McpSessions {
     await this.#open(req, res, auth, body);
   }
 
-  async #open(req: IncomingMessage, res: ServerResponse, auth: VerifiedToken, body: unknown): Promise<void> {
+  async #open(
+    req: IncomingMessage,
+    res: ServerResponse,
+    auth: VerifiedToken,
+    body: unknown,
+  ): Promise<void> {
     while (this.#sessions.size >= this.#options.maxSessions) {
       const [oldest] = this.#sessions.keys();
       await this.#close(oldest);
@@ -83,13 +93,15 @@ export class McpSessions {
     const owner = ownerOf(auth);
     // JSON responses keep a session's replies plain HTTP; `releaseJsonResponseStreams` stops the
     // MCP SDK (issue #2559) from keeping every request of the session until it closes.
-    const transport: StreamableHTTPServerTransport = releaseJsonResponseStreams(new StreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
-      enableJsonResponse: true,
-      onsessioninitialized: (id) => {
-        this.#sessions.set(id, { transport, server, owner, lastSeen: Date.now() });
-      },
-    }));
+    const transport: StreamableHTTPServerTransport = releaseJsonResponseStreams(
+      new StreamableHTTPServerTransport({
+        sessionIdGenerator: randomUUID,
+        enableJsonResponse: true,
+        onsessioninitialized: (id) => {
+          this.#sessions.set(id, { transport, server, owner, lastSeen: Date.now() });
+        },
+      }),
+    );
     transport.onclose = () => {
       if (transport.sessionId !== undefined) this.#sessions.delete(transport.sessionId);
     };

@@ -26,11 +26,7 @@ const RateLimit = z
       .min(1)
       .default(60)
       .describe('Calls allowed per principal and tool in one window. Default 60.'),
-    durationSec: z
-      .int()
-      .min(1)
-      .default(60)
-      .describe('Window length in seconds. Default 60.'),
+    durationSec: z.int().min(1).default(60).describe('Window length in seconds. Default 60.'),
   })
   .strict();
 

@@ -9,7 +9,12 @@ const PROBLEM = 'application/problem+json';
 
 /** Whether a request is answered with RFC 9457 problem JSON (APIs) rather than an HTML page. */
 function wantsJson(ctx: Context): boolean {
-  return ctx.path.startsWith('/admin/') || ctx.path.startsWith('/audit/') || ctx.path.startsWith('/api/') || !ctx.accepts('html');
+  return (
+    ctx.path.startsWith('/admin/') ||
+    ctx.path.startsWith('/audit/') ||
+    ctx.path.startsWith('/api/') ||
+    !ctx.accepts('html')
+  );
 }
 
 /**
@@ -45,14 +50,24 @@ export function errorMiddleware(log: Logger) {
         code = 'temporarily_unavailable';
         detail = 'The service is temporarily unavailable. Retry shortly.';
         ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-        log.warn({ reqId: ctx.state.reqId, code: (e as { code?: string }).code }, 'database unavailable');
+        log.warn(
+          { reqId: ctx.state.reqId, code: (e as { code?: string }).code },
+          'database unavailable',
+        );
       } else {
         log.error({ err: e, reqId: ctx.state.reqId }, 'unhandled error');
       }
       ctx.status = status;
       if (wantsJson(ctx)) {
         ctx.type = PROBLEM;
-        ctx.body = { type: 'about:blank', title: statusTitle(status), status, detail, code, ...extra };
+        ctx.body = {
+          type: 'about:blank',
+          title: statusTitle(status),
+          status,
+          detail,
+          code,
+          ...extra,
+        };
       } else {
         ctx.type = 'html';
         ctx.body = render('error', { title: statusTitle(status), message: detail, code });
@@ -62,5 +77,20 @@ export function errorMiddleware(log: Logger) {
 }
 
 function statusTitle(status: number): string {
-  return ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error');
+  return (
+    (
+      {
+        400: 'Bad Request',
+        401: 'Unauthorized',
+        403: 'Forbidden',
+        404: 'Not Found',
+        405: 'Method Not Allowed',
+        409: 'Conflict',
+        413: 'Content Too Large',
+        415: 'Unsupported Media Type',
+        429: 'Too Many Requests',
+        503: 'Service Unavailable',
+      } as Record<number, string>
+    )[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error')
+  );
 }

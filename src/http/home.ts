@@ -13,7 +13,10 @@ const README = fileURLToPath(new URL('../../README.md', import.meta.url));
  */
 export function homeRoutes(deps: { issuer: string; catalogue: Catalogue }): Router {
   const router = new Router();
-  const resources = Object.entries(deps.catalogue.resources).map(([url, r]) => ({ url, name: r.name }));
+  const resources = Object.entries(deps.catalogue.resources).map(([url, r]) => ({
+    url,
+    name: r.name,
+  }));
   let readme: Promise<string> | undefined;
   router.get('/', (ctx) => {
     ctx.body = render('home', { issuer: deps.issuer, resources });

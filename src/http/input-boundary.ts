@@ -56,8 +56,10 @@ const WHAT: Record<UnsafeText, string> = {
 const tooLarge = (max: number) => `the request body exceeds ${Math.floor(max / 1024)} KiB`;
 
 function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined
-    || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  return (
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+  );
 }
 
 /** Percent-decodes like the routers do, keeping an escaped NUL visible in text that is not valid. */
@@ -72,7 +74,9 @@ function decodePath(path: string): string {
 function refusalOfUrl(ctx: Context): string | undefined {
   const inPath = unsafeText(decodePath(ctx.path));
   if (inPath) return `the request path holds ${WHAT[inPath]}`;
-  return ctx.querystring ? refusalOfValues(parseQuery(ctx.querystring), 'query parameter') : undefined;
+  return ctx.querystring
+    ? refusalOfValues(parseQuery(ctx.querystring), 'query parameter')
+    : undefined;
 }
 
 // Client credentials in a Basic header are form-encoded (RFC 6749 §2.3.1) before base64.
@@ -88,7 +92,8 @@ function refusalOfBody(ctx: Context, raw: Buffer, max: number): string | undefin
   const bytes = decoded(ctx.get('content-encoding'), raw, max);
   if (!bytes) return undefined;
   const text = bytes.toString('utf8');
-  if (ctx.is('application/x-www-form-urlencoded')) return refusalOfValues(parseQuery(text), 'form field');
+  if (ctx.is('application/x-www-form-urlencoded'))
+    return refusalOfValues(parseQuery(text), 'form field');
   if (ctx.is('json', '+json')) {
     let value: unknown;
     try {
@@ -107,11 +112,18 @@ function decoded(encoding: string, raw: Buffer, max: number): Buffer | undefined
   const opts = { maxOutputLength: max };
   try {
     switch (encoding.trim().toLowerCase()) {
-      case '': case 'identity': return raw;
-      case 'gzip': case 'x-gzip': return gunzipSync(raw, opts);
-      case 'deflate': return inflateSync(raw, opts);
-      case 'br': return brotliDecompressSync(raw, opts);
-      default: return undefined;
+      case '':
+      case 'identity':
+        return raw;
+      case 'gzip':
+      case 'x-gzip':
+        return gunzipSync(raw, opts);
+      case 'deflate':
+        return inflateSync(raw, opts);
+      case 'br':
+        return brotliDecompressSync(raw, opts);
+      default:
+        return undefined;
     }
   } catch {
     // Not inflatable (or larger than allowed inflated): the route's parser answers it.
@@ -119,7 +131,10 @@ function decoded(encoding: string, raw: Buffer, max: number): Buffer | undefined
   }
 }
 
-function refusalOfValues(values: Record<string, string | string[] | undefined>, kind: string): string | undefined {
+function refusalOfValues(
+  values: Record<string, string | string[] | undefined>,
+  kind: string,
+): string | undefined {
   for (const [name, value] of Object.entries(values)) {
     const found = unsafeText(name);
     if (found) return `a ${kind} name holds ${WHAT[found]}`;

@@ -81,7 +81,10 @@ const BLANK = /^[\p{White_Space}]*$/u;
  * @param required Whether the request needs one (it asks for an approval-gated scope).
  * @returns the problem, or undefined when the justification may be shown as it is.
  */
-export function justificationProblem(text: string | undefined, required: boolean): JustificationProblem | undefined {
+export function justificationProblem(
+  text: string | undefined,
+  required: boolean,
+): JustificationProblem | undefined {
   if (text === undefined || text === '') return required ? 'missing' : undefined;
   if (UNPRINTABLE.test(text)) return 'unprintable';
   if (BLANK.test(text)) return 'blank';
@@ -90,10 +93,13 @@ export function justificationProblem(text: string | undefined, required: boolean
 }
 
 /** A sentence for each {@link JustificationProblem}, fit for a form or an OAuth error. */
-export const JUSTIFICATION_MESSAGES: Readonly<Record<JustificationProblem, string>> = Object.freeze({
-  missing: 'a justification is required for approval-gated scopes',
-  blank: 'the justification must not be blank',
-  too_long: `the justification must be at most ${JUSTIFICATION_MAX} characters`,
-  unprintable: 'the justification must be one line of printable text '
-    + '(no control, invisible or direction-changing characters)',
-});
+export const JUSTIFICATION_MESSAGES: Readonly<Record<JustificationProblem, string>> = Object.freeze(
+  {
+    missing: 'a justification is required for approval-gated scopes',
+    blank: 'the justification must not be blank',
+    too_long: `the justification must be at most ${JUSTIFICATION_MAX} characters`,
+    unprintable:
+      'the justification must be one line of printable text ' +
+      '(no control, invisible or direction-changing characters)',
+  },
+);

@@ -87,7 +87,8 @@ export function createMailer(config: MailerConfig, log: Logger): Mailer {
 function smtpMailer(config: MailerConfig, smtpUrl: string): Mailer {
   const maxConnections = config.maxConnections ?? 5;
   const maxMessages = config.maxMessages ?? 100;
-  if (![maxConnections, maxMessages].every((n) => Number.isInteger(n) && n >= 1)) throw new TypeError('createMailer: maxConnections and maxMessages must be integers ≥ 1');
+  if (![maxConnections, maxMessages].every((n) => Number.isInteger(n) && n >= 1))
+    throw new TypeError('createMailer: maxConnections and maxMessages must be integers ≥ 1');
   const redact = credentialRedactor(urlCredentials(smtpUrl));
   const options: SMTPPool.Options & { idleTimeout: number } = {
     url: smtpUrl,
@@ -132,7 +133,10 @@ function smtpMailer(config: MailerConfig, smtpUrl: string): Mailer {
 function fileMailer(config: MailerConfig, log: Logger): Mailer {
   const dir = join(config.dataDir, 'mail');
   // streamTransport + buffer: nodemailer composes the full MIME message and hands it back as bytes.
-  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' }, { from: config.mailFrom });
+  const composer = nodemailer.createTransport(
+    { streamTransport: true, buffer: true, newline: 'windows' },
+    { from: config.mailFrom },
+  );
   const domain = senderDomain(config.mailFrom);
   return {
     async send(msg) {
@@ -151,7 +155,10 @@ function fileMailer(config: MailerConfig, log: Logger): Mailer {
         // Written to a hidden name, then renamed: whoever reads *.eml never sees half a message.
         await writeFile(join(dir, `.${name}.tmp`), info.message as Buffer, { mode: 0o600 });
         await rename(join(dir, `.${name}.tmp`), file);
-        log.info({ file, to: msg.to, links: linksForLog(msg.text) }, 'mail written to file (SMTP_URL unset)');
+        log.info(
+          { file, to: msg.to, links: linksForLog(msg.text) },
+          'mail written to file (SMTP_URL unset)',
+        );
       } catch (err) {
         throw deliveryError(err, redactUrls);
       }
@@ -161,7 +168,12 @@ function fileMailer(config: MailerConfig, log: Logger): Mailer {
 }
 
 function deliveryError(err: unknown, redact: (text: string) => string): MailDeliveryError {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; name?: unknown; message?: unknown; responseCode?: unknown };
+  const e = (typeof err === 'object' && err !== null ? err : {}) as {
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+    responseCode?: unknown;
+  };
   const code = typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : 'Error';
   const message = typeof e.message === 'string' ? e.message : String(err);
   return new MailDeliveryError(redact(`${code}: ${message}`), isPermanentReply(e.responseCode));

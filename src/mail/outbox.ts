@@ -22,9 +22,14 @@ export interface MailToQueue {
  *
  * @throws TypeError when `to` is not an address or `subject`/`text` are not strings.
  */
-export async function enqueueMail(trx: Transaction<Database> | Kysely<Database>, msg: MailToQueue): Promise<boolean> {
-  if (typeof msg.to !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(msg.to.trim())) throw new TypeError('enqueueMail: `to` must be one e-mail address');
-  if (typeof msg.subject !== 'string' || typeof msg.text !== 'string') throw new TypeError('enqueueMail: `subject` and `text` must be strings');
+export async function enqueueMail(
+  trx: Transaction<Database> | Kysely<Database>,
+  msg: MailToQueue,
+): Promise<boolean> {
+  if (typeof msg.to !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(msg.to.trim()))
+    throw new TypeError('enqueueMail: `to` must be one e-mail address');
+  if (typeof msg.subject !== 'string' || typeof msg.text !== 'string')
+    throw new TypeError('enqueueMail: `subject` and `text` must be strings');
   const res = await trx
     .insertInto('mail_outbox')
     .values({
@@ -64,7 +69,8 @@ export interface ClaimedMail {
 
 // Truncated to milliseconds so that the value survives the round trip through a JS Date
 // unchanged and can be compared for equality as a lease token.
-const leaseEnd = (leaseMs: number) => sql<Date>`date_trunc('milliseconds', now() + ${leaseMs}::double precision * interval '1 millisecond')`;
+const leaseEnd = (leaseMs: number) =>
+  sql<Date>`date_trunc('milliseconds', now() + ${leaseMs}::double precision * interval '1 millisecond')`;
 
 /**
  * Takes a lease on up to `limit` due messages in one statement. `FOR UPDATE SKIP LOCKED` makes
@@ -72,35 +78,62 @@ const leaseEnd = (leaseMs: number) => sql<Date>`date_trunc('milliseconds', now()
  * waiting, and PostgreSQL re-checks the lease condition on rows changed meanwhile, so a row is
  * never leased twice. No transaction stays open afterwards: PGlite's single connection is free.
  */
-export async function claimDueMail(db: Kysely<Database>, limit: number, leaseMs: number): Promise<ClaimedMail[]> {
+export async function claimDueMail(
+  db: Kysely<Database>,
+  limit: number,
+  leaseMs: number,
+): Promise<ClaimedMail[]> {
   const rows = await db
     .updateTable('mail_outbox')
     .set({ locked_until: leaseEnd(leaseMs) })
-    .where('id', 'in', (eb) => eb
-      .selectFrom('mail_outbox')
-      .select('id')
-      .where('sent_at', 'is', null)
-      .where('failed_at', 'is', null)
-      .where('next_attempt_at', '<=', sql<Date>`now()`)
-      .where((w) => w.or([w('locked_until', 'is', null), w('locked_until', '<', sql<Date>`now()`)]))
-      // The order of mail_outbox_due_idx: oldest due first, fair to retried messages.
-      .orderBy('next_attempt_at')
-      .orderBy('id')
-      .limit(limit)
-      .forUpdate()
-      .skipLocked())
-    .returning(['id', 'created_at', 'to', 'subject', 'text_body', 'html_body', 'attempts', 'locked_until'])
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('mail_outbox')
+        .select('id')
+        .where('sent_at', 'is', null)
+        .where('failed_at', 'is', null)
+        .where('next_attempt_at', '<=', sql<Date>`now()`)
+        .where((w) =>
+          w.or([w('locked_until', 'is', null), w('locked_until', '<', sql<Date>`now()`)]),
+        )
+        // The order of mail_outbox_due_idx: oldest due first, fair to retried messages.
+        .orderBy('next_attempt_at')
+        .orderBy('id')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .returning([
+      'id',
+      'created_at',
+      'to',
+      'subject',
+      'text_body',
+      'html_body',
+      'attempts',
+      'locked_until',
+    ])
     .execute();
   return rows
     .map((r) => ({
-      id: String(r.id), createdAt: r.created_at, to: r.to, subject: r.subject, text: r.text_body,
-      html: r.html_body, attempts: r.attempts, lease: r.locked_until!,
+      id: String(r.id),
+      createdAt: r.created_at,
+      to: r.to,
+      subject: r.subject,
+      text: r.text_body,
+      html: r.html_body,
+      attempts: r.attempts,
+      lease: r.locked_until!,
     }))
     .sort((a, b) => Number(a.id) - Number(b.id));
 }
 
 /** Extends a lease still held; resolves to the new token, or undefined when the lease was lost. */
-export async function renewLease(db: Kysely<Database>, mail: ClaimedMail, leaseMs: number): Promise<Date | undefined> {
+export async function renewLease(
+  db: Kysely<Database>,
+  mail: ClaimedMail,
+  leaseMs: number,
+): Promise<Date | undefined> {
   const row = await db
     .updateTable('mail_outbox')
     .set({ locked_until: leaseEnd(leaseMs) })
@@ -124,7 +157,11 @@ export async function markSent(db: Kysely<Database>, mail: ClaimedMail): Promise
 }
 
 /** Records a failed attempt and when to try again, or parks the message for good (`failedAt`). */
-export async function markFailed(db: Kysely<Database>, mail: ClaimedMail, f: { error: string; retryInMs: number; giveUp: boolean }): Promise<void> {
+export async function markFailed(
+  db: Kysely<Database>,
+  mail: ClaimedMail,
+  f: { error: string; retryInMs: number; giveUp: boolean },
+): Promise<void> {
   await db
     .updateTable('mail_outbox')
     .set((eb) => ({

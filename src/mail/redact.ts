@@ -14,11 +14,15 @@ const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi;
  * - any `scheme://userinfo@` in the text, whoever's it is;
  * - the result is cut to {@link MAX_ERROR_LENGTH} characters.
  */
-export function credentialRedactor(credentials: { user?: string; pass?: string }): (text: string) => string {
+export function credentialRedactor(credentials: {
+  user?: string;
+  pass?: string;
+}): (text: string) => string {
   const secrets = new Set<string>();
   const add = (v: string | undefined, minLength: number) => {
     if (!v || v.length < minLength) return;
-    for (const form of [v, safeDecode(v), encodeURIComponent(v), Buffer.from(v).toString('base64')]) secrets.add(form);
+    for (const form of [v, safeDecode(v), encodeURIComponent(v), Buffer.from(v).toString('base64')])
+      secrets.add(form);
   };
   add(credentials.pass, 1);
   add(credentials.user, 3);
@@ -34,7 +38,13 @@ export function credentialRedactor(credentials: { user?: string; pass?: string }
     let out = text.replace(URL_USERINFO, '$1***@');
     for (const s of ordered) out = out.split(s).join('***');
     // Kept storable as text: no NUL, no half of a surrogate pair, cut by code points.
-    return truncateCodePoints(out.replace(/[\s\0]+/g, ' ').trim().toWellFormed(), MAX_ERROR_LENGTH);
+    return truncateCodePoints(
+      out
+        .replace(/[\s\0]+/g, ' ')
+        .trim()
+        .toWellFormed(),
+      MAX_ERROR_LENGTH,
+    );
   };
 }
 

@@ -3,7 +3,14 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/schema.ts';
 import { retryDelayMs } from './backoff.ts';
 import { MailDeliveryError, type Mailer } from './mailer.ts';
-import { claimDueMail, markFailed, markSent, releaseLease, renewLease, type ClaimedMail } from './outbox.ts';
+import {
+  claimDueMail,
+  markFailed,
+  markSent,
+  releaseLease,
+  renewLease,
+  type ClaimedMail,
+} from './outbox.ts';
 import { redactUrls } from './redact.ts';
 
 /** Options of {@link startOutboxWorker}. */
@@ -63,8 +70,16 @@ export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
   const leaseMs = opts.leaseMs ?? 30_000;
   const maxAttempts = opts.maxAttempts ?? 12;
   const backoff = { baseMs: opts.retryBaseMs ?? 1_000, maxMs: opts.retryMaxMs ?? 300_000 };
-  if (!(pollMs >= 0) || !isCount(batch) || !isCount(concurrency) || !(leaseMs > 0) || !(maxAttempts >= 1)) {
-    throw new TypeError('startOutboxWorker: pollMs ≥ 0, integer batch and concurrency ≥ 1, leaseMs > 0 and maxAttempts ≥ 1 are required');
+  if (
+    !(pollMs >= 0) ||
+    !isCount(batch) ||
+    !isCount(concurrency) ||
+    !(leaseMs > 0) ||
+    !(maxAttempts >= 1)
+  ) {
+    throw new TypeError(
+      'startOutboxWorker: pollMs ≥ 0, integer batch and concurrency ≥ 1, leaseMs > 0 and maxAttempts ≥ 1 are required',
+    );
   }
 
   let running = true;
@@ -72,24 +87,28 @@ export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
   let wake: (() => void) | undefined;
   let drains: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
 
-  const sleep = (ms: number) => new Promise<void>((resolve) => {
-    if (kicked || !running) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      wake = undefined;
-      resolve();
-    };
-    // unref: an idle worker alone must not keep a CLI process alive.
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    wake = done;
-  });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (kicked || !running) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+      // unref: an idle worker alone must not keep a CLI process alive.
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      wake = done;
+    });
 
   /** Sends one leased message and records the outcome; rejects only when the database does. */
   async function deliver(mail: ClaimedMail): Promise<void> {
     try {
       await mailer.send({
-        to: mail.to, subject: mail.subject, text: mail.text, ...(mail.html !== null ? { html: mail.html } : {}),
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+        ...(mail.html !== null ? { html: mail.html } : {}),
         // Row id plus creation time: stable across retries, distinct across database resets.
         id: `${mail.id}-${mail.createdAt.getTime().toString(36)}`,
       });
@@ -99,12 +118,23 @@ export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
       const giveUp = err instanceof MailDeliveryError && err.permanent && failures >= maxAttempts;
       const retryInMs = retryDelayMs(failures, backoff);
       await markFailed(db, mail, { error, retryInMs, giveUp });
-      if (giveUp) log.error({ mailId: mail.id, attempts: failures, error }, 'mail given up: the server keeps rejecting it');
-      else log.warn({ mailId: mail.id, attempts: failures, retryInMs, error }, 'mail delivery failed; will retry');
+      if (giveUp)
+        log.error(
+          { mailId: mail.id, attempts: failures, error },
+          'mail given up: the server keeps rejecting it',
+        );
+      else
+        log.warn(
+          { mailId: mail.id, attempts: failures, retryInMs, error },
+          'mail delivery failed; will retry',
+        );
       return;
     }
     if (!(await markSent(db, mail))) {
-      log.warn({ mailId: mail.id }, 'mail sent after its lease ran out; another instance may send it again');
+      log.warn(
+        { mailId: mail.id },
+        'mail sent after its lease ran out; another instance may send it again',
+      );
     }
   }
 
@@ -131,7 +161,10 @@ export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
             const lease = await renewLease(db, mail, leaseMs);
             if (!lease) {
               untouched.delete(mail);
-              log.warn({ mailId: mail.id }, 'outbox lease lost before sending; left to its new owner');
+              log.warn(
+                { mailId: mail.id },
+                'outbox lease lost before sending; left to its new owner',
+              );
               continue;
             }
             mail.lease = lease;
@@ -206,6 +239,7 @@ function isCount(n: number): boolean {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Error) return `${(err as { code?: unknown }).code ?? err.name}: ${err.message}`;
+  if (err instanceof Error)
+    return `${(err as { code?: unknown }).code ?? err.name}: ${err.message}`;
   return String(err);
 }

@@ -40,14 +40,18 @@ export function createAdapterFactory(db: Kysely<Database>) {
         expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
         consumed_at: null,
       };
-      await db.insertInto('oidc_payload').values(row)
-        .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet({
-          payload: row.payload,
-          grant_id: row.grant_id,
-          user_code: row.user_code,
-          uid: row.uid,
-          expires_at: row.expires_at,
-        }))
+      await db
+        .insertInto('oidc_payload')
+        .values(row)
+        .onConflict((oc) =>
+          oc.columns(['model', 'id']).doUpdateSet({
+            payload: row.payload,
+            grant_id: row.grant_id,
+            user_code: row.user_code,
+            uid: row.uid,
+            expires_at: row.expires_at,
+          }),
+        )
         .execute();
       if (this.model === 'Client') clientCache.delete(id);
     }
@@ -75,13 +79,21 @@ export function createAdapterFactory(db: Kysely<Database>) {
     }
 
     async consume(id: string): Promise<void> {
-      await db.updateTable('oidc_payload').set({ consumed_at: new Date() })
-        .where('model', '=', this.model).where('id', '=', id).where('consumed_at', 'is', null)
+      await db
+        .updateTable('oidc_payload')
+        .set({ consumed_at: new Date() })
+        .where('model', '=', this.model)
+        .where('id', '=', id)
+        .where('consumed_at', 'is', null)
         .execute();
     }
 
     async destroy(id: string): Promise<void> {
-      await db.deleteFrom('oidc_payload').where('model', '=', this.model).where('id', '=', id).execute();
+      await db
+        .deleteFrom('oidc_payload')
+        .where('model', '=', this.model)
+        .where('id', '=', id)
+        .execute();
       if (this.model === 'Client') clientCache.delete(id);
     }
 
@@ -89,14 +101,22 @@ export function createAdapterFactory(db: Kysely<Database>) {
       await db.deleteFrom('oidc_payload').where('grant_id', '=', grantId).execute();
     }
 
-    async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-      const row = await db.selectFrom('oidc_payload').select(['payload', 'consumed_at', 'expires_at'])
-        .where('model', '=', this.model).where(column, '=', value)
+    async #findBy(
+      column: 'id' | 'uid' | 'user_code',
+      value: string,
+    ): Promise<AdapterPayload | undefined> {
+      const row = await db
+        .selectFrom('oidc_payload')
+        .select(['payload', 'consumed_at', 'expires_at'])
+        .where('model', '=', this.model)
+        .where(column, '=', value)
         .executeTakeFirst();
       if (!row) return undefined;
       if (row.expires_at && row.expires_at.getTime() <= Date.now()) return undefined;
       const payload = row.payload as AdapterPayload;
-      return row.consumed_at ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : payload;
+      return row.consumed_at
+        ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) }
+        : payload;
     }
   };
 }
@@ -105,9 +125,19 @@ export function createAdapterFactory(db: Kysely<Database>) {
 export async function deleteExpiredPayloads(db: Kysely<Database>, batch = 1000): Promise<number> {
   let total = 0;
   for (;;) {
-    const res = await db.deleteFrom('oidc_payload')
-      .where((eb) => eb('id', 'in', eb.selectFrom('oidc_payload as p').select('p.id')
-        .where('p.expires_at', '<', new Date()).limit(batch)))
+    const res = await db
+      .deleteFrom('oidc_payload')
+      .where((eb) =>
+        eb(
+          'id',
+          'in',
+          eb
+            .selectFrom('oidc_payload as p')
+            .select('p.id')
+            .where('p.expires_at', '<', new Date())
+            .limit(batch),
+        ),
+      )
       .where('expires_at', '<', new Date())
       .executeTakeFirst();
     const n = Number(res.numDeletedRows ?? 0);

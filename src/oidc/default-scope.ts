@@ -2,7 +2,6 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Catalogue } from '../policy/index.ts';
 import { OIDC_SCOPES, acceptedScopes } from './resources.ts';
 
-
 /** Endpoints whose requests end in a consent (the authorization endpoint and PAR). */
 const ROUTES = new Set(['authorization', 'pushed_authorization_request']);
 
@@ -30,12 +29,16 @@ export function settleAuthorizationScope(catalogue: Catalogue, issuer: string) {
     const { params } = ctx.oidc;
     const resources = [...new Set(([] as unknown[]).concat(params!.resource ?? []).map(String))];
     if (resources.length > 1) {
-      throw new errors.InvalidTarget('only one resource per request: a token is for exactly one MCP server');
+      throw new errors.InvalidTarget(
+        'only one resource per request: a token is for exactly one MCP server',
+      );
     }
     const scopes = (value ?? '').split(' ').filter(Boolean);
     if (!resources.length) {
       if (!scopes.includes('openid') || scopes.some((s) => !OIDC_SCOPES.has(s))) {
-        throw new errors.InvalidTarget('the resource parameter is required (the MCP server URL the token is for)');
+        throw new errors.InvalidTarget(
+          'the resource parameter is required (the MCP server URL the token is for)',
+        );
       }
       return;
     }

@@ -1,6 +1,11 @@
 import type { Kysely } from 'kysely';
 import type Koa from 'koa';
-import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, {
+  errors,
+  interactionPolicy,
+  type Configuration,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
 import type { Config } from '../config/env.ts';
 import type { Database } from '../db/schema.ts';
 import type { Catalogue } from '../policy/index.ts';
@@ -21,7 +26,11 @@ import { settleAuthorizationScope } from './default-scope.ts';
 import { checkRefreshBeforeRotation } from './refresh.ts';
 import { knownResourceParams } from './resource-params.ts';
 import { pinOrigin } from './pin-origin.ts';
-import { allowMetadataDocumentClient, MCP_RESOURCE, validateClientMetadata } from './registration-rules.ts';
+import {
+  allowMetadataDocumentClient,
+  MCP_RESOURCE,
+  validateClientMetadata,
+} from './registration-rules.ts';
 import { allowedServiceScopes, withoutServiceScopes } from './service-scopes.ts';
 import { createOutboundGuard } from '../http/outbound.ts';
 
@@ -51,7 +60,10 @@ export { adminResource } from './resources.ts';
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, catalogue } = deps;
   // The catalogue is frozen at start, so each known resource's server info is built once.
-  const serverInfo = new Map<string, { scope: string; audience: string; accessTokenFormat: 'jwt'; jwt: { sign: { alg: string } } }>();
+  const serverInfo = new Map<
+    string,
+    { scope: string; audience: string; accessTokenFormat: 'jwt'; jwt: { sign: { alg: string } } }
+  >();
   // Tokens carry the known spelling of their resource (the catalogue's), whatever the client sent.
   const resourceServerInfo = (value: string) => {
     const resource = knownResource(catalogue, config.issuer, value);
@@ -59,25 +71,42 @@ export function createProvider(deps: ProviderDeps): Provider {
     let info = serverInfo.get(resource);
     if (!info) {
       const scopes = acceptedScopes(catalogue, config.issuer, resource)!;
-      info = { scope: scopes.join(' '), audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: SIGNING_ALG } } };
+      info = {
+        scope: scopes.join(' '),
+        audience: resource,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: SIGNING_ALG } },
+      };
       serverInfo.set(resource, info);
     }
     // oidc-provider may keep what it is given: hand out a copy.
     return { ...info, jwt: { sign: { ...info.jwt.sign } } };
   };
   const requestUsers = new RequestUsers(deps.users);
-  const gated = (scope: unknown) => String(scope ?? '').split(' ').filter((s) => catalogue.scopes[s]?.approval);
+  const gated = (scope: unknown) =>
+    String(scope ?? '')
+      .split(' ')
+      .filter((s) => catalogue.scopes[s]?.approval);
   // Assigned below: CIBA callbacks need the provider they are configured into.
   // eslint-disable-next-line prefer-const
   let provider: Provider | undefined;
 
   // Login prompt: approval-gated scopes need a recent sign-in, else the user signs in again.
   const policy = interactionPolicy.base();
-  policy.get('login')!.checks.add(new interactionPolicy.Check('elevation_reauth', 'approval-gated scopes need a recent sign-in', async (ctx) => {
-    const authTime = ctx.oidc.session?.authTime();
-    return gated(ctx.oidc.params?.scope).length > 0 && authTime !== undefined && Date.now() / 1000 - authTime > FRESH_LOGIN_SECONDS
-      ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
-  }));
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check(
+      'elevation_reauth',
+      'approval-gated scopes need a recent sign-in',
+      async (ctx) => {
+        const authTime = ctx.oidc.session?.authTime();
+        return gated(ctx.oidc.params?.scope).length > 0 &&
+          authTime !== undefined &&
+          Date.now() / 1000 - authTime > FRESH_LOGIN_SECONDS
+          ? interactionPolicy.Check.REQUEST_PROMPT
+          : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      },
+    ),
+  );
 
   // Every fetch oidc-provider makes (CIMD, client jwks_uri, sector identifiers, notification
   // endpoints) goes through the one outbound guard (DESIGN §8), replacing its own dispatcher.
@@ -95,7 +124,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // Catalogue scopes are listed too: dynamic registration validates a client's `scope` against
     // this list, and the MCP SDK registers with the resource's scopes_supported.
-    scopes: ['openid', 'offline_access', 'email', 'profile', ...Object.keys(catalogue.scopes), 'mcp:admin'],
+    scopes: [
+      'openid',
+      'offline_access',
+      'email',
+      'profile',
+      ...Object.keys(catalogue.scopes),
+      'mcp:admin',
+    ],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     responseTypes: ['code'],
     // The documented place to assign parameter defaults: a request without `scope` gets the base
@@ -118,17 +154,26 @@ export function createProvider(deps: ProviderDeps): Provider {
     } as Configuration['clientDefaults'],
     // Registration rules for every client (registration-rules.ts): loopback-only http redirects,
     // no public client_credentials, user-delegated flows only for dynamic registration.
-    extraClientMetadata: { properties: ['mcp_registration', MCP_RESOURCE], validator: validateClientMetadata as never },
+    extraClientMetadata: {
+      properties: ['mcp_registration', MCP_RESOURCE],
+      validator: validateClientMetadata as never,
+    },
     enabledJWA: { dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'] },
     async findAccount(ctx, id) {
       const user = await requestUsers.load(ctx, id);
       // A client acting on its own behalf (CIBA with login_hint = its own client_id) is its own
       // account; only the client itself can be that account.
-      if (!user && ctx.oidc?.client?.clientId === id) return { accountId: id, claims: async () => ({ sub: id }) };
+      if (!user && ctx.oidc?.client?.clientId === id)
+        return { accountId: id, claims: async () => ({ sub: id }) };
       if (!user || user.disabled) return undefined;
       return {
         accountId: user.id,
-        claims: async () => ({ sub: user.id, email: user.email, email_verified: false, name: user.name }),
+        claims: async () => ({
+          sub: user.id,
+          email: user.email,
+          email_verified: false,
+          name: user.name,
+        }),
       };
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy },
@@ -142,12 +187,26 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (!grant || consented) return grant;
       const accountId = ctx.oidc.session!.accountId!;
       for (const [resource, scope] of Object.entries(grant.resources ?? {})) {
-        const live = await deps.elevation.elevations.live(accountId, grant.clientId!, resource, grantId);
+        const live = await deps.elevation.elevations.live(
+          accountId,
+          grant.clientId!,
+          resource,
+          grantId,
+        );
         const covered = new Set(live.flatMap((e) => e.scopes));
-        const stale = String(scope).split(' ').filter((s) => catalogue.scopes[s]?.minRole && !covered.has(s));
+        const stale = String(scope)
+          .split(' ')
+          .filter((s) => catalogue.scopes[s]?.minRole && !covered.has(s));
         if (!stale.length) continue;
-        grant.resources![resource] = String(scope).split(' ').filter((s) => !stale.includes(s)).join(' ');
-        if (grant.openid?.scope) grant.openid.scope = grant.openid.scope.split(' ').filter((s) => !stale.includes(s)).join(' ');
+        grant.resources![resource] = String(scope)
+          .split(' ')
+          .filter((s) => !stale.includes(s))
+          .join(' ');
+        if (grant.openid?.scope)
+          grant.openid.scope = grant.openid.scope
+            .split(' ')
+            .filter((s) => !stale.includes(s))
+            .join(' ');
       }
       return grant;
     },
@@ -159,8 +218,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       userinfo: { enabled: true },
       dPoP: { enabled: true },
       ciba: cibaFeature({
-        db: deps.db, catalogue, roles: deps.roles, elevation: deps.elevation, issuer: config.issuer, users: requestUsers,
-        tokens: deps.tokens, provider: () => provider!,
+        db: deps.db,
+        catalogue,
+        roles: deps.roles,
+        elevation: deps.elevation,
+        issuer: config.issuer,
+        users: requestUsers,
+        tokens: deps.tokens,
+        provider: () => provider!,
       }),
       registration: { enabled: true, initialAccessToken: false },
       clientIdMetadataDocument: {
@@ -181,32 +246,55 @@ export function createProvider(deps: ProviderDeps): Provider {
         // Grant sources keep no details of their own: the CIBA request gets its binding from
         // backchannelResult once approved.
         authorizationDetailsForGrantSource: () => undefined,
-        authorizationDetailsForAccessToken: (_ctx: KoaContextWithOIDC, _token: unknown, source: { rar?: unknown } | undefined, grantType: string) => (grantType === CIBA_GRANT ? source?.rar : undefined),
-        authorizationDetailsForIntrospection: (_ctx: KoaContextWithOIDC, token: { rar?: unknown }) => token.rar,
+        authorizationDetailsForAccessToken: (
+          _ctx: KoaContextWithOIDC,
+          _token: unknown,
+          source: { rar?: unknown } | undefined,
+          grantType: string,
+        ) => (grantType === CIBA_GRANT ? source?.rar : undefined),
+        authorizationDetailsForIntrospection: (
+          _ctx: KoaContextWithOIDC,
+          token: { rar?: unknown },
+        ) => token.rar,
       },
       resourceIndicators: {
         enabled: true,
         // An agent's own token must name the MCP server it is for: no audience-less tokens.
-        async defaultResource(ctx: KoaContextWithOIDC, _client: unknown, oneOf?: string | string[]) {
+        async defaultResource(
+          ctx: KoaContextWithOIDC,
+          _client: unknown,
+          oneOf?: string | string[],
+        ) {
           if (oneOf) return oneOf;
           if (ctx.oidc.params?.grant_type === 'client_credentials') {
-            throw new errors.InvalidTarget('the resource parameter is required (the MCP server URL the token is for)');
+            throw new errors.InvalidTarget(
+              'the resource parameter is required (the MCP server URL the token is for)',
+            );
           }
           return undefined;
         },
         useGrantedResource: async () => true,
-        async getResourceServerInfo(ctx: KoaContextWithOIDC, resource: string, client?: Parameters<typeof allowedServiceScopes>[3]) {
+        async getResourceServerInfo(
+          ctx: KoaContextWithOIDC,
+          resource: string,
+          client?: Parameters<typeof allowedServiceScopes>[3],
+        ) {
           const info = resourceServerInfo(resource);
           if (!info) throw new errors.InvalidTarget(`unknown resource ${JSON.stringify(resource)}`);
           // Service scopes only for admin-registered clients acting for themselves (service-scopes.ts).
-          info.scope = withoutServiceScopes(catalogue, info.scope, await allowedServiceScopes(deps.db, catalogue, ctx.oidc?.params?.grant_type, client));
+          info.scope = withoutServiceScopes(
+            catalogue,
+            info.scope,
+            await allowedServiceScopes(deps.db, catalogue, ctx.oidc?.params?.grant_type, client),
+          );
           return info;
         },
       },
     } as unknown as Configuration['features'],
     ttl: {
       AccessToken: (_ctx, token) => accessTokenTtl(catalogue, token.scope, config.accessTokenTtl),
-      ClientCredentials: (_ctx, token) => accessTokenTtl(catalogue, token.scope, config.accessTokenTtl),
+      ClientCredentials: (_ctx, token) =>
+        accessTokenTtl(catalogue, token.scope, config.accessTokenTtl),
       AuthorizationCode: 60,
       Interaction: 3600,
       Session: 14 * 24 * 3600,
@@ -222,7 +310,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     async extraTokenClaims(ctx, token) {
       const accountId = 'accountId' in token ? token.accountId : undefined;
       // A client acting for itself (client_credentials, or CIBA with its own id) carries its own roles.
-      if (!accountId || accountId === token.clientId) return { roles: await deps.roles.effectiveForClient(token.clientId!) };
+      if (!accountId || accountId === token.clientId)
+        return { roles: await deps.roles.effectiveForClient(token.clientId!) };
       // The user this request already loaded as its account.
       const user = await requestUsers.load(ctx, accountId);
       return { roles: (await deps.roles.graph()).effective(user?.roles ?? []) };
@@ -235,13 +324,19 @@ export function createProvider(deps: ProviderDeps): Provider {
         async jwt(_ctx, token, jwt) {
           const payload = jwt.payload as Parameters<typeof bindElevation>[2]['payload'];
           const grantId = (token as { grantId?: string }).grantId;
-          const scope = await bindElevation(catalogue, deps.elevation.elevations, { kind: token.kind, scope: withBaseScopes(catalogue, token.scope), grantId, payload });
+          const scope = await bindElevation(catalogue, deps.elevation.elevations, {
+            kind: token.kind,
+            scope: withBaseScopes(catalogue, token.scope),
+            grantId,
+            payload,
+          });
           token.scope = scope;
           jwt.payload.scope = scope;
           // The grant a token was minted under: the server's own verifier checks it is still live.
           if (grantId) jwt.payload.grant_id = grantId;
           // The token response's expires_in follows the (possibly shortened) JWT lifetime.
-          if (payload.exp && payload.iat) (token as unknown as { expiresIn: number }).expiresIn = payload.exp - payload.iat;
+          if (payload.exp && payload.iat)
+            (token as unknown as { expiresIn: number }).expiresIn = payload.exp - payload.iat;
         },
       },
     },
@@ -255,12 +350,20 @@ export function createProvider(deps: ProviderDeps): Provider {
     await next();
     const body = ctx.body as Record<string, unknown> | undefined;
     // CIBA responses advertise the polling interval this server enforces.
-    if (ctx.path === '/backchannel' && ctx.status === 200 && body?.auth_req_id) body.interval = config.cibaPollInterval;
+    if (ctx.path === '/backchannel' && ctx.status === 200 && body?.auth_req_id)
+      body.interval = config.cibaPollInterval;
     // CIBA §13: access_denied at the backchannel endpoint is a 403.
     if (ctx.path === '/backchannel' && body?.error === 'access_denied') ctx.status = 403;
-    if (ctx.path === '/token' && body?.error === 'authorization_pending' && ctx.oidc?.params?.grant_type === CIBA_GRANT
-      && await pollTooSoon(deps.db, String(ctx.oidc.params.auth_req_id), config.cibaPollInterval)) {
-      ctx.body = { error: 'slow_down', error_description: `poll no more often than every ${config.cibaPollInterval} seconds` };
+    if (
+      ctx.path === '/token' &&
+      body?.error === 'authorization_pending' &&
+      ctx.oidc?.params?.grant_type === CIBA_GRANT &&
+      (await pollTooSoon(deps.db, String(ctx.oidc.params.auth_req_id), config.cibaPollInterval))
+    ) {
+      ctx.body = {
+        error: 'slow_down',
+        error_description: `poll no more often than every ${config.cibaPollInterval} seconds`,
+      };
     }
   });
   return provider;
@@ -272,11 +375,23 @@ export function createProvider(deps: ProviderDeps): Provider {
  * request's Host (`TRUST_PROXY` only means X-Forwarded-For); `resource` values are read in the
  * catalogue's spelling at every endpoint that takes one.
  */
-export function providerRequestMiddleware(provider: Provider, config: Config, catalogue: Catalogue): Koa.Middleware[] {
-  const takesResource = ['authorization', 'pushed_authorization_request', 'token', 'backchannel_authentication'];
+export function providerRequestMiddleware(
+  provider: Provider,
+  config: Config,
+  catalogue: Catalogue,
+): Koa.Middleware[] {
+  const takesResource = [
+    'authorization',
+    'pushed_authorization_request',
+    'token',
+    'backchannel_authentication',
+  ];
   return [
     pinOrigin(config.issuer),
-    knownResourceParams(takesResource.map((route) => provider.pathFor(route)), (value) => knownResource(catalogue, config.issuer, value)),
+    knownResourceParams(
+      takesResource.map((route) => provider.pathFor(route)),
+      (value) => knownResource(catalogue, config.issuer, value),
+    ),
   ] as Koa.Middleware[];
 }
 

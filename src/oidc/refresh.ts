@@ -12,14 +12,22 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
  * Called from the `rotateRefreshToken` hook: oidc-provider calls it after its own checks (token,
  * client, DPoP, account, `scope`) and immediately before it consumes the token.
  */
-export function checkRefreshBeforeRotation(ctx: KoaContextWithOIDC, known: (resource: string) => boolean): void {
+export function checkRefreshBeforeRotation(
+  ctx: KoaContextWithOIDC,
+  known: (resource: string) => boolean,
+): void {
   const params = ctx.oidc.params as { resource?: string | string[] };
   if (params.resource === undefined) return;
   const values = [...new Set(([] as string[]).concat(params.resource))];
-  if (values.length !== 1) throw new errors.InvalidTarget('only one resource per request: a token is for exactly one MCP server');
+  if (values.length !== 1)
+    throw new errors.InvalidTarget(
+      'only one resource per request: a token is for exactly one MCP server',
+    );
   const resource = values[0]!;
-  const token = ctx.oidc.entities.RefreshToken as unknown as { resourceIndicators: Set<string> } | undefined;
-  if (!token?.resourceIndicators.has(resource)) throw new errors.InvalidTarget('the resource was not granted to this refresh token');
+  const token = ctx.oidc.entities.RefreshToken as unknown as
+    { resourceIndicators: Set<string> } | undefined;
+  if (!token?.resourceIndicators.has(resource))
+    throw new errors.InvalidTarget('the resource was not granted to this refresh token');
   if (!known(resource)) throw new errors.InvalidTarget('unknown resource');
   params.resource = resource;
 }

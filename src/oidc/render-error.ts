@@ -5,7 +5,11 @@ import { render } from '../http/views.ts';
  * oidc-provider's error page, rendered from views/ so every value is escaped. Only the protocol
  * error code and its public description are shown, never an internal message.
  */
-export async function renderProviderError(ctx: KoaContextWithOIDC, out: ErrorOut, _error: Error): Promise<void> {
+export async function renderProviderError(
+  ctx: KoaContextWithOIDC,
+  out: ErrorOut,
+  _error: Error,
+): Promise<void> {
   ctx.type = 'html';
   ctx.body = render('error', {
     title: 'Request refused',

@@ -18,7 +18,10 @@ const BODY_LIMIT = 56 * 1024;
  * @param paths The endpoints that take `resource`: authorization, PAR, token, backchannel.
  * @param resolve The known spelling of a value, or undefined (see `knownResource`).
  */
-export function knownResourceParams(paths: string[], resolve: (value: string) => string | undefined): Middleware {
+export function knownResourceParams(
+  paths: string[],
+  resolve: (value: string) => string | undefined,
+): Middleware {
   const endpoints = new Set(paths);
   const rewrite = (params: querystring.ParsedUrlQuery): boolean => {
     const value = params.resource;
@@ -41,7 +44,10 @@ export function knownResourceParams(paths: string[], resolve: (value: string) =>
         body = await readBody(ctx.req);
       } catch {
         ctx.status = 400;
-        ctx.body = { error: 'invalid_request', error_description: 'failed to parse the request body' };
+        ctx.body = {
+          error: 'invalid_request',
+          error_description: 'failed to parse the request body',
+        };
         return;
       }
       const params = querystring.parse(body);
@@ -51,7 +57,9 @@ export function knownResourceParams(paths: string[], resolve: (value: string) =>
   };
 }
 
-async function readBody(req: NodeJS.ReadableStream & { headers: Record<string, unknown> }): Promise<string> {
+async function readBody(
+  req: NodeJS.ReadableStream & { headers: Record<string, unknown> },
+): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > BODY_LIMIT) throw new Error('request entity too large');
   const chunks: Buffer[] = [];
@@ -61,6 +69,7 @@ async function readBody(req: NodeJS.ReadableStream & { headers: Record<string, u
     if (received > BODY_LIMIT) throw new Error('request entity too large');
     chunks.push(chunk as Buffer);
   }
-  if (!Number.isNaN(declared) && received !== declared) throw new Error('request size did not match content length');
+  if (!Number.isNaN(declared) && received !== declared)
+    throw new Error('request size did not match content length');
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,7 +1,12 @@
 import { ResourceIndex, type Catalogue } from '../policy/index.ts';
 
 /** Scope values of OpenID Connect itself: they ask for sign-in and refresh, not for MCP access. */
-export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_access', 'email', 'profile']);
+export const OIDC_SCOPES: ReadonlySet<string> = new Set([
+  'openid',
+  'offline_access',
+  'email',
+  'profile',
+]);
 
 /** The resource the admin API is protected as (`<ISSUER>/admin`, DESIGN §8). */
 export const adminResource = (issuer: string) => `${issuer}/admin`;
@@ -19,12 +24,20 @@ const indexes = new WeakMap<Catalogue, Map<string, ResourceIndex>>();
  * know. Every resource comparison of the server goes through here, and tokens carry the spelling
  * it returns.
  */
-export function knownResource(catalogue: Catalogue, issuer: string, value: string): string | undefined {
+export function knownResource(
+  catalogue: Catalogue,
+  issuer: string,
+  value: string,
+): string | undefined {
   let byIssuer = indexes.get(catalogue);
   if (!byIssuer) indexes.set(catalogue, (byIssuer = new Map()));
   let index = byIssuer.get(issuer);
   if (!index) {
-    index = new ResourceIndex([adminResource(issuer), auditResource(issuer), ...Object.keys(catalogue.resources)]);
+    index = new ResourceIndex([
+      adminResource(issuer),
+      auditResource(issuer),
+      ...Object.keys(catalogue.resources),
+    ]);
     byIssuer.set(issuer, index);
   }
   return index.resolve(value);
@@ -35,11 +48,16 @@ export function knownResource(catalogue: Catalogue, issuer: string, value: strin
  * scopes plus the resource's own, or undefined for a resource this server does not know. The
  * admin API accepts `mcp:admin`, the audit ingest `audit:write`.
  */
-export function acceptedScopes(catalogue: Catalogue, issuer: string, resource: string): string[] | undefined {
+export function acceptedScopes(
+  catalogue: Catalogue,
+  issuer: string,
+  resource: string,
+): string[] | undefined {
   const known = knownResource(catalogue, issuer, resource);
   if (known === undefined) return undefined;
   if (known === adminResource(issuer)) return [...new Set([...catalogue.baseScopes, 'mcp:admin'])];
-  if (known === auditResource(issuer)) return [...new Set([...catalogue.baseScopes, 'audit:write'])];
+  if (known === auditResource(issuer))
+    return [...new Set([...catalogue.baseScopes, 'audit:write'])];
   const entry = catalogue.resources[known]!;
   return [...new Set([...catalogue.baseScopes, ...entry.scopes])];
 }

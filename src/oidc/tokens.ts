@@ -11,11 +11,16 @@ export function withBaseScopes(catalogue: Catalogue, scope: string | undefined):
  * Lifetime of an access token: the shortest `expiresIn` of the elevated scopes it carries, or the
  * base lifetime when it carries none (DESIGN §5).
  */
-export function accessTokenTtl(catalogue: Catalogue, scope: string | undefined, baseTtl: number): number {
+export function accessTokenTtl(
+  catalogue: Catalogue,
+  scope: string | undefined,
+  baseTtl: number,
+): number {
   let ttl = Infinity;
   for (const s of scope?.split(' ') ?? []) {
     const def = catalogue.scopes[s];
-    if (def?.minRole !== undefined && def.expiresIn !== undefined) ttl = Math.min(ttl, def.expiresIn);
+    if (def?.minRole !== undefined && def.expiresIn !== undefined)
+      ttl = Math.min(ttl, def.expiresIn);
   }
   return Number.isFinite(ttl) ? ttl : baseTtl;
 }

@@ -24,19 +24,48 @@ export interface ServerMetrics {
 export function createServerMetrics(db: Kysely<Database>): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const tokens = new Counter({ name: 'mcp_elevate_tokens_total', help: 'Token endpoint results by grant type and outcome', labelNames: ['grant_type', 'outcome'] as const, registers: [registry] });
-  const elevations = new Counter({ name: 'mcp_elevate_elevation_requests_total', help: 'Elevation requests by scope and outcome (granted, pending, ineligible, approved, denied, expired, cancelled)', labelNames: ['scope', 'outcome'] as const, registers: [registry] });
-  const approvalLatency = new Histogram({ name: 'mcp_elevate_approval_latency_seconds', help: 'Time from ticket creation to its decision', buckets: [5, 15, 30, 60, 120, 300, 600, 900, 1800], registers: [registry] });
-  const http = new Histogram({ name: 'mcp_elevate_http_request_duration_seconds', help: 'HTTP request duration by route', labelNames: ['method', 'route', 'status'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+  const tokens = new Counter({
+    name: 'mcp_elevate_tokens_total',
+    help: 'Token endpoint results by grant type and outcome',
+    labelNames: ['grant_type', 'outcome'] as const,
+    registers: [registry],
+  });
+  const elevations = new Counter({
+    name: 'mcp_elevate_elevation_requests_total',
+    help: 'Elevation requests by scope and outcome (granted, pending, ineligible, approved, denied, expired, cancelled)',
+    labelNames: ['scope', 'outcome'] as const,
+    registers: [registry],
+  });
+  const approvalLatency = new Histogram({
+    name: 'mcp_elevate_approval_latency_seconds',
+    help: 'Time from ticket creation to its decision',
+    buckets: [5, 15, 30, 60, 120, 300, 600, 900, 1800],
+    registers: [registry],
+  });
+  const http = new Histogram({
+    name: 'mcp_elevate_http_request_duration_seconds',
+    help: 'HTTP request duration by route',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
   new Gauge({
-    name: 'mcp_elevate_pending_tickets', help: 'Approval tickets waiting for a decision', registers: [registry],
+    name: 'mcp_elevate_pending_tickets',
+    help: 'Approval tickets waiting for a decision',
+    registers: [registry],
     async collect() {
-      const row = await db.selectFrom('elevation_ticket').select((eb) => eb.fn.countAll<string>().as('n')).where('status', '=', 'pending').executeTakeFirst();
+      const row = await db
+        .selectFrom('elevation_ticket')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
       this.set(Number(row?.n ?? 0));
     },
   });
   new Gauge({
-    name: 'mcp_elevate_outbox_depth', help: 'Mail messages not yet sent', registers: [registry],
+    name: 'mcp_elevate_outbox_depth',
+    help: 'Mail messages not yet sent',
+    registers: [registry],
     async collect() {
       this.set(await outboxDepth(db));
     },
@@ -46,9 +75,14 @@ export function createServerMetrics(db: Kysely<Database>): ServerMetrics {
 
 /** Counts token endpoint outcomes from oidc-provider's events. */
 export function observeProvider(provider: Provider, m: ServerMetrics): void {
-  const grantType = (ctx: { oidc?: { params?: { grant_type?: unknown } } }) => String(ctx.oidc?.params?.grant_type ?? 'unknown').slice(0, 64);
-  provider.on('grant.success', (ctx) => m.tokens.inc({ grant_type: grantType(ctx), outcome: 'success' }));
-  provider.on('grant.error', (ctx, err: { error?: string }) => m.tokens.inc({ grant_type: grantType(ctx), outcome: err.error ?? 'error' }));
+  const grantType = (ctx: { oidc?: { params?: { grant_type?: unknown } } }) =>
+    String(ctx.oidc?.params?.grant_type ?? 'unknown').slice(0, 64);
+  provider.on('grant.success', (ctx) =>
+    m.tokens.inc({ grant_type: grantType(ctx), outcome: 'success' }),
+  );
+  provider.on('grant.error', (ctx, err: { error?: string }) =>
+    m.tokens.inc({ grant_type: grantType(ctx), outcome: err.error ?? 'error' }),
+  );
 }
 
 /**
@@ -61,7 +95,10 @@ export function httpMetricsMiddleware(m: ServerMetrics) {
     try {
       await next();
     } finally {
-      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? (ctx as { oidc?: { route?: string } }).oidc?.route ?? 'other';
+      const route =
+        (ctx as { _matchedRoute?: string })._matchedRoute ??
+        (ctx as { oidc?: { route?: string } }).oidc?.route ??
+        'other';
       end({ method: ctx.method, route: String(route), status: String(ctx.status) });
     }
   };

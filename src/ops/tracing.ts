@@ -13,30 +13,46 @@ export const TRACER = 'mcp-elevate';
 export function tracingMiddleware() {
   const tracer = trace.getTracer(TRACER);
   return async (ctx: Context, next: Next) => {
-    await tracer.startActiveSpan(`HTTP ${ctx.method}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path } }, async (span: Span) => {
-      try {
-        await next();
-      } finally {
-        const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? (ctx as { oidc?: { route?: string } }).oidc?.route;
-        if (route) {
-          span.updateName(`HTTP ${ctx.method} ${route}`);
-          span.setAttribute('http.route', String(route));
+    await tracer.startActiveSpan(
+      `HTTP ${ctx.method}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path },
+      },
+      async (span: Span) => {
+        try {
+          await next();
+        } finally {
+          const route =
+            (ctx as { _matchedRoute?: string })._matchedRoute ??
+            (ctx as { oidc?: { route?: string } }).oidc?.route;
+          if (route) {
+            span.updateName(`HTTP ${ctx.method} ${route}`);
+            span.setAttribute('http.route', String(route));
+          }
+          span.setAttribute('http.response.status_code', ctx.status);
+          if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
         }
-        span.setAttribute('http.response.status_code', ctx.status);
-        if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-        span.end();
-      }
-    });
+      },
+    );
   };
 }
 
 /** Runs `fn` in a span named `name` (elevation requests, ticket decisions …). */
-export async function inSpan<T>(name: string, attributes: Record<string, string | number | boolean>, fn: () => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  attributes: Record<string, string | number | boolean>,
+  fn: () => Promise<T>,
+): Promise<T> {
   return trace.getTracer(TRACER).startActiveSpan(name, { attributes }, async (span) => {
     try {
       return await fn();
     } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as { code?: string }).code ?? 'error' });
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: (err as { code?: string }).code ?? 'error',
+      });
       throw err;
     } finally {
       span.end();

@@ -40,7 +40,12 @@ function policyContent(catalogue: Catalogue, roles: readonly Role[]) {
   const { $schema: _schema, ...rest } = catalogue;
   return {
     catalogue: rest,
-    roles: roles.map((r) => ({ name: r.name, description: r.description ?? '', inherits: r.inherits, permissions: r.permissions })),
+    roles: roles.map((r) => ({
+      name: r.name,
+      description: r.description ?? '',
+      inherits: r.inherits,
+      permissions: r.permissions,
+    })),
   };
 }
 
@@ -56,7 +61,8 @@ export class PolicyBundleSigner {
   #cached?: { version: string; bundle: Promise<SignedBundle> };
 
   constructor(deps: PolicyBundleDeps) {
-    if (!deps.signingKeys.length) throw new TypeError('PolicyBundleSigner needs at least one signing key');
+    if (!deps.signingKeys.length)
+      throw new TypeError('PolicyBundleSigner needs at least one signing key');
     this.#deps = deps;
   }
 
@@ -66,7 +72,9 @@ export class PolicyBundleSigner {
     if (this.#cached?.version !== version) {
       const bundle = this.#sign(version, content);
       // A failed signature must not stay cached.
-      bundle.catch(() => { if (this.#cached?.bundle === bundle) this.#cached = undefined; });
+      bundle.catch(() => {
+        if (this.#cached?.bundle === bundle) this.#cached = undefined;
+      });
       this.#cached = { version, bundle };
     }
     return this.#cached.bundle;

@@ -17,7 +17,8 @@ export function canonicalJson(value: unknown): string {
 function serialise(value: unknown, ancestors: Set<object>): string {
   switch (typeof value) {
     case 'string':
-      if (!value.isWellFormed()) throw new TypeError('canonicalJson: string contains a lone surrogate');
+      if (!value.isWellFormed())
+        throw new TypeError('canonicalJson: string contains a lone surrogate');
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
@@ -37,10 +38,13 @@ function serialise(value: unknown, ancestors: Set<object>): string {
     out = `[${value.map((item) => serialise(item, ancestors)).join(',')}]`;
   } else {
     const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) throw new TypeError('canonicalJson: only plain objects and arrays');
+    if (proto !== Object.prototype && proto !== null)
+      throw new TypeError('canonicalJson: only plain objects and arrays');
     const record = value as Record<string, unknown>;
     // Default sort compares UTF-16 code units, which is exactly RFC 8785's ordering.
-    const keys = Object.keys(record).filter((key) => record[key] !== undefined).sort();
+    const keys = Object.keys(record)
+      .filter((key) => record[key] !== undefined)
+      .sort();
     out = `{${keys.map((key) => `${serialise(key, ancestors)}:${serialise(record[key], ancestors)}`).join(',')}}`;
   }
   ancestors.delete(value);

@@ -26,7 +26,8 @@ export function isElevated(scope: { minRole?: string | undefined }): boolean {
  */
 export function validateCatalogue(catalogue: Catalogue, roleNames?: Iterable<string>): string[] {
   const errors: string[] = [];
-  const report = (path: PropertyKey[], message: string) => errors.push(`${formatPath(path)}: ${message}`);
+  const report = (path: PropertyKey[], message: string) =>
+    errors.push(`${formatPath(path)}: ${message}`);
   const defined = (name: string) => Object.hasOwn(catalogue.scopes, name);
   const roles = roleNames === undefined ? undefined : new Set(roleNames);
 
@@ -36,15 +37,20 @@ export function validateCatalogue(catalogue: Catalogue, roleNames?: Iterable<str
     seen.add(name);
     if (!defined(name)) report(['baseScopes', i], `unknown scope "${name}"`);
     else if (isElevated(catalogue.scopes[name])) {
-      report(['baseScopes', i], `scope "${name}" is elevated (has minRole) and cannot be a base scope`);
+      report(
+        ['baseScopes', i],
+        `scope "${name}" is elevated (has minRole) and cannot be a base scope`,
+      );
     }
   });
 
   const resourceKeys = new Map<string, string>();
   for (const [url, resource] of Object.entries(catalogue.resources)) {
     const key = normalizeResourceUri(url);
-    if (key === undefined) report(['resources', url], 'not an absolute http(s) URI without fragment');
-    else if (resourceKeys.has(key)) report(['resources', url], `names the same resource as "${resourceKeys.get(key)}"`);
+    if (key === undefined)
+      report(['resources', url], 'not an absolute http(s) URI without fragment');
+    else if (resourceKeys.has(key))
+      report(['resources', url], `names the same resource as "${resourceKeys.get(key)}"`);
     else resourceKeys.set(key, url);
     resource.scopes.forEach((name, i) => {
       if (!defined(name)) report(['resources', url, 'scopes', i], `unknown scope "${name}"`);
@@ -53,10 +59,15 @@ export function validateCatalogue(catalogue: Catalogue, roleNames?: Iterable<str
 
   for (const [name, scope] of Object.entries(catalogue.scopes)) {
     if (scope.minRole !== undefined) {
-      if (roles && !roles.has(scope.minRole)) report(['scopes', name, 'minRole'], `unknown role "${scope.minRole}"`);
-      if (scope.expiresIn === undefined) report(['scopes', name, 'expiresIn'], 'required for an elevated scope (one with minRole)');
+      if (roles && !roles.has(scope.minRole))
+        report(['scopes', name, 'minRole'], `unknown role "${scope.minRole}"`);
+      if (scope.expiresIn === undefined)
+        report(['scopes', name, 'expiresIn'], 'required for an elevated scope (one with minRole)');
     } else if (scope.approval !== undefined) {
-      report(['scopes', name, 'approval'], 'only an elevated scope (one with minRole) can require approval');
+      report(
+        ['scopes', name, 'approval'],
+        'only an elevated scope (one with minRole) can require approval',
+      );
     }
   }
   return errors;
@@ -72,9 +83,15 @@ export function validateCatalogue(catalogue: Catalogue, roleNames?: Iterable<str
  */
 export function parseCatalogue(input: unknown, roleNames?: Iterable<string>): Catalogue {
   const parsed = CatalogueSchema.safeParse(input);
-  const issues = parsed.success ? validateCatalogue(parsed.data, roleNames) : formatZodIssues(parsed.error);
+  const issues = parsed.success
+    ? validateCatalogue(parsed.data, roleNames)
+    : formatZodIssues(parsed.error);
   if (issues.length > 0 || !parsed.success) {
-    throw new PolicyError('ERR_CATALOGUE_INVALID', `invalid scope catalogue:\n  ${issues.join('\n  ')}`, { issues });
+    throw new PolicyError(
+      'ERR_CATALOGUE_INVALID',
+      `invalid scope catalogue:\n  ${issues.join('\n  ')}`,
+      { issues },
+    );
   }
   return parsed.data;
 }

@@ -24,27 +24,39 @@ export type ToolArguments = Readonly<Record<string, unknown>> | undefined;
  * @param now The clock, injected so decisions are reproducible.
  * @throws {TypeError} When `now` is not a valid `Date` (a caller bug, not a deny).
  */
-export function conditionsHold(conditions: Conditions | undefined, args: ToolArguments, now: Date): ConditionResult {
-  if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('now must be a valid Date');
+export function conditionsHold(
+  conditions: Conditions | undefined,
+  args: ToolArguments,
+  now: Date,
+): ConditionResult {
+  if (!(now instanceof Date) || Number.isNaN(now.getTime()))
+    throw new TypeError('now must be a valid Date');
   if (conditions === undefined) return OK;
-  const bag: Readonly<Record<string, unknown>> = args !== null && typeof args === 'object' && !Array.isArray(args) ? args : {};
+  const bag: Readonly<Record<string, unknown>> =
+    args !== null && typeof args === 'object' && !Array.isArray(args) ? args : {};
 
   // Checked as a list, not merged, so an unvalidated policy holding both forms gets both enforced.
   const params: Array<[string, readonly unknown[]]> = Object.entries(conditions.params ?? {});
   if (conditions.environment) params.push(['environment', conditions.environment]);
   for (const [name, allowed] of params) {
-    if (!Object.hasOwn(bag, name)) return fail(`argument "${name}" is required by the policy but absent`);
+    if (!Object.hasOwn(bag, name))
+      return fail(`argument "${name}" is required by the policy but absent`);
     const value = bag[name];
     if (!allowed.some((candidate) => candidate === value)) {
-      return fail(`argument "${name}" must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`);
+      return fail(
+        `argument "${name}" must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`,
+      );
     }
   }
 
   if (conditions.maxCost !== undefined) {
-    if (!Object.hasOwn(bag, 'cost')) return fail('argument "cost" is required by the policy but absent');
+    if (!Object.hasOwn(bag, 'cost'))
+      return fail('argument "cost" is required by the policy but absent');
     const cost = bag.cost;
-    if (typeof cost !== 'number' || !Number.isFinite(cost)) return fail('argument "cost" must be a finite number');
-    if (cost > conditions.maxCost) return fail(`argument "cost" exceeds the maximum of ${conditions.maxCost}`);
+    if (typeof cost !== 'number' || !Number.isFinite(cost))
+      return fail('argument "cost" must be a finite number');
+    if (cost > conditions.maxCost)
+      return fail(`argument "cost" exceeds the maximum of ${conditions.maxCost}`);
   }
 
   if (conditions.timeWindow) {
@@ -54,7 +66,8 @@ export function conditionsHold(conditions: Conditions | undefined, args: ToolArg
   return OK;
 }
 
-const toMinutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+const toMinutes = (hhmm: string): number =>
+  Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
 // Formatters are costly to build. Keys are time zones that Intl accepted, a finite set, and the
 // cap keeps even that bounded; a formatter holds no per-call state, so sharing one is safe.
@@ -62,7 +75,12 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatterFor(timeZone: string): Intl.DateTimeFormat {
   let formatter = formatters.get(timeZone);
   if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit' });
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
     if (formatters.size >= 256) formatters.clear();
     formatters.set(timeZone, formatter);
   }
@@ -94,8 +112,13 @@ export function inTimeWindow(window: TimeWindow, now: Date): ConditionResult {
   }
   const start = toMinutes(window.start);
   const end = toMinutes(window.end);
-  const inside = start < end ? minute >= start && minute < end : start > end && (minute >= start || minute < end);
+  const inside =
+    start < end
+      ? minute >= start && minute < end
+      : start > end && (minute >= start || minute < end);
   if (inside) return OK;
   const local = `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
-  return fail(`outside the time window ${window.start}-${window.end} ${window.timezone} (now ${local})`);
+  return fail(
+    `outside the time window ${window.start}-${window.end} ${window.timezone} (now ${local})`,
+  );
 }

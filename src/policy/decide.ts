@@ -44,7 +44,12 @@ export type VisibilityInput = Omit<DecideInput, 'call' | 'now'> & { name: string
 type Evaluation = { ok: true } | { ok: false; reason?: string };
 
 /** Does some permission cover the call with its conditions holding? Keeps the first failure reason. */
-function evaluate(permissions: readonly Permission[], resource: string, call: ToolCall, now: Date): Evaluation {
+function evaluate(
+  permissions: readonly Permission[],
+  resource: string,
+  call: ToolCall,
+  now: Date,
+): Evaluation {
   let reason: string | undefined;
   for (const permission of permissions) {
     if (!permissionCovers(permission, resource, 'invoke')) continue;
@@ -55,7 +60,8 @@ function evaluate(permissions: readonly Permission[], resource: string, call: To
   return { ok: false, reason };
 }
 
-const byRank = (roles: RoleGraph) => (a: string, b: string) => roles.ancestors(a).length - roles.ancestors(b).length;
+const byRank = (roles: RoleGraph) => (a: string, b: string) =>
+  roles.ancestors(a).length - roles.ancestors(b).length;
 
 /** Held scopes in priority order: base scopes first, then the token's, deduplicated. */
 const heldScopes = (input: Omit<VisibilityInput, 'name'>): string[] => [
@@ -66,19 +72,33 @@ const scopeDefinition = (catalogue: Catalogue, name: string): ScopeDefinition | 
   Object.hasOwn(catalogue.scopes, name) ? catalogue.scopes[name] : undefined;
 
 /** Elevated scopes not yet held, restricted to what `resource` accepts when one is named. */
-function obtainable(input: Omit<VisibilityInput, 'name'>, held: readonly string[]): Array<[string, ScopeDefinition]> {
+function obtainable(
+  input: Omit<VisibilityInput, 'name'>,
+  held: readonly string[],
+): Array<[string, ScopeDefinition]> {
   const accepted =
     input.resource === undefined
       ? undefined
-      : new Set(Object.hasOwn(input.catalogue.resources, input.resource) ? input.catalogue.resources[input.resource].scopes : []);
+      : new Set(
+          Object.hasOwn(input.catalogue.resources, input.resource)
+            ? input.catalogue.resources[input.resource].scopes
+            : [],
+        );
   return Object.entries(input.catalogue.scopes).filter(
-    ([name, scope]) => scope.minRole !== undefined && !held.includes(name) && (accepted === undefined || accepted.has(name)),
+    ([name, scope]) =>
+      scope.minRole !== undefined &&
+      !held.includes(name) &&
+      (accepted === undefined || accepted.has(name)),
   );
 }
 
-function assertInput(input: { principal: Principal; tokenScopes: readonly string[] }, name: unknown): asserts name is string {
+function assertInput(
+  input: { principal: Principal; tokenScopes: readonly string[] },
+  name: unknown,
+): asserts name is string {
   if (typeof name !== 'string') throw new TypeError('tool name must be a string');
-  if (!Array.isArray(input.principal?.roles)) throw new TypeError('principal.roles must be an array');
+  if (!Array.isArray(input.principal?.roles))
+    throw new TypeError('principal.roles must be an array');
   if (!Array.isArray(input.tokenScopes)) throw new TypeError('tokenScopes must be an array');
 }
 
@@ -110,7 +130,9 @@ export function decide(input: DecideInput): Decision {
     const reason = ceiling.reason
       ? `the principal's roles allow tool ${tool} only under conditions that do not hold: ${ceiling.reason}`
       : `no role of the principal permits tool ${tool}`;
-    return requiredRole === undefined ? { decision: 'deny', reason } : { decision: 'deny', reason, requiredRole };
+    return requiredRole === undefined
+      ? { decision: 'deny', reason }
+      : { decision: 'deny', reason, requiredRole };
   }
 
   const held = heldScopes(input);
@@ -123,17 +145,27 @@ export function decide(input: DecideInput): Decision {
     scopeReason ??= result.reason;
   }
 
-  const helpful = obtainable(input, held).filter(([, scope]) => evaluate(scope.grants, resource, call, now).ok);
+  const helpful = obtainable(input, held).filter(
+    ([, scope]) => evaluate(scope.grants, resource, call, now).ok,
+  );
   const eligible = helpful.filter(([, scope]) => roles.satisfies(principal.roles, scope.minRole!));
   if (eligible.length > 0) {
     const scopes = eligible
       .sort(([, a], [, b]) => (a.expiresIn ?? Infinity) - (b.expiresIn ?? Infinity))
       .map(([name]) => name);
-    return { decision: 'step_up', scopes, reason: `tool ${tool} needs one of the scopes ${scopes.join(', ')}` };
+    return {
+      decision: 'step_up',
+      scopes,
+      reason: `tool ${tool} needs one of the scopes ${scopes.join(', ')}`,
+    };
   }
   const requiredRole = helpful.map(([, scope]) => scope.minRole!).sort(byRank(roles))[0];
   if (requiredRole !== undefined) {
-    return { decision: 'deny', reason: `every scope granting tool ${tool} requires a role the principal lacks`, requiredRole };
+    return {
+      decision: 'deny',
+      reason: `every scope granting tool ${tool} requires a role the principal lacks`,
+      requiredRole,
+    };
   }
   const why = scopeReason ? `: ${scopeReason}` : '';
   return { decision: 'deny', reason: `no scope held or obtainable grants tool ${tool}${why}` };
@@ -148,11 +180,14 @@ export function decide(input: DecideInput): Decision {
 export function toolVisible(input: VisibilityInput): boolean {
   assertInput(input, input.name);
   const resource = `tool:${input.name}`;
-  const covers = (permissions: readonly Permission[]) => permissions.some((p) => permissionCovers(p, resource, 'invoke'));
+  const covers = (permissions: readonly Permission[]) =>
+    permissions.some((p) => permissionCovers(p, resource, 'invoke'));
   if (!covers(input.roles.permissions(input.principal.roles))) return false;
   const held = heldScopes(input);
-  if (held.some((name) => covers(scopeDefinition(input.catalogue, name)?.grants ?? []))) return true;
+  if (held.some((name) => covers(scopeDefinition(input.catalogue, name)?.grants ?? [])))
+    return true;
   return obtainable(input, held).some(
-    ([, scope]) => input.roles.satisfies(input.principal.roles, scope.minRole!) && covers(scope.grants),
+    ([, scope]) =>
+      input.roles.satisfies(input.principal.roles, scope.minRole!) && covers(scope.grants),
   );
 }

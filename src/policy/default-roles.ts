@@ -51,4 +51,6 @@ const SEED: RoleInput[] = [
  * The roles a fresh installation starts with (the migration seeds them):
  * `viewer` ⊂ `developer` ⊂ `senior_developer` ⊂ `admin`. Deeply frozen; copy before editing.
  */
-export const DEFAULT_ROLES: readonly Role[] = deepFreeze(SEED.map((role) => RoleSchema.parse(role)));
+export const DEFAULT_ROLES: readonly Role[] = deepFreeze(
+  SEED.map((role) => RoleSchema.parse(role)),
+);

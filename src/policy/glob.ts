@@ -44,6 +44,10 @@ export function actionMatches(allowed: string, action: string): boolean {
 }
 
 /** True when the permission's resource glob and action cover `resource`/`action` (conditions aside). */
-export function permissionCovers(permission: Permission, resource: string, action: string): boolean {
+export function permissionCovers(
+  permission: Permission,
+  resource: string,
+  action: string,
+): boolean {
   return actionMatches(permission.action, action) && globMatch(permission.resource, resource);
 }

@@ -71,10 +71,13 @@ export class ResourceIndex {
   constructor(known: Iterable<string>) {
     for (const uri of known) {
       const key = normalizeResourceUri(uri);
-      if (key === undefined) throw new TypeError(`not a resource identifier: ${JSON.stringify(uri)}`);
+      if (key === undefined)
+        throw new TypeError(`not a resource identifier: ${JSON.stringify(uri)}`);
       const earlier = this.#byKey.get(key);
       if (earlier !== undefined && earlier !== uri) {
-        throw new TypeError(`${JSON.stringify(uri)} and ${JSON.stringify(earlier)} name the same resource`);
+        throw new TypeError(
+          `${JSON.stringify(uri)} and ${JSON.stringify(earlier)} name the same resource`,
+        );
       }
       this.#byKey.set(key, uri);
     }

@@ -34,17 +34,23 @@ export function buildRoleGraph(roles: readonly Role[]): RoleGraph {
   const byName = new Map<string, Role>();
   for (const role of roles) {
     if (byName.has(role.name)) {
-      throw new PolicyError('ERR_ROLE_DUPLICATE', `role "${role.name}" is defined twice`, { role: role.name });
+      throw new PolicyError('ERR_ROLE_DUPLICATE', `role "${role.name}" is defined twice`, {
+        role: role.name,
+      });
     }
     byName.set(role.name, role);
   }
   for (const role of roles) {
     for (const parent of role.inherits) {
       if (!byName.has(parent)) {
-        throw new PolicyError('ERR_ROLE_UNKNOWN_PARENT', `role "${role.name}" inherits unknown role "${parent}"`, {
-          role: role.name,
-          parent,
-        });
+        throw new PolicyError(
+          'ERR_ROLE_UNKNOWN_PARENT',
+          `role "${role.name}" inherits unknown role "${parent}"`,
+          {
+            role: role.name,
+            parent,
+          },
+        );
       }
     }
   }
@@ -59,7 +65,11 @@ export function buildRoleGraph(roles: readonly Role[]): RoleGraph {
     if (known) return known;
     if (onPath.has(name)) {
       const cycle = [...path.slice(path.indexOf(name)), name];
-      throw new PolicyError('ERR_ROLE_CYCLE', `role inheritance has a cycle: ${cycle.join(' -> ')}`, { cycle });
+      throw new PolicyError(
+        'ERR_ROLE_CYCLE',
+        `role inheritance has a cycle: ${cycle.join(' -> ')}`,
+        { cycle },
+      );
     }
     onPath.add(name);
     path.push(name);
@@ -91,8 +101,10 @@ export function buildRoleGraph(roles: readonly Role[]): RoleGraph {
     has: (name: string) => byName.has(name),
     ancestors: (name: string) => closure.get(name) ?? [],
     effective,
-    permissions: (names: readonly string[]) => effective(names).flatMap((name) => byName.get(name)!.permissions),
-    satisfies: (principalRoles: readonly string[], minRole: string) => effective(principalRoles).includes(minRole),
+    permissions: (names: readonly string[]) =>
+      effective(names).flatMap((name) => byName.get(name)!.permissions),
+    satisfies: (principalRoles: readonly string[], minRole: string) =>
+      effective(principalRoles).includes(minRole),
   });
 }
 
@@ -104,7 +116,9 @@ export function buildRoleGraph(roles: readonly Role[]): RoleGraph {
  */
 export function checkRoleChange(roles: readonly Role[], changed: Role): RoleGraph {
   const replaced = roles.some((role) => role.name === changed.name);
-  const next = replaced ? roles.map((role) => (role.name === changed.name ? changed : role)) : [...roles, changed];
+  const next = replaced
+    ? roles.map((role) => (role.name === changed.name ? changed : role))
+    : [...roles, changed];
   return buildRoleGraph(next);
 }
 

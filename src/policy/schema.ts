@@ -21,12 +21,18 @@ function isTimeZone(timeZone: string): boolean {
 /** A role name: lowercase, starts with a letter, at most 64 characters. */
 export const RoleNameSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be 1-64 characters of a-z, 0-9, "_", ".", "-", starting with a letter');
+  .regex(
+    /^[a-z][a-z0-9_.-]{0,63}$/,
+    'must be 1-64 characters of a-z, 0-9, "_", ".", "-", starting with a letter',
+  );
 
 /** An OAuth scope name as used in this catalogue, e.g. `mcp:deploy:production`. */
 export const ScopeNameSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9_.:-]{0,127}$/, 'must be 1-128 characters of a-z, 0-9, "_", ".", ":", "-", starting with a letter');
+  .regex(
+    /^[a-z][a-z0-9_.:-]{0,127}$/,
+    'must be 1-128 characters of a-z, 0-9, "_", ".", ":", "-", starting with a letter',
+  );
 
 const ParamValueSchema = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -57,9 +63,15 @@ export const ConditionsSchema = z
     params: z
       .record(z.string().min(1), z.array(ParamValueSchema).min(1))
       .optional()
-      .describe('Argument name -> allowed values; the argument must be present and equal one of them'),
+      .describe(
+        'Argument name -> allowed values; the argument must be present and equal one of them',
+      ),
     timeWindow: TimeWindowSchema.optional(),
-    maxCost: z.number().nonnegative().optional().describe('Upper bound (inclusive) for the numeric "cost" argument'),
+    maxCost: z
+      .number()
+      .nonnegative()
+      .optional()
+      .describe('Upper bound (inclusive) for the numeric "cost" argument'),
   })
   .refine((c) => !(c.environment && c.params && Object.hasOwn(c.params, 'environment')), {
     message: 'use either environment or params.environment, not both',
@@ -86,26 +98,41 @@ export const RoleSchema = z.strictObject({
 
 /** Approval required before an elevated scope is granted. */
 export const ApprovalSchema = z.strictObject({
-  groups: z.array(z.string().min(1)).min(1).describe('Approver groups; a member of any of them may approve'),
+  groups: z
+    .array(z.string().min(1))
+    .min(1)
+    .describe('Approver groups; a member of any of them may approve'),
   quorum: z.int().min(1).default(1).describe('Distinct approvals needed'),
   ttl: z.int().positive().default(900).describe('Seconds an approval ticket stays open'),
 });
 
 /** One scope of the catalogue. A scope with `minRole` is *elevated*. */
-export const ScopeDefinitionSchema = z.strictObject({
-  description: z.string().min(1).describe('Shown to users on consent and approval pages'),
-  grants: z.array(PermissionSchema),
-  minRole: RoleNameSchema.optional().describe('Makes the scope elevated: only holders of this role (or a descendant) may obtain it'),
-  expiresIn: z.int().positive().optional().describe('Lifetime in seconds of a token carrying this elevated scope'),
-  approval: ApprovalSchema.optional(),
-  dpop: z.boolean().optional().describe('When true the token must be DPoP sender-constrained'),
-  service: z
-    .boolean()
-    .optional()
-    .describe('When true a service scope: only for clients acting for themselves that an admin registered and allowed it'),
-})
+export const ScopeDefinitionSchema = z
+  .strictObject({
+    description: z.string().min(1).describe('Shown to users on consent and approval pages'),
+    grants: z.array(PermissionSchema),
+    minRole: RoleNameSchema.optional().describe(
+      'Makes the scope elevated: only holders of this role (or a descendant) may obtain it',
+    ),
+    expiresIn: z
+      .int()
+      .positive()
+      .optional()
+      .describe('Lifetime in seconds of a token carrying this elevated scope'),
+    approval: ApprovalSchema.optional(),
+    dpop: z.boolean().optional().describe('When true the token must be DPoP sender-constrained'),
+    service: z
+      .boolean()
+      .optional()
+      .describe(
+        'When true a service scope: only for clients acting for themselves that an admin registered and allowed it',
+      ),
+  })
   // A service scope is a client's own; elevation (minRole) is a user's, approved per request.
-  .refine((s) => !(s.service && s.minRole), { message: 'a service scope cannot be elevated (minRole)', path: ['service'] });
+  .refine((s) => !(s.service && s.minRole), {
+    message: 'a service scope cannot be elevated (minRole)',
+    path: ['service'],
+  });
 
 /** An MCP server protected by this authorization server. */
 export const ProtectedResourceSchema = z.strictObject({
@@ -117,7 +144,9 @@ export const ProtectedResourceSchema = z.strictObject({
 export const CatalogueSchema = z
   .strictObject({
     $schema: z.string().optional(),
-    baseScopes: z.array(ScopeNameSchema).describe('Granted to everyone and included in every token'),
+    baseScopes: z
+      .array(ScopeNameSchema)
+      .describe('Granted to everyone and included in every token'),
     resources: z
       .record(z.url({ protocol: /^https?$/ }), ProtectedResourceSchema)
       .describe('MCP server resource URL -> its name and accepted scopes'),

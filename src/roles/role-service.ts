@@ -36,7 +36,11 @@ export class RoleService {
 
   /** Effective role names (own roles plus everything they inherit) of a user. */
   async effectiveForUser(userId: string): Promise<string[]> {
-    const rows = await this.#db.selectFrom('user_role').select('role_name').where('user_id', '=', userId).execute();
+    const rows = await this.#db
+      .selectFrom('user_role')
+      .select('role_name')
+      .where('user_id', '=', userId)
+      .execute();
     return (await this.graph()).effective(rows.map((r) => r.role_name));
   }
 
@@ -44,7 +48,11 @@ export class RoleService {
   async effectiveForClient(clientId: string): Promise<string[]> {
     let hit = this.#clientRoles.get(clientId);
     if (!hit || Date.now() - hit.at >= GRAPH_TTL_MS) {
-      const rows = await this.#db.selectFrom('client_role').select('role_name').where('client_id', '=', clientId).execute();
+      const rows = await this.#db
+        .selectFrom('client_role')
+        .select('role_name')
+        .where('client_id', '=', clientId)
+        .execute();
       hit = { at: Date.now(), roles: rows.map((r) => r.role_name) };
       if (this.#clientRoles.size >= 10_000) this.#clientRoles.clear();
       this.#clientRoles.set(clientId, hit);
@@ -54,8 +62,21 @@ export class RoleService {
 
   #load() {
     if (this.#cached && Date.now() - this.#cached.at < GRAPH_TTL_MS) return this.#cached;
-    const roles = this.#db.selectFrom('role').select(['name', 'description', 'inherits', 'permissions']).orderBy('name').execute()
-      .then((rows) => rows.map((r) => RoleSchema.parse({ name: r.name, description: r.description, inherits: r.inherits, permissions: r.permissions })));
+    const roles = this.#db
+      .selectFrom('role')
+      .select(['name', 'description', 'inherits', 'permissions'])
+      .orderBy('name')
+      .execute()
+      .then((rows) =>
+        rows.map((r) =>
+          RoleSchema.parse({
+            name: r.name,
+            description: r.description,
+            inherits: r.inherits,
+            permissions: r.permissions,
+          }),
+        ),
+      );
     const graph = roles.then((r) => buildRoleGraph(r));
     // A failed load must not stay cached.
     graph.catch(() => this.invalidate());

@@ -78,7 +78,11 @@ export class InsufficientScopeError extends VerifierError {
   readonly status = 403;
   /** Scopes the request needs in addition to (or instead of) the token's. */
   readonly scopes: readonly string[];
-  constructor(scopes: readonly string[], description = 'insufficient scope', options?: VerifierErrorOptions) {
+  constructor(
+    scopes: readonly string[],
+    description = 'insufficient scope',
+    options?: VerifierErrorOptions,
+  ) {
     super(description, options);
     this.scopes = Object.freeze([...scopes]);
   }
@@ -100,7 +104,11 @@ export class TemporarilyUnavailableError extends VerifierError {
   /** Seconds the client should wait before retrying. */
   readonly retryAfterSec: number;
 
-  constructor(description = 'authorization server keys unavailable', retryAfterSec = 5, options?: VerifierErrorOptions) {
+  constructor(
+    description = 'authorization server keys unavailable',
+    retryAfterSec = 5,
+    options?: VerifierErrorOptions,
+  ) {
     super(description, options);
     this.retryAfterSec = retryAfterSec;
   }

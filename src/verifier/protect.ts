@@ -6,14 +6,23 @@ import type { ToolCall, ToolCallDecision } from './http/decide.ts';
 import { expressAuth, type ExpressLikeRequest } from './http/express.ts';
 import type { ResourceServerAuthOptions } from './http/guard.ts';
 import { koaAuth, type KoaLikeContext } from './http/koa.ts';
-import { metadataUrl, protectedResourceMetadata, type ProtectedResourceMetadata, type ProtectedResourceMetadataOptions } from './http/metadata.ts';
+import {
+  metadataUrl,
+  protectedResourceMetadata,
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataOptions,
+} from './http/metadata.ts';
 import { nodeHttpAuth } from './http/node.ts';
 import { createToolProtection, type ProtectedMcpServer } from './mcp/protect.ts';
 import type { ProtectOptions } from './mcp/types.ts';
 import { createToolMetrics, type ToolMetrics } from './observability/metrics.ts';
 import { RateLimiter, type RateLimitStore } from './resilience/rate-limit.ts';
 import { primaryRole, principalOf } from './observability/principal.ts';
-import { createPolicyClient, type PolicyClient, type PolicyClientOptions } from './policy-client/index.ts';
+import {
+  createPolicyClient,
+  type PolicyClient,
+  type PolicyClientOptions,
+} from './policy-client/index.ts';
 import { toAuthInfo } from './token/auth-info.ts';
 import { fetchJson, metadataUrls } from './token/discovery.ts';
 import type { FetchLike, TokenVerifierOptions } from './token/options.ts';
@@ -78,7 +87,11 @@ export interface McpProtection {
    */
   guard: (req: IncomingMessage, res: ServerResponse) => Promise<VerifiedToken | undefined>;
   /** The same as Express middleware (see `expressAuth`). */
-  expressGuard: (req: ExpressLikeRequest, res: ServerResponse, next: (error?: unknown) => void) => void;
+  expressGuard: (
+    req: ExpressLikeRequest,
+    res: ServerResponse,
+    next: (error?: unknown) => void,
+  ) => void;
   /** The same as Koa middleware (see `koaAuth`). */
   koaGuard: (ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void>;
   /**
@@ -106,32 +119,54 @@ export interface McpProtection {
  * revoked), so a token is in effect held until it expires, and caching here as well would hand a
  * refused token straight back. Concurrent calls share one request.
  */
-function auditTokens(issuer: string, clientId: string, clientSecret: string, fetchImpl: FetchLike): () => Promise<string> {
+function auditTokens(
+  issuer: string,
+  clientId: string,
+  clientSecret: string,
+  fetchImpl: FetchLike,
+): () => Promise<string> {
   let tokenEndpoint: string | undefined;
   let inflight: Promise<string> | undefined;
-  const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');
+  const basic = Buffer.from(
+    `${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`,
+  ).toString('base64');
 
   const discover = async (): Promise<string> => {
     for (const url of metadataUrls(issuer)) {
-      const metadata = (await fetchJson(fetchImpl, url, 5_000).catch(() => undefined)) as Record<string, unknown> | undefined;
-      if (metadata?.issuer === issuer && typeof metadata.token_endpoint === 'string') return metadata.token_endpoint;
+      const metadata = (await fetchJson(fetchImpl, url, 5_000).catch(() => undefined)) as
+        Record<string, unknown> | undefined;
+      if (metadata?.issuer === issuer && typeof metadata.token_endpoint === 'string')
+        return metadata.token_endpoint;
     }
     throw new Error('token_endpoint not found in the issuer metadata');
   };
 
   const request = async (): Promise<string> => {
     tokenEndpoint ??= await discover();
-    const body = new URLSearchParams({ grant_type: 'client_credentials', resource: `${issuer.replace(/\/$/, '')}/audit`, scope: 'audit:write' });
+    const body = new URLSearchParams({
+      grant_type: 'client_credentials',
+      resource: `${issuer.replace(/\/$/, '')}/audit`,
+      scope: 'audit:write',
+    });
     // FetchLike only knows GET options; the global fetch signature is what every implementation has.
     const response = await (fetchImpl as typeof globalThis.fetch)(tokenEndpoint, {
       method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers: {
+        authorization: `Basic ${basic}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
       body,
       signal: AbortSignal.timeout(5_000),
     });
-    const json = (await response.json().catch(() => ({}))) as { access_token?: unknown; error?: unknown };
+    const json = (await response.json().catch(() => ({}))) as {
+      access_token?: unknown;
+      error?: unknown;
+    };
     if (!response.ok || typeof json.access_token !== 'string') {
-      throw new Error(`client_credentials token request failed: HTTP ${response.status} ${String(json.error ?? '')}`.trim());
+      throw new Error(
+        `client_credentials token request failed: HTTP ${response.status} ${String(json.error ?? '')}`.trim(),
+      );
     }
     return json.access_token;
   };
@@ -140,7 +175,10 @@ function auditTokens(issuer: string, clientId: string, clientSecret: string, fet
 }
 
 /** The one rate limiter of a protection: budgets must not depend on the server or session. */
-function rateLimiter(option: ProtectOptions['rateLimit'], store: RateLimitStore | undefined): RateLimiter | false {
+function rateLimiter(
+  option: ProtectOptions['rateLimit'],
+  store: RateLimitStore | undefined,
+): RateLimiter | false {
   if (option === false || option instanceof RateLimiter) return option;
   return new RateLimiter({ ...option, ...(store !== undefined && { store }) });
 }
@@ -197,7 +235,11 @@ export async function createMcpProtection(options: McpProtectionOptions): Promis
     const decision = await policy.decide(auth, call);
     if (decision.decision === 'allow') return decision;
     metrics.authDecisions.inc({ decision: decision.decision });
-    metrics.toolRequests.inc({ tool: call.name, status: 'denied', user_role: primaryRole(principalOf(toAuthInfo(auth))) });
+    metrics.toolRequests.inc({
+      tool: call.name,
+      status: 'denied',
+      user_role: primaryRole(principalOf(toAuthInfo(auth))),
+    });
     audit?.record({
       subject: auth.subject ?? auth.clientId,
       clientId: auth.clientId,
@@ -208,7 +250,9 @@ export async function createMcpProtection(options: McpProtectionOptions): Promis
       ...(auth.elevation !== undefined && { elevation: auth.elevation }),
     });
     // The SDK replaces its scope with the challenged one (DESIGN §5): base scopes must be in it.
-    return decision.decision === 'step_up' ? { decision: 'step_up', scopes: [...baseScopes(), ...decision.scopes] } : decision;
+    return decision.decision === 'step_up'
+      ? { decision: 'step_up', scopes: [...baseScopes(), ...decision.scopes] }
+      : decision;
   };
 
   const held = policy.current();
@@ -219,7 +263,9 @@ export async function createMcpProtection(options: McpProtectionOptions): Promis
     // and elevated scopes are meant to be asked for one call at a time.
     scopesSupported: baseScopes(),
     dpopSigningAlgValuesSupported: [...(verifier.dpopAlgorithms ?? [])],
-    ...(held?.catalogue.resources[resource] !== undefined && { resourceName: held.catalogue.resources[resource].name }),
+    ...(held?.catalogue.resources[resource] !== undefined && {
+      resourceName: held.catalogue.resources[resource].name,
+    }),
     ...options.metadata,
   });
   const guardOptions: ResourceServerAuthOptions = {

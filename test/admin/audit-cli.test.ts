@@ -12,9 +12,18 @@ describe.each(databaseKinds())('mcp-elevate audit verify (%s)', (kind) => {
   /** A stopped server's database with `n` events of our own: the CLI's environment for it, and how many events it holds. */
   async function stoppedServerWithEvents(n: number) {
     t = await startTestServer(kind);
-    await t.server.audit.append(...Array.from({ length: n }, (_, i) => ({ action: 'cli.test', result: 'success', data: { i } })));
+    await t.server.audit.append(
+      ...Array.from({ length: n }, (_, i) => ({
+        action: 'cli.test',
+        result: 'success',
+        data: { i },
+      })),
+    );
     await t.server.audit.flush();
-    const { total } = await t.server.db.db.selectFrom('audit_event').select((eb) => eb.fn.countAll<string>().as('total')).executeTakeFirstOrThrow();
+    const { total } = await t.server.db.db
+      .selectFrom('audit_event')
+      .select((eb) => eb.fn.countAll<string>().as('total'))
+      .executeTakeFirstOrThrow();
     await t.stop();
     return { env: { DATA_DIR: t.dataDir, DATABASE_URL: t.db.url }, total: Number(total) };
   }
@@ -23,7 +32,14 @@ describe.each(databaseKinds())('mcp-elevate audit verify (%s)', (kind) => {
   async function tamperWithThirdEvent(env: { DATA_DIR: string; DATABASE_URL?: string }) {
     const db = await connect({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR });
     try {
-      const target = await db.db.selectFrom('audit_event').select(['seq', 'id']).where('action', '=', 'cli.test').orderBy('seq').offset(2).limit(1).executeTakeFirstOrThrow();
+      const target = await db.db
+        .selectFrom('audit_event')
+        .select(['seq', 'id'])
+        .where('action', '=', 'cli.test')
+        .orderBy('seq')
+        .offset(2)
+        .limit(1)
+        .executeTakeFirstOrThrow();
       await sql`update audit_event set result = 'failure' where seq = ${target.seq}`.execute(db.db);
       return target;
     } finally {
@@ -46,7 +62,9 @@ describe.each(databaseKinds())('mcp-elevate audit verify (%s)', (kind) => {
     const res = await runCli(['audit', 'verify'], env);
     expect(res.code).toBe(1);
     expect(res.stdout).toBe('');
-    expect(res.stderr).toBe(`broken at seq ${String(target.seq)} (${target.id}): content does not match its hash\n`);
+    expect(res.stderr).toBe(
+      `broken at seq ${String(target.seq)} (${target.id}): content does not match its hash\n`,
+    );
   });
 
   it('documents itself and refuses unknown options with exit 2', async () => {

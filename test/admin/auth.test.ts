@@ -9,7 +9,11 @@ describe.each(databaseKinds())('admin API authentication (%s)', (kind) => {
 
   beforeAll(async () => {
     f = await startAdminFixture(kind);
-    await f.t.server.users.create({ email: 'dev@example.com', password: 'dev password 1', roles: ['developer'] });
+    await f.t.server.users.create({
+      email: 'dev@example.com',
+      password: 'dev password 1',
+      roles: ['developer'],
+    });
   });
   afterAll(async () => f?.close());
 
@@ -20,7 +24,9 @@ describe.each(databaseKinds())('admin API authentication (%s)', (kind) => {
   });
 
   it('answers a request without a token with 401 and a bare Bearer challenge', async () => {
-    for (const headers of [{}, { authorization: 'Basic YWRtaW46YWRtaW4=' }] as Array<Record<string, string>>) {
+    for (const headers of [{}, { authorization: 'Basic YWRtaW46YWRtaW4=' }] as Array<
+      Record<string, string>
+    >) {
       const res = await f.api('GET', '/roles', { headers });
       expect(res.status).toBe(401);
       const challenge = res.headers.get('www-authenticate')!;
@@ -32,9 +38,13 @@ describe.each(databaseKinds())('admin API authentication (%s)', (kind) => {
 
   it('refuses an expired token with 401 invalid_token', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const res = await f.api('GET', '/roles', { token: await f.forge({ exp: now - 120, iat: now - 1000 }) });
+    const res = await f.api('GET', '/roles', {
+      token: await f.forge({ exp: now - 120, iat: now - 1000 }),
+    });
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="[^"]+", error="invalid_token", error_description="the token has expired"$/);
+    expect(res.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="[^"]+", error="invalid_token", error_description="the token has expired"$/,
+    );
     expect((await problem(res)).code).toBe('invalid_token');
   });
 
@@ -50,8 +60,16 @@ describe.each(databaseKinds())('admin API authentication (%s)', (kind) => {
     const { privateKey } = await generateKeyPair('ES256');
     const foreign = await new SignJWT({ scope: 'mcp:admin', sub: f.adminId })
       .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'foreign' })
-      .setIssuer(f.t.url).setAudience(adminResource(f.t.url)).setExpirationTime('5m').sign(privateKey);
-    const tokens = [foreign, await f.forge({}, { typ: 'JWT' }), await f.forge({ cnf: { jkt: 'x'.repeat(43) } }), 'not-a-jwt'];
+      .setIssuer(f.t.url)
+      .setAudience(adminResource(f.t.url))
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const tokens = [
+      foreign,
+      await f.forge({}, { typ: 'JWT' }),
+      await f.forge({ cnf: { jkt: 'x'.repeat(43) } }),
+      'not-a-jwt',
+    ];
     for (const token of tokens) {
       const res = await f.api('GET', '/roles', { token });
       expect(res.status).toBe(401);
@@ -71,7 +89,11 @@ describe.each(databaseKinds())('admin API authentication (%s)', (kind) => {
   });
 
   it("refuses a developer's base-scope token for the admin resource with 403", async () => {
-    const token = await f.token({ email: 'dev@example.com', password: 'dev password 1', scope: 'mcp:tools:read' });
+    const token = await f.token({
+      email: 'dev@example.com',
+      password: 'dev password 1',
+      scope: 'mcp:tools:read',
+    });
     const res = await f.api('GET', '/users', { token });
     expect(res.status).toBe(403);
     expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
@@ -79,7 +101,11 @@ describe.each(databaseKinds())('admin API authentication (%s)', (kind) => {
 
   it('re-checks the user in the database: a non-admin or client subject is refused with 403, an unknown one with 401, even with mcp:admin', async () => {
     const dev = (await f.t.server.users.list()).find((u) => u.email === 'dev@example.com')!;
-    for (const [claims, status, error] of [[{ sub: dev.id }, 403, 'insufficient_scope'], [{ sub: 'no-such-user' }, 401, 'invalid_token'], [{ sub: 'admin-cli' }, 403, 'insufficient_scope']] as const) {
+    for (const [claims, status, error] of [
+      [{ sub: dev.id }, 403, 'insufficient_scope'],
+      [{ sub: 'no-such-user' }, 401, 'invalid_token'],
+      [{ sub: 'admin-cli' }, 403, 'insufficient_scope'],
+    ] as const) {
       const res = await f.api('GET', '/roles', { token: await f.forge(claims) });
       expect(res.status).toBe(status);
       expect(res.headers.get('www-authenticate')).toContain(`error="${error}"`);
@@ -88,16 +114,33 @@ describe.each(databaseKinds())('admin API authentication (%s)', (kind) => {
 
   it('refuses an admin who lost the admin role or was disabled since their token was issued', async () => {
     const admin = await f.token();
-    const other = await f.t.server.users.create({ email: 'second-admin@example.com', password: 'second admin 1', roles: ['admin'] });
+    const other = await f.t.server.users.create({
+      email: 'second-admin@example.com',
+      password: 'second admin 1',
+      roles: ['admin'],
+    });
     const token = await f.token({ email: 'second-admin@example.com', password: 'second admin 1' });
     expect((await f.api('GET', '/roles', { token })).status).toBe(200);
 
-    expect((await f.api('PUT', `/users/${other.id}/roles`, { token: admin, json: { roles: ['developer'] } })).status).toBe(200);
+    expect(
+      (
+        await f.api('PUT', `/users/${other.id}/roles`, {
+          token: admin,
+          json: { roles: ['developer'] },
+        })
+      ).status,
+    ).toBe(200);
     expect((await f.api('GET', '/roles', { token })).status).toBe(403);
 
-    expect((await f.api('PUT', `/users/${other.id}/roles`, { token: admin, json: { roles: ['admin'] } })).status).toBe(200);
+    expect(
+      (await f.api('PUT', `/users/${other.id}/roles`, { token: admin, json: { roles: ['admin'] } }))
+        .status,
+    ).toBe(200);
     expect((await f.api('GET', '/roles', { token })).status).toBe(200);
-    expect((await f.api('PATCH', `/users/${other.id}`, { token: admin, json: { disabled: true } })).status).toBe(200);
+    expect(
+      (await f.api('PATCH', `/users/${other.id}`, { token: admin, json: { disabled: true } }))
+        .status,
+    ).toBe(200);
     const res = await f.api('GET', '/roles', { token });
     expect(res.status).toBe(403);
     expect((await problem(res)).detail).toBe('the user is unknown or disabled');

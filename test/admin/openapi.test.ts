@@ -1,10 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseKinds } from '../helpers/databases.ts';
-import { ADMIN_BASE_PATH, ADMIN_FALLBACK, adminRouteTable, createAdminRouter, type AdminDeps } from '../../src/admin/index.ts';
+import {
+  ADMIN_BASE_PATH,
+  ADMIN_FALLBACK,
+  adminRouteTable,
+  createAdminRouter,
+  type AdminDeps,
+} from '../../src/admin/index.ts';
 import { startAdminFixture, type AdminFixture } from './fixture.ts';
 
-type Doc = { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>>; components: Record<string, unknown> };
-type Operation = { operationId: string; responses: Record<string, { description: string }>; parameters: Array<{ name: string; in: string }>; security?: unknown[] };
+type Doc = {
+  openapi: string;
+  info: { title: string; version: string };
+  paths: Record<string, Record<string, Operation>>;
+  components: Record<string, unknown>;
+};
+type Operation = {
+  operationId: string;
+  responses: Record<string, { description: string }>;
+  parameters: Array<{ name: string; in: string }>;
+  security?: unknown[];
+};
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
@@ -23,8 +39,15 @@ function refs(node: unknown, out: string[] = []): string[] {
 /** Resolves a local JSON pointer (`#/a/b`) in `doc`; undefined when it points nowhere. */
 function resolve(doc: unknown, ref: string): unknown {
   if (!ref.startsWith('#/')) return undefined;
-  return ref.slice(2).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), doc);
+  return ref
+    .slice(2)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce<unknown>(
+      (node, key) =>
+        node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined,
+      doc,
+    );
 }
 
 describe.each(databaseKinds())('admin API: OpenAPI document (%s)', (kind) => {
@@ -35,7 +58,15 @@ describe.each(databaseKinds())('admin API: OpenAPI document (%s)', (kind) => {
   beforeAll(async () => {
     f = await startAdminFixture(kind);
     const { server } = f.t;
-    deps = { issuer: f.t.url, provider: server.provider, db: server.db.db, roles: server.roles, audit: server.audit, catalogue: server.catalogue, elevation: server.elevation };
+    deps = {
+      issuer: f.t.url,
+      provider: server.provider,
+      db: server.db.db,
+      roles: server.roles,
+      audit: server.audit,
+      catalogue: server.catalogue,
+      elevation: server.elevation,
+    };
     const res = await fetch(`${f.base}/openapi.json`);
     expect(res.status).toBe(200);
     doc = (await res.json()) as Doc;
@@ -60,7 +91,10 @@ describe.each(databaseKinds())('admin API: OpenAPI document (%s)', (kind) => {
           expect(response.description).toBeTruthy();
         }
         // Every {param} of the path is declared as a path parameter, and nothing else is.
-        const declared = op.parameters.filter((p) => p.in === 'path').map((p) => p.name).sort();
+        const declared = op.parameters
+          .filter((p) => p.in === 'path')
+          .map((p) => p.name)
+          .sort();
         expect(declared).toEqual([...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort());
       }
     }
@@ -72,21 +106,41 @@ describe.each(databaseKinds())('admin API: OpenAPI document (%s)', (kind) => {
   it("lists exactly the routes the admin router serves (compared with the router's own stack)", () => {
     const router = createAdminRouter(deps);
     // The fallback answers what no route takes (404/405 problems): it is not an operation.
-    const served = router.stack.filter((layer) => layer.name !== ADMIN_FALLBACK).flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path)}`)).sort();
-    const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
-      Object.keys(item).map((m) => `${m.toUpperCase()} ${ADMIN_BASE_PATH}${path.replace(/\{(\w+)\}/g, ':$1')}`)).sort();
+    const served = router.stack
+      .filter((layer) => layer.name !== ADMIN_FALLBACK)
+      .flatMap((layer) =>
+        layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path)}`),
+      )
+      .sort();
+    const documented = Object.entries(doc.paths)
+      .flatMap(([path, item]) =>
+        Object.keys(item).map(
+          (m) => `${m.toUpperCase()} ${ADMIN_BASE_PATH}${path.replace(/\{(\w+)\}/g, ':$1')}`,
+        ),
+      )
+      .sort();
     expect(documented).toEqual(served);
     expect(served).toContain('POST /admin/v1/roles');
-    expect(served).toEqual(expect.arrayContaining([
-      'GET /admin/v1/audit/verify', 'GET /admin/v1/audit', 'GET /admin/v1/audit/export', 'GET /admin/v1/elevations',
-      'GET /admin/v1/elevations/:id', 'POST /admin/v1/elevations/:id/revoke', 'GET /admin/v1/tickets', 'GET /admin/v1/tickets/:id',
-    ]));
+    expect(served).toEqual(
+      expect.arrayContaining([
+        'GET /admin/v1/audit/verify',
+        'GET /admin/v1/audit',
+        'GET /admin/v1/audit/export',
+        'GET /admin/v1/elevations',
+        'GET /admin/v1/elevations/:id',
+        'POST /admin/v1/elevations/:id/revoke',
+        'GET /admin/v1/tickets',
+        'GET /admin/v1/tickets/:id',
+      ]),
+    );
   });
 
   it('serves every documented operation on the live server: each one asks an anonymous caller for a token', async () => {
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
-        const res = await fetch(`${f.base}${path.replace(/\{\w+\}/g, 'x')}`, { method: method.toUpperCase() });
+        const res = await fetch(`${f.base}${path.replace(/\{\w+\}/g, 'x')}`, {
+          method: method.toUpperCase(),
+        });
         const expected = op.security?.length === 0 ? 200 : 401;
         expect(res.status, `${method} ${path}`).toBe(expected);
         await res.arrayBuffer();
@@ -97,14 +151,32 @@ describe.each(databaseKinds())('admin API: OpenAPI document (%s)', (kind) => {
   it('answers with bodies that match the documented response schemas', async () => {
     const token = await f.token();
     const lists = adminRouteTable(deps).filter((r) => r.method === 'get' && !r.params);
-    expect(lists.map((r) => r.path)).toEqual(expect.arrayContaining(['/roles', '/users', '/groups', '/clients', '/audit/verify', '/audit', '/audit/export', '/elevations', '/tickets']));
+    expect(lists.map((r) => r.path)).toEqual(
+      expect.arrayContaining([
+        '/roles',
+        '/users',
+        '/groups',
+        '/clients',
+        '/audit/verify',
+        '/audit',
+        '/audit/export',
+        '/elevations',
+        '/tickets',
+      ]),
+    );
     for (const route of lists) {
       const res = await f.api('GET', route.path, { token });
       expect(res.status, route.path).toBe(200);
       const type = route.response.contentType ?? 'application/json';
       expect(res.headers.get('content-type'), route.path).toContain(type);
       // A streamed (NDJSON) response's schema describes each line.
-      const bodies = type === 'application/json' ? [await res.json()] : (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const bodies =
+        type === 'application/json'
+          ? [await res.json()]
+          : (await res.text())
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l));
       expect(bodies.length, route.path).toBeGreaterThan(0);
       for (const body of bodies) {
         const parsed = route.response.schema!.safeParse(body);

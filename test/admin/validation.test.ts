@@ -22,17 +22,31 @@ describe.each(databaseKinds())('admin API: bad input (%s)', (kind) => {
   });
 
   it('answers a wrong type deep in a body with 400 naming its path', async () => {
-    const res = await f.api('POST', '/roles', { token, json: { name: 'tester', inherits: [42], permissions: [{ resource: 'tool:x', conditions: { maxCost: 'lots' } }] } });
+    const res = await f.api('POST', '/roles', {
+      token,
+      json: {
+        name: 'tester',
+        inherits: [42],
+        permissions: [{ resource: 'tool:x', conditions: { maxCost: 'lots' } }],
+      },
+    });
     expect(res.status).toBe(400);
     const body = await problem(res);
-    expect(body.errors!.map((e) => e.path)).toEqual(['inherits[0]', 'permissions[0].conditions.maxCost']);
+    expect(body.errors!.map((e) => e.path)).toEqual([
+      'inherits[0]',
+      'permissions[0].conditions.maxCost',
+    ]);
     expect(body.detail).toMatch(/inherits\[0\]: .*permissions\[0\]\.conditions\.maxCost: /);
     expect((await f.api('GET', '/roles/tester', { token })).status).toBe(404);
   });
 
   it('answers malformed JSON, a JSON scalar and a missing body with 400', async () => {
     for (const body of ['{"name": "tester",', '"tester"']) {
-      const res = await f.api('POST', '/roles', { token, body, headers: { 'content-type': 'application/json' } });
+      const res = await f.api('POST', '/roles', {
+        token,
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).toBe(400);
       expect((await problem(res)).code).toBe('ERR_MALFORMED_JSON');
     }
@@ -43,7 +57,11 @@ describe.each(databaseKinds())('admin API: bad input (%s)', (kind) => {
 
   it('answers a body over 64 KiB with 413, with or without a Content-Length', async () => {
     const huge = JSON.stringify({ name: 'tester', description: 'x'.repeat(70 * 1024) });
-    const declared = await f.api('POST', '/roles', { token, body: huge, headers: { 'content-type': 'application/json' } });
+    const declared = await f.api('POST', '/roles', {
+      token,
+      body: huge,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(declared.status).toBe(413);
     expect((await problem(declared)).code).toBe('ERR_BODY_TOO_LARGE');
 
@@ -55,14 +73,21 @@ describe.each(databaseKinds())('admin API: bad input (%s)', (kind) => {
       },
     });
     const streamed = await fetch(`${f.base}/roles`, {
-      method: 'POST', body: chunks, duplex: 'half', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      method: 'POST',
+      body: chunks,
+      duplex: 'half',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     } as RequestInit);
     expect(streamed.status).toBe(413);
     await problem(streamed);
   });
 
   it('answers a body that is not JSON with 415', async () => {
-    const res = await f.api('POST', '/roles', { token, body: 'name=tester', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await f.api('POST', '/roles', {
+      token,
+      body: 'name=tester',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(res.status).toBe(415);
     expect((await problem(res)).code).toBe('ERR_UNSUPPORTED_MEDIA_TYPE');
   });
@@ -73,7 +98,9 @@ describe.each(databaseKinds())('admin API: bad input (%s)', (kind) => {
     const query = await problem(await f.api('GET', '/users?limit=0&page=2', { token }));
     expect(query.errors!.map((e) => e.path).sort()).toEqual(['limit', 'page']);
     const cursor = await problem(await f.api('GET', '/users?cursor=bm9wZQ', { token }));
-    expect(cursor.errors).toEqual([{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+    expect(cursor.errors).toEqual([
+      { path: 'cursor', message: 'not a cursor returned by this API' },
+    ]);
   });
 
   it('checks the body only after the token: a bad body without a token is a 401, not a 400', async () => {
@@ -95,11 +122,18 @@ describe.each(databaseKinds())('admin API: bad input (%s)', (kind) => {
   });
 
   it('answers a known path with the wrong method with a 405 problem and an Allow header', async () => {
-    for (const [method, path, allow] of [['DELETE', '/audit', 'HEAD, GET, OPTIONS'], ['GET', '/elevations/x/revoke', 'POST, OPTIONS'], ['PATCH', '/roles', 'HEAD, GET, POST, OPTIONS']] as const) {
+    for (const [method, path, allow] of [
+      ['DELETE', '/audit', 'HEAD, GET, OPTIONS'],
+      ['GET', '/elevations/x/revoke', 'POST, OPTIONS'],
+      ['PATCH', '/roles', 'HEAD, GET, POST, OPTIONS'],
+    ] as const) {
       const res = await f.api(method, path, { token });
       expect(res.status, `${method} ${path}`).toBe(405);
       expect(res.headers.get('allow')).toBe(allow);
-      expect(await problem(res)).toMatchObject({ code: 'ERR_METHOD_NOT_ALLOWED', detail: `method ${method} is not allowed here` });
+      expect(await problem(res)).toMatchObject({
+        code: 'ERR_METHOD_NOT_ALLOWED',
+        detail: `method ${method} is not allowed here`,
+      });
     }
   });
 

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseKinds } from '../helpers/databases.ts';
 import { HttpBrowser, hiddenField } from '../helpers/browser.ts';
-import { approver, elevationCount, openTicket, postDecision, startWithCast, ticketPage, ticketStatus, type Cast } from './fixture.ts';
+import {
+  approver,
+  elevationCount,
+  openTicket,
+  postDecision,
+  startWithCast,
+  ticketPage,
+  ticketStatus,
+  type Cast,
+} from './fixture.ts';
 
 describe.each(databaseKinds())('deciding on a ticket over HTTP (%s)', (kind) => {
   let c: Cast;
@@ -30,7 +39,10 @@ describe.each(databaseKinds())('deciding on a ticket over HTTP (%s)', (kind) => 
   it('one deny denies the ticket and grants nothing', async () => {
     const ticket = await openTicket(c.t, c.requester);
     const sre = await approver(c.t, 'sre@example.com');
-    expect((await postDecision(sre, c.t, ticket.id, 'deny', { comment: 'not during the freeze' })).status).toBe(303);
+    expect(
+      (await postDecision(sre, c.t, ticket.id, 'deny', { comment: 'not during the freeze' }))
+        .status,
+    ).toBe(303);
     expect(await ticketStatus(c.t, ticket.id)).toBe('denied');
     expect(await elevationCount(c.t, ticket.id)).toBe(0);
     expect((await ticketPage(sre, c.t, ticket.id)).html).toContain('data-status="denied"');
@@ -49,7 +61,9 @@ describe.each(databaseKinds())('deciding on a ticket over HTTP (%s)', (kind) => 
     const ticket = await openTicket(c.t, c.requester);
     const res = await postDecision(new HttpBrowser(), c.t, ticket.id, 'approve', { csrf: null });
     expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe(`/approvals/login?next=${encodeURIComponent(`/approvals/${ticket.id}`)}`);
+    expect(res.headers.get('location')).toBe(
+      `/approvals/login?next=${encodeURIComponent(`/approvals/${ticket.id}`)}`,
+    );
     expect(await ticketStatus(c.t, ticket.id)).toBe('pending');
   });
 
@@ -59,7 +73,10 @@ describe.each(databaseKinds())('deciding on a ticket over HTTP (%s)', (kind) => 
     // Same person, another sign-in: a token is bound to the session, not to the account.
     const otherSession = await approver(c.t, 'lead@example.com');
     const foreignToken = hiddenField((await ticketPage(otherSession, c.t, ticket.id)).html, 'csrf');
-    const sreToken = hiddenField((await ticketPage(await approver(c.t, 'sre@example.com'), c.t, ticket.id)).html, 'csrf');
+    const sreToken = hiddenField(
+      (await ticketPage(await approver(c.t, 'sre@example.com'), c.t, ticket.id)).html,
+      'csrf',
+    );
     for (const csrf of [foreignToken, sreToken, 'x'.repeat(43)]) {
       expect((await postDecision(lead, c.t, ticket.id, 'approve', { csrf })).status).toBe(403);
     }
@@ -69,7 +86,10 @@ describe.each(databaseKinds())('deciding on a ticket over HTTP (%s)', (kind) => 
 
   it('the requester cannot approve their own request, from any of their sessions', async () => {
     const ticket = await openTicket(c.t, c.requester);
-    for (const session of [await approver(c.t, 'dev@example.com'), await approver(c.t, 'dev@example.com')]) {
+    for (const session of [
+      await approver(c.t, 'dev@example.com'),
+      await approver(c.t, 'dev@example.com'),
+    ]) {
       const page = await ticketPage(session, c.t, ticket.id);
       expect(page.status).toBe(403);
       expect(page.html).toContain('You cannot approve your own request');
@@ -89,7 +109,9 @@ describe.each(databaseKinds())('deciding on a ticket over HTTP (%s)', (kind) => 
     expect(page.status).toBe(403);
     expect(page.html).toContain('You are not an approver for this request');
     expect(page.html).not.toContain('Hotfix for incident 42');
-    const res = await postDecision(outsider, c.t, ticket.id, 'approve', { csrf: hiddenField(page.html, 'csrf') });
+    const res = await postDecision(outsider, c.t, ticket.id, 'approve', {
+      csrf: hiddenField(page.html, 'csrf'),
+    });
     expect(res.status).toBe(403);
     expect(await ticketStatus(c.t, ticket.id)).toBe('pending');
   });
@@ -115,14 +137,25 @@ describe.each(databaseKinds())('deciding on a ticket over HTTP (%s)', (kind) => 
   it('two approvers approving at the same moment produce exactly one elevation', async () => {
     for (let round = 0; round < 3; round++) {
       const ticket = await openTicket(c.t, c.requester);
-      const [lead, sre] = [await approver(c.t, 'lead@example.com'), await approver(c.t, 'sre@example.com')];
-      const tokens = await Promise.all([lead, sre].map(async (b) => hiddenField((await ticketPage(b, c.t, ticket.id)).html, 'csrf')));
+      const [lead, sre] = [
+        await approver(c.t, 'lead@example.com'),
+        await approver(c.t, 'sre@example.com'),
+      ];
+      const tokens = await Promise.all(
+        [lead, sre].map(async (b) =>
+          hiddenField((await ticketPage(b, c.t, ticket.id)).html, 'csrf'),
+        ),
+      );
       const results = await Promise.all([
         postDecision(lead, c.t, ticket.id, 'approve', { csrf: tokens[0] }),
         postDecision(sre, c.t, ticket.id, 'approve', { csrf: tokens[1] }),
       ]);
       expect(results.map((r) => r.status)).toEqual([303, 303]);
-      expect(results.map((r) => new URL(r.headers.get('location')!, c.t.url).searchParams.get('done')).sort()).toEqual(['approve', 'closed']);
+      expect(
+        results
+          .map((r) => new URL(r.headers.get('location')!, c.t.url).searchParams.get('done'))
+          .sort(),
+      ).toEqual(['approve', 'closed']);
       expect(await ticketStatus(c.t, ticket.id)).toBe('approved');
       expect(await elevationCount(c.t, ticket.id)).toBe(1);
     }
@@ -141,7 +174,11 @@ describe.each(databaseKinds())('deciding on a ticket over HTTP (%s)', (kind) => 
     const ticket = await openTicket(c.t, c.requester);
     const lead = await approver(c.t, 'lead@example.com');
     const csrf = hiddenField((await ticketPage(lead, c.t, ticket.id)).html, 'csrf');
-    await c.t.server.db.db.updateTable('elevation_ticket').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', ticket.id).execute();
+    await c.t.server.db.db
+      .updateTable('elevation_ticket')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', ticket.id)
+      .execute();
     const page = await ticketPage(lead, c.t, ticket.id);
     expect(page.status).toBe(200);
     expect(page.html).toContain('data-status="expired"');

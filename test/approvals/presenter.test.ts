@@ -11,9 +11,25 @@ describe('where sign-in may lead (safeNext)', () => {
 
   it('sends anything off-site, odd or outside the approval pages to /approvals', () => {
     const hostile = [
-      undefined, 42, ['/approvals/x'], '', 'approvals', 'https://evil.example', 'HTTPS://evil.example/approvals',
-      '//evil.example', '///evil.example', '/\\evil.example', '/\t/evil.example', '/\n/evil.example', 'javascript:alert(1)',
-      '/approvals/../admin', '/approvals/%2e%2e/admin', '/approvalsx', '/approvals/login', '/approvals/logout', `/approvals/${'a'.repeat(600)}`,
+      undefined,
+      42,
+      ['/approvals/x'],
+      '',
+      'approvals',
+      'https://evil.example',
+      'HTTPS://evil.example/approvals',
+      '//evil.example',
+      '///evil.example',
+      '/\\evil.example',
+      '/\t/evil.example',
+      '/\n/evil.example',
+      'javascript:alert(1)',
+      '/approvals/../admin',
+      '/approvals/%2e%2e/admin',
+      '/approvalsx',
+      '/approvals/login',
+      '/approvals/logout',
+      `/approvals/${'a'.repeat(600)}`,
     ];
     for (const next of hostile) expect(safeNext(next), String(next)).toBe('/approvals');
   });

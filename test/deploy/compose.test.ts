@@ -17,11 +17,21 @@ interface Service {
 }
 
 describe('docker-compose.yml', async () => {
-  const compose = parse(await readFile(new URL('docker-compose.yml', root), 'utf8')) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+  const compose = parse(await readFile(new URL('docker-compose.yml', root), 'utf8')) as {
+    services: Record<string, Service>;
+    volumes?: Record<string, unknown>;
+  };
   const { services } = compose;
 
   it('has postgres, mailpit, the server, the example MCP server and a gateway before a plain MCP server', () => {
-    expect(Object.keys(services).sort()).toEqual(['example-mcp-server', 'gateway', 'mailpit', 'plain-mcp-server', 'postgres', 'server']);
+    expect(Object.keys(services).sort()).toEqual([
+      'example-mcp-server',
+      'gateway',
+      'mailpit',
+      'plain-mcp-server',
+      'postgres',
+      'server',
+    ]);
     expect(services.postgres!.image).toMatch(/^postgres:\d+/);
     expect(services.mailpit!.image).toMatch(/^axllent\/mailpit/);
     expect(services.server!.build).toBeDefined();
@@ -47,8 +57,14 @@ describe('docker-compose.yml', async () => {
     expect(services.server!.ports).toEqual(expect.arrayContaining(['3000:3000', '4000:4000']));
     expect(services.mailpit!.ports).toEqual(expect.arrayContaining(['8025:8025']));
     expect(services['example-mcp-server']!.network_mode).toBe('service:server');
-    expect(services['example-mcp-server']!.command).toEqual(['example-mcp-server', '--port', '4000']);
-    expect(services['example-mcp-server']!.environment!.ISSUER).toBe(services.server!.environment!.ISSUER);
+    expect(services['example-mcp-server']!.command).toEqual([
+      'example-mcp-server',
+      '--port',
+      '4000',
+    ]);
+    expect(services['example-mcp-server']!.environment!.ISSUER).toBe(
+      services.server!.environment!.ISSUER,
+    );
   });
 
   it('puts the gateway in front of the plain MCP server, at a resource of scopes.json', async () => {
@@ -62,18 +78,33 @@ describe('docker-compose.yml', async () => {
     const plain = services['plain-mcp-server']!;
     expect(new URL(upstream!).host).toBe(`plain-mcp-server:${plain.environment!.PORT}`);
     expect(plain.ports).toBeUndefined();
-    expect(plain.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${plain.environment!.PORT}/healthz`);
-    expect(gateway.depends_on).toEqual({ server: { condition: 'service_healthy' }, 'plain-mcp-server': { condition: 'service_healthy' } });
+    expect(plain.healthcheck!.test.join(' ')).toContain(
+      `127.0.0.1:${plain.environment!.PORT}/healthz`,
+    );
+    expect(gateway.depends_on).toEqual({
+      server: { condition: 'service_healthy' },
+      'plain-mcp-server': { condition: 'service_healthy' },
+    });
     // The gateway's default resource must be one the authorization server issues tokens for.
-    const scopes = JSON.parse(await readFile(new URL('scopes.json', root), 'utf8')) as { resources: Record<string, unknown> };
+    const scopes = JSON.parse(await readFile(new URL('scopes.json', root), 'utf8')) as {
+      resources: Record<string, unknown>;
+    };
     expect(Object.keys(scopes.resources)).toContain('http://localhost:4200/mcp');
-    expect((await readFile(new URL('Dockerfile', root), 'utf8'))).toContain('COPY examples ./examples');
+    expect(await readFile(new URL('Dockerfile', root), 'utf8')).toContain(
+      'COPY examples ./examples',
+    );
   });
 
   it('starts in order behind health checks', () => {
-    for (const name of ['postgres', 'mailpit', 'server']) expect(services[name]!.healthcheck?.test.length).toBeGreaterThan(0);
-    expect(services.server!.depends_on).toEqual({ postgres: { condition: 'service_healthy' }, mailpit: { condition: 'service_healthy' } });
-    expect(services['example-mcp-server']!.depends_on).toEqual({ server: { condition: 'service_healthy' } });
+    for (const name of ['postgres', 'mailpit', 'server'])
+      expect(services[name]!.healthcheck?.test.length).toBeGreaterThan(0);
+    expect(services.server!.depends_on).toEqual({
+      postgres: { condition: 'service_healthy' },
+      mailpit: { condition: 'service_healthy' },
+    });
+    expect(services['example-mcp-server']!.depends_on).toEqual({
+      server: { condition: 'service_healthy' },
+    });
     expect(services.server!.healthcheck!.test.join(' ')).toContain('/readyz');
   });
 
@@ -85,6 +116,7 @@ describe('docker-compose.yml', async () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/HEALTHCHECK/);
-    for (const dir of ['src', 'migrations', 'views', 'bin']) expect(dockerfile).toContain(`COPY ${dir} ./${dir}`);
+    for (const dir of ['src', 'migrations', 'views', 'bin'])
+      expect(dockerfile).toContain(`COPY ${dir} ./${dir}`);
   });
 });

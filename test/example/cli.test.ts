@@ -17,7 +17,9 @@ describe('mcp-elevate example-mcp-server', () => {
   });
 
   it('exits with one line when the authorization server is unreachable', async () => {
-    const result = await runCli(['example-mcp-server', '--port', String(await freePort())], { ISSUER: `http://127.0.0.1:${await freePort()}` });
+    const result = await runCli(['example-mcp-server', '--port', String(await freePort())], {
+      ISSUER: `http://127.0.0.1:${await freePort()}`,
+    });
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain('policy/v1/bundle');

@@ -21,26 +21,30 @@ describe('example MCP server memory per session', () => {
   }, 180_000);
   afterAll(() => stack?.close());
 
-  it('a long session keeps no entry per tool call in its transport', { timeout: 60_000 }, async () => {
-    // The transports the example builds, as they handle requests.
-    const handled = vi.spyOn(StreamableHTTPServerTransport.prototype, 'handleRequest');
-    const dev = await connect(stack.resource, sdkProvider(USERS.developer));
-    try {
-      const calls = 40;
-      for (let i = 0; i < calls; i++) {
-        const result = await dev.client.callTool({ name: 'list_services', arguments: {} });
-        expect(result.isError).toBeFalsy();
+  it(
+    'a long session keeps no entry per tool call in its transport',
+    { timeout: 60_000 },
+    async () => {
+      // The transports the example builds, as they handle requests.
+      const handled = vi.spyOn(StreamableHTTPServerTransport.prototype, 'handleRequest');
+      const dev = await connect(stack.resource, sdkProvider(USERS.developer));
+      try {
+        const calls = 40;
+        for (let i = 0; i < calls; i++) {
+          const result = await dev.client.callTool({ name: 'list_services', arguments: {} });
+          expect(result.isError).toBeFalsy();
+        }
+        const sessions = new Set(handled.mock.contexts as StreamableHTTPServerTransport[]);
+        // One session, which handled every call.
+        expect(sessions.size).toBe(1);
+        const [transport] = sessions;
+        expect(handled.mock.calls.length).toBeGreaterThan(calls);
+        expect(perRequest(transport)).toBe(0);
+        expect(internals(transport)._requestToStreamMapping.size).toBe(0);
+      } finally {
+        handled.mockRestore();
+        await dev.client.close();
       }
-      const sessions = new Set(handled.mock.contexts as StreamableHTTPServerTransport[]);
-      // One session, which handled every call.
-      expect(sessions.size).toBe(1);
-      const [transport] = sessions;
-      expect(handled.mock.calls.length).toBeGreaterThan(calls);
-      expect(perRequest(transport)).toBe(0);
-      expect(internals(transport)._requestToStreamMapping.size).toBe(0);
-    } finally {
-      handled.mockRestore();
-      await dev.client.close();
-    }
-  });
+    },
+  );
 });

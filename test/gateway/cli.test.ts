@@ -95,17 +95,21 @@ describe('mcp-elevate gateway on the command line', { timeout: 120_000 }, () => 
     expect(() => gatewayOptions(parseGatewayConfig(config, 'gateway.json'), {})).toThrow(message);
   });
 
-  it('prints a configuration error as one line and exits with 2', { timeout: 180_000 }, async () => {
-    await writeFile(join(dir, 'empty.json'), JSON.stringify({ routes: [] }));
-    const invalid = await runCli(['gateway', '--config', join(dir, 'empty.json')], {});
-    expect(invalid.code).toBe(2);
-    expect(invalid.stderr.trim()).toMatch(/^mcp-elevate: .*empty\.json: routes: Too small/);
-    expect(invalid.stderr.trim().split('\n')).toHaveLength(1);
-    await writeFile(join(dir, 'broken.json'), '{ "routes": ');
-    const broken = await runCli(['gateway', '--config', join(dir, 'broken.json')], {});
-    expect(broken.code).toBe(2);
-    expect(broken.stderr).toContain('not valid JSON');
-  });
+  it(
+    'prints a configuration error as one line and exits with 2',
+    { timeout: 180_000 },
+    async () => {
+      await writeFile(join(dir, 'empty.json'), JSON.stringify({ routes: [] }));
+      const invalid = await runCli(['gateway', '--config', join(dir, 'empty.json')], {});
+      expect(invalid.code).toBe(2);
+      expect(invalid.stderr.trim()).toMatch(/^mcp-elevate: .*empty\.json: routes: Too small/);
+      expect(invalid.stderr.trim().split('\n')).toHaveLength(1);
+      await writeFile(join(dir, 'broken.json'), '{ "routes": ');
+      const broken = await runCli(['gateway', '--config', join(dir, 'broken.json')], {});
+      expect(broken.code).toBe(2);
+      expect(broken.stderr).toContain('not valid JSON');
+    },
+  );
 
   it('exits with one line when the authorization server is unreachable', async () => {
     const result = await runCli(

@@ -101,7 +101,9 @@ describe.each(databaseKinds())(
         expect(refused.status).toBe(401);
         // Bearer first (what the MCP SDK reads), DPoP offered beside it (RFC 9449 §7.1).
         expect(refused.headers.get('www-authenticate')).toMatch(
-          new RegExp(`^Bearer resource_metadata="${url.href}", DPoP algs="[^"]+", resource_metadata=`),
+          new RegExp(
+            `^Bearer resource_metadata="${url.href}", DPoP algs="[^"]+", resource_metadata=`,
+          ),
         );
       }
     });

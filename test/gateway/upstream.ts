@@ -132,15 +132,13 @@ export async function startUpstream(options: { stateful: boolean }): Promise<Ups
       const existing = typeof id === 'string' ? sessions.get(id) : undefined;
       if (existing) return await existing.handleRequest(req, res, body);
       if (req.method !== 'POST' || !isInitializeRequest(body)) {
-        res
-          .writeHead(404, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              id: null,
-              error: { code: -32001, message: 'Session not found' },
-            }),
-          );
+        res.writeHead(404, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: null,
+            error: { code: -32001, message: 'Session not found' },
+          }),
+        );
         return;
       }
       const server = make();

@@ -13,7 +13,8 @@ export class HttpBrowser {
 
   async request(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    if (this.cookies.size)
+      headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
     const res = await this.#send(url, { ...init, headers, redirect: 'manual' });
     for (const c of res.headers.getSetCookie()) {
       const [pair] = c.split(';');
@@ -30,7 +31,8 @@ export class HttpBrowser {
   async follow(url: string, stopAt?: string): Promise<{ url: string; res: Response }> {
     let current = url;
     for (let i = 0; i < 20; i++) {
-      if (stopAt && current.startsWith(stopAt)) return { url: current, res: new Response(null, { status: 200 }) };
+      if (stopAt && current.startsWith(stopAt))
+        return { url: current, res: new Response(null, { status: 200 }) };
       const res = await this.request(current);
       if (res.status < 300 || res.status >= 400) return { url: current, res };
       current = new URL(res.headers.get('location')!, current).toString();
@@ -39,9 +41,18 @@ export class HttpBrowser {
   }
 
   /** Posts a urlencoded form and follows the redirects that come back. */
-  async submit(url: string, fields: Record<string, string>, stopAt?: string): Promise<{ url: string; res: Response }> {
-    const res = await this.request(url, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    if (res.status >= 300 && res.status < 400) return this.follow(new URL(res.headers.get('location')!, url).toString(), stopAt);
+  async submit(
+    url: string,
+    fields: Record<string, string>,
+    stopAt?: string,
+  ): Promise<{ url: string; res: Response }> {
+    const res = await this.request(url, {
+      method: 'POST',
+      body: new URLSearchParams(fields),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    if (res.status >= 300 && res.status < 400)
+      return this.follow(new URL(res.headers.get('location')!, url).toString(), stopAt);
     return { url, res };
   }
 }

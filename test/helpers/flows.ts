@@ -27,17 +27,27 @@ export async function completeAuthorization(opts: {
     }
     if (step.url.startsWith(opts.redirectUri)) break;
     const html = await step.res.text();
-    if (step.res.status !== 200) throw new Error(`unexpected ${step.res.status} at ${step.url}: ${html.slice(0, 300)}`);
+    if (step.res.status !== 200)
+      throw new Error(`unexpected ${step.res.status} at ${step.url}: ${html.slice(0, 300)}`);
     const action = formAction(html, step.url);
     const csrf = hiddenField(html, 'csrf');
     opts.onPage?.(action.endsWith('/login') ? 'login' : 'consent', html);
     if (action.endsWith('/login')) {
-      step = await browser.submit(action, { csrf, email: opts.email, password: opts.password }, opts.redirectUri);
+      step = await browser.submit(
+        action,
+        { csrf, email: opts.email, password: opts.password },
+        opts.redirectUri,
+      );
       if (step.res.status === 401) throw new Error('login refused');
     } else {
-      step = await browser.submit(action, { csrf, decision: 'allow', justification: opts.justification ?? 'testing' }, opts.redirectUri);
+      step = await browser.submit(
+        action,
+        { csrf, decision: 'allow', justification: opts.justification ?? 'testing' },
+        opts.redirectUri,
+      );
     }
   }
-  if (!step.url.startsWith(opts.redirectUri)) throw new Error(`flow did not return to the client: ${step.url}`);
+  if (!step.url.startsWith(opts.redirectUri))
+    throw new Error(`flow did not return to the client: ${step.url}`);
   return new URL(step.url);
 }

@@ -79,10 +79,15 @@ async function stopGroup(child: ChildProcess): Promise<void> {
 }
 
 /** Polls `url` (e.g. `/readyz`) until it answers 2xx; fails if the process ends first. */
-async function waitUntilReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
+async function waitUntilReady(
+  url: string,
+  child: ChildProcess,
+  output: () => string,
+): Promise<void> {
   const deadline = Date.now() + READY_WITHIN_MS;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output()}`);
+    if (child.exitCode !== null)
+      throw new Error(`server exited with ${child.exitCode}: ${output()}`);
     try {
       if ((await fetch(url)).ok) return;
     } catch {
@@ -112,7 +117,12 @@ export async function startServeProcess(
     ...opts.env,
   };
   // A process group of its own, so that nothing it started outlives a failed start.
-  const child = spawn('npm', ['start', '--silent'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('npm', ['start', '--silent'], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
@@ -130,7 +140,8 @@ export async function startServeProcess(
     dataDir,
     env,
     output,
-    adminPassword: async () => (await readFile(join(dataDir, 'initial-admin-password'), 'utf8')).trim(),
+    adminPassword: async () =>
+      (await readFile(join(dataDir, 'initial-admin-password'), 'utf8')).trim(),
     stop,
     restart: async () => {
       await stop();
@@ -145,7 +156,10 @@ export async function startServeProcess(
 
 /** npm's own warnings (`npm warn EBADENGINE …` when the machine's Node is older than the pin). */
 const withoutNpmWarnings = (text: string) =>
-  text.split('\n').filter((line) => !line.startsWith('npm warn')).join('\n');
+  text
+    .split('\n')
+    .filter((line) => !line.startsWith('npm warn'))
+    .join('\n');
 
 /** `npx mcp-elevate example-mcp-server` running as a process of its own. */
 export interface ExampleProcess {
@@ -159,16 +173,26 @@ export interface ExampleProcess {
  * Starts `npx mcp-elevate example-mcp-server --port <port>` with `env` (ISSUER, EXAMPLE_RESOURCE…)
  * and waits until it serves its Protected Resource Metadata.
  */
-export async function startExampleProcess(port: number, env: Record<string, string>): Promise<ExampleProcess> {
+export async function startExampleProcess(
+  port: number,
+  env: Record<string, string>,
+): Promise<ExampleProcess> {
   const child = spawn('npx', ['mcp-elevate', 'example-mcp-server', '--port', String(port)], {
-    cwd: REPO, env: { PATH: USER_PATH, HOME: process.env.HOME ?? tmpdir(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    cwd: REPO,
+    env: { PATH: USER_PATH, HOME: process.env.HOME ?? tmpdir(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
   const url = `http://localhost:${port}/mcp`;
   try {
-    await waitUntilReady(`http://localhost:${port}/.well-known/oauth-protected-resource/mcp`, child, () => text);
+    await waitUntilReady(
+      `http://localhost:${port}/.well-known/oauth-protected-resource/mcp`,
+      child,
+      () => text,
+    );
   } catch (error) {
     killGroup(child);
     throw error;
@@ -188,7 +212,10 @@ export async function npxMcpElevate(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('npx', ['mcp-elevate', ...args], { cwd: REPO, env: { ...env, LOG_LEVEL: 'silent' } });
+  const child = spawn('npx', ['mcp-elevate', ...args], {
+    cwd: REPO,
+    env: { ...env, LOG_LEVEL: 'silent' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -30,16 +30,28 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts a real server on 127.0.0.1 with its own database of the given kind. */
-export async function startTestServer(kind: 'pglite' | 'postgres', env: Record<string, string> = {}, reuse?: { db: TestDatabase; dataDir: string; port: number }, opts: { log?: Logger } = {}): Promise<TestServer> {
-  const db = reuse?.db ?? await createTestDatabase(kind);
-  const dataDir = reuse?.dataDir ?? await mkdtemp(join(tmpdir(), 'mcpe-'));
-  const port = reuse?.port ?? await freePort();
+export async function startTestServer(
+  kind: 'pglite' | 'postgres',
+  env: Record<string, string> = {},
+  reuse?: { db: TestDatabase; dataDir: string; port: number },
+  opts: { log?: Logger } = {},
+): Promise<TestServer> {
+  const db = reuse?.db ?? (await createTestDatabase(kind));
+  const dataDir = reuse?.dataDir ?? (await mkdtemp(join(tmpdir(), 'mcpe-')));
+  const port = reuse?.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const config = loadConfig({
-    PORT: String(port), ISSUER: url, DATA_DIR: dataDir, LOG_LEVEL: 'silent',
-    ...(db.url ? { DATABASE_URL: db.url } : {}), ...env,
+    PORT: String(port),
+    ISSUER: url,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    ...(db.url ? { DATABASE_URL: db.url } : {}),
+    ...env,
   });
-  const server = await createServer(config, { log: opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), bootstrapAdmin: false });
+  const server = await createServer(config, {
+    log: opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    bootstrapAdmin: false,
+  });
   await server.listen(port);
   let stopped = false;
   const stop = async () => {
@@ -48,7 +60,11 @@ export async function startTestServer(kind: 'pglite' | 'postgres', env: Record<s
     await server.close();
   };
   return {
-    server, url, db, dataDir, stop,
+    server,
+    url,
+    db,
+    dataDir,
+    stop,
     async restart() {
       await stop();
       return startTestServer(kind, env, { db, dataDir, port }, opts);

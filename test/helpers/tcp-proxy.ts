@@ -5,7 +5,12 @@ import { once } from 'node:events';
  * A TCP proxy a test can cut and restore, standing between a server and PostgreSQL so that a
  * database outage can be simulated without touching the shared PostgreSQL instance.
  */
-export async function startTcpProxy(target: { host: string; port: number }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+export async function startTcpProxy(target: { host: string; port: number }): Promise<{
+  port: number;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}> {
   const sockets = new Set<Socket>();
   let server: Server;
   let port = 0;

@@ -27,17 +27,37 @@ describe.each(databaseKinds())('two outbox workers on one database (%s)', (kind)
 
   it(`delivers each of ${COUNT} messages exactly once while both workers compete for them`, async () => {
     await t.db.transaction().execute(async (trx) => {
-      for (let i = 0; i < COUNT; i++) await enqueueMail(trx, { to: `user${i}@example.test`, subject: `message #${i}`, text: `body ${i}` });
+      for (let i = 0; i < COUNT; i++)
+        await enqueueMail(trx, {
+          to: `user${i}@example.test`,
+          subject: `message #${i}`,
+          text: `body ${i}`,
+        });
     });
     // As two server instances would be: on PostgreSQL each with its own connection pool.
     const handles = [t.db, await t.secondHandle()];
     const sentBy = [0, 0];
     handles.forEach((db, n) => {
-      const real = createMailer({ smtpUrl: `smtp://127.0.0.1:${smtp.port}`, mailFrom: 'no-reply@example.test', dataDir: ':unused:' }, captureLog().log);
+      const real = createMailer(
+        {
+          smtpUrl: `smtp://127.0.0.1:${smtp.port}`,
+          mailFrom: 'no-reply@example.test',
+          dataDir: ':unused:',
+        },
+        captureLog().log,
+      );
       mailers.push(real);
-      const counting: Mailer = { send: async (m) => { await real.send(m); sentBy[n]!++; }, close: () => real.close() };
+      const counting: Mailer = {
+        send: async (m) => {
+          await real.send(m);
+          sentBy[n]!++;
+        },
+        close: () => real.close(),
+      };
       // Small batches, so that the two workers interleave claim after claim.
-      workers.push(startOutboxWorker({ db, mailer: counting, log: captureLog().log, pollMs: 10, batch: 5 }));
+      workers.push(
+        startOutboxWorker({ db, mailer: counting, log: captureLog().log, pollMs: 10, batch: 5 }),
+      );
     });
     workers.forEach((w) => w.kick());
 
@@ -51,7 +71,11 @@ describe.each(databaseKinds())('two outbox workers on one database (%s)', (kind)
     // Both took part, so the test really exercised two claimers against each other.
     expect(sentBy[0]).toBeGreaterThan(0);
     expect(sentBy[1]).toBeGreaterThan(0);
-    const unsent = await t.db.selectFrom('mail_outbox').select('id').where('sent_at', 'is', null).execute();
+    const unsent = await t.db
+      .selectFrom('mail_outbox')
+      .select('id')
+      .where('sent_at', 'is', null)
+      .execute();
     expect(unsent).toEqual([]);
   }, 90_000);
 });

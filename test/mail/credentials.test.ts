@@ -8,7 +8,11 @@ import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.ts';
 
 const PASSWORD = 'secretpw';
 // The forms the password travels in on the wire (AUTH PLAIN / AUTH LOGIN).
-const WIRE_FORMS = [PASSWORD, Buffer.from(`\0mailer\0${PASSWORD}`).toString('base64'), Buffer.from(PASSWORD).toString('base64')];
+const WIRE_FORMS = [
+  PASSWORD,
+  Buffer.from(`\0mailer\0${PASSWORD}`).toString('base64'),
+  Buffer.from(PASSWORD).toString('base64'),
+];
 
 describe.each(databaseKinds())('SMTP credentials stay out of last_error and logs (%s)', (kind) => {
   let t: OutboxTestDb;
@@ -31,13 +35,30 @@ describe.each(databaseKinds())('SMTP credentials stay out of last_error and logs
   it('records a rejected login without the password, even when the server echoes it back', async () => {
     const mailLog = captureLog();
     const workerLog = captureLog();
-    mailer = createMailer({ smtpUrl: `smtp://mailer:${PASSWORD}@127.0.0.1:${smtp.port}`, mailFrom: 'no-reply@example.test', dataDir: ':unused:' }, mailLog.log);
+    mailer = createMailer(
+      {
+        smtpUrl: `smtp://mailer:${PASSWORD}@127.0.0.1:${smtp.port}`,
+        mailFrom: 'no-reply@example.test',
+        dataDir: ':unused:',
+      },
+      mailLog.log,
+    );
     await enqueueMail(t.db, { to: 'a@example.test', subject: 'needs auth', text: 'x' });
-    worker = startOutboxWorker({ db: t.db, mailer, log: workerLog.log, pollMs: 20, retryBaseMs: 50 });
-    const row = await waitFor(async () => {
-      const r = await onlyRow(t.db);
-      return r.attempts >= 2 ? r : undefined;
-    }, 20_000, 'rejected logins');
+    worker = startOutboxWorker({
+      db: t.db,
+      mailer,
+      log: workerLog.log,
+      pollMs: 20,
+      retryBaseMs: 50,
+    });
+    const row = await waitFor(
+      async () => {
+        const r = await onlyRow(t.db);
+        return r.attempts >= 2 ? r : undefined;
+      },
+      20_000,
+      'rejected logins',
+    );
 
     expect(row.sent_at).toBeNull();
     expect(row.last_error).toMatch(/^EAUTH: Invalid login: 535 /);
@@ -53,13 +74,24 @@ describe.each(databaseKinds())('SMTP credentials stay out of last_error and logs
 
   it('redacts a URL-encoded password in every form', async () => {
     const pass = 'p@ss:w/rd%';
-    mailer = createMailer({ smtpUrl: `smtp://mailer:${encodeURIComponent(pass)}@127.0.0.1:${smtp.port}`, mailFrom: 'no-reply@example.test', dataDir: ':unused:' }, captureLog().log);
+    mailer = createMailer(
+      {
+        smtpUrl: `smtp://mailer:${encodeURIComponent(pass)}@127.0.0.1:${smtp.port}`,
+        mailFrom: 'no-reply@example.test',
+        dataDir: ':unused:',
+      },
+      captureLog().log,
+    );
     await enqueueMail(t.db, { to: 'a@example.test', subject: 'needs auth', text: 'x' });
     worker = startOutboxWorker({ db: t.db, mailer, log: captureLog().log, pollMs: 20 });
-    const row = await waitFor(async () => {
-      const r = await onlyRow(t.db);
-      return r.attempts >= 1 ? r : undefined;
-    }, 20_000, 'a rejected login');
+    const row = await waitFor(
+      async () => {
+        const r = await onlyRow(t.db);
+        return r.attempts >= 1 ? r : undefined;
+      },
+      20_000,
+      'a rejected login',
+    );
     expect(row.last_error).toMatch(/^EAUTH: /);
     expect(row.last_error).not.toContain(pass);
     expect(row.last_error).not.toContain(encodeURIComponent(pass));

@@ -17,7 +17,14 @@ describe.each(databaseKinds())('mail outbox delivery over SMTP (%s)', (kind) => 
   beforeEach(async () => {
     t = await openTestDb(kind);
     smtp = await startSmtpServer();
-    mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${smtp.port}`, mailFrom: 'mcp-elevate <no-reply@example.test>', dataDir: ':unused:' }, captureLog().log);
+    mailer = createMailer(
+      {
+        smtpUrl: `smtp://127.0.0.1:${smtp.port}`,
+        mailFrom: 'mcp-elevate <no-reply@example.test>',
+        dataDir: ':unused:',
+      },
+      captureLog().log,
+    );
   });
   afterEach(async () => {
     await worker?.stop();
@@ -28,10 +35,16 @@ describe.each(databaseKinds())('mail outbox delivery over SMTP (%s)', (kind) => 
   });
 
   it('never sends a message whose transaction rolled back, and sends a committed one once with its To, Subject and bodies', async () => {
-    await expect(t.db.transaction().execute(async (trx) => {
-      await enqueueMail(trx, { to: 'ghost@example.test', subject: 'rolled back', text: 'must never arrive' });
-      throw new Error('business change failed');
-    })).rejects.toThrow('business change failed');
+    await expect(
+      t.db.transaction().execute(async (trx) => {
+        await enqueueMail(trx, {
+          to: 'ghost@example.test',
+          subject: 'rolled back',
+          text: 'must never arrive',
+        });
+        throw new Error('business change failed');
+      }),
+    ).rejects.toThrow('business change failed');
     await t.db.transaction().execute(async (trx) => {
       await enqueueMail(trx, {
         to: 'approver@example.test',
@@ -50,7 +63,9 @@ describe.each(databaseKinds())('mail outbox delivery over SMTP (%s)', (kind) => 
     expect(mail!.to).toBe('approver@example.test');
     expect(mail!.subject).toBe('Approval needed: deploy → production');
     expect(mail!.headers.get('from')).toMatch(/^"?mcp-elevate"? <no-reply@example.test>$/);
-    expect(mail!.text).toBe(`Alice asks to deploy checkout v1.4.2 to production.\n\nReview it: ${LINK}\n`);
+    expect(mail!.text).toBe(
+      `Alice asks to deploy checkout v1.4.2 to production.\n\nReview it: ${LINK}\n`,
+    );
     expect(mail!.html).toContain(`href="${LINK}"`);
     const row = await onlyRow(t.db);
     expect(row.sent_at).toBeInstanceOf(Date);
@@ -62,7 +77,11 @@ describe.each(databaseKinds())('mail outbox delivery over SMTP (%s)', (kind) => 
   it('delivers well under a second after commit when kicked, even with a long poll interval', async () => {
     worker = startOutboxWorker({ db: t.db, mailer, log: captureLog().log, pollMs: 60_000 });
     await worker.drain(); // the worker is idle, waiting out its poll interval
-    await t.db.transaction().execute((trx) => enqueueMail(trx, { to: 'a@example.test', subject: 'prompt', text: 'hello' }));
+    await t.db
+      .transaction()
+      .execute((trx) =>
+        enqueueMail(trx, { to: 'a@example.test', subject: 'prompt', text: 'hello' }),
+      );
     const committedAt = Date.now();
     worker.kick();
     await waitFor(() => smtp.received.length === 1, 2_000, 'the kicked message');
@@ -70,7 +89,12 @@ describe.each(databaseKinds())('mail outbox delivery over SMTP (%s)', (kind) => 
   });
 
   it('queues a message once per dedupe key, so re-queueing the same logical message sends one mail', async () => {
-    const msg = { to: 'b@example.test', subject: 'ticket tkt_1 needs you', text: 'once', dedupeKey: 'ticket:tkt_1:approver:u1' };
+    const msg = {
+      to: 'b@example.test',
+      subject: 'ticket tkt_1 needs you',
+      text: 'once',
+      dedupeKey: 'ticket:tkt_1:approver:u1',
+    };
     expect(await t.db.transaction().execute((trx) => enqueueMail(trx, msg))).toBe(true);
     expect(await enqueueMail(t.db, msg)).toBe(false);
     expect(await enqueueMail(t.db, { ...msg, dedupeKey: 'ticket:tkt_1:approver:u2' })).toBe(true);
@@ -83,8 +107,12 @@ describe.each(databaseKinds())('mail outbox delivery over SMTP (%s)', (kind) => 
   });
 
   it('refuses to queue a message without a single recipient address', async () => {
-    await expect(enqueueMail(t.db, { to: 'not an address', subject: 's', text: 't' })).rejects.toThrow(TypeError);
-    await expect(enqueueMail(t.db, { to: 'a@x.test, b@x.test', subject: 's', text: 't' })).rejects.toThrow(TypeError);
+    await expect(
+      enqueueMail(t.db, { to: 'not an address', subject: 's', text: 't' }),
+    ).rejects.toThrow(TypeError);
+    await expect(
+      enqueueMail(t.db, { to: 'a@x.test, b@x.test', subject: 's', text: 't' }),
+    ).rejects.toThrow(TypeError);
     expect(await outboxDepth(t.db)).toBe(0);
   });
 });

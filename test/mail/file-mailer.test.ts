@@ -33,17 +33,25 @@ describe.each(databaseKinds())('mail without SMTP_URL goes to DATA_DIR/mail (%s)
   });
 
   it('writes each message as a parseable .eml file with the link in its body, and logs the link', async () => {
-    await t.db.transaction().execute((trx) => enqueueMail(trx, {
-      to: 'approver@example.test',
-      subject: 'Approval needed: rollback café-api',
-      text: `A rollback of café-api waits for you.\n\nOpen ${LINK} to decide.\n`,
-      html: `<p>Open <a href="${LINK}">the ticket</a> to decide.</p>`,
-    }));
+    await t.db.transaction().execute((trx) =>
+      enqueueMail(trx, {
+        to: 'approver@example.test',
+        subject: 'Approval needed: rollback café-api',
+        text: `A rollback of café-api waits for you.\n\nOpen ${LINK} to decide.\n`,
+        html: `<p>Open <a href="${LINK}">the ticket</a> to decide.</p>`,
+      }),
+    );
     worker = startOutboxWorker({ db: t.db, mailer, log: captureLog().log, pollMs: 20 });
-    const files = await waitFor(async () => {
-      const names = (await readdir(join(dataDir, 'mail')).catch(() => [])).filter((n) => n.endsWith('.eml'));
-      return names.length > 0 ? names : undefined;
-    }, 20_000, 'an .eml file');
+    const files = await waitFor(
+      async () => {
+        const names = (await readdir(join(dataDir, 'mail')).catch(() => [])).filter((n) =>
+          n.endsWith('.eml'),
+        );
+        return names.length > 0 ? names : undefined;
+      },
+      20_000,
+      'an .eml file',
+    );
     await worker.drain();
 
     expect(files).toHaveLength(1);
@@ -67,7 +75,11 @@ describe.each(databaseKinds())('mail without SMTP_URL goes to DATA_DIR/mail (%s)
 
   it('masks secret-looking link parameters in the log but keeps them in the file', async () => {
     const reset = 'http://localhost:3000/reset?token=s3cr3t-reset-token&lang=en';
-    await enqueueMail(t.db, { to: 'user@example.test', subject: 'Reset', text: `Reset here: ${reset}.` });
+    await enqueueMail(t.db, {
+      to: 'user@example.test',
+      subject: 'Reset',
+      text: `Reset here: ${reset}.`,
+    });
     worker = startOutboxWorker({ db: t.db, mailer, log: captureLog().log, pollMs: 20 });
     await waitFor(async () => (await onlyRow(t.db)).sent_at, 20_000, 'the file mailer');
     const [file] = (await readdir(join(dataDir, 'mail'))).filter((n) => n.endsWith('.eml'));

@@ -9,7 +9,10 @@ import { captureLog, openTestDb, waitFor, type OutboxTestDb } from './helpers/en
 function manualMailer() {
   const pending: Array<{ msg: OutgoingMail; finish: (err?: Error) => void }> = [];
   const mailer: Mailer = {
-    send: (msg) => new Promise<void>((resolve, reject) => pending.push({ msg, finish: (err) => (err ? reject(err) : resolve()) })),
+    send: (msg) =>
+      new Promise<void>((resolve, reject) =>
+        pending.push({ msg, finish: (err) => (err ? reject(err) : resolve()) }),
+      ),
     close: () => {},
   };
   return { mailer, pending };
@@ -23,7 +26,8 @@ describe.each(databaseKinds())('outbox worker lifecycle (%s)', (kind) => {
   afterEach(async () => t.close());
 
   it('on stop finishes the send in flight, then gives back the leases of the rest of its batch', async () => {
-    for (const n of [1, 2, 3]) await enqueueMail(t.db, { to: `u${n}@example.test`, subject: `m${n}`, text: 'x' });
+    for (const n of [1, 2, 3])
+      await enqueueMail(t.db, { to: `u${n}@example.test`, subject: `m${n}`, text: 'x' });
     const { mailer, pending } = manualMailer();
     const worker = startOutboxWorker({ db: t.db, mailer, log: captureLog().log, pollMs: 10 });
     await waitFor(() => pending.length === 1, 20_000, 'the first send');
@@ -35,8 +39,16 @@ describe.each(databaseKinds())('outbox worker lifecycle (%s)', (kind) => {
     await stopping;
 
     expect(pending).toHaveLength(1);
-    const rows = await t.db.selectFrom('mail_outbox').select(['subject', 'sent_at', 'locked_until']).orderBy('id').execute();
-    expect(rows.map((r) => [r.subject, r.sent_at !== null, r.locked_until])).toEqual([['m1', true, null], ['m2', false, null], ['m3', false, null]]);
+    const rows = await t.db
+      .selectFrom('mail_outbox')
+      .select(['subject', 'sent_at', 'locked_until'])
+      .orderBy('id')
+      .execute();
+    expect(rows.map((r) => [r.subject, r.sent_at !== null, r.locked_until])).toEqual([
+      ['m1', true, null],
+      ['m2', false, null],
+      ['m3', false, null],
+    ]);
     expect(await outboxDepth(t.db)).toBe(2);
   });
 
@@ -45,21 +57,48 @@ describe.each(databaseKinds())('outbox worker lifecycle (%s)', (kind) => {
     await enqueueMail(t.db, { to: 'later@example.test', subject: 'outage', text: 'x' });
     const mailer: Mailer = {
       send: async (m) => {
-        throw new MailDeliveryError(m.subject === 'rejected' ? 'EENVELOPE: 550 no such user' : 'ECONNECTION: connection refused', m.subject === 'rejected');
+        throw new MailDeliveryError(
+          m.subject === 'rejected'
+            ? 'EENVELOPE: 550 no such user'
+            : 'ECONNECTION: connection refused',
+          m.subject === 'rejected',
+        );
       },
       close: () => {},
     };
     const log = captureLog();
-    const worker = startOutboxWorker({ db: t.db, mailer, log: log.log, pollMs: 5, maxAttempts: 3, retryBaseMs: 5, retryMaxMs: 20 });
-    await waitFor(async () => {
-      const rows = await t.db.selectFrom('mail_outbox').select(['subject', 'attempts', 'failed_at']).execute();
-      return rows.find((r) => r.subject === 'rejected')?.failed_at && rows.find((r) => r.subject === 'outage')!.attempts >= 5;
-    }, 20_000, 'the rejected message parked and the other retried beyond maxAttempts');
+    const worker = startOutboxWorker({
+      db: t.db,
+      mailer,
+      log: log.log,
+      pollMs: 5,
+      maxAttempts: 3,
+      retryBaseMs: 5,
+      retryMaxMs: 20,
+    });
+    await waitFor(
+      async () => {
+        const rows = await t.db
+          .selectFrom('mail_outbox')
+          .select(['subject', 'attempts', 'failed_at'])
+          .execute();
+        return (
+          rows.find((r) => r.subject === 'rejected')?.failed_at &&
+          rows.find((r) => r.subject === 'outage')!.attempts >= 5
+        );
+      },
+      20_000,
+      'the rejected message parked and the other retried beyond maxAttempts',
+    );
     await worker.stop();
     const rows = await t.db.selectFrom('mail_outbox').selectAll().orderBy('id').execute();
     expect(rows[0]).toMatchObject({ attempts: 3, last_error: 'EENVELOPE: 550 no such user' });
     expect(rows[1]!.failed_at).toBeNull();
     expect(await outboxDepth(t.db)).toBe(1);
-    expect(log.lines().some((l) => l.msg === 'mail given up: the server keeps rejecting it' && l.level === 50)).toBe(true);
+    expect(
+      log
+        .lines()
+        .some((l) => l.msg === 'mail given up: the server keeps rejecting it' && l.level === 50),
+    ).toBe(true);
   });
 });

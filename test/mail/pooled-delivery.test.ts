@@ -4,7 +4,12 @@ import { createMailer, MailDeliveryError, type Mailer } from '../../src/mail/mai
 import { enqueueMail, outboxDepth } from '../../src/mail/outbox.ts';
 import { startOutboxWorker, type OutboxWorker } from '../../src/mail/worker.ts';
 import { captureLog, openTestDb, waitFor, type OutboxTestDb } from './helpers/env.ts';
-import { smtpReply, startSmtpServer, type TestSmtpOptions, type TestSmtpServer } from './helpers/smtp.ts';
+import {
+  smtpReply,
+  startSmtpServer,
+  type TestSmtpOptions,
+  type TestSmtpServer,
+} from './helpers/smtp.ts';
 
 const subjects = (n: number) => Array.from({ length: n }, (_, i) => `message #${i}`);
 const sorted = (xs: string[]) => [...xs].sort();
@@ -24,21 +29,45 @@ describe.each(databaseKinds())('outbox delivery over pooled SMTP connections (%s
 
   const serve = async (opts: TestSmtpOptions = {}) => (smtp = await startSmtpServer(opts));
   const mailer = (maxConnections: number) => {
-    const m = createMailer({ smtpUrl: `smtp://127.0.0.1:${smtp!.port}`, mailFrom: 'no-reply@example.test', maxConnections, dataDir: ':unused:' }, captureLog().log);
+    const m = createMailer(
+      {
+        smtpUrl: `smtp://127.0.0.1:${smtp!.port}`,
+        mailFrom: 'no-reply@example.test',
+        maxConnections,
+        dataDir: ':unused:',
+      },
+      captureLog().log,
+    );
     mailers.push(m);
     return m;
   };
-  const worker = (m: Mailer, { log = captureLog(), ...opts }: { batch?: number; retryBaseMs?: number; log?: ReturnType<typeof captureLog> } = {}) => {
+  const worker = (
+    m: Mailer,
+    {
+      log = captureLog(),
+      ...opts
+    }: { batch?: number; retryBaseMs?: number; log?: ReturnType<typeof captureLog> } = {},
+  ) => {
     const w = startOutboxWorker({ db: t.db, mailer: m, log: log.log, pollMs: 10, ...opts });
     workers.push(w);
     return w;
   };
   const queue = async (names: string[]) => {
     await t.db.transaction().execute(async (trx) => {
-      for (const [i, subject] of names.entries()) await enqueueMail(trx, { to: `user${i}@example.test`, subject, text: `body of ${subject}` });
+      for (const [i, subject] of names.entries())
+        await enqueueMail(trx, {
+          to: `user${i}@example.test`,
+          subject,
+          text: `body of ${subject}`,
+        });
     });
   };
-  const rows = () => t.db.selectFrom('mail_outbox').select(['subject', 'sent_at', 'locked_until', 'attempts', 'last_error']).orderBy('id').execute();
+  const rows = () =>
+    t.db
+      .selectFrom('mail_outbox')
+      .select(['subject', 'sent_at', 'locked_until', 'attempts', 'last_error'])
+      .orderBy('id')
+      .execute();
 
   beforeEach(async () => {
     t = await openTestDb(kind);
@@ -65,7 +94,11 @@ describe.each(databaseKinds())('outbox delivery over pooled SMTP connections (%s
     expect(server.connections).toBeLessThanOrEqual(3);
     expect(server.maxInData).toBeGreaterThan(1);
     expect(server.maxInData).toBeLessThanOrEqual(3);
-    expect((await rows()).every((r) => r.sent_at !== null && r.attempts === 0 && r.locked_until === null)).toBe(true);
+    expect(
+      (await rows()).every(
+        (r) => r.sent_at !== null && r.attempts === 0 && r.locked_until === null,
+      ),
+    ).toBe(true);
   }, 90_000);
 
   it('on stop finishes the sends in flight and gives back the rest of the batch, which a new worker then sends once', async () => {
@@ -84,7 +117,12 @@ describe.each(databaseKinds())('outbox delivery over pooled SMTP connections (%s
 
     expect(server.received).toHaveLength(4);
     const afterStop = await rows();
-    expect(afterStop.filter((r) => r.sent_at !== null).map((r) => r.subject).sort()).toEqual(sorted(server.received.map((m) => m.subject)));
+    expect(
+      afterStop
+        .filter((r) => r.sent_at !== null)
+        .map((r) => r.subject)
+        .sort(),
+    ).toEqual(sorted(server.received.map((m) => m.subject)));
     expect(afterStop.every((r) => r.locked_until === null && r.attempts === 0)).toBe(true);
     expect(await outboxDepth(t.db)).toBe(8);
 
@@ -112,7 +150,11 @@ describe.each(databaseKinds())('outbox delivery over pooled SMTP connections (%s
     await queue(names);
     const log = captureLog();
     const w = worker(mailer(3), { retryBaseMs: 50, log });
-    await waitFor(() => server.received.length >= 10, 30_000, 'every message, the retried one included');
+    await waitFor(
+      () => server.received.length >= 10,
+      30_000,
+      'every message, the retried one included',
+    );
     await w.drain();
 
     expect(server.received.map((m) => m.subject).at(-1)).toBe('flaky');
@@ -121,7 +163,9 @@ describe.each(databaseKinds())('outbox delivery over pooled SMTP connections (%s
     expect(flaky).toMatchObject({ subject: 'flaky', attempts: 1, locked_until: null });
     expect(flaky!.sent_at).toBeInstanceOf(Date);
     expect(flaky!.last_error).toMatch(/451 Mailbox busy/);
-    expect(others.every((r) => r.sent_at !== null && r.attempts === 0 && r.last_error === null)).toBe(true);
+    expect(
+      others.every((r) => r.sent_at !== null && r.attempts === 0 && r.last_error === null),
+    ).toBe(true);
     const failures = log.lines().filter((l) => l.msg === 'mail delivery failed; will retry');
     expect(failures).toHaveLength(1);
   }, 60_000);
@@ -143,12 +187,22 @@ describe('pooled SMTP mailer', () => {
         if (code) throw smtpReply(Number(code), `refused with ${code}`);
       },
     }));
-    mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${server.port}`, mailFrom: 'no-reply@example.test', maxConnections: 1, dataDir: ':unused:' }, captureLog().log);
-    expect(mailer.concurrency).toBe(1);
-    const outcome = (subject: string) => mailer!.send({ to: 'a@example.test', subject, text: 'x' }).then(
-      () => 'sent',
-      (err: unknown) => (err instanceof MailDeliveryError ? (err.permanent ? 'permanent' : 'transient') : 'other'),
+    mailer = createMailer(
+      {
+        smtpUrl: `smtp://127.0.0.1:${server.port}`,
+        mailFrom: 'no-reply@example.test',
+        maxConnections: 1,
+        dataDir: ':unused:',
+      },
+      captureLog().log,
     );
+    expect(mailer.concurrency).toBe(1);
+    const outcome = (subject: string) =>
+      mailer!.send({ to: 'a@example.test', subject, text: 'x' }).then(
+        () => 'sent',
+        (err: unknown) =>
+          err instanceof MailDeliveryError ? (err.permanent ? 'permanent' : 'transient') : 'other',
+      );
 
     expect(await outcome('reply 550')).toBe('permanent');
     expect(await outcome('reply 554')).toBe('permanent');
@@ -165,7 +219,17 @@ describe('pooled SMTP mailer', () => {
 
   it('refuses a pool size that is not a positive integer', () => {
     for (const maxConnections of [0, 1.5, Number.NaN]) {
-      expect(() => createMailer({ smtpUrl: 'smtp://127.0.0.1:25', mailFrom: 'a@example.test', maxConnections, dataDir: ':unused:' }, captureLog().log)).toThrow(TypeError);
+      expect(() =>
+        createMailer(
+          {
+            smtpUrl: 'smtp://127.0.0.1:25',
+            mailFrom: 'a@example.test',
+            maxConnections,
+            dataDir: ':unused:',
+          },
+          captureLog().log,
+        ),
+      ).toThrow(TypeError);
     }
   });
 });

@@ -14,12 +14,25 @@ describe.each(databaseKinds())('mail outbox through an SMTP outage (%s)', (kind)
   const mailers: Mailer[] = [];
   const workers: OutboxWorker[] = [];
   const mailer = () => {
-    const m = createMailer({ smtpUrl: `smtp://127.0.0.1:${port}`, mailFrom: 'no-reply@example.test', dataDir: ':unused:' }, captureLog().log);
+    const m = createMailer(
+      {
+        smtpUrl: `smtp://127.0.0.1:${port}`,
+        mailFrom: 'no-reply@example.test',
+        dataDir: ':unused:',
+      },
+      captureLog().log,
+    );
     mailers.push(m);
     return m;
   };
   const worker = (opts: { retryBaseMs?: number } = {}) => {
-    const w = startOutboxWorker({ db: t.db, mailer: mailer(), log: captureLog().log, pollMs: 20, ...opts });
+    const w = startOutboxWorker({
+      db: t.db,
+      mailer: mailer(),
+      log: captureLog().log,
+      pollMs: 20,
+      ...opts,
+    });
     workers.push(w);
     return w;
   };
@@ -37,17 +50,29 @@ describe.each(databaseKinds())('mail outbox through an SMTP outage (%s)', (kind)
   });
 
   it('keeps a message through an outage with growing attempts and backoff, then delivers it exactly once', async () => {
-    await t.db.transaction().execute((trx) => enqueueMail(trx, { to: 'ops@example.test', subject: 'outage survivor', text: 'still here' }));
+    await t.db.transaction().execute((trx) =>
+      enqueueMail(trx, {
+        to: 'ops@example.test',
+        subject: 'outage survivor',
+        text: 'still here',
+      }),
+    );
     const log = captureLog();
-    workers.push(startOutboxWorker({ db: t.db, mailer: mailer(), log: log.log, pollMs: 20, retryBaseMs: 200 }));
+    workers.push(
+      startOutboxWorker({ db: t.db, mailer: mailer(), log: log.log, pollMs: 20, retryBaseMs: 200 }),
+    );
 
     // Record each failed attempt as the worker writes it down.
     const nextAttempt = new Map<number, number>();
-    await waitFor(async () => {
-      const row = await onlyRow(t.db);
-      if (row.attempts > 0) nextAttempt.set(row.attempts, row.next_attempt_at.getTime());
-      return row.attempts >= 4;
-    }, 30_000, 'four failed attempts');
+    await waitFor(
+      async () => {
+        const row = await onlyRow(t.db);
+        if (row.attempts > 0) nextAttempt.set(row.attempts, row.next_attempt_at.getTime());
+        return row.attempts >= 4;
+      },
+      30_000,
+      'four failed attempts',
+    );
     const row = await onlyRow(t.db);
     expect(row.sent_at).toBeNull();
     expect(row.failed_at).toBeNull();
@@ -56,7 +81,10 @@ describe.each(databaseKinds())('mail outbox through an SMTP outage (%s)', (kind)
     const seen = [...nextAttempt.entries()].sort(([a], [b]) => a - b).map(([, at]) => at);
     expect(seen).toEqual([...seen].sort((a, b) => a - b)); // each retry is scheduled later than the last
     // The delay chosen after each failure doubles (±25 % jitter keeps the ranges apart).
-    const delays = log.lines().filter((l) => l.msg === 'mail delivery failed; will retry').map((l) => l.retryInMs as number);
+    const delays = log
+      .lines()
+      .filter((l) => l.msg === 'mail delivery failed; will retry')
+      .map((l) => l.retryInMs as number);
     expect(delays.length).toBeGreaterThanOrEqual(4);
     expect(delays.slice(0, 4).every((d, i) => d >= 150 * 2 ** i && d <= 250 * 2 ** i)).toBe(true);
 
@@ -68,9 +96,17 @@ describe.each(databaseKinds())('mail outbox through an SMTP outage (%s)', (kind)
   }, 90_000);
 
   it('delivers exactly once when the server restarts between attempts (old worker stopped, new one started)', async () => {
-    await enqueueMail(t.db, { to: 'ops@example.test', subject: 'across a restart', text: 'persisted in the outbox' });
+    await enqueueMail(t.db, {
+      to: 'ops@example.test',
+      subject: 'across a restart',
+      text: 'persisted in the outbox',
+    });
     const first = worker({ retryBaseMs: 100 });
-    await waitFor(async () => (await onlyRow(t.db)).attempts >= 2, 20_000, 'failed attempts before the restart');
+    await waitFor(
+      async () => (await onlyRow(t.db)).attempts >= 2,
+      20_000,
+      'failed attempts before the restart',
+    );
     await first.stop();
     const attemptsBefore = (await onlyRow(t.db)).attempts;
     expect((await onlyRow(t.db)).locked_until).toBeNull(); // a stopped worker holds no lease
@@ -87,9 +123,16 @@ describe.each(databaseKinds())('mail outbox through an SMTP outage (%s)', (kind)
 
   it('leaves a message leased by a crashed instance alone until the lease runs out, then delivers it once', async () => {
     smtp = await startSmtpServer({ port });
-    await enqueueMail(t.db, { to: 'ops@example.test', subject: 'orphaned lease', text: 'claimed by a dead instance' });
+    await enqueueMail(t.db, {
+      to: 'ops@example.test',
+      subject: 'orphaned lease',
+      text: 'claimed by a dead instance',
+    });
     // What a claim by an instance that died before sending leaves behind.
-    await t.db.updateTable('mail_outbox').set({ locked_until: sql<Date>`now() + interval '700 milliseconds'` }).execute();
+    await t.db
+      .updateTable('mail_outbox')
+      .set({ locked_until: sql<Date>`now() + interval '700 milliseconds'` })
+      .execute();
     const w = worker();
     await w.drain();
     await new Promise((r) => setTimeout(r, 200));

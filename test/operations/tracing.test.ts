@@ -1,9 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trace, type Attributes, type Span, type SpanOptions, type SpanStatus, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import {
+  trace,
+  type Attributes,
+  type Span,
+  type SpanOptions,
+  type SpanStatus,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { registerAgent, requestElevation, userToken } from '../helpers/agents.ts';
 
-interface Recorded { name: string; attributes: Attributes; status?: SpanStatus; ended: boolean }
+interface Recorded {
+  name: string;
+  attributes: Attributes;
+  status?: SpanStatus;
+  ended: boolean;
+}
 
 /** A TracerProvider that records spans, registered globally as an OpenTelemetry SDK would be. */
 function recordingProvider(): { provider: TracerProvider; spans: Recorded[] } {
@@ -15,7 +28,9 @@ function recordingProvider(): { provider: TracerProvider; spans: Recorded[] } {
       spanContext: () => ({ traceId: '0'.repeat(32), spanId: '1'.repeat(16), traceFlags: 1 }),
       setAttribute: (k: string, v: unknown) => ((rec.attributes[k] = v as never), span),
       setAttributes: (a: Attributes) => (Object.assign(rec.attributes, a), span),
-      addEvent: () => span, addLink: () => span, addLinks: () => span,
+      addEvent: () => span,
+      addLink: () => span,
+      addLinks: () => span,
       setStatus: (s: SpanStatus) => ((rec.status = s), span),
       updateName: (n: string) => ((rec.name = n), span),
       end: () => void (rec.ended = true),
@@ -41,7 +56,11 @@ describe('OpenTelemetry spans of the server', () => {
   beforeAll(async () => {
     trace.setGlobalTracerProvider(rec.provider);
     t = await startTestServer('pglite', { CIBA_POLL_INTERVAL: '1' });
-    await t.server.users.create({ email: 'dev@example.com', password: 'dev password', roles: ['developer'] });
+    await t.server.users.create({
+      email: 'dev@example.com',
+      password: 'dev password',
+      roles: ['developer'],
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -61,6 +80,9 @@ describe('OpenTelemetry spans of the server', () => {
     expect(token?.attributes['http.response.status_code']).toBe(200);
     expect(http.every((s) => s.ended)).toBe(true);
     const elevation = rec.spans.find((s) => s.name === 'elevation.request');
-    expect(elevation?.attributes).toMatchObject({ 'mcp.elevation.scopes': 'mcp:deploy:staging', 'mcp.elevation.channel': 'ciba' });
+    expect(elevation?.attributes).toMatchObject({
+      'mcp.elevation.scopes': 'mcp:deploy:staging',
+      'mcp.elevation.channel': 'ciba',
+    });
   });
 });

@@ -26,19 +26,29 @@ describe('the policy engine boundary', () => {
     expect(files.length).toBeGreaterThan(5);
   });
 
-  it.each(files.map((file) => [relative(POLICY_DIR, file), file]))('%s imports only zod and files inside src/policy', (_name, file) => {
-    for (const spec of specifiers(readFileSync(file, 'utf8'))) {
-      if (spec.startsWith('./') || spec.startsWith('../')) {
-        const target = resolve(dirname(file), spec);
-        expect(relative(POLICY_DIR, target).startsWith('..'), `${spec} leaves src/policy`).toBe(false);
-      } else {
-        expect(ALLOWED_PACKAGES.has(spec), `${spec} is not allowed in src/policy`).toBe(true);
+  it.each(files.map((file) => [relative(POLICY_DIR, file), file]))(
+    '%s imports only zod and files inside src/policy',
+    (_name, file) => {
+      for (const spec of specifiers(readFileSync(file, 'utf8'))) {
+        if (spec.startsWith('./') || spec.startsWith('../')) {
+          const target = resolve(dirname(file), spec);
+          expect(relative(POLICY_DIR, target).startsWith('..'), `${spec} leaves src/policy`).toBe(
+            false,
+          );
+        } else {
+          expect(ALLOWED_PACKAGES.has(spec), `${spec} is not allowed in src/policy`).toBe(true);
+        }
       }
-    }
-  });
+    },
+  );
 
-  it.each(files.map((file) => [relative(POLICY_DIR, file), file]))('%s reads no ambient clock, randomness or environment', (_name, file) => {
-    const source = readFileSync(file, 'utf8');
-    expect(source).not.toMatch(/\bDate\.now\s*\(|\bnew Date\s*\(\s*\)|\bMath\.random\s*\(|\bprocess\.|\bglobalThis\b|\bfetch\s*\(/);
-  });
+  it.each(files.map((file) => [relative(POLICY_DIR, file), file]))(
+    '%s reads no ambient clock, randomness or environment',
+    (_name, file) => {
+      const source = readFileSync(file, 'utf8');
+      expect(source).not.toMatch(
+        /\bDate\.now\s*\(|\bnew Date\s*\(\s*\)|\bMath\.random\s*\(|\bprocess\.|\bglobalThis\b|\bfetch\s*\(/,
+      );
+    },
+  );
 });

@@ -4,7 +4,9 @@ import { canonicalJson } from '../../src/policy/index.ts';
 
 describe('canonical JSON', () => {
   it('sorts keys recursively and drops whitespace', () => {
-    expect(canonicalJson({ b: [3, { z: 1, a: null }], a: 'x', c: true })).toBe('{"a":"x","b":[3,{"a":null,"z":1}],"c":true}');
+    expect(canonicalJson({ b: [3, { z: 1, a: null }], a: 'x', c: true })).toBe(
+      '{"a":"x","b":[3,{"a":null,"z":1}],"c":true}',
+    );
   });
 
   it('orders keys by UTF-16 code units as RFC 8785 requires', () => {
@@ -53,7 +55,9 @@ describe('canonical JSON', () => {
       fc.property(fc.jsonValue(), (value) => {
         const text = canonicalJson(value);
         const reordered = JSON.parse(JSON.stringify(value), function (this: unknown, _key, v) {
-          return v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v;
+          return v && typeof v === 'object' && !Array.isArray(v)
+            ? Object.fromEntries(Object.entries(v).reverse())
+            : v;
         });
         expect(canonicalJson(reordered)).toBe(text);
         expect(canonicalJson(JSON.parse(text))).toBe(text);

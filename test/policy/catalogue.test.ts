@@ -31,14 +31,22 @@ describe('the shipped scopes.json', () => {
   it('parses and passes every cross-check against the default roles', () => {
     const catalogue = parseCatalogue(readRootJson('scopes.json'), ROLE_NAMES);
     expect(validateCatalogue(catalogue, ROLE_NAMES)).toEqual([]);
-    expect(catalogue.scopes['mcp:admin'].approval).toEqual({ groups: ['security-team'], quorum: 1, ttl: 900 });
+    expect(catalogue.scopes['mcp:admin'].approval).toEqual({
+      groups: ['security-team'],
+      quorum: 1,
+      ttl: 900,
+    });
     expect(catalogue.scopes['mcp:tools:read'].grants[0].action).toBe('invoke');
   });
 
   it('is offered to the example MCP server without mcp:admin and audit:write (resources of the server itself)', () => {
     const catalogue = parseCatalogue(readRootJson('scopes.json'), ROLE_NAMES);
     const accepted = catalogue.resources['http://localhost:4000/mcp'].scopes;
-    expect(new Set(accepted)).toEqual(new Set(Object.keys(catalogue.scopes).filter((s) => s !== 'mcp:admin' && s !== 'audit:write')));
+    expect(new Set(accepted)).toEqual(
+      new Set(
+        Object.keys(catalogue.scopes).filter((s) => s !== 'mcp:admin' && s !== 'audit:write'),
+      ),
+    );
   });
 
   it('points editors at the committed JSON Schema', () => {
@@ -54,7 +62,9 @@ describe('catalogue cross-checks', () => {
   it('name the path of an unknown minRole', () => {
     const input = shipped();
     input.scopes['mcp:deploy:production'].minRole = 'foo';
-    expect(problems(input)).toEqual(['scopes["mcp:deploy:production"].minRole: unknown role "foo"']);
+    expect(problems(input)).toEqual([
+      'scopes["mcp:deploy:production"].minRole: unknown role "foo"',
+    ]);
   });
 
   it('name base scopes and resource scopes that are not defined', () => {
@@ -80,7 +90,9 @@ describe('catalogue cross-checks', () => {
   it('refuse an elevated scope as a base scope', () => {
     const input = shipped();
     input.baseScopes.push('mcp:admin');
-    expect(problems(input)).toEqual(['baseScopes[2]: scope "mcp:admin" is elevated (has minRole) and cannot be a base scope']);
+    expect(problems(input)).toEqual([
+      'baseScopes[2]: scope "mcp:admin" is elevated (has minRole) and cannot be a base scope',
+    ]);
   });
 
   it('skip the role check when no role names are given', () => {
@@ -94,7 +106,9 @@ describe('catalogue schema errors', () => {
   it('name the path of a bad nested value', () => {
     const input = shipped();
     input.scopes['mcp:admin'].approval.quorum = 0;
-    expect(problems(input)).toEqual(['scopes["mcp:admin"].approval.quorum: Too small: expected number to be >=1']);
+    expect(problems(input)).toEqual([
+      'scopes["mcp:admin"].approval.quorum: Too small: expected number to be >=1',
+    ]);
   });
 
   it('refuse unknown keys at any depth, one line per key', () => {
@@ -113,20 +127,32 @@ describe('catalogue schema errors', () => {
 
   it('explain bad time windows, time zones, role names and resource URLs', () => {
     const input = shipped();
-    input.scopes['mcp:admin'].grants[0].conditions = { timeWindow: { start: '9:00', end: '17:00', timezone: 'Europe/Berlni' } };
+    input.scopes['mcp:admin'].grants[0].conditions = {
+      timeWindow: { start: '9:00', end: '17:00', timezone: 'Europe/Berlni' },
+    };
     input.scopes['mcp:admin'].minRole = 'Admin';
     input.resources['not a url'] = { name: 'x', scopes: [] };
     const lines = problems(input);
-    expect(lines).toContain('scopes["mcp:admin"].grants[0].conditions.timeWindow.start: must be a time "HH:MM" (00:00-23:59)');
-    expect(lines).toContain('scopes["mcp:admin"].grants[0].conditions.timeWindow.timezone: must be an IANA time zone known to Intl, e.g. "Europe/Berlin"');
-    expect(lines.some((l) => l.startsWith('scopes["mcp:admin"].minRole: must be 1-64 characters'))).toBe(true);
+    expect(lines).toContain(
+      'scopes["mcp:admin"].grants[0].conditions.timeWindow.start: must be a time "HH:MM" (00:00-23:59)',
+    );
+    expect(lines).toContain(
+      'scopes["mcp:admin"].grants[0].conditions.timeWindow.timezone: must be an IANA time zone known to Intl, e.g. "Europe/Berlin"',
+    );
+    expect(
+      lines.some((l) => l.startsWith('scopes["mcp:admin"].minRole: must be 1-64 characters')),
+    ).toBe(true);
     expect(lines).toContain('resources["not a url"]: invalid key (Invalid URL)');
   });
 
   it('refuse a time window whose start equals its end', () => {
     const input = shipped();
-    input.scopes['mcp:admin'].grants[0].conditions = { timeWindow: { start: '09:00', end: '09:00', timezone: 'UTC' } };
-    expect(problems(input)).toEqual(['scopes["mcp:admin"].grants[0].conditions.timeWindow.end: start and end must differ']);
+    input.scopes['mcp:admin'].grants[0].conditions = {
+      timeWindow: { start: '09:00', end: '09:00', timezone: 'UTC' },
+    };
+    expect(problems(input)).toEqual([
+      'scopes["mcp:admin"].grants[0].conditions.timeWindow.end: start and end must differ',
+    ]);
   });
 
   it('report the root when the document is not an object', () => {
@@ -147,6 +173,8 @@ describe('path formatting', () => {
   it('formats a raw zod error the same way', () => {
     const result = CatalogueSchema.safeParse({ baseScopes: 'x', resources: {}, scopes: {} });
     expect(result.success).toBe(false);
-    expect(formatZodIssues(result.error!)).toEqual(['baseScopes: Invalid input: expected array, received string']);
+    expect(formatZodIssues(result.error!)).toEqual([
+      'baseScopes: Invalid input: expected array, received string',
+    ]);
   });
 });

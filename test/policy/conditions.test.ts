@@ -4,9 +4,12 @@ import { ConditionsSchema, conditionsHold, localMinuteOfDay } from '../../src/po
 import type { Conditions } from '../../src/policy/index.ts';
 
 const NOW = new Date('2025-01-15T12:00:00Z');
-const holds = (conditions: Conditions, args?: Record<string, unknown>, now = NOW) => conditionsHold(conditions, args, now).ok;
+const holds = (conditions: Conditions, args?: Record<string, unknown>, now = NOW) =>
+  conditionsHold(conditions, args, now).ok;
 const at = (iso: string) => new Date(iso);
-const window = (start: string, end: string, timezone: string): Conditions => ({ timeWindow: { start, end, timezone } });
+const window = (start: string, end: string, timezone: string): Conditions => ({
+  timeWindow: { start, end, timezone },
+});
 
 describe('argument conditions', () => {
   it('treat environment as sugar for params.environment', () => {
@@ -20,9 +23,14 @@ describe('argument conditions', () => {
 
   it('fail closed when a named argument is absent, and say which', () => {
     const result = conditionsHold({ environment: ['staging'] }, { env: 'staging' }, NOW);
-    expect(result).toEqual({ ok: false, reason: 'argument "environment" is required by the policy but absent' });
+    expect(result).toEqual({
+      ok: false,
+      reason: 'argument "environment" is required by the policy but absent',
+    });
     expect(holds({ environment: ['staging'] }, undefined)).toBe(false);
-    expect(holds({ params: { region: ['eu'] } }, ['eu'] as unknown as Record<string, unknown>)).toBe(false);
+    expect(
+      holds({ params: { region: ['eu'] } }, ['eu'] as unknown as Record<string, unknown>),
+    ).toBe(false);
   });
 
   it('compare values strictly, without coercion', () => {
@@ -106,20 +114,29 @@ describe('time windows', () => {
 
   it('report midnight as minute 0, not 24:00', () => {
     expect(localMinuteOfDay(at('2025-01-15T23:00:00Z'), 'Europe/Berlin')).toBe(0);
-    expect(holds(window('00:00', '00:01', 'Europe/Berlin'), {}, at('2025-01-15T23:00:30Z'))).toBe(true);
+    expect(holds(window('00:00', '00:01', 'Europe/Berlin'), {}, at('2025-01-15T23:00:30Z'))).toBe(
+      true,
+    );
   });
 
   it('agree with modular arithmetic for any window and minute (Asia/Kolkata, fixed UTC+05:30)', () => {
-    const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+    const hhmm = (m: number) =>
+      `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
     const minute = fc.integer({ min: 0, max: 1439 });
     fc.assert(
-      fc.property(minute, minute, minute, fc.integer({ min: 0, max: 59 }), (start, end, local, second) => {
-        fc.pre(start !== end);
-        const utcMinute = (local - 330 + 1440) % 1440;
-        const now = new Date(Date.UTC(2025, 5, 1, 0, utcMinute, second));
-        const expected = (local - start + 1440) % 1440 < (end - start + 1440) % 1440;
-        expect(holds(window(hhmm(start), hhmm(end), 'Asia/Kolkata'), {}, now)).toBe(expected);
-      }),
+      fc.property(
+        minute,
+        minute,
+        minute,
+        fc.integer({ min: 0, max: 59 }),
+        (start, end, local, second) => {
+          fc.pre(start !== end);
+          const utcMinute = (local - 330 + 1440) % 1440;
+          const now = new Date(Date.UTC(2025, 5, 1, 0, utcMinute, second));
+          const expected = (local - start + 1440) % 1440 < (end - start + 1440) % 1440;
+          expect(holds(window(hhmm(start), hhmm(end), 'Asia/Kolkata'), {}, now)).toBe(expected);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -130,8 +147,15 @@ describe('time windows', () => {
   });
 
   it('explain a miss with the local time', () => {
-    const result = conditionsHold(window('09:00', '17:00', 'Europe/Berlin'), {}, at('2025-01-15T17:05:00Z'));
-    expect(result).toEqual({ ok: false, reason: 'outside the time window 09:00-17:00 Europe/Berlin (now 18:05)' });
+    const result = conditionsHold(
+      window('09:00', '17:00', 'Europe/Berlin'),
+      {},
+      at('2025-01-15T17:05:00Z'),
+    );
+    expect(result).toEqual({
+      ok: false,
+      reason: 'outside the time window 09:00-17:00 Europe/Berlin (now 18:05)',
+    });
   });
 });
 

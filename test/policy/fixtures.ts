@@ -7,4 +7,7 @@ export const readRootJson = (file: string): unknown =>
 
 /** The default roles and the shipped scopes.json, as the server loads them. */
 export const defaultRoles = buildRoleGraph(DEFAULT_ROLES);
-export const defaultCatalogue = parseCatalogue(readRootJson('scopes.json'), defaultRoles.roles.keys());
+export const defaultCatalogue = parseCatalogue(
+  readRootJson('scopes.json'),
+  defaultRoles.roles.keys(),
+);

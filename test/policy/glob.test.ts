@@ -49,11 +49,16 @@ describe('glob matching', () => {
     const piece = fc.oneof(
       fc.record({ kind: fc.constant('star' as const), fill: text }),
       fc.record({ kind: fc.constant('one' as const), fill: char }),
-      fc.record({ kind: fc.constant('lit' as const), fill: char.filter((c) => c !== '*' && c !== '?') }),
+      fc.record({
+        kind: fc.constant('lit' as const),
+        fill: char.filter((c) => c !== '*' && c !== '?'),
+      }),
     );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 10 }), (pieces) => {
-        const pattern = pieces.map((p) => (p.kind === 'star' ? '*' : p.kind === 'one' ? '?' : p.fill)).join('');
+        const pattern = pieces
+          .map((p) => (p.kind === 'star' ? '*' : p.kind === 'one' ? '?' : p.fill))
+          .join('');
         const name = pieces.map((p) => p.fill).join('');
         expect(globMatch(pattern, name)).toBe(true);
       }),

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ResourceIndex, normalizeResourceUri, parseCatalogue, sameResource } from '../../src/policy/index.ts';
+import {
+  ResourceIndex,
+  normalizeResourceUri,
+  parseCatalogue,
+  sameResource,
+} from '../../src/policy/index.ts';
 
 describe('resource identifiers are compared after RFC 3986 §6.2.2 normalisation', () => {
   const same: Array<[string, string]> = [
@@ -56,15 +61,22 @@ describe('resource identifiers are compared after RFC 3986 §6.2.2 normalisation
   });
 
   it('an index answers the configured spelling for any equivalent spelling', () => {
-    const index = new ResourceIndex(['http://localhost:4000/mcp', 'https://tools.example.com/MCP/']);
+    const index = new ResourceIndex([
+      'http://localhost:4000/mcp',
+      'https://tools.example.com/MCP/',
+    ]);
     expect(index.resolve('HTTP://LOCALHOST:4000/mcp/')).toBe('http://localhost:4000/mcp');
-    expect(index.resolve('https://TOOLS.example.com:443/%4DCP')).toBe('https://tools.example.com/MCP/');
+    expect(index.resolve('https://TOOLS.example.com:443/%4DCP')).toBe(
+      'https://tools.example.com/MCP/',
+    );
     expect(index.resolve('http://localhost:4000/other')).toBeUndefined();
     expect(index.resolve('not a uri')).toBeUndefined();
   });
 
   it('an index refuses two spellings of one resource', () => {
-    expect(() => new ResourceIndex(['http://localhost:4000/mcp', 'http://LOCALHOST:4000/mcp/'])).toThrow(TypeError);
+    expect(
+      () => new ResourceIndex(['http://localhost:4000/mcp', 'http://LOCALHOST:4000/mcp/']),
+    ).toThrow(TypeError);
   });
 
   it('a catalogue naming one resource twice is refused', () => {

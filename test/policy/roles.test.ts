@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ROLES, PolicyError, RoleSchema, buildRoleGraph, checkRoleChange, checkRoleRemoval } from '../../src/policy/index.ts';
+import {
+  DEFAULT_ROLES,
+  PolicyError,
+  RoleSchema,
+  buildRoleGraph,
+  checkRoleChange,
+  checkRoleRemoval,
+} from '../../src/policy/index.ts';
 import type { Role } from '../../src/policy/index.ts';
 
 const role = (name: string, inherits: string[] = [], permissions: Role['permissions'] = []): Role =>
@@ -20,7 +27,12 @@ describe('default roles', () => {
   const graph = buildRoleGraph(DEFAULT_ROLES);
 
   it('resolve inheritance transitively, each role followed by its ancestors', () => {
-    expect(graph.effective(['admin'])).toEqual(['admin', 'senior_developer', 'developer', 'viewer']);
+    expect(graph.effective(['admin'])).toEqual([
+      'admin',
+      'senior_developer',
+      'developer',
+      'viewer',
+    ]);
     expect(graph.effective(['developer'])).toEqual(['developer', 'viewer']);
     expect(graph.effective(['viewer', 'developer', 'viewer'])).toEqual(['viewer', 'developer']);
   });
@@ -41,7 +53,9 @@ describe('default roles', () => {
 
   it('collect the permissions of every effective role', () => {
     const resources = graph.permissions(['developer']).map((p) => p.resource);
-    expect(resources).toEqual(expect.arrayContaining(['tool:run_tests', 'tool:get_*', 'resource:*']));
+    expect(resources).toEqual(
+      expect.arrayContaining(['tool:run_tests', 'tool:get_*', 'resource:*']),
+    );
     expect(graph.permissions(['admin'])).toContainEqual({ resource: '*', action: '*' });
   });
 
@@ -59,7 +73,9 @@ describe('role graph validation', () => {
   });
 
   it('refuses an inheritance cycle, naming the roles on it', () => {
-    const error = policyError(() => buildRoleGraph([role('x'), role('a', ['c']), role('b', ['a']), role('c', ['b', 'x'])]));
+    const error = policyError(() =>
+      buildRoleGraph([role('x'), role('a', ['c']), role('b', ['a']), role('c', ['b', 'x'])]),
+    );
     expect(error.code).toBe('ERR_ROLE_CYCLE');
     expect(error.data.cycle).toEqual(['a', 'c', 'b', 'a']);
   });
@@ -69,18 +85,26 @@ describe('role graph validation', () => {
   });
 
   it('refuses two roles with the same name', () => {
-    expect(policyError(() => buildRoleGraph([role('a'), role('a')])).code).toBe('ERR_ROLE_DUPLICATE');
+    expect(policyError(() => buildRoleGraph([role('a'), role('a')])).code).toBe(
+      'ERR_ROLE_DUPLICATE',
+    );
   });
 
   it('lets the admin API refuse a change that would close a cycle', () => {
     const error = policyError(() => checkRoleChange(DEFAULT_ROLES, role('viewer', ['admin'])));
     expect(error.code).toBe('ERR_ROLE_CYCLE');
-    expect(checkRoleChange(DEFAULT_ROLES, role('auditor', ['viewer'])).effective(['auditor'])).toEqual(['auditor', 'viewer']);
+    expect(
+      checkRoleChange(DEFAULT_ROLES, role('auditor', ['viewer'])).effective(['auditor']),
+    ).toEqual(['auditor', 'viewer']);
   });
 
   it('lets the admin API refuse deleting a role that others inherit', () => {
-    expect(policyError(() => checkRoleRemoval(DEFAULT_ROLES, 'viewer')).code).toBe('ERR_ROLE_UNKNOWN_PARENT');
-    expect(policyError(() => checkRoleRemoval(DEFAULT_ROLES, 'ghost')).code).toBe('ERR_ROLE_UNKNOWN');
+    expect(policyError(() => checkRoleRemoval(DEFAULT_ROLES, 'viewer')).code).toBe(
+      'ERR_ROLE_UNKNOWN_PARENT',
+    );
+    expect(policyError(() => checkRoleRemoval(DEFAULT_ROLES, 'ghost')).code).toBe(
+      'ERR_ROLE_UNKNOWN',
+    );
     expect(checkRoleRemoval(DEFAULT_ROLES, 'admin').has('admin')).toBe(false);
   });
 });
@@ -120,7 +144,13 @@ describe('role graph on random role sets', () => {
     .uniqueArray(fc.constantFrom(...POOL), { minLength: 1, maxLength: POOL.length })
     .chain((names) =>
       // Few parents per role, so both acyclic and cyclic sets come up often.
-      fc.tuple(...names.map((name) => fc.uniqueArray(fc.constantFrom(...names), { maxLength: 2 }).map((inherits) => role(name, inherits)))),
+      fc.tuple(
+        ...names.map((name) =>
+          fc
+            .uniqueArray(fc.constantFrom(...names), { maxLength: 2 })
+            .map((inherits) => role(name, inherits)),
+        ),
+      ),
     );
 
   it('either refuses a cycle or yields effective sets that terminate and are closed under inheritance', () => {
@@ -143,7 +173,8 @@ describe('role graph on random role sets', () => {
           expect(new Set(effective).size).toBe(effective.length);
           expect(new Set(effective)).toEqual(new Set([r.name, ...reach(r.name)]));
           for (const member of effective) {
-            for (const parent of graph.roles.get(member)!.inherits) expect(effective).toContain(parent);
+            for (const parent of graph.roles.get(member)!.inherits)
+              expect(effective).toContain(parent);
           }
         }
       }),

@@ -34,7 +34,8 @@ export type CallOutcome =
   | { status: 200; result: { isError?: boolean; content: Array<{ text: string }> } }
   | { status: number; challenge: string | null };
 
-const challengeParam = (header: string, name: string) => new RegExp(`${name}="([^"]*)"`).exec(header)?.[1];
+const challengeParam = (header: string, name: string) =>
+  new RegExp(`${name}="([^"]*)"`).exec(header)?.[1];
 
 /**
  * A small OAuth 2.1 + MCP client on `fetch`: RFC 9728 discovery from the MCP server's 401,
@@ -55,7 +56,12 @@ export class HandWrittenClient {
   readonly user: { email: string; password: string };
   readonly redirectUri: string;
 
-  constructor(mcpUrl: string, behaviour: ClientBehaviour, user: { email: string; password: string }, redirectUri: string) {
+  constructor(
+    mcpUrl: string,
+    behaviour: ClientBehaviour,
+    user: { email: string; password: string },
+    redirectUri: string,
+  ) {
     this.mcpUrl = mcpUrl;
     this.behaviour = behaviour;
     this.user = user;
@@ -64,10 +70,17 @@ export class HandWrittenClient {
 
   /** From the MCP server's 401 to the authorization server's metadata. */
   async discover(): Promise<void> {
-    const res = await fetch(this.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(this.mcpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     if (res.status !== 401) throw new Error(`expected 401 from the MCP server, got ${res.status}`);
     const prmUrl = challengeParam(res.headers.get('www-authenticate') ?? '', 'resource_metadata');
-    const prm = (await (await fetch(prmUrl!)).json()) as { resource: string; authorization_servers: string[] };
+    const prm = (await (await fetch(prmUrl!)).json()) as {
+      resource: string;
+      authorization_servers: string[];
+    };
     this.resource = prm.resource;
     const issuer = prm.authorization_servers[0]!;
     const meta = await fetch(`${issuer}/.well-known/oauth-authorization-server`);
@@ -83,7 +96,11 @@ export class HandWrittenClient {
     return fetch(this.metadata.token_endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ ...params, client_id: clientId, ...(clientSecret && { client_secret: clientSecret }) }),
+      body: new URLSearchParams({
+        ...params,
+        client_id: clientId,
+        ...(clientSecret && { client_secret: clientSecret }),
+      }),
     });
   }
 
@@ -93,22 +110,35 @@ export class HandWrittenClient {
     const { verifier, challenge } = pkce();
     const url = new URL(this.metadata.authorization_endpoint);
     url.search = new URLSearchParams({
-      response_type: 'code', client_id: this.behaviour.clientId, redirect_uri: this.redirectUri, scope,
-      resource: this.spelled('authorize'), code_challenge: challenge, code_challenge_method: 'S256',
+      response_type: 'code',
+      client_id: this.behaviour.clientId,
+      redirect_uri: this.redirectUri,
+      scope,
+      resource: this.spelled('authorize'),
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
       state: randomBytes(8).toString('hex'),
       // OpenID Connect Core §11: a refresh token is issued for offline_access only with consent.
       ...(scope.split(' ').includes('offline_access') && { prompt: 'consent' }),
     }).toString();
     const callback = await completeAuthorization({
-      authorizationUrl: url.href, redirectUri: this.redirectUri, browser: this.browser, justification, ...this.user,
+      authorizationUrl: url.href,
+      redirectUri: this.redirectUri,
+      browser: this.browser,
+      justification,
+      ...this.user,
     });
     const code = callback.searchParams.get('code');
     if (!code) throw new Error(`authorization failed: ${callback.search}`);
     const res = await this.token({
-      grant_type: 'authorization_code', code, redirect_uri: this.redirectUri, code_verifier: verifier,
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: this.redirectUri,
+      code_verifier: verifier,
       resource: this.spelled('token'),
     });
-    if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${await res.text()}`);
+    if (res.status !== 200)
+      throw new Error(`token endpoint answered ${res.status}: ${await res.text()}`);
     this.tokens = (await res.json()) as TokenSet;
     return this.tokens;
   }
@@ -116,7 +146,8 @@ export class HandWrittenClient {
   /** A refresh, as this client sends it; resolves with the raw response (tokens kept on 200). */
   async refresh(): Promise<Response> {
     const res = await this.token({
-      grant_type: 'refresh_token', refresh_token: this.tokens!.refresh_token!,
+      grant_type: 'refresh_token',
+      refresh_token: this.tokens!.refresh_token!,
       ...(!this.behaviour.refreshWithoutResource && { resource: this.spelled('refresh') }),
     });
     if (res.status === 200) this.tokens = (await res.clone().json()) as TokenSet;
@@ -125,10 +156,15 @@ export class HandWrittenClient {
 
   private async rpc(method: string, params: unknown, notification = false): Promise<Response> {
     const headers: Record<string, string> = {
-      'content-type': 'application/json', accept: 'application/json, text/event-stream',
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
       authorization: `Bearer ${this.tokens!.access_token}`,
     };
-    if (this.session) Object.assign(headers, { 'mcp-session-id': this.session, 'mcp-protocol-version': '2025-06-18' });
+    if (this.session)
+      Object.assign(headers, {
+        'mcp-session-id': this.session,
+        'mcp-protocol-version': '2025-06-18',
+      });
     const body = { jsonrpc: '2.0', method, params, ...(!notification && { id: this.nextId++ }) };
     return fetch(this.mcpUrl, { method: 'POST', headers, body: JSON.stringify(body) });
   }
@@ -148,7 +184,9 @@ export class HandWrittenClient {
   async initialize(): Promise<void> {
     this.session = undefined;
     const res = await this.rpc('initialize', {
-      protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'hand-written', version: '1.0.0' },
+      protocolVersion: '2025-06-18',
+      capabilities: {},
+      clientInfo: { name: 'hand-written', version: '1.0.0' },
     });
     if (res.status !== 200) throw new Error(`initialize answered ${res.status}`);
     await HandWrittenClient.resultOf(res);
@@ -174,10 +212,21 @@ export class HandWrittenClient {
   }
 
   /** A tool call that steps up once on `403 insufficient_scope` and calls again. */
-  async callWithStepUp(name: string, args: Record<string, unknown>): Promise<{ first: CallOutcome; last: CallOutcome }> {
+  async callWithStepUp(
+    name: string,
+    args: Record<string, unknown>,
+  ): Promise<{ first: CallOutcome; last: CallOutcome }> {
     const first = await this.callTool(name, args);
-    if (first.status !== 403 || !('challenge' in first) || !first.challenge?.includes('insufficient_scope')) return { first, last: first };
-    await this.authorize(this.stepUpScope(challengeParam(first.challenge, 'scope')!), `step-up for ${name}`);
+    if (
+      first.status !== 403 ||
+      !('challenge' in first) ||
+      !first.challenge?.includes('insufficient_scope')
+    )
+      return { first, last: first };
+    await this.authorize(
+      this.stepUpScope(challengeParam(first.challenge, 'scope')!),
+      `step-up for ${name}`,
+    );
     return { first, last: await this.callTool(name, args) };
   }
 }

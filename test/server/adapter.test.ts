@@ -16,11 +16,19 @@ describe.each(databaseKinds())('oidc-provider storage on the database (%s)', (ki
     const codes = new Adapter('AuthorizationCode');
     await codes.upsert('live', { jti: 'live', grantId: 'g1' } as never, 60);
     await codes.upsert('gone', { jti: 'gone', grantId: 'g1' } as never, 1);
-    await t.server.db.db.updateTable('oidc_payload').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', 'gone').execute();
+    await t.server.db.db
+      .updateTable('oidc_payload')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', 'gone')
+      .execute();
     expect(await codes.find('gone')).toBeUndefined();
     expect(await codes.find('live')).toMatchObject({ jti: 'live' });
     expect(await deleteExpiredPayloads(t.server.db.db)).toBeGreaterThanOrEqual(1);
-    const left = await t.server.db.db.selectFrom('oidc_payload').select('id').where('id', 'in', ['live', 'gone']).execute();
+    const left = await t.server.db.db
+      .selectFrom('oidc_payload')
+      .select('id')
+      .where('id', 'in', ['live', 'gone'])
+      .execute();
     expect(left.map((r) => r.id)).toEqual(['live']);
   });
 
@@ -39,7 +47,19 @@ describe.each(databaseKinds())('oidc-provider storage on the database (%s)', (ki
   it('serves a client registered after a miss at once (no negative caching)', async () => {
     const clients = new Adapter('Client');
     expect(await clients.find('late-client')).toBeUndefined();
-    await t.server.db.db.insertInto('oidc_payload').values({ model: 'Client', id: 'late-client', payload: JSON.stringify({ client_id: 'late-client' }), grant_id: null, user_code: null, uid: null, expires_at: null, consumed_at: null }).execute();
+    await t.server.db.db
+      .insertInto('oidc_payload')
+      .values({
+        model: 'Client',
+        id: 'late-client',
+        payload: JSON.stringify({ client_id: 'late-client' }),
+        grant_id: null,
+        user_code: null,
+        uid: null,
+        expires_at: null,
+        consumed_at: null,
+      })
+      .execute();
     expect(await clients.find('late-client')).toMatchObject({ client_id: 'late-client' });
   });
 });

@@ -12,20 +12,99 @@ describe.each(databaseKinds())('bad input gets a clear 4xx, never a 500 (%s)', (
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer(kind);
-    await registerClient(t.server.provider, t.server.db.db, { id: 'bot', secret: 'bot-secret-1234', roles: ['viewer'] });
+    await registerClient(t.server.provider, t.server.db.db, {
+      id: 'bot',
+      secret: 'bot-secret-1234',
+      roles: ['viewer'],
+    });
   });
   afterAll(async () => t?.close());
 
   const cases: Array<[string, () => RequestInit & { path: string }, number, string | RegExp]> = [
-    ['client_credentials without a resource', () => ({ path: '/token', method: 'POST', headers: form, body: 'grant_type=client_credentials' }), 400, 'invalid_target'],
-    ['an oversized token request', () => ({ path: '/token', method: 'POST', headers: form, body: 'grant_type=client_credentials&x=' + 'a'.repeat(100_000) }), 400, 'invalid_request'],
-    ['a JSON body at the token endpoint', () => ({ path: '/token', method: 'POST', headers: { ...form, 'content-type': 'application/json' }, body: '{"grant_type":' }), 400, 'invalid_request'],
-    ['a garbled form body', () => ({ path: '/token', method: 'POST', headers: form, body: '%%%&&&==' }), 400, 'invalid_request'],
-    ['an unknown grant type', () => ({ path: '/token', method: 'POST', headers: form, body: 'grant_type=urn:x:unknown' }), 400, 'unsupported_grant_type'],
-    ['malformed JSON at registration', () => ({ path: '/reg', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"redirect_uris": 5' }), 400, 'invalid_request'],
-    ['invalid client metadata at registration', () => ({ path: '/reg', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['not a url'] }) }), 400, /invalid_(redirect_uri|client_metadata)/],
-    ['an unknown interaction', () => ({ path: '/interaction/does-not-exist', headers: { accept: 'text/html' } }), 400, /session|interaction/i],
-    ['an oversized login form', () => ({ path: '/interaction/x/login', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=' + 'x'.repeat(50_000) }), 413, /Too Large/],
+    [
+      'client_credentials without a resource',
+      () => ({
+        path: '/token',
+        method: 'POST',
+        headers: form,
+        body: 'grant_type=client_credentials',
+      }),
+      400,
+      'invalid_target',
+    ],
+    [
+      'an oversized token request',
+      () => ({
+        path: '/token',
+        method: 'POST',
+        headers: form,
+        body: 'grant_type=client_credentials&x=' + 'a'.repeat(100_000),
+      }),
+      400,
+      'invalid_request',
+    ],
+    [
+      'a JSON body at the token endpoint',
+      () => ({
+        path: '/token',
+        method: 'POST',
+        headers: { ...form, 'content-type': 'application/json' },
+        body: '{"grant_type":',
+      }),
+      400,
+      'invalid_request',
+    ],
+    [
+      'a garbled form body',
+      () => ({ path: '/token', method: 'POST', headers: form, body: '%%%&&&==' }),
+      400,
+      'invalid_request',
+    ],
+    [
+      'an unknown grant type',
+      () => ({ path: '/token', method: 'POST', headers: form, body: 'grant_type=urn:x:unknown' }),
+      400,
+      'unsupported_grant_type',
+    ],
+    [
+      'malformed JSON at registration',
+      () => ({
+        path: '/reg',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"redirect_uris": 5',
+      }),
+      400,
+      'invalid_request',
+    ],
+    [
+      'invalid client metadata at registration',
+      () => ({
+        path: '/reg',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: ['not a url'] }),
+      }),
+      400,
+      /invalid_(redirect_uri|client_metadata)/,
+    ],
+    [
+      'an unknown interaction',
+      () => ({ path: '/interaction/does-not-exist', headers: { accept: 'text/html' } }),
+      400,
+      /session|interaction/i,
+    ],
+    [
+      'an oversized login form',
+      () => ({
+        path: '/interaction/x/login',
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'a=' + 'x'.repeat(50_000),
+      }),
+      413,
+      /Too Large/,
+    ],
   ];
 
   it.each(cases)('%s', async (_name, make, status, marker) => {
@@ -36,7 +115,12 @@ describe.each(databaseKinds())('bad input gets a clear 4xx, never a 500 (%s)', (
   });
 
   it('keeps serving after the bad requests', async () => {
-    const res = await fetch(`${t.url}/token`, { method: 'POST', headers: form, body: 'grant_type=client_credentials&resource=' + encodeURIComponent('http://localhost:4000/mcp') });
+    const res = await fetch(`${t.url}/token`, {
+      method: 'POST',
+      headers: form,
+      body:
+        'grant_type=client_credentials&resource=' + encodeURIComponent('http://localhost:4000/mcp'),
+    });
     expect(res.status).toBe(200);
   });
 });
@@ -76,7 +160,13 @@ describe('configuration errors', () => {
   });
 
   it('prints help for every command', async () => {
-    for (const cmd of [['--help'], ['serve', '--help'], ['users', 'add', '--help'], ['clients', 'add', '--help'], ['keys', 'rotate', '--help']]) {
+    for (const cmd of [
+      ['--help'],
+      ['serve', '--help'],
+      ['users', 'add', '--help'],
+      ['clients', 'add', '--help'],
+      ['keys', 'rotate', '--help'],
+    ]) {
       const res = await runCli(cmd, {});
       expect(res.code).toBe(0);
       expect(res.stdout).toMatch(/Usage: mcp-elevate/);

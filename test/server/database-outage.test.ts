@@ -16,7 +16,15 @@ describe.runIf(process.env.TEST_DATABASE_URL)('PostgreSQL outage while a ticket 
     const url = new URL(db.url!);
     proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     url.host = `127.0.0.1:${proxy.port}`;
-    t = await startTestServer('postgres', { CIBA_POLL_INTERVAL: '1' }, { db: { ...db, url: url.toString() }, dataDir: await import('node:os').then((os) => os.tmpdir()), port: await freePort() });
+    t = await startTestServer(
+      'postgres',
+      { CIBA_POLL_INTERVAL: '1' },
+      {
+        db: { ...db, url: url.toString() },
+        dataDir: await import('node:os').then((os) => os.tmpdir()),
+        port: await freePort(),
+      },
+    );
   });
   afterAll(async () => {
     await t?.stop();
@@ -25,8 +33,17 @@ describe.runIf(process.env.TEST_DATABASE_URL)('PostgreSQL outage while a ticket 
   });
 
   it('answers 503 with Retry-After during the outage and completes the elevation after it', async () => {
-    await t.server.users.create({ email: 'senior@example.com', password: 'senior password', roles: ['senior_developer'] });
-    const lead = await t.server.users.create({ email: 'lead@example.com', password: 'lead password', roles: ['viewer'], groups: ['tech-lead'] });
+    await t.server.users.create({
+      email: 'senior@example.com',
+      password: 'senior password',
+      roles: ['senior_developer'],
+    });
+    const lead = await t.server.users.create({
+      email: 'lead@example.com',
+      password: 'lead password',
+      roles: ['viewer'],
+      groups: ['tech-lead'],
+    });
     const agent = await registerAgent(t);
     const user = await userToken(agent, 'senior@example.com', 'senior password');
     const started = await requestElevation(agent, user.access_token, 'mcp:deploy:production');
@@ -34,8 +51,14 @@ describe.runIf(process.env.TEST_DATABASE_URL)('PostgreSQL outage while a ticket 
     await proxy.cut();
     const poll = await fetch(`${t.url}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic ' + Buffer.from('agent:agent-secret-value').toString('base64') },
-      body: new URLSearchParams({ grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: started.auth_req_id }),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: 'Basic ' + Buffer.from('agent:agent-secret-value').toString('base64'),
+      },
+      body: new URLSearchParams({
+        grant_type: 'urn:openid:params:grant-type:ciba',
+        auth_req_id: started.auth_req_id,
+      }),
     });
     expect(poll.status).toBe(503);
     expect(poll.headers.get('retry-after')).toBe('5');
@@ -49,7 +72,9 @@ describe.runIf(process.env.TEST_DATABASE_URL)('PostgreSQL outage while a ticket 
     const ticket = await t.server.elevation.ticketByRef(started.auth_req_id);
     expect(ticket?.status).toBe('pending');
     await t.server.elevation.decide(ticket!.id, lead.id, 'approve');
-    const tokens = await client.pollBackchannelAuthenticationGrant(agent, started, { resource: RESOURCE });
+    const tokens = await client.pollBackchannelAuthenticationGrant(agent, started, {
+      resource: RESOURCE,
+    });
     expect(tokens.access_token).toBeTruthy();
     expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
   }, 120_000);

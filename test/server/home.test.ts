@@ -25,7 +25,9 @@ describe('the home page', () => {
   });
 
   it('is what discovery names as service_documentation, and says what this server is', async () => {
-    const doc = (await (await fetch(`${t.url}/.well-known/openid-configuration`)).json()) as { service_documentation: string };
+    const doc = (await (await fetch(`${t.url}/.well-known/openid-configuration`)).json()) as {
+      service_documentation: string;
+    };
     expect(doc.service_documentation).toBe(`${t.url}/`);
     const res = await fetch(doc.service_documentation);
     expect(res.status).toBe(200);
@@ -40,9 +42,15 @@ describe('the home page', () => {
   it('links to both metadata documents, the keys, the approval pages and the documentation, and each link works', async () => {
     const html = await (await fetch(`${t.url}/`)).text();
     const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!);
-    expect(links).toEqual(expect.arrayContaining([
-      '/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/jwks', '/approvals', '/docs',
-    ]));
+    expect(links).toEqual(
+      expect.arrayContaining([
+        '/.well-known/oauth-authorization-server',
+        '/.well-known/openid-configuration',
+        '/jwks',
+        '/approvals',
+        '/docs',
+      ]),
+    );
     for (const link of links) {
       const res = await fetch(new URL(link, t.url), { redirect: 'manual' });
       // /approvals sends a signed-out visitor to its sign-in page.
@@ -53,7 +61,7 @@ describe('the home page', () => {
     expect(await docs.text()).toMatch(/^# mcp-elevate/);
   });
 
-  it('lists the catalogue\'s MCP servers with every name escaped', async () => {
+  it("lists the catalogue's MCP servers with every name escaped", async () => {
     const html = await (await fetch(`${t.url}/`)).text();
     expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; tools');
     expect(html).toContain('<code>http://localhost:4000/mcp</code>');

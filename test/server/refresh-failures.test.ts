@@ -14,9 +14,19 @@ describe.each(databaseKinds())('a rejected refresh changes nothing (%s)', (kind)
 
   beforeAll(async () => {
     t = await startTestServer(kind);
-    await t.server.users.create({ email: 'dev@example.com', password: 'correct horse', roles: ['developer'] });
-    await registerClient(t.server.provider, t.server.db.db, { id: 'ide', redirectUris: [REDIRECT], grantTypes: ['authorization_code', 'refresh_token'] });
-    config = await client.discovery(new URL(t.url), 'ide', undefined, client.None(), { execute: [client.allowInsecureRequests] });
+    await t.server.users.create({
+      email: 'dev@example.com',
+      password: 'correct horse',
+      roles: ['developer'],
+    });
+    await registerClient(t.server.provider, t.server.db.db, {
+      id: 'ide',
+      redirectUris: [REDIRECT],
+      grantTypes: ['authorization_code', 'refresh_token'],
+    });
+    config = await client.discovery(new URL(t.url), 'ide', undefined, client.None(), {
+      execute: [client.allowInsecureRequests],
+    });
   });
   afterAll(async () => t?.close());
 
@@ -24,16 +34,35 @@ describe.each(databaseKinds())('a rejected refresh changes nothing (%s)', (kind)
   async function refreshToken(): Promise<string> {
     const verifier = client.randomPKCECodeVerifier();
     const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT, resource: RESOURCE, scope: 'offline_access mcp:tools:read', prompt: 'consent',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT,
+      resource: RESOURCE,
+      scope: 'offline_access mcp:tools:read',
+      prompt: 'consent',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
-    const callback = await completeAuthorization({ authorizationUrl: url.href, redirectUri: REDIRECT, email: 'dev@example.com', password: 'correct horse' });
-    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier }, { resource: RESOURCE });
+    const callback = await completeAuthorization({
+      authorizationUrl: url.href,
+      redirectUri: REDIRECT,
+      email: 'dev@example.com',
+      password: 'correct horse',
+    });
+    const tokens = await client.authorizationCodeGrant(
+      config,
+      callback,
+      { pkceCodeVerifier: verifier },
+      { resource: RESOURCE },
+    );
     return tokens.refresh_token!;
   }
 
   async function refresh(token: string, extra: Array<[string, string]> = []) {
-    const body = new URLSearchParams([['grant_type', 'refresh_token'], ['refresh_token', token], ['client_id', 'ide'], ...extra]);
+    const body = new URLSearchParams([
+      ['grant_type', 'refresh_token'],
+      ['refresh_token', token],
+      ['client_id', 'ide'],
+      ...extra,
+    ]);
     const res = await fetch(`${t.url}/token`, { method: 'POST', body });
     return { status: res.status, body: (await res.json()) as Record<string, string> };
   }
@@ -52,15 +81,32 @@ describe.each(databaseKinds())('a rejected refresh changes nothing (%s)', (kind)
   const failures: Array<[string, Array<[string, string]>, string]> = [
     ['an unknown resource', [['resource', 'http://evil.example/mcp']], 'invalid_target'],
     ['a known resource that is not in the grant', [['resource', 'ADMIN']], 'invalid_target'],
-    ['two different resources', [['resource', RESOURCE], ['resource', 'ADMIN']], 'invalid_target'],
+    [
+      'two different resources',
+      [
+        ['resource', RESOURCE],
+        ['resource', 'ADMIN'],
+      ],
+      'invalid_target',
+    ],
     ['a resource that is not a URL', [['resource', 'not a url']], 'invalid_target'],
-    ['a scope the grant does not hold', [['resource', RESOURCE], ['scope', 'mcp:deploy:production']], 'invalid_scope'],
+    [
+      'a scope the grant does not hold',
+      [
+        ['resource', RESOURCE],
+        ['scope', 'mcp:deploy:production'],
+      ],
+      'invalid_scope',
+    ],
   ];
 
   for (const [what, extra, error] of failures) {
     it(`a refresh with ${what} is refused with ${error} and the refresh token still works`, async () => {
       const token = await refreshToken();
-      const params = extra.map(([k, v]): [string, string] => [k, v === 'ADMIN' ? `${t.url}/admin` : v]);
+      const params = extra.map(([k, v]): [string, string] => [
+        k,
+        v === 'ADMIN' ? `${t.url}/admin` : v,
+      ]);
       const failed = await refresh(token, params);
       expect(failed.status).toBe(400);
       expect(failed.body.error).toBe(error);
@@ -70,7 +116,10 @@ describe.each(databaseKinds())('a rejected refresh changes nothing (%s)', (kind)
 
   it('the same resource given twice counts once', async () => {
     const token = await refreshToken();
-    const ok = await refresh(token, [['resource', RESOURCE], ['resource', RESOURCE]]);
+    const ok = await refresh(token, [
+      ['resource', RESOURCE],
+      ['resource', RESOURCE],
+    ]);
     expect(ok.status).toBe(200);
     expect(ok.body.refresh_token).toBeTruthy();
   });

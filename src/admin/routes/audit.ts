@@ -8,7 +8,8 @@ import type { AuditQueryService } from '../services/audit.ts';
 
 /** NDJSON: one event a line, one string per chunk of events (backpressure pulls the next chunk). */
 async function* ndjson(chunks: AsyncIterable<AuditRow[]>): AsyncGenerator<string> {
-  for await (const rows of chunks) yield rows.map((e) => `${JSON.stringify(present.auditEvent(e))}\n`).join('');
+  for await (const rows of chunks)
+    yield rows.map((e) => `${JSON.stringify(present.auditEvent(e))}\n`).join('');
 }
 
 /** `/audit`: the hash-chained audit log: query, export and chain verification. */
@@ -16,23 +17,42 @@ export function auditRoutes(audit: AuditLog, query: AuditQueryService): AnyRoute
   const tag = 'audit';
   return [
     adminRoute({
-      method: 'get', path: '/audit', operationId: 'queryAudit', summary: 'Query audit events, newest first by default', tag,
+      method: 'get',
+      path: '/audit',
+      operationId: 'queryAudit',
+      summary: 'Query audit events, newest first by default',
+      tag,
       query: AuditQuery,
       response: { status: 200, description: 'A page of events', schema: AuditPageView },
       handle: async ({ query: q }) => present.auditPage(await query.page(q)),
     }),
     adminRoute({
-      method: 'get', path: '/audit/export', operationId: 'exportAudit', summary: 'Export audit events as NDJSON, oldest first', tag,
+      method: 'get',
+      path: '/audit/export',
+      operationId: 'exportAudit',
+      summary: 'Export audit events as NDJSON, oldest first',
+      tag,
       query: AuditExportQuery,
       response: {
-        status: 200, contentType: 'application/x-ndjson', schema: AuditEventView,
-        description: 'Every event the filters select as of the call, one AuditEvent JSON object a line, oldest first',
+        status: 200,
+        contentType: 'application/x-ndjson',
+        schema: AuditEventView,
+        description:
+          'Every event the filters select as of the call, one AuditEvent JSON object a line, oldest first',
       },
       handle: async ({ query: q }) => Readable.from(ndjson(await query.export(q))),
     }),
     adminRoute({
-      method: 'get', path: '/audit/verify', operationId: 'verifyAuditChain', summary: 'Verify the audit hash chain', tag,
-      response: { status: 200, description: 'Whether every event still matches its hash; the first broken one otherwise', schema: AuditVerifyView },
+      method: 'get',
+      path: '/audit/verify',
+      operationId: 'verifyAuditChain',
+      summary: 'Verify the audit hash chain',
+      tag,
+      response: {
+        status: 200,
+        description: 'Whether every event still matches its hash; the first broken one otherwise',
+        schema: AuditVerifyView,
+      },
       handle: async () => {
         const result = await audit.verify();
         if (result.ok) return { ok: true, count: result.count };

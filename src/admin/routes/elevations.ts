@@ -8,22 +8,41 @@ export function elevationRoutes(elevations: ElevationAdminService): AnyRoute[] {
   const tag = 'elevations';
   return [
     adminRoute({
-      method: 'get', path: '/elevations', operationId: 'listElevations', summary: 'List elevations newest first, filtered', tag,
+      method: 'get',
+      path: '/elevations',
+      operationId: 'listElevations',
+      summary: 'List elevations newest first, filtered',
+      tag,
       query: ElevationQuery,
       response: { status: 200, description: 'A page of elevations', schema: ElevationPageView },
       handle: async ({ query }) => present.elevationPage(await elevations.list(query)),
     }),
     adminRoute({
-      method: 'get', path: '/elevations/:id', operationId: 'getElevation', summary: 'Get an elevation', tag,
-      params: ElevationParams, errors: [404],
+      method: 'get',
+      path: '/elevations/:id',
+      operationId: 'getElevation',
+      summary: 'Get an elevation',
+      tag,
+      params: ElevationParams,
+      errors: [404],
       response: { status: 200, description: 'The elevation', schema: ElevationView },
       handle: async ({ params }) => present.elevation(await elevations.get(params.id)),
     }),
     adminRoute({
-      method: 'post', path: '/elevations/:id/revoke', operationId: 'revokeElevation', summary: 'Revoke an elevation', tag,
-      params: ElevationParams, errors: [404, 409],
-      response: { status: 200, description: 'The revoked elevation; verifiers learn of it within 10 s', schema: ElevationView },
-      handle: async ({ params, actor }) => present.elevation(await elevations.revoke(actor, params.id)),
+      method: 'post',
+      path: '/elevations/:id/revoke',
+      operationId: 'revokeElevation',
+      summary: 'Revoke an elevation',
+      tag,
+      params: ElevationParams,
+      errors: [404, 409],
+      response: {
+        status: 200,
+        description: 'The revoked elevation; verifiers learn of it within 10 s',
+        schema: ElevationView,
+      },
+      handle: async ({ params, actor }) =>
+        present.elevation(await elevations.revoke(actor, params.id)),
     }),
   ];
 }

@@ -54,7 +54,8 @@ export class AuditQueryService {
     const limit = req.limit ?? PAGE_SIZE.default;
     const dir = req.order === 'asc' ? 'a' : 'd';
     let q = filtered(this.#db.selectFrom('audit_event').selectAll(), req)
-      .orderBy('seq', dir === 'a' ? 'asc' : 'desc').limit(limit + 1);
+      .orderBy('seq', dir === 'a' ? 'asc' : 'desc')
+      .limit(limit + 1);
     if (req.cursor !== undefined) {
       const match = CURSOR.exec(decodeCursor(req.cursor));
       if (!match || match[1] !== dir) throw badCursor();
@@ -71,10 +72,18 @@ export class AuditQueryService {
    */
   async export(filter: AuditFilter): Promise<AsyncIterable<AuditRow[]>> {
     await this.#log.flush();
-    const top = await this.#db.selectFrom('audit_event').select((eb) => eb.fn.max('seq').as('max')).executeTakeFirst();
+    const top = await this.#db
+      .selectFrom('audit_event')
+      .select((eb) => eb.fn.max('seq').as('max'))
+      .executeTakeFirst();
     const ceiling = top?.max == null ? '0' : String(top.max);
-    const chunk = (after: string) => filtered(this.#db.selectFrom('audit_event').selectAll(), filter)
-      .where('seq', '>', after).where('seq', '<=', ceiling).orderBy('seq').limit(EXPORT_CHUNK).execute();
+    const chunk = (after: string) =>
+      filtered(this.#db.selectFrom('audit_event').selectAll(), filter)
+        .where('seq', '>', after)
+        .where('seq', '<=', ceiling)
+        .orderBy('seq')
+        .limit(EXPORT_CHUNK)
+        .execute();
     const first = await chunk('0');
     return (async function* () {
       for (let rows = first; rows.length; rows = await chunk(String(rows.at(-1)!.seq))) {

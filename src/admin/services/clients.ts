@@ -47,8 +47,13 @@ export interface ClientAdminDeps {
  * resource-server hook to intersect requested scopes with.
  */
 export async function allowedScopesOf(db: Kysely<Database>, clientId: string): Promise<string[]> {
-  const rows = await (db.withTables<{ client_scope: ClientScopeTable }>()).selectFrom('client_scope').select('scope')
-    .where('client_id', '=', clientId).orderBy('scope').execute();
+  const rows = await db
+    .withTables<{ client_scope: ClientScopeTable }>()
+    .selectFrom('client_scope')
+    .select('scope')
+    .where('client_id', '=', clientId)
+    .orderBy('scope')
+    .execute();
   return rows.map((r) => r.scope);
 }
 
@@ -67,7 +72,12 @@ export class ClientAdminService {
 
   async list(req: PageRequest): Promise<Page<ClientRecord>> {
     const limit = req.limit ?? PAGE_SIZE.default;
-    let q = this.#db.selectFrom('oidc_payload').select(['id', 'payload']).where('model', '=', 'Client').orderBy('id').limit(limit + 1);
+    let q = this.#db
+      .selectFrom('oidc_payload')
+      .select(['id', 'payload'])
+      .where('model', '=', 'Client')
+      .orderBy('id')
+      .limit(limit + 1);
     if (req.cursor !== undefined) q = q.where('id', '>', decodeCursor(req.cursor));
     return toPage(await this.#records(this.#db, await q.execute()), limit, (c) => c.id);
   }
@@ -80,30 +90,63 @@ export class ClientAdminService {
    * Registers a client; a generated secret is returned here and never again. `secret` is the
    * operator's own choice (command line); the admin API always lets the server generate it.
    */
-  async create(actor: AdminActor, input: ClientCreate, secret?: string): Promise<{ client: ClientRecord; clientSecret?: string }> {
+  async create(
+    actor: AdminActor,
+    input: ClientCreate,
+    secret?: string,
+  ): Promise<{ client: ClientRecord; clientSecret?: string }> {
     const scopes = this.#knownScopes(input.scopes ?? []);
     // Stored as the catalogue spells it, so ingest records the same resource string as tokens carry.
-    const mcpResource = input.mcpResource === undefined ? undefined
-      : Object.keys(this.#deps.catalogue.resources).find((r) => sameResource(r, input.mcpResource!));
+    const mcpResource =
+      input.mcpResource === undefined
+        ? undefined
+        : Object.keys(this.#deps.catalogue.resources).find((r) =>
+            sameResource(r, input.mcpResource!),
+          );
     if (input.mcpResource !== undefined && !mcpResource) {
-      throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown resource: ${input.mcpResource}`, { resource: [input.mcpResource] });
+      throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown resource: ${input.mcpResource}`, {
+        resource: [input.mcpResource],
+      });
     }
     const { clientSecret } = await registerClient(this.#deps.provider, this.#deps.db, {
-      id: input.id, secret, name: input.name, redirectUris: input.redirectUris, grantTypes: input.grantTypes, roles: input.roles,
-      mcpResource, authMethod: input.tokenEndpointAuthMethod, jwksUri: input.jwksUri, jwks: input.jwks,
+      id: input.id,
+      secret,
+      name: input.name,
+      redirectUris: input.redirectUris,
+      grantTypes: input.grantTypes,
+      roles: input.roles,
+      mcpResource,
+      authMethod: input.tokenEndpointAuthMethod,
+      jwksUri: input.jwksUri,
+      jwks: input.jwks,
     });
     try {
       // registerClient commits on its own; the scopes and the audit event follow in one transaction.
       const client = await this.#change(async (trx) => {
-        if (scopes.length) await trx.insertInto('client_scope').values(scopes.map((scope) => ({ client_id: input.id, scope }))).execute();
+        if (scopes.length)
+          await trx
+            .insertInto('client_scope')
+            .values(scopes.map((scope) => ({ client_id: input.id, scope })))
+            .execute();
         const created = (await this.#find(trx, input.id))!;
-        await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'client.created', { client: input.id, name: input.name, grantTypes: created.grantTypes, redirectUris: created.redirectUris, roles: created.roles, scopes })]);
+        await this.#deps.audit.appendIn(trx, [
+          adminEvent(actor, 'client.created', {
+            client: input.id,
+            name: input.name,
+            grantTypes: created.grantTypes,
+            redirectUris: created.redirectUris,
+            roles: created.roles,
+            scopes,
+          }),
+        ]);
         return created;
       });
       return { client, ...(clientSecret ? { clientSecret } : {}) };
     } catch (err) {
       // Never leave behind a client without the scope restriction the admin asked for.
-      await this.#deleteRows(this.#db, input.id).then(() => this.#forget(input.id)).catch(() => {});
+      await this.#deleteRows(this.#db, input.id)
+        .then(() => this.#forget(input.id))
+        .catch(() => {});
       throw err;
     }
   }
@@ -112,12 +155,27 @@ export class ClientAdminService {
     const unique = [...new Set(roles)];
     return this.#change(async (trx) => {
       const before = (await this.#find(trx, id)) ?? fail(id);
-      const known = new Set(unique.length ? (await trx.selectFrom('role').select('name').where('name', 'in', unique).execute()).map((r) => r.name) : []);
+      const known = new Set(
+        unique.length
+          ? (await trx.selectFrom('role').select('name').where('name', 'in', unique).execute()).map(
+              (r) => r.name,
+            )
+          : [],
+      );
       const missing = unique.filter((r) => !known.has(r));
-      if (missing.length) throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown role: ${missing.join(', ')}`, { role: missing });
+      if (missing.length)
+        throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown role: ${missing.join(', ')}`, {
+          role: missing,
+        });
       await trx.deleteFrom('client_role').where('client_id', '=', id).execute();
-      if (unique.length) await trx.insertInto('client_role').values(unique.map((role_name) => ({ client_id: id, role_name }))).execute();
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'client.roles_set', { client: id, before: before.roles, after: unique })]);
+      if (unique.length)
+        await trx
+          .insertInto('client_role')
+          .values(unique.map((role_name) => ({ client_id: id, role_name })))
+          .execute();
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, 'client.roles_set', { client: id, before: before.roles, after: unique }),
+      ]);
       return (await this.#find(trx, id))!;
     }).finally(() => this.#deps.roles?.invalidate());
   }
@@ -127,8 +185,14 @@ export class ClientAdminService {
     return this.#change(async (trx) => {
       const before = (await this.#find(trx, id)) ?? fail(id);
       await trx.deleteFrom('client_scope').where('client_id', '=', id).execute();
-      if (known.length) await trx.insertInto('client_scope').values(known.map((scope) => ({ client_id: id, scope }))).execute();
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'client.scopes_set', { client: id, before: before.scopes, after: known })]);
+      if (known.length)
+        await trx
+          .insertInto('client_scope')
+          .values(known.map((scope) => ({ client_id: id, scope })))
+          .execute();
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, 'client.scopes_set', { client: id, before: before.scopes, after: known }),
+      ]);
       return (await this.#find(trx, id))!;
     });
   }
@@ -141,7 +205,13 @@ export class ClientAdminService {
     await this.#change(async (trx) => {
       const before = (await this.#find(trx, id)) ?? fail(id);
       await this.#deleteRows(trx, id);
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'client.deleted', { client: id, roles: before.roles, scopes: before.scopes })]);
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, 'client.deleted', {
+          client: id,
+          roles: before.roles,
+          scopes: before.scopes,
+        }),
+      ]);
     });
     await this.#forget(id);
   }
@@ -157,7 +227,10 @@ export class ClientAdminService {
   #knownScopes(scopes: string[]): string[] {
     const unique = [...new Set(scopes)];
     const missing = unique.filter((s) => !Object.hasOwn(this.#deps.catalogue.scopes, s));
-    if (missing.length) throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown scope: ${missing.join(', ')}`, { scope: missing });
+    if (missing.length)
+      throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown scope: ${missing.join(', ')}`, {
+        scope: missing,
+      });
     return unique;
   }
 
@@ -168,38 +241,63 @@ export class ClientAdminService {
   }
 
   async #find(q: Db, id: string): Promise<ClientRecord | undefined> {
-    const row = await q.selectFrom('oidc_payload').select(['id', 'payload']).where('model', '=', 'Client').where('id', '=', id).executeTakeFirst();
+    const row = await q
+      .selectFrom('oidc_payload')
+      .select(['id', 'payload'])
+      .where('model', '=', 'Client')
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row ? (await this.#records(q, [row]))[0] : undefined;
   }
 
-  async #records(q: Db, rows: Array<{ id: string; payload: Record<string, unknown> }>): Promise<ClientRecord[]> {
+  async #records(
+    q: Db,
+    rows: Array<{ id: string; payload: Record<string, unknown> }>,
+  ): Promise<ClientRecord[]> {
     if (!rows.length) return [];
     const ids = rows.map((r) => r.id);
-    const roles = await q.selectFrom('client_role').select(['client_id', 'role_name']).where('client_id', 'in', ids).orderBy('role_name').execute();
-    const scopes = await q.selectFrom('client_scope').select(['client_id', 'scope']).where('client_id', 'in', ids).orderBy('scope').execute();
+    const roles = await q
+      .selectFrom('client_role')
+      .select(['client_id', 'role_name'])
+      .where('client_id', 'in', ids)
+      .orderBy('role_name')
+      .execute();
+    const scopes = await q
+      .selectFrom('client_scope')
+      .select(['client_id', 'scope'])
+      .where('client_id', 'in', ids)
+      .orderBy('scope')
+      .execute();
     return rows.map(({ id, payload: p }) => ({
       id,
       ...(typeof p.client_name === 'string' ? { name: p.client_name } : {}),
       grantTypes: strings(p.grant_types),
       redirectUris: strings(p.redirect_uris),
-      tokenEndpointAuthMethod: typeof p.token_endpoint_auth_method === 'string' ? p.token_endpoint_auth_method : 'client_secret_basic',
+      tokenEndpointAuthMethod:
+        typeof p.token_endpoint_auth_method === 'string'
+          ? p.token_endpoint_auth_method
+          : 'client_secret_basic',
       roles: roles.filter((r) => r.client_id === id).map((r) => r.role_name),
       scopes: scopes.filter((s) => s.client_id === id).map((s) => s.scope),
       ...(typeof p.mcp_resource === 'string' ? { mcpResource: p.mcp_resource } : {}),
     }));
   }
 
-  async #change<T>(fn: (trx: Transaction<Database & { client_scope: ClientScopeTable }>) => Promise<T>): Promise<T> {
+  async #change<T>(
+    fn: (trx: Transaction<Database & { client_scope: ClientScopeTable }>) => Promise<T>,
+  ): Promise<T> {
     try {
       return await this.#db.transaction().execute(fn);
     } catch (err) {
-      if (isForeignKeyViolation(err)) throw new AppError('ERR_UNKNOWN_REFERENCE', 400, 'a named role no longer exists');
+      if (isForeignKeyViolation(err))
+        throw new AppError('ERR_UNKNOWN_REFERENCE', 400, 'a named role no longer exists');
       throw err;
     }
   }
 }
 
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
 function fail(id: string): never {
   throw notFound(`client ${id}`);

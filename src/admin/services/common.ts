@@ -5,8 +5,20 @@ import type { AdminActor } from '../auth.ts';
  * The audit event of an admin change: the admin is the actor, the client they used is recorded,
  * `data` describes the change (AuditLog redacts secrets in it).
  */
-export function adminEvent(actor: AdminActor, action: string, data: Record<string, unknown>, subject?: string): AuditInput {
-  return { action, result: 'success', actor: actor.userId, clientId: actor.clientId ?? null, subject: subject ?? null, data };
+export function adminEvent(
+  actor: AdminActor,
+  action: string,
+  data: Record<string, unknown>,
+  subject?: string,
+): AuditInput {
+  return {
+    action,
+    result: 'success',
+    actor: actor.userId,
+    clientId: actor.clientId ?? null,
+    subject: subject ?? null,
+    data,
+  };
 }
 
 /** True for PostgreSQL's foreign key violation (SQLSTATE 23503): a concurrent change won a race. */

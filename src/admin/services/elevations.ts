@@ -25,7 +25,10 @@ export interface ElevationAdminDeps {
  * The state of an elevation, by the rules token minting uses (`ElevationRepository.live`): live
  * while not revoked and either inside its window, or not yet used and inside its claim window.
  */
-export function elevationState(e: Pick<ElevationRow, 'revoked_at' | 'expires_at' | 'claim_by'>, now: Date): ElevationState {
+export function elevationState(
+  e: Pick<ElevationRow, 'revoked_at' | 'expires_at' | 'claim_by'>,
+  now: Date,
+): ElevationState {
   if (e.revoked_at) return 'revoked';
   if (e.expires_at) return new Date(e.expires_at) > now ? 'live' : 'expired';
   return new Date(e.claim_by) > now ? 'live' : 'lapsed';
@@ -46,8 +49,13 @@ export class ElevationAdminService {
   async list(filter: ElevationFilter): Promise<Page<ElevationRecord>> {
     const limit = filter.limit ?? PAGE_SIZE.default;
     const now = this.#now();
-    let q = this.#deps.db.selectFrom('elevation').selectAll().select(cursorTime('elevation').as('cursor_time'))
-      .orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1);
+    let q = this.#deps.db
+      .selectFrom('elevation')
+      .selectAll()
+      .select(cursorTime('elevation').as('cursor_time'))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1);
     const after = olderThan('elevation', filter.cursor);
     if (after) q = q.where(after);
     if (filter.subject !== undefined) q = q.where('subject', '=', filter.subject);
@@ -86,11 +94,15 @@ export class ElevationAdminService {
     if (revoked) return this.#record(revoked, this.#now());
     const existing = await this.get(id);
     throw new AppError('ERR_ALREADY_REVOKED', 409, `elevation ${id} is already revoked`, {
-      revokedAt: existing.revoked_at ? new Date(existing.revoked_at).toISOString() : null, revokedBy: existing.revoked_by,
+      revokedAt: existing.revoked_at ? new Date(existing.revoked_at).toISOString() : null,
+      revokedBy: existing.revoked_by,
     });
   }
 
-  #record({ cursor_time: _c, ...row }: ElevationRow & { cursor_time?: string }, now: Date): ElevationRecord {
+  #record(
+    { cursor_time: _c, ...row }: ElevationRow & { cursor_time?: string },
+    now: Date,
+  ): ElevationRecord {
     return { ...row, state: elevationState(row, now) };
   }
 

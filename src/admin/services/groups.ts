@@ -58,34 +58,68 @@ export class GroupAdminService {
   async create(actor: AdminActor, input: GroupCreate): Promise<GroupRecord> {
     return this.#change(async (trx) => {
       if ((await readGroups(trx, input.name)).length) {
-        throw new AppError('ERR_GROUP_EXISTS', 409, `group ${input.name} already exists`, { group: input.name });
+        throw new AppError('ERR_GROUP_EXISTS', 409, `group ${input.name} already exists`, {
+          group: input.name,
+        });
       }
-      await trx.insertInto('approver_group').values({ name: input.name, description: input.description ?? '' }).execute();
+      await trx
+        .insertInto('approver_group')
+        .values({ name: input.name, description: input.description ?? '' })
+        .execute();
       await setMembers(trx, input.name, input.members ?? []);
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'group.created', { group: input.name, description: input.description ?? '', members: input.members ?? [] })]);
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, 'group.created', {
+          group: input.name,
+          description: input.description ?? '',
+          members: input.members ?? [],
+        }),
+      ]);
       return (await readGroups(trx, input.name))[0]!;
     });
   }
 
-  async update(actor: AdminActor, name: string, patch: { description: string }): Promise<GroupRecord> {
+  async update(
+    actor: AdminActor,
+    name: string,
+    patch: { description: string },
+  ): Promise<GroupRecord> {
     return this.#change(async (trx) => {
       const before = (await readGroups(trx, name))[0] ?? fail(name);
-      await trx.updateTable('approver_group').set({ description: patch.description }).where('name', '=', name).execute();
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'group.updated', { group: name, before: { description: before.description }, after: patch })]);
+      await trx
+        .updateTable('approver_group')
+        .set({ description: patch.description })
+        .where('name', '=', name)
+        .execute();
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, 'group.updated', {
+          group: name,
+          before: { description: before.description },
+          after: patch,
+        }),
+      ]);
       return (await readGroups(trx, name))[0]!;
     });
   }
 
   /** Deletes a group, unless a catalogue scope needs its approvers (409 `ERR_GROUP_IN_USE`). */
   async remove(actor: AdminActor, name: string): Promise<void> {
-    const scopes = Object.entries(this.#deps.catalogue.scopes).filter(([, s]) => s.approval?.groups.includes(name)).map(([scope]) => scope);
+    const scopes = Object.entries(this.#deps.catalogue.scopes)
+      .filter(([, s]) => s.approval?.groups.includes(name))
+      .map(([scope]) => scope);
     if (scopes.length) {
-      throw new AppError('ERR_GROUP_IN_USE', 409, `group ${name} approves scope(s) ${scopes.join(', ')}`, { group: name, scopes });
+      throw new AppError(
+        'ERR_GROUP_IN_USE',
+        409,
+        `group ${name} approves scope(s) ${scopes.join(', ')}`,
+        { group: name, scopes },
+      );
     }
     await this.#change(async (trx) => {
       const before = (await readGroups(trx, name))[0] ?? fail(name);
       await trx.deleteFrom('approver_group').where('name', '=', name).execute();
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'group.deleted', { group: name, members: before.members })]);
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, 'group.deleted', { group: name, members: before.members }),
+      ]);
     });
   }
 
@@ -93,7 +127,13 @@ export class GroupAdminService {
     return this.#change(async (trx) => {
       const before = (await readGroups(trx, name))[0] ?? fail(name);
       await setMembers(trx, name, members);
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'group.members_set', { group: name, before: before.members, after: [...new Set(members)] })]);
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, 'group.members_set', {
+          group: name,
+          before: before.members,
+          after: [...new Set(members)],
+        }),
+      ]);
       return (await readGroups(trx, name))[0]!;
     });
   }
@@ -102,24 +142,41 @@ export class GroupAdminService {
     try {
       return await this.#deps.db.transaction().execute(fn);
     } catch (err) {
-      if (isForeignKeyViolation(err)) throw new AppError('ERR_UNKNOWN_REFERENCE', 400, 'a named user no longer exists');
+      if (isForeignKeyViolation(err))
+        throw new AppError('ERR_UNKNOWN_REFERENCE', 400, 'a named user no longer exists');
       // Created by a concurrent request after our existence check.
-      if (isUniqueViolation(err)) throw new AppError('ERR_GROUP_EXISTS', 409, 'the group already exists');
+      if (isUniqueViolation(err))
+        throw new AppError('ERR_GROUP_EXISTS', 409, 'the group already exists');
       throw err;
     }
   }
 }
 
 /** Replaces a group's members; every member must be an existing user (400 naming the others). */
-async function setMembers(trx: Transaction<Database>, group: string, members: string[]): Promise<void> {
+async function setMembers(
+  trx: Transaction<Database>,
+  group: string,
+  members: string[],
+): Promise<void> {
   const ids = [...new Set(members)];
   if (ids.length) {
-    const known = new Set((await trx.selectFrom('app_user').select('id').where('id', 'in', ids).execute()).map((r) => r.id));
+    const known = new Set(
+      (await trx.selectFrom('app_user').select('id').where('id', 'in', ids).execute()).map(
+        (r) => r.id,
+      ),
+    );
     const missing = ids.filter((id) => !known.has(id));
-    if (missing.length) throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown user: ${missing.join(', ')}`, { user: missing });
+    if (missing.length)
+      throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown user: ${missing.join(', ')}`, {
+        user: missing,
+      });
   }
   await trx.deleteFrom('group_member').where('group_name', '=', group).execute();
-  if (ids.length) await trx.insertInto('group_member').values(ids.map((user_id) => ({ group_name: group, user_id }))).execute();
+  if (ids.length)
+    await trx
+      .insertInto('group_member')
+      .values(ids.map((user_id) => ({ group_name: group, user_id })))
+      .execute();
 }
 
 function fail(name: string): never {

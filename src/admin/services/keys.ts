@@ -28,8 +28,15 @@ export class KeyAdminService {
   /** Adds a new ES256 signing key; the previous ones stay published for a day. */
   async rotate(actor: AdminActor): Promise<{ kid: string; retiring: string[] }> {
     return rotateSigningKey(this.#deps.db, RETIRED_KEY_PUBLISHED_SECONDS, (trx, rotated) =>
-      this.#deps.audit.appendIn(trx, [adminEvent(actor, 'signing_key.rotated', {
-        kid: rotated.kid, retiring: rotated.retiring, publishedForSeconds: RETIRED_KEY_PUBLISHED_SECONDS,
-      })]).then(() => {}));
+      this.#deps.audit
+        .appendIn(trx, [
+          adminEvent(actor, 'signing_key.rotated', {
+            kid: rotated.kid,
+            retiring: rotated.retiring,
+            publishedForSeconds: RETIRED_KEY_PUBLISHED_SECONDS,
+          }),
+        ])
+        .then(() => {}),
+    );
   }
 }

@@ -24,7 +24,10 @@ const KEY = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) (.+)$/s;
  *
  * @throws {AppError} `ERR_VALIDATION` (400) naming `cursor` when it was not made by {@link newestFirstCursor}.
  */
-export function olderThan(table: string, cursor: string | undefined): Expression<SqlBool> | undefined {
+export function olderThan(
+  table: string,
+  cursor: string | undefined,
+): Expression<SqlBool> | undefined {
   if (cursor === undefined) return undefined;
   const match = KEY.exec(decodeCursor(cursor));
   if (!match) throw badCursor();

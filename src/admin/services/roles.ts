@@ -3,7 +3,13 @@ import type { Database } from '../../db/schema.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { RoleService } from '../../roles/role-service.ts';
 import { AppError, notFound } from '../../errors.ts';
-import { checkRoleChange, PolicyError, RoleSchema, type Catalogue, type Role } from '../../policy/index.ts';
+import {
+  checkRoleChange,
+  PolicyError,
+  RoleSchema,
+  type Catalogue,
+  type Role,
+} from '../../policy/index.ts';
 import type { AdminActor } from '../auth.ts';
 import type { RolePatch, RoleReplace } from '../schemas.ts';
 import { adminEvent, asDate, isForeignKeyViolation } from './common.ts';
@@ -27,22 +33,38 @@ export interface RoleAdminDeps {
 /** Maps the policy engine's verdict on a role set to an API problem naming the roles involved. */
 function policyProblem(err: PolicyError): AppError {
   switch (err.code) {
-    case 'ERR_ROLE_CYCLE': return new AppError(err.code, 409, err.message, { cycle: err.data.cycle });
-    case 'ERR_ROLE_UNKNOWN_PARENT': return new AppError(err.code, 400, err.message, { role: err.data.role, parent: err.data.parent });
-    default: return new AppError(err.code, 409, err.message, { ...err.data });
+    case 'ERR_ROLE_CYCLE':
+      return new AppError(err.code, 409, err.message, { cycle: err.data.cycle });
+    case 'ERR_ROLE_UNKNOWN_PARENT':
+      return new AppError(err.code, 400, err.message, {
+        role: err.data.role,
+        parent: err.data.parent,
+      });
+    default:
+      return new AppError(err.code, 409, err.message, { ...err.data });
   }
 }
 
 async function readRoles(q: Kysely<Database>): Promise<RoleRecord[]> {
   const rows = await q.selectFrom('role').selectAll().orderBy('name').execute();
   return rows.map((r) => ({
-    ...RoleSchema.parse({ name: r.name, description: r.description, inherits: r.inherits, permissions: r.permissions }),
+    ...RoleSchema.parse({
+      name: r.name,
+      description: r.description,
+      inherits: r.inherits,
+      permissions: r.permissions,
+    }),
     createdAt: asDate(r.created_at),
     updatedAt: asDate(r.updated_at),
   }));
 }
 
-const definition = (r: Role): Role => ({ name: r.name, description: r.description ?? '', inherits: r.inherits, permissions: r.permissions });
+const definition = (r: Role): Role => ({
+  name: r.name,
+  description: r.description ?? '',
+  inherits: r.inherits,
+  permissions: r.permissions,
+});
 
 /**
  * Role administration. Every change runs in one transaction that (1) locks the role table, so
@@ -68,7 +90,10 @@ export class RoleAdminService {
 
   async create(actor: AdminActor, role: Role): Promise<RoleRecord> {
     return this.#save(actor, 'role.created', role.name, (existing) => {
-      if (existing) throw new AppError('ERR_ROLE_EXISTS', 409, `role ${role.name} already exists`, { role: role.name });
+      if (existing)
+        throw new AppError('ERR_ROLE_EXISTS', 409, `role ${role.name} already exists`, {
+          role: role.name,
+        });
       return role;
     });
   }
@@ -76,7 +101,12 @@ export class RoleAdminService {
   async replace(actor: AdminActor, name: string, body: RoleReplace): Promise<RoleRecord> {
     return this.#save(actor, 'role.replaced', name, (existing) => {
       if (!existing) throw notFound(`role ${name}`);
-      return { name, description: body.description ?? '', inherits: body.inherits, permissions: body.permissions };
+      return {
+        name,
+        description: body.description ?? '',
+        inherits: body.inherits,
+        permissions: body.permissions,
+      };
     });
   }
 
@@ -109,14 +139,24 @@ export class RoleAdminService {
         reasons.push(`is inherited by ${inheritedBy.join(', ')}`);
         detail.inheritedBy = inheritedBy;
       }
-      const count = async (table: 'user_role' | 'client_role') => Number((await trx.selectFrom(table)
-        .select((eb) => eb.fn.countAll<string>().as('n')).where('role_name', '=', name).executeTakeFirstOrThrow()).n);
+      const count = async (table: 'user_role' | 'client_role') =>
+        Number(
+          (
+            await trx
+              .selectFrom(table)
+              .select((eb) => eb.fn.countAll<string>().as('n'))
+              .where('role_name', '=', name)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
       const [users, clients] = [await count('user_role'), await count('client_role')];
       if (users || clients) {
         reasons.push(`is assigned to ${users} user(s) and ${clients} client(s)`);
         Object.assign(detail, { users, clients });
       }
-      const scopes = Object.entries(this.#deps.catalogue.scopes).filter(([, s]) => s.minRole === name).map(([scope]) => scope);
+      const scopes = Object.entries(this.#deps.catalogue.scopes)
+        .filter(([, s]) => s.minRole === name)
+        .map(([scope]) => scope);
       if (scopes.length) {
         reasons.push(`is the minRole of scope(s) ${scopes.join(', ')}`);
         detail.scopes = scopes;
@@ -129,11 +169,18 @@ export class RoleAdminService {
         if (isForeignKeyViolation(err)) throw inUse(name, 'was assigned concurrently', {});
         throw err;
       }
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'role.deleted', { role: name, before: definition(role) })]);
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, 'role.deleted', { role: name, before: definition(role) }),
+      ]);
     });
   }
 
-  async #save(actor: AdminActor, action: string, name: string, next: (existing: RoleRecord | undefined) => Role): Promise<RoleRecord> {
+  async #save(
+    actor: AdminActor,
+    action: string,
+    name: string,
+    next: (existing: RoleRecord | undefined) => Role,
+  ): Promise<RoleRecord> {
     return this.#transaction(async (trx, all) => {
       const existing = all.find((r) => r.name === name);
       const role = next(existing);
@@ -143,17 +190,36 @@ export class RoleAdminService {
         if (err instanceof PolicyError) throw policyProblem(err);
         throw err;
       }
-      const values = { description: role.description ?? '', inherits: JSON.stringify(role.inherits), permissions: JSON.stringify(role.permissions) };
-      if (existing) await trx.updateTable('role').set({ ...values, updated_at: sql`now()` }).where('name', '=', name).execute();
-      else await trx.insertInto('role').values({ name, ...values }).execute();
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, action, {
-        role: name, ...(existing ? { before: definition(existing) } : {}), after: definition(role),
-      })]);
+      const values = {
+        description: role.description ?? '',
+        inherits: JSON.stringify(role.inherits),
+        permissions: JSON.stringify(role.permissions),
+      };
+      if (existing)
+        await trx
+          .updateTable('role')
+          .set({ ...values, updated_at: sql`now()` })
+          .where('name', '=', name)
+          .execute();
+      else
+        await trx
+          .insertInto('role')
+          .values({ name, ...values })
+          .execute();
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, action, {
+          role: name,
+          ...(existing ? { before: definition(existing) } : {}),
+          after: definition(role),
+        }),
+      ]);
       return (await readRoles(trx)).find((r) => r.name === name)!;
     });
   }
 
-  async #transaction<T>(fn: (trx: Transaction<Database>, all: RoleRecord[]) => Promise<T>): Promise<T> {
+  async #transaction<T>(
+    fn: (trx: Transaction<Database>, all: RoleRecord[]) => Promise<T>,
+  ): Promise<T> {
     const result = await this.#deps.db.transaction().execute(async (trx) => {
       await sql`lock table role in share row exclusive mode`.execute(trx);
       return fn(trx, await readRoles(trx));

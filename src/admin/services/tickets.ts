@@ -22,8 +22,13 @@ export class TicketAdminService {
   /** Tickets newest first, filtered. */
   async list(filter: TicketFilter): Promise<Page<TicketRow>> {
     const limit = filter.limit ?? PAGE_SIZE.default;
-    let q = this.#db.selectFrom('elevation_ticket').selectAll().select(cursorTime('elevation_ticket').as('cursor_time'))
-      .orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1);
+    let q = this.#db
+      .selectFrom('elevation_ticket')
+      .selectAll()
+      .select(cursorTime('elevation_ticket').as('cursor_time'))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1);
     const after = olderThan('elevation_ticket', filter.cursor);
     if (after) q = q.where(after);
     if (filter.status !== undefined) q = q.where('status', '=', filter.status);
@@ -36,10 +41,19 @@ export class TicketAdminService {
 
   /** A ticket with its decisions in the order they were made. @throws {AppError} 404 */
   async get(id: string): Promise<{ ticket: TicketRow; decisions: TicketDecisionRecord[] }> {
-    const ticket = await this.#db.selectFrom('elevation_ticket').selectAll().where('id', '=', id).executeTakeFirst();
+    const ticket = await this.#db
+      .selectFrom('elevation_ticket')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (!ticket) throw notFound(`ticket ${id}`);
-    const decisions = await this.#db.selectFrom('ticket_decision').selectAll().where('ticket_id', '=', id)
-      .orderBy('created_at').orderBy('approver_id').execute();
+    const decisions = await this.#db
+      .selectFrom('ticket_decision')
+      .selectAll()
+      .where('ticket_id', '=', id)
+      .orderBy('created_at')
+      .orderBy('approver_id')
+      .execute();
     return { ticket, decisions };
   }
 }

@@ -44,13 +44,30 @@ export class UserAdminService {
     return (await this.#users.findById(id)) ?? fail(id);
   }
 
-  async create(actor: AdminActor, input: UserCreate): Promise<{ user: User; generatedPassword?: string }> {
+  async create(
+    actor: AdminActor,
+    input: UserCreate,
+  ): Promise<{ user: User; generatedPassword?: string }> {
     const generatedPassword = input.password === undefined ? generatePassword() : undefined;
     const user = await this.#change(async (users, trx) => {
-      const created = await users.create({ ...input, password: input.password ?? generatedPassword! });
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'user.created', {
-        email: created.email, name: created.name, roles: created.roles, groups: created.groups, generatedByServer: !!generatedPassword,
-      }, created.id)]);
+      const created = await users.create({
+        ...input,
+        password: input.password ?? generatedPassword!,
+      });
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(
+          actor,
+          'user.created',
+          {
+            email: created.email,
+            name: created.name,
+            roles: created.roles,
+            groups: created.groups,
+            generatedByServer: !!generatedPassword,
+          },
+          created.id,
+        ),
+      ]);
       return created;
     });
     return { user, ...(generatedPassword ? { generatedPassword } : {}) };
@@ -61,7 +78,12 @@ export class UserAdminService {
     return this.#change(async (users, trx) => {
       const before = (await users.findById(id)) ?? fail(id);
       const after = (await users.update(id, patch))!;
-      const changed = Object.fromEntries(Object.keys(patch).map((k) => [k, { before: before[k as keyof User], after: after[k as keyof User] }]));
+      const changed = Object.fromEntries(
+        Object.keys(patch).map((k) => [
+          k,
+          { before: before[k as keyof User], after: after[k as keyof User] },
+        ]),
+      );
       await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'user.updated', { changed }, id)]);
       return after;
     });
@@ -72,13 +94,27 @@ export class UserAdminService {
     await this.#change(async (users, trx) => {
       const before = (await users.findById(id)) ?? fail(id);
       await users.delete(id);
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'user.deleted', { email: before.email, roles: before.roles, groups: before.groups }, id)]);
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(
+          actor,
+          'user.deleted',
+          { email: before.email, roles: before.roles, groups: before.groups },
+          id,
+        ),
+      ]);
     });
   }
 
   async setRoles(actor: AdminActor, id: string, roles: string[]): Promise<User> {
-    if (id === actor.userId && !(await this.#deps.roles.graph()).effective(roles).includes(ADMIN_ROLE)) {
-      throw new AppError('ERR_SELF_LOCKOUT', 409, `you cannot take the ${ADMIN_ROLE} role away from yourself`);
+    if (
+      id === actor.userId &&
+      !(await this.#deps.roles.graph()).effective(roles).includes(ADMIN_ROLE)
+    ) {
+      throw new AppError(
+        'ERR_SELF_LOCKOUT',
+        409,
+        `you cannot take the ${ADMIN_ROLE} role away from yourself`,
+      );
     }
     return this.#links(actor, id, 'roles', roles, (users) => users.setRoles(id, roles));
   }
@@ -88,38 +124,59 @@ export class UserAdminService {
   }
 
   /** Sets a new password; when none is given the server generates one and returns it, once. */
-  async resetPassword(actor: AdminActor, id: string, password?: string): Promise<{ generatedPassword?: string }> {
+  async resetPassword(
+    actor: AdminActor,
+    id: string,
+    password?: string,
+  ): Promise<{ generatedPassword?: string }> {
     const generatedPassword = password === undefined ? generatePassword() : undefined;
     await this.#change(async (users, trx) => {
       if (!(await users.setPassword(id, password ?? generatedPassword!))) fail(id);
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, 'user.password_reset', { generatedByServer: !!generatedPassword }, id)]);
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, 'user.password_reset', { generatedByServer: !!generatedPassword }, id),
+      ]);
     });
     return generatedPassword ? { generatedPassword } : {};
   }
 
-  async #links(actor: AdminActor, id: string, kind: 'roles' | 'groups', names: string[], set: (users: UserRepository) => Promise<boolean>): Promise<User> {
+  async #links(
+    actor: AdminActor,
+    id: string,
+    kind: 'roles' | 'groups',
+    names: string[],
+    set: (users: UserRepository) => Promise<boolean>,
+  ): Promise<User> {
     return this.#change(async (users, trx) => {
       const before = (await users.findById(id)) ?? fail(id);
       await set(users);
       const after = (await users.findById(id))!;
-      await this.#deps.audit.appendIn(trx, [adminEvent(actor, `user.${kind}_set`, { before: before[kind], after: names }, id)]);
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, `user.${kind}_set`, { before: before[kind], after: names }, id),
+      ]);
       return after;
     });
   }
 
   #notSelf(actor: AdminActor, id: string, what: string): void {
-    if (id === actor.userId) throw new AppError('ERR_SELF_LOCKOUT', 409, `you cannot ${what} your own account`);
+    if (id === actor.userId)
+      throw new AppError('ERR_SELF_LOCKOUT', 409, `you cannot ${what} your own account`);
   }
 
   // The repository works inside the transaction, so the change and its audit event commit together.
-  async #change<T>(fn: (users: UserRepository, trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  async #change<T>(
+    fn: (users: UserRepository, trx: Transaction<Database>) => Promise<T>,
+  ): Promise<T> {
     try {
       return await this.#deps.db.transaction().execute((trx) => fn(new UserRepository(trx), trx));
     } catch (err) {
       // A role or group deleted between the existence check and the insert.
-      if (isForeignKeyViolation(err)) throw new AppError('ERR_UNKNOWN_REFERENCE', 400, 'a named role or group no longer exists');
+      if (isForeignKeyViolation(err))
+        throw new AppError('ERR_UNKNOWN_REFERENCE', 400, 'a named role or group no longer exists');
       // The same email created by a concurrent request after the repository's check.
-      if (isUniqueViolation(err)) throw new AppError('ERR_CONFLICT', 409, 'a user with this email already exists', { field: 'email' });
+      if (isUniqueViolation(err))
+        throw new AppError('ERR_CONFLICT', 409, 'a user with this email already exists', {
+          field: 'email',
+        });
       throw err;
     }
   }

@@ -9,7 +9,12 @@ import { IneligibleError } from '../../elevation/errors.ts';
 import { grantFor } from '../../elevation/grants.ts';
 import { formatDuration } from '../../http/format.ts';
 import { OIDC_SCOPES, acceptedScopes } from '../resources.ts';
-import { JUSTIFICATION_MAX, JUSTIFICATION_MESSAGES, justificationProblem, truncateCodePoints } from '../../http/text.ts';
+import {
+  JUSTIFICATION_MAX,
+  JUSTIFICATION_MESSAGES,
+  justificationProblem,
+  truncateCodePoints,
+} from '../../http/text.ts';
 
 export interface ConsentDeps {
   provider: Provider;
@@ -40,7 +45,10 @@ export interface ConsentPage {
   justification?: string;
 }
 
-const deny = (error: string, error_description: string): ConsentView => ({ kind: 'finish', result: { error, error_description } });
+const deny = (error: string, error_description: string): ConsentView => ({
+  kind: 'finish',
+  result: { error, error_description },
+});
 
 /**
  * Decides a consent prompt. Rules:
@@ -51,30 +59,58 @@ const deny = (error: string, error_description: string): ConsentView => ({ kind:
  *   the form again with the reason;
  * - the base scopes are always granted with the resource.
  */
-export async function decideConsent(deps: ConsentDeps, details: Details, submit?: { confirmed: boolean; justification?: string }): Promise<ConsentView> {
+export async function decideConsent(
+  deps: ConsentDeps,
+  details: Details,
+  submit?: { confirmed: boolean; justification?: string },
+): Promise<ConsentView> {
   const { catalogue } = deps;
   const accountId = details.session?.accountId;
   if (!accountId) return deny('login_required', 'no signed-in user');
   const clientId = String(details.params.client_id);
-  const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
+  const requested = String(details.params.scope ?? '')
+    .split(' ')
+    .filter(Boolean);
   const rawResource = details.params.resource;
-  const resources = rawResource === undefined ? [] : Array.isArray(rawResource) ? rawResource.map(String) : [String(rawResource)];
+  const resources =
+    rawResource === undefined
+      ? []
+      : Array.isArray(rawResource)
+        ? rawResource.map(String)
+        : [String(rawResource)];
   const wantsCatalogue = requested.some((s) => !OIDC_SCOPES.has(s));
   if (wantsCatalogue && resources.length !== 1) {
-    return deny('invalid_target', 'exactly one resource parameter naming an MCP server is required');
+    return deny(
+      'invalid_target',
+      'exactly one resource parameter naming an MCP server is required',
+    );
   }
   const resource = resources[0];
-  const allowed = resource ? acceptedScopes(catalogue, deps.issuer, resource) ?? [] : [];
+  const allowed = resource ? (acceptedScopes(catalogue, deps.issuer, resource) ?? []) : [];
   if (resource && !allowed.length) return deny('invalid_target', 'unknown resource');
 
-  const resourceScopes = [...new Set([...catalogue.baseScopes, ...requested.filter((s) => allowed.includes(s))])];
+  const resourceScopes = [
+    ...new Set([...catalogue.baseScopes, ...requested.filter((s) => allowed.includes(s))]),
+  ];
   const elevated = resourceScopes.filter((s) => catalogue.scopes[s]?.minRole);
-  const principal = { kind: 'user' as const, id: accountId, roles: await deps.users.rolesOf(accountId) };
+  const principal = {
+    kind: 'user' as const,
+    id: accountId,
+    roles: await deps.users.rolesOf(accountId),
+  };
   try {
     await deps.elevation.checkEligible(principal, elevated);
   } catch (err) {
     if (!(err instanceof IneligibleError)) throw err;
-    await deps.audit.append({ action: 'elevation.ineligible', result: 'denied', actor: accountId, subject: accountId, clientId, resource, data: { scope: err.scope, requiredRole: err.requiredRole, channel: 'interactive' } });
+    await deps.audit.append({
+      action: 'elevation.ineligible',
+      result: 'denied',
+      actor: accountId,
+      subject: accountId,
+      clientId,
+      resource,
+      data: { scope: err.scope, requiredRole: err.requiredRole, channel: 'interactive' },
+    });
     return deny('access_denied', err.message);
   }
 
@@ -102,40 +138,98 @@ export async function decideConsent(deps: ConsentDeps, details: Details, submit?
   // The same rule as CIBA's binding_message: what approvers read must be what was written.
   const problem = elevated.length ? justificationProblem(submit.justification, true) : undefined;
   if (problem) {
-    const shown = submit.justification && truncateCodePoints(submit.justification.toWellFormed(), JUSTIFICATION_MAX * 2);
-    return { kind: 'page', page: { ...(await page()), error: `Please correct the form: ${JUSTIFICATION_MESSAGES[problem]}.`, justification: shown } };
+    const shown =
+      submit.justification &&
+      truncateCodePoints(submit.justification.toWellFormed(), JUSTIFICATION_MAX * 2);
+    return {
+      kind: 'page',
+      page: {
+        ...(await page()),
+        error: `Please correct the form: ${JUSTIFICATION_MESSAGES[problem]}.`,
+        justification: shown,
+      },
+    };
   }
 
   if (elevated.length) {
     const outcome = await deps.elevation.request({
-      principal, clientId, scopes: elevated, resource: resource!, justification: submit.justification!.trim(),
-      channel: 'interactive', ref: details.uid,
+      principal,
+      clientId,
+      scopes: elevated,
+      resource: resource!,
+      justification: submit.justification!.trim(),
+      channel: 'interactive',
+      ref: details.uid,
     });
     if (outcome.status === 'pending') return { kind: 'wait', ticketId: outcome.ticket.id };
-    return finishWithGrant(deps, details, { accountId, clientId, resource, requested, resourceScopes, elevationId: outcome.elevation.id });
+    return finishWithGrant(deps, details, {
+      accountId,
+      clientId,
+      resource,
+      requested,
+      resourceScopes,
+      elevationId: outcome.elevation.id,
+    });
   }
-  return finishWithGrant(deps, details, { accountId, clientId, resource, requested, resourceScopes });
+  return finishWithGrant(deps, details, {
+    accountId,
+    clientId,
+    resource,
+    requested,
+    resourceScopes,
+  });
 }
 
 /** Saves the grant for what was consented (and, for elevated scopes, approved) and finishes. */
-export async function finishWithGrant(deps: ConsentDeps, details: Details, g: { accountId: string; clientId: string; resource?: string; requested: string[]; resourceScopes?: string[]; elevationId?: string | null }): Promise<ConsentView> {
+export async function finishWithGrant(
+  deps: ConsentDeps,
+  details: Details,
+  g: {
+    accountId: string;
+    clientId: string;
+    resource?: string;
+    requested: string[];
+    resourceScopes?: string[];
+    elevationId?: string | null;
+  },
+): Promise<ConsentView> {
   let grantId: string;
   if (g.resource) {
-    grantId = (await grantFor(deps.provider, deps.catalogue, { issuer: deps.issuer, accountId: g.accountId, clientId: g.clientId, resource: g.resource, scopes: g.requested, grantId: details.grantId })).jti;
+    grantId = (
+      await grantFor(deps.provider, deps.catalogue, {
+        issuer: deps.issuer,
+        accountId: g.accountId,
+        clientId: g.clientId,
+        resource: g.resource,
+        scopes: g.requested,
+        grantId: details.grantId,
+      })
+    ).jti;
     // Tokens of this grant are bound to this flow's elevation (see token-binding.ts).
     if (g.elevationId) await deps.elevation.elevations.attachGrant(g.elevationId, grantId);
   } else {
-    const grant = (details.grantId && await deps.provider.Grant.find(details.grantId)) || new deps.provider.Grant({ accountId: g.accountId, clientId: g.clientId });
+    const grant =
+      (details.grantId && (await deps.provider.Grant.find(details.grantId))) ||
+      new deps.provider.Grant({ accountId: g.accountId, clientId: g.clientId });
     const oidc = g.requested.filter((s) => OIDC_SCOPES.has(s));
     if (oidc.length) grant.addOIDCScope(oidc.join(' '));
     grantId = await grant.save();
   }
-  const missingClaims = (details.prompt.details as { missingOIDCClaims?: string[] }).missingOIDCClaims;
+  const missingClaims = (details.prompt.details as { missingOIDCClaims?: string[] })
+    .missingOIDCClaims;
   if (missingClaims?.length) {
     const grant = (await deps.provider.Grant.find(grantId))!;
     grant.addOIDCClaims(missingClaims);
     await grant.save();
   }
-  await deps.audit.append({ action: 'consent.granted', result: 'success', actor: g.accountId, subject: g.accountId, clientId: g.clientId, resource: g.resource, data: { scopes: g.resourceScopes ?? g.requested } });
+  await deps.audit.append({
+    action: 'consent.granted',
+    result: 'success',
+    actor: g.accountId,
+    subject: g.accountId,
+    clientId: g.clientId,
+    resource: g.resource,
+    data: { scopes: g.resourceScopes ?? g.requested },
+  });
   return { kind: 'finish', result: { consent: { grantId } } };
 }

@@ -38,28 +38,58 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const client = await provider.Client.find(String(details.params.client_id));
     const clientName = client?.clientName ?? String(details.params.client_id);
     if (details.prompt.name === 'login') {
-      ctx.body = render('login', { action: `/interaction/${details.uid}/login`, csrf: csrf.token(details.uid), clientName, reason: loginReason(details.prompt.reasons) });
+      ctx.body = render('login', {
+        action: `/interaction/${details.uid}/login`,
+        csrf: csrf.token(details.uid),
+        clientName,
+        reason: loginReason(details.prompt.reasons),
+      });
       return;
     }
     const view = await decideConsent(deps, details);
     if (view.kind === 'wait') return ctx.redirect(`/interaction/${details.uid}/wait`);
     if (view.kind === 'finish') {
-      await provider.interactionFinished(ctx.req, ctx.res, view.result, { mergeWithLastSubmission: true });
+      await provider.interactionFinished(ctx.req, ctx.res, view.result, {
+        mergeWithLastSubmission: true,
+      });
       return;
     }
-    ctx.body = render('consent', { ...view.page, action: `/interaction/${details.uid}/confirm`, csrf: csrf.token(details.uid), clientName });
+    ctx.body = render('consent', {
+      ...view.page,
+      action: `/interaction/${details.uid}/confirm`,
+      csrf: csrf.token(details.uid),
+      clientName,
+    });
   });
 
   router.post('/:uid/login', form, async (ctx) => {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!csrf.verify(details.uid, body.csrf)) throw new AppError('ERR_CSRF', 403, 'The form has expired or was not sent by this site. Go back and try again.');
-    const outcome = await deps.signIn.signIn({ email: body.email, password: body.password, address: ctx.ip, action: 'login' });
-    const page = (error: string) => render('login', { action: ctx.path, csrf: csrf.token(details.uid), email: outcome.email, error });
+    if (!csrf.verify(details.uid, body.csrf))
+      throw new AppError(
+        'ERR_CSRF',
+        403,
+        'The form has expired or was not sent by this site. Go back and try again.',
+      );
+    const outcome = await deps.signIn.signIn({
+      email: body.email,
+      password: body.password,
+      address: ctx.ip,
+      action: 'login',
+    });
+    const page = (error: string) =>
+      render('login', {
+        action: ctx.path,
+        csrf: csrf.token(details.uid),
+        email: outcome.email,
+        error,
+      });
     if (outcome.kind === 'throttled') {
       ctx.status = 429;
       ctx.set('Retry-After', String(outcome.retryAfter));
-      ctx.body = page(`Too many failed sign-ins. Try again in ${Math.ceil(outcome.retryAfter / 60)} minute(s).`);
+      ctx.body = page(
+        `Too many failed sign-ins. Try again in ${Math.ceil(outcome.retryAfter / 60)} minute(s).`,
+      );
       return;
     }
     if (outcome.kind === 'refused') {
@@ -67,15 +97,30 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx.body = page('Wrong email or password.');
       return;
     }
-    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: outcome.userId, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      ctx.req,
+      ctx.res,
+      { login: { accountId: outcome.userId, amr: ['pwd'] } },
+      { mergeWithLastSubmission: false },
+    );
   });
 
   router.post('/:uid/confirm', form, async (ctx) => {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!csrf.verify(details.uid, body.csrf)) throw new AppError('ERR_CSRF', 403, 'The form has expired or was not sent by this site. Go back and try again.');
+    if (!csrf.verify(details.uid, body.csrf))
+      throw new AppError(
+        'ERR_CSRF',
+        403,
+        'The form has expired or was not sent by this site. Go back and try again.',
+      );
     if (body.decision !== 'allow') {
-      await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the user denied the request' }, { mergeWithLastSubmission: true });
+      await provider.interactionFinished(
+        ctx.req,
+        ctx.res,
+        { error: 'access_denied', error_description: 'the user denied the request' },
+        { mergeWithLastSubmission: true },
+      );
       return;
     }
     // Not cut here: a justification that is too long is refused with the form shown again.
@@ -88,32 +133,61 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (view.kind === 'page') {
       const client = await provider.Client.find(String(details.params.client_id));
       ctx.status = 400;
-      ctx.body = render('consent', { ...view.page, action: ctx.path, csrf: csrf.token(details.uid), clientName: client?.clientName ?? String(details.params.client_id) });
+      ctx.body = render('consent', {
+        ...view.page,
+        action: ctx.path,
+        csrf: csrf.token(details.uid),
+        clientName: client?.clientName ?? String(details.params.client_id),
+      });
       return;
     }
-    await provider.interactionFinished(ctx.req, ctx.res, view.result, { mergeWithLastSubmission: true });
+    await provider.interactionFinished(ctx.req, ctx.res, view.result, {
+      mergeWithLastSubmission: true,
+    });
   });
 
   // The browser waits here while approvers decide; the page refreshes itself without JavaScript.
   router.get('/:uid/wait', async (ctx) => {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     const ticket = await deps.elevation.ticketByRef(details.uid);
-    if (!ticket || ticket.subject !== details.session?.accountId) throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
+    if (!ticket || ticket.subject !== details.session?.accountId)
+      throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
     if (ticket.status === 'pending') {
       const left = Math.max(0, Math.round((ticket.expires_at.getTime() - Date.now()) / 1000));
       ctx.body = render('waiting', {
-        ticketId: ticket.id, scopes: ticket.scopes, minutes: Math.floor(left / 60), seconds: left % 60, refresh: 3,
-        cancelAction: `/interaction/${details.uid}/cancel`, csrf: csrf.token(details.uid),
+        ticketId: ticket.id,
+        scopes: ticket.scopes,
+        minutes: Math.floor(left / 60),
+        seconds: left % 60,
+        refresh: 3,
+        cancelAction: `/interaction/${details.uid}/cancel`,
+        csrf: csrf.token(details.uid),
       });
       return;
     }
     if (ticket.status === 'approved') {
-      const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
-      const view = await finishWithGrant(deps, details, { accountId: ticket.subject, clientId: ticket.client_id, resource: ticket.resource, requested, elevationId: ticket.elevation_id });
-      if (view.kind === 'finish') await provider.interactionFinished(ctx.req, ctx.res, view.result, { mergeWithLastSubmission: true });
+      const requested = String(details.params.scope ?? '')
+        .split(' ')
+        .filter(Boolean);
+      const view = await finishWithGrant(deps, details, {
+        accountId: ticket.subject,
+        clientId: ticket.client_id,
+        resource: ticket.resource,
+        requested,
+        elevationId: ticket.elevation_id,
+      });
+      if (view.kind === 'finish')
+        await provider.interactionFinished(ctx.req, ctx.res, view.result, {
+          mergeWithLastSubmission: true,
+        });
       return;
     }
-    await provider.interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: `the elevation request was ${ticket.status}` }, { mergeWithLastSubmission: true });
+    await provider.interactionFinished(
+      ctx.req,
+      ctx.res,
+      { error: 'access_denied', error_description: `the elevation request was ${ticket.status}` },
+      { mergeWithLastSubmission: true },
+    );
   });
 
   // The requester withdraws the pending ticket from the waiting page; the flow ends with
@@ -121,10 +195,16 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.post('/:uid/cancel', form, async (ctx) => {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!csrf.verify(details.uid, body.csrf)) throw new AppError('ERR_CSRF', 403, 'The form has expired or was not sent by this site. Go back and try again.');
+    if (!csrf.verify(details.uid, body.csrf))
+      throw new AppError(
+        'ERR_CSRF',
+        403,
+        'The form has expired or was not sent by this site. Go back and try again.',
+      );
     const ticket = await deps.elevation.ticketByRef(details.uid);
     const accountId = details.session?.accountId;
-    if (!ticket || !accountId || ticket.subject !== accountId) throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
+    if (!ticket || !accountId || ticket.subject !== accountId)
+      throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
     if (ticket.status === 'pending') {
       try {
         await deps.elevation.cancel(ticket.id, accountId);
@@ -140,7 +220,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 }
 
 function loginReason(reasons: string[]): string | undefined {
-  if (reasons.includes('elevation_reauth')) return 'Approval-gated access needs a sign-in from the last 5 minutes. Please sign in again.';
-  if (reasons.includes('max_age')) return 'Elevated access needs a recent sign-in. Please sign in again.';
+  if (reasons.includes('elevation_reauth'))
+    return 'Approval-gated access needs a sign-in from the last 5 minutes. Please sign in again.';
+  if (reasons.includes('max_age'))
+    return 'Elevated access needs a recent sign-in. Please sign in again.';
   return undefined;
 }

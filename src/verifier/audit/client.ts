@@ -84,7 +84,8 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
   const retryBaseMs = options.retryBaseMs ?? 1000;
   const retryMaxMs = options.retryMaxMs ?? 30_000;
   const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
-  if (!(batchSize >= 1) || !(maxQueue >= 1)) throw new TypeError('batchSize and maxQueue must be at least 1');
+  if (!(batchSize >= 1) || !(maxQueue >= 1))
+    throw new TypeError('batchSize and maxQueue must be at least 1');
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof options.getAccessToken !== 'function' || typeof fetchImpl !== 'function') {
     throw new TypeError('getAccessToken and fetch must be functions');
@@ -135,9 +136,10 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
 
   const scheduleRetry = (hintMs: number | undefined): void => {
     const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failures - 1, 30));
-    const delay = hintMs === undefined
-      ? backoff * (0.5 + Math.random() / 2)
-      : Math.min(retryMaxMs, Math.max(retryBaseMs, hintMs));
+    const delay =
+      hintMs === undefined
+        ? backoff * (0.5 + Math.random() / 2)
+        : Math.min(retryMaxMs, Math.max(retryBaseMs, hintMs));
     retryAt = Date.now() + delay;
     clearTimeout(retryTimer);
     if (closing === undefined) {
@@ -161,7 +163,9 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
         retryAt = 0;
       } else if (outcome.kind === 'rejected') {
         counts.rejected += batch.length;
-        report(new Error(`audit ingest rejected ${batch.length} events with HTTP ${outcome.status}`));
+        report(
+          new Error(`audit ingest rejected ${batch.length} events with HTTP ${outcome.status}`),
+        );
       } else {
         queue.unshift(...batch);
         counts.failedAttempts += 1;
@@ -192,7 +196,12 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
   }, flushIntervalMs);
   interval.unref();
 
-  const stats = (): AuditStats => ({ queued: queue.length, inFlight, spooled: spool?.size ?? 0, ...counts });
+  const stats = (): AuditStats => ({
+    queued: queue.length,
+    inFlight,
+    spooled: spool?.size ?? 0,
+    ...counts,
+  });
 
   const shutdown = async (): Promise<AuditStats> => {
     clearInterval(interval);
@@ -217,9 +226,15 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
   return {
     record(input) {
       if (closing !== undefined) throw new TypeError('the audit client is closed');
-      const event: AuditEvent = { id: randomUUID(), time: new Date().toISOString(), ...input, params: redact(input.params) };
+      const event: AuditEvent = {
+        id: randomUUID(),
+        time: new Date().toISOString(),
+        ...input,
+        params: redact(input.params),
+      };
       enqueue(event);
-      if (event.result === 'denied' || event.critical === true || queue.length >= batchSize) void flushOnce(false);
+      if (event.result === 'denied' || event.critical === true || queue.length >= batchSize)
+        void flushOnce(false);
       return event;
     },
     async flush() {

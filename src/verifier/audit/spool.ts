@@ -36,7 +36,8 @@ export class NdjsonSpool {
   append(event: AuditEvent): void {
     this.#pending.push(`${JSON.stringify(event)}\n`);
     this.#count += 1;
-    if (this.#pending.length === 1) void this.#run(() => this.#writePending()).catch(() => undefined);
+    if (this.#pending.length === 1)
+      void this.#run(() => this.#writePending()).catch(() => undefined);
   }
 
   /** Resolves once every appended event is on disk. */

@@ -21,7 +21,9 @@ export interface BatchSenderOptions {
  * between calls. A 401 means the token expired or was revoked: it is refreshed once and the
  * request repeated; a second 401 is treated as a transient failure, so the batch stays queued.
  */
-export function createBatchSender(options: BatchSenderOptions): (batch: AuditEvent[]) => Promise<DeliveryOutcome> {
+export function createBatchSender(
+  options: BatchSenderOptions,
+): (batch: AuditEvent[]) => Promise<DeliveryOutcome> {
   let token: string | undefined;
 
   const send = async (body: string, fresh: boolean): Promise<Response | DeliveryOutcome> => {
@@ -54,7 +56,11 @@ export function createBatchSender(options: BatchSenderOptions): (batch: AuditEve
     if (response.ok) return { kind: 'delivered' };
     const { status } = response;
     if (status === 401 || status === 408 || status === 429 || status >= 500) {
-      return { kind: 'retry', retryAfterMs: retryAfterMs(response.headers.get('retry-after')), reason: `HTTP ${status}` };
+      return {
+        kind: 'retry',
+        retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
+        reason: `HTTP ${status}`,
+      };
     }
     return { kind: 'rejected', status };
   };

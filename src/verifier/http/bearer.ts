@@ -25,7 +25,10 @@ function single(value: HeaderValue, name: string): string | undefined {
  * repeated, a scheme without a token, or extra parts → `InvalidRequestError`; a token outside the
  * b64token alphabet → `InvalidTokenError`. Scheme names are case-insensitive (RFC 9110 §11.1).
  */
-export function parseAuthorization(authorization: HeaderValue): { scheme: 'bearer' | 'dpop'; token: string } {
+export function parseAuthorization(authorization: HeaderValue): {
+  scheme: 'bearer' | 'dpop';
+  token: string;
+} {
   const header = single(authorization, 'Authorization');
   if (header === undefined || header.trim() === '') throw new MissingTokenError();
   const [scheme, ...rest] = header.trim().split(/[ \t]+/);

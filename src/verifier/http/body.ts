@@ -16,11 +16,15 @@ export type RequestWithBody = IncomingMessage & { body?: unknown };
  * @throws PayloadTooLargeError (→ 413) when larger, JsonRpcParseError (→ 400, JSON-RPC -32700)
  *   when not JSON.
  */
-export async function readJsonRpcBody(req: RequestWithBody, limitBytes = DEFAULT_BODY_LIMIT): Promise<unknown> {
+export async function readJsonRpcBody(
+  req: RequestWithBody,
+  limitBytes = DEFAULT_BODY_LIMIT,
+): Promise<unknown> {
   if (req.body !== undefined) return req.body;
   const declared = Number(req.headers['content-length']);
   // Refuse before reading a byte when the client already told us it is too big.
-  if (Number.isFinite(declared) && declared > limitBytes) throw new PayloadTooLargeError('request body too large');
+  if (Number.isFinite(declared) && declared > limitBytes)
+    throw new PayloadTooLargeError('request body too large');
   const text = await readText(req, limitBytes);
   let parsed: unknown;
   try {

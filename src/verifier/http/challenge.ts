@@ -1,4 +1,9 @@
-import { InsufficientScopeError, MissingTokenError, TemporarilyUnavailableError, VerifierError } from '../errors.ts';
+import {
+  InsufficientScopeError,
+  MissingTokenError,
+  TemporarilyUnavailableError,
+  VerifierError,
+} from '../errors.ts';
 
 /** An HTTP response to write: status, headers and a JSON body. */
 export interface ErrorResponse {
@@ -63,27 +68,41 @@ function scopeList(scopes: readonly string[]): string {
  * The Bearer challenge comes first: the MCP SDK client reads only a leading `Bearer` challenge.
  * Server nonces (`use_dpop_nonce`) are not used.
  */
-export function challenge(error: unknown, options: ChallengeOptions, context: ChallengeContext = {}): ErrorResponse {
+export function challenge(
+  error: unknown,
+  options: ChallengeOptions,
+  context: ChallengeContext = {},
+): ErrorResponse {
   const metadata = param('resource_metadata', options.resourceMetadataUrl);
   if (!(error instanceof VerifierError)) {
     return { status: 500, headers: {}, body: { error: 'server_error' } };
   }
-  const algs = options.dpopAlgorithms !== undefined && options.dpopAlgorithms.length > 0
-    ? param('algs', options.dpopAlgorithms.join(' '))
-    : undefined;
+  const algs =
+    options.dpopAlgorithms !== undefined && options.dpopAlgorithms.length > 0
+      ? param('algs', options.dpopAlgorithms.join(' '))
+      : undefined;
   const dpopOffer = algs === undefined ? '' : `, DPoP ${algs}, ${metadata}`;
   // Without DPoP support at this resource there is no DPoP challenge to send.
-  const scheme = algs !== undefined && (error.dpop || context.scheme === 'dpop') ? 'DPoP' : 'Bearer';
+  const scheme =
+    algs !== undefined && (error.dpop || context.scheme === 'dpop') ? 'DPoP' : 'Bearer';
   const tail = scheme === 'DPoP' ? `${algs}, ${metadata}` : metadata;
   const offer = scheme === 'DPoP' ? '' : dpopOffer;
   if (error instanceof MissingTokenError) {
     const header = `Bearer ${metadata}${dpopOffer}`;
-    return { status: 401, headers: { 'WWW-Authenticate': header }, body: { error: error.code, error_description: error.description } };
+    return {
+      status: 401,
+      headers: { 'WWW-Authenticate': header },
+      body: { error: error.code, error_description: error.description },
+    };
   }
   if (error instanceof InsufficientScopeError) {
     const scope = scopeList([...(options.baseScopes ?? []), ...error.scopes]);
     const header = `${scheme} ${param('error', error.code)}, ${param('scope', scope)}, ${tail}`;
-    return { status: 403, headers: { 'WWW-Authenticate': header }, body: { error: error.code, error_description: error.description, scope } };
+    return {
+      status: 403,
+      headers: { 'WWW-Authenticate': header },
+      body: { error: error.code, error_description: error.description, scope },
+    };
   }
   const body = { error: error.code, error_description: error.description };
   if (error instanceof TemporarilyUnavailableError) {

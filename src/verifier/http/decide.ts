@@ -16,16 +16,17 @@ export type ToolCallDecision =
  * Decides a tool call before the MCP server sees it; wired to the policy engine by the caller.
  * May return a promise (e.g. when the policy bundle is loaded lazily).
  */
-export type DecideToolCall = (auth: VerifiedToken, call: ToolCall) => ToolCallDecision | Promise<ToolCallDecision>;
+export type DecideToolCall = (
+  auth: VerifiedToken,
+  call: ToolCall,
+) => ToolCallDecision | Promise<ToolCallDecision>;
 
 /** JSON-RPC error code for an unauthorized call (DESIGN §7.5). */
 export const UNAUTHORIZED = -32002;
 
 /** What the adapter must do with a request after its tool calls were decided. */
 export type GateOutcome =
-  | { kind: 'allow' }
-  | { kind: 'step_up'; scopes: string[] }
-  | { kind: 'deny'; body: unknown };
+  { kind: 'allow' } | { kind: 'step_up'; scopes: string[] } | { kind: 'deny'; body: unknown };
 
 type Id = string | number | null;
 interface Message {
@@ -50,13 +51,22 @@ function errorResponse(id: Id | undefined, message: string, data: Record<string,
  * - otherwise any step-up → one 403 challenge naming the union of the scopes needed;
  * - anything that is not a well-formed `tools/call` is left for the MCP server to answer.
  */
-export async function gateToolCalls(body: unknown, auth: VerifiedToken, decide: DecideToolCall): Promise<GateOutcome> {
+export async function gateToolCalls(
+  body: unknown,
+  auth: VerifiedToken,
+  decide: DecideToolCall,
+): Promise<GateOutcome> {
   const batch = Array.isArray(body);
   const messages = (batch ? body : [body]).filter(isObject) as Message[];
   const denied = new Map<Message, { reason: string; requiredRole?: string }>();
   const scopes = new Set<string>();
   for (const message of messages) {
-    if (message.method !== 'tools/call' || !isObject(message.params) || typeof message.params.name !== 'string') continue;
+    if (
+      message.method !== 'tools/call' ||
+      !isObject(message.params) ||
+      typeof message.params.name !== 'string'
+    )
+      continue;
     const args = isObject(message.params.arguments) ? message.params.arguments : {};
     const verdict = await decide(auth, { name: message.params.name, arguments: args });
     if (verdict.decision === 'deny') denied.set(message, verdict);

@@ -11,7 +11,9 @@ export type ExpressLikeRequest = IncomingMessage & { originalUrl?: string; body?
  * answers or sets `req.auth` (MCP SDK `AuthInfo`) and calls `next()`. Reuses a body already parsed
  * by `express.json()`, otherwise leaves the parsed body on `req.body`.
  */
-export function expressAuth(options: ResourceServerAuthOptions): (req: ExpressLikeRequest, res: ServerResponse, next: (error?: unknown) => void) => void {
+export function expressAuth(
+  options: ResourceServerAuthOptions,
+): (req: ExpressLikeRequest, res: ServerResponse, next: (error?: unknown) => void) => void {
   const guard = createGuard(options);
   return (req, res, next) => {
     // originalUrl: mounting (app.use('/mcp', …)) rewrites req.url, but clients see the full path.

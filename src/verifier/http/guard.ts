@@ -4,7 +4,12 @@ import { schemeOf, verifyBearer } from './bearer.ts';
 import { DEFAULT_BODY_LIMIT, readJsonRpcBody, type RequestWithBody } from './body.ts';
 import { challenge } from './challenge.ts';
 import { gateToolCalls, type DecideToolCall } from './decide.ts';
-import { metadataPath, metadataUrl, protectedResourceMetadata, type ProtectedResourceMetadataOptions } from './metadata.ts';
+import {
+  metadataPath,
+  metadataUrl,
+  protectedResourceMetadata,
+  type ProtectedResourceMetadataOptions,
+} from './metadata.ts';
 
 /** Options shared by `nodeHttpAuth`, `expressAuth` and `koaAuth`. */
 export interface ResourceServerAuthOptions {
@@ -35,7 +40,11 @@ export type GuardResult =
 /** The framework-neutral pipeline every adapter runs; see {@link createGuard}. */
 export type Guard = (req: RequestWithBody, target: string) => Promise<GuardResult>;
 
-const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS', 'Access-Control-Allow-Headers': '*' };
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+  'Access-Control-Allow-Headers': '*',
+};
 
 /**
  * Builds the request pipeline: serve metadata → authenticate → (for `decide`) read the JSON-RPC
@@ -49,7 +58,8 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
   const { verifier } = options;
   const resource = options.metadata?.resource ?? verifier.resource;
   const document = protectedResourceMetadata({
-    dpopSigningAlgValuesSupported: verifier.dpopAlgorithms === undefined ? undefined : [...verifier.dpopAlgorithms],
+    dpopSigningAlgValuesSupported:
+      verifier.dpopAlgorithms === undefined ? undefined : [...verifier.dpopAlgorithms],
     ...options.metadata,
     resource,
     authorizationServers: options.metadata?.authorizationServers ?? [verifier.issuer],
@@ -66,9 +76,15 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
     const method = req.method ?? 'GET';
     if (options.serveMetadata !== false && target.split('?')[0] === documentPath) {
       if (method === 'GET' || method === 'HEAD') {
-        return { kind: 'respond', status: 200, headers: { ...CORS, 'Cache-Control': 'public, max-age=300' }, body: document };
+        return {
+          kind: 'respond',
+          status: 200,
+          headers: { ...CORS, 'Cache-Control': 'public, max-age=300' },
+          body: document,
+        };
       }
-      if (method === 'OPTIONS') return { kind: 'respond', status: 204, headers: CORS, body: undefined };
+      if (method === 'OPTIONS')
+        return { kind: 'respond', status: 204, headers: CORS, body: undefined };
     }
     // DPoP's htu is the URL the client addressed; the resource's origin is the public one even
     // behind a proxy, while the Host header is client-controlled.
@@ -78,9 +94,12 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
     if (options.decide === undefined || method !== 'POST') return { kind: 'pass', auth };
     const body = await readJsonRpcBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
     const outcome = await gateToolCalls(body, auth, options.decide);
-    if (outcome.kind === 'deny') return { kind: 'respond', status: 200, headers: {}, body: outcome.body };
+    if (outcome.kind === 'deny')
+      return { kind: 'respond', status: 200, headers: {}, body: outcome.body };
     if (outcome.kind === 'step_up') {
-      throw new InsufficientScopeError(outcome.scopes, 'this tool call needs additional scopes', { dpop: auth.jkt !== undefined });
+      throw new InsufficientScopeError(outcome.scopes, 'this tool call needs additional scopes', {
+        dpop: auth.jkt !== undefined,
+      });
     }
     return { kind: 'pass', auth };
   }
@@ -90,13 +109,26 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
       return await run(req, target);
     } catch (error) {
       if (error instanceof JsonRpcParseError) {
-        return { kind: 'respond', status: 400, headers: {}, body: { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } } };
+        return {
+          kind: 'respond',
+          status: 400,
+          headers: {},
+          body: { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } },
+        };
       }
       // Unread bytes may still be in flight; closing the connection beats draining a huge upload.
-      const extra: Record<string, string> = error instanceof PayloadTooLargeError ? { Connection: 'close' } : {};
-      const response = challenge(error, challengeOptions, { scheme: schemeOf(req.headersDistinct.authorization) });
+      const extra: Record<string, string> =
+        error instanceof PayloadTooLargeError ? { Connection: 'close' } : {};
+      const response = challenge(error, challengeOptions, {
+        scheme: schemeOf(req.headersDistinct.authorization),
+      });
       if (response.status === 500) options.onError?.(error);
-      return { kind: 'respond', status: response.status, headers: { ...response.headers, ...extra }, body: response.body };
+      return {
+        kind: 'respond',
+        status: response.status,
+        headers: { ...response.headers, ...extra },
+        body: response.body,
+      };
     }
   };
 }

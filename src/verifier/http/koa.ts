@@ -19,10 +19,13 @@ export interface KoaLikeContext {
  * or sets `ctx.state.auth` and `ctx.req.auth` (MCP SDK `AuthInfo`) and awaits `next()`. A body from
  * a Koa body parser (`ctx.request.body`) is reused; one read here is left on `ctx.request.body`.
  */
-export function koaAuth(options: ResourceServerAuthOptions): (ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void> {
+export function koaAuth(
+  options: ResourceServerAuthOptions,
+): (ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void> {
   const guard = createGuard(options);
   return async (ctx, next) => {
-    if (ctx.request.body !== undefined && ctx.req.body === undefined) ctx.req.body = ctx.request.body;
+    if (ctx.request.body !== undefined && ctx.req.body === undefined)
+      ctx.req.body = ctx.request.body;
     const result = await guard(ctx.req, ctx.originalUrl);
     if (ctx.req.body !== undefined) ctx.request.body = ctx.req.body;
     if (result.kind === 'respond') {

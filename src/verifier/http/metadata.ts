@@ -31,7 +31,8 @@ export interface ProtectedResourceMetadata {
 }
 
 function absolute(name: string, value: string): string {
-  if (typeof value !== 'string' || !URL.canParse(value)) throw new TypeError(`${name} must be an absolute URL`);
+  if (typeof value !== 'string' || !URL.canParse(value))
+    throw new TypeError(`${name} must be an absolute URL`);
   return value;
 }
 
@@ -41,7 +42,9 @@ function absolute(name: string, value: string): string {
  * refresh token would let it refresh (losing elevated scopes) instead of re-authorizing (DESIGN §5).
  * @throws TypeError when `resource` or an authorization server is not an absolute URL.
  */
-export function protectedResourceMetadata(options: ProtectedResourceMetadataOptions): ProtectedResourceMetadata {
+export function protectedResourceMetadata(
+  options: ProtectedResourceMetadataOptions,
+): ProtectedResourceMetadata {
   absolute('resource', options.resource);
   if (!Array.isArray(options.authorizationServers) || options.authorizationServers.length === 0) {
     throw new TypeError('authorizationServers must list at least one issuer');
@@ -52,11 +55,20 @@ export function protectedResourceMetadata(options: ProtectedResourceMetadataOpti
     authorization_servers: [...options.authorizationServers],
     bearer_methods_supported: options.bearerMethodsSupported ?? ['header'],
   };
-  if (options.scopesSupported) document.scopes_supported = options.scopesSupported.filter((scope) => scope !== 'offline_access');
+  if (options.scopesSupported)
+    document.scopes_supported = options.scopesSupported.filter(
+      (scope) => scope !== 'offline_access',
+    );
   if (options.resourceName !== undefined) document.resource_name = options.resourceName;
-  if (options.resourceDocumentation !== undefined) document.resource_documentation = absolute('resourceDocumentation', options.resourceDocumentation);
-  if (options.dpopSigningAlgValuesSupported) document.dpop_signing_alg_values_supported = [...options.dpopSigningAlgValuesSupported];
-  if (options.dpopBoundAccessTokensRequired !== undefined) document.dpop_bound_access_tokens_required = options.dpopBoundAccessTokensRequired;
+  if (options.resourceDocumentation !== undefined)
+    document.resource_documentation = absolute(
+      'resourceDocumentation',
+      options.resourceDocumentation,
+    );
+  if (options.dpopSigningAlgValuesSupported)
+    document.dpop_signing_alg_values_supported = [...options.dpopSigningAlgValuesSupported];
+  if (options.dpopBoundAccessTokensRequired !== undefined)
+    document.dpop_bound_access_tokens_required = options.dpopBoundAccessTokensRequired;
   return document;
 }
 

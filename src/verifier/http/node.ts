@@ -8,7 +8,10 @@ import { createGuard, type GuardResult, type ResourceServerAuthOptions } from '.
 export type AuthenticatedRequest = IncomingMessage & { auth?: AuthInfo; body?: unknown };
 
 /** Writes a guard response on a Node (or Express) response; JSON, never cached. */
-export function writeGuardResponse(res: ServerResponse, result: Extract<GuardResult, { kind: 'respond' }>): void {
+export function writeGuardResponse(
+  res: ServerResponse,
+  result: Extract<GuardResult, { kind: 'respond' }>,
+): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -26,7 +29,9 @@ export function writeGuardResponse(res: ServerResponse, result: Extract<GuardRes
  * here) or sets `req.auth` (the MCP SDK's `AuthInfo`) and resolves the verified token. With
  * `decide`, the parsed body is on `req.body`: pass it to `transport.handleRequest(req, res, req.body)`.
  */
-export function nodeHttpAuth(options: ResourceServerAuthOptions): (req: IncomingMessage, res: ServerResponse) => Promise<VerifiedToken | undefined> {
+export function nodeHttpAuth(
+  options: ResourceServerAuthOptions,
+): (req: IncomingMessage, res: ServerResponse) => Promise<VerifiedToken | undefined> {
   const guard = createGuard(options);
   return async (req, res) => {
     const result = await guard(req, req.url ?? '/');

@@ -10,7 +10,12 @@ import { redact } from '../observability/redact.ts';
 import { traceToolCall, TRACER_NAME } from '../observability/tracing.ts';
 import type { BreakerRegistry } from '../resilience/breakers.ts';
 import {
-  DEPENDENCY_FAILED, EXECUTION_FAILED, RATE_LIMITED, TIMEOUT, ToolError, UNAUTHORIZED,
+  DEPENDENCY_FAILED,
+  EXECUTION_FAILED,
+  RATE_LIMITED,
+  TIMEOUT,
+  ToolError,
+  UNAUTHORIZED,
 } from '../resilience/errors.ts';
 import type { ToolErrorCode } from '../resilience/errors.ts';
 import { sharedBreakers, withToolPolicy } from '../resilience/policy.ts';
@@ -38,7 +43,10 @@ type ToolPolicyWrapper = ReturnType<typeof withToolPolicy>;
 const MAX_POLICIES = 1_000;
 
 /** Builds what protected tools share; once per protection (see `createToolProtection`). */
-export function createPipelineContext(options: ProtectOptions, metrics: ToolMetrics): PipelineContext {
+export function createPipelineContext(
+  options: ProtectOptions,
+  metrics: ToolMetrics,
+): PipelineContext {
   const rateLimit = options.rateLimit;
   return {
     decide: options.decide,
@@ -47,18 +55,30 @@ export function createPipelineContext(options: ProtectOptions, metrics: ToolMetr
     tracer: options.tracer ?? trace.getTracer(TRACER_NAME),
     audit: options.audit,
     breakers: options.breakers ?? sharedBreakers,
-    limiter: rateLimit === false ? false : rateLimit instanceof RateLimiter ? rateLimit : new RateLimiter(rateLimit ?? {}),
+    limiter:
+      rateLimit === false
+        ? false
+        : rateLimit instanceof RateLimiter
+          ? rateLimit
+          : new RateLimiter(rateLimit ?? {}),
     defaults: options.defaults ?? {},
     policies: new LRUCache({ max: MAX_POLICIES }),
   };
 }
 
 /** The policy of one tool with these settings: built on first use, then shared. */
-function policyFor(ctx: PipelineContext, name: string, annotations: ToolAnnotations | undefined,
-  options: ProtectedToolOptions): ToolPolicyWrapper {
+function policyFor(
+  ctx: PipelineContext,
+  name: string,
+  annotations: ToolAnnotations | undefined,
+  options: ProtectedToolOptions,
+): ToolPolicyWrapper {
   const settings = {
     tool: name,
-    annotations: { idempotentHint: annotations?.idempotentHint, readOnlyHint: annotations?.readOnlyHint },
+    annotations: {
+      idempotentHint: annotations?.idempotentHint,
+      readOnlyHint: annotations?.readOnlyHint,
+    },
     dependency: options.dependency,
     timeoutMs: options.timeoutMs ?? ctx.defaults.timeoutMs,
     retry: options.retry ?? ctx.defaults.retry,
@@ -96,7 +116,9 @@ function refusal(decision: Exclude<ToolDecision, { decision: 'allow' }>): ToolEr
   }
   return new ToolError(UNAUTHORIZED, 'This call is not permitted', {
     retryable: false,
-    ...(decision.requiredRole !== undefined && { suggestedAction: `Requires role ${decision.requiredRole}` }),
+    ...(decision.requiredRole !== undefined && {
+      suggestedAction: `Requires role ${decision.requiredRole}`,
+    }),
   });
 }
 
@@ -115,7 +137,12 @@ export function protectCallback<E extends PolicyExtra>(
   const guarded = policyFor(ctx, name, annotations, options)(callback);
   const criticalTool = options.critical ?? annotations?.destructiveHint === true;
 
-  const audit = (principal: Principal, args: Record<string, unknown>, result: AuditResult, decision?: AuditDecision): void => {
+  const audit = (
+    principal: Principal,
+    args: Record<string, unknown>,
+    result: AuditResult,
+    decision?: AuditDecision,
+  ): void => {
     if (ctx.audit === undefined) return;
     try {
       ctx.audit.record({
@@ -133,7 +160,10 @@ export function protectCallback<E extends PolicyExtra>(
     }
   };
 
-  const authorize = async (authInfo: AuthInfo | undefined, args: Record<string, unknown>): Promise<ToolDecision> => {
+  const authorize = async (
+    authInfo: AuthInfo | undefined,
+    args: Record<string, unknown>,
+  ): Promise<ToolDecision> => {
     if (authInfo === undefined) return { decision: 'deny', reason: 'unauthenticated' };
     try {
       return await ctx.decide(authInfo, { name, arguments: args });
@@ -150,22 +180,32 @@ export function protectCallback<E extends PolicyExtra>(
     ctx.metrics.activeRequests.inc();
     let status: ToolStatus = 'success';
     try {
-      return await traceToolCall({ tool: name, userId: principal.id, role, params: args }, async () => {
-        const decision = await authorize(extra.authInfo, args);
-        ctx.metrics.authDecisions.inc({ decision: decision.decision });
-        if (decision.decision !== 'allow') {
-          audit(principal, args, 'denied', decision.decision);
-          throw refusal(decision);
-        }
-        const result = await guarded(args, extra);
-        if (result.isError === true) status = 'error';
-        audit(principal, args, result.isError === true ? 'failure' : 'success', 'allow');
-        return result;
-      }, ctx.tracer);
+      return await traceToolCall(
+        { tool: name, userId: principal.id, role, params: args },
+        async () => {
+          const decision = await authorize(extra.authInfo, args);
+          ctx.metrics.authDecisions.inc({ decision: decision.decision });
+          if (decision.decision !== 'allow') {
+            audit(principal, args, 'denied', decision.decision);
+            throw refusal(decision);
+          }
+          const result = await guarded(args, extra);
+          if (result.isError === true) status = 'error';
+          audit(principal, args, result.isError === true ? 'failure' : 'success', 'allow');
+          return result;
+        },
+        ctx.tracer,
+      );
     } catch (error) {
-      const failure = error instanceof ToolError
-        ? error
-        : new ToolError(EXECUTION_FAILED, `Tool ${name} failed`, { retryable: false }, { cause: error });
+      const failure =
+        error instanceof ToolError
+          ? error
+          : new ToolError(
+              EXECUTION_FAILED,
+              `Tool ${name} failed`,
+              { retryable: false },
+              { cause: error },
+            );
       status = STATUS[failure.code];
       if (status !== 'denied') audit(principal, args, 'failure', 'allow');
       reportToolFailure(failure);

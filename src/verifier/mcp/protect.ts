@@ -1,7 +1,16 @@
-import type { McpServer, RegisteredTool, ToolCallback } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type {
+  McpServer,
+  RegisteredTool,
+  ToolCallback,
+} from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  CallToolResult,
+  ServerNotification,
+  ServerRequest,
+  ToolAnnotations,
+} from '@modelcontextprotocol/sdk/types.js';
 import { createToolMetrics } from '../observability/metrics.ts';
 import type { ToolMetrics } from '../observability/metrics.ts';
 import { createPipelineContext, protectCallback } from './pipeline.ts';
@@ -14,7 +23,10 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 type SchemaArg = undefined | ZodRawShapeCompat | AnySchema;
 
 /** Tool definition, as for `McpServer.registerTool`. */
-export interface ProtectedToolConfig<InputArgs extends SchemaArg, OutputArgs extends ZodRawShapeCompat | AnySchema> {
+export interface ProtectedToolConfig<
+  InputArgs extends SchemaArg,
+  OutputArgs extends ZodRawShapeCompat | AnySchema,
+> {
   title?: string;
   description?: string;
   inputSchema?: InputArgs;
@@ -35,7 +47,10 @@ export interface ProtectedMcpServer {
    * The returned handle works as usual; `update({ callback })` keeps the new callback protected,
    * and renaming is refused (remove and register again instead).
    */
-  registerTool<OutputArgs extends ZodRawShapeCompat | AnySchema, InputArgs extends SchemaArg = undefined>(
+  registerTool<
+    OutputArgs extends ZodRawShapeCompat | AnySchema,
+    InputArgs extends SchemaArg = undefined,
+  >(
     name: string,
     config: ProtectedToolConfig<InputArgs, OutputArgs>,
     cb: ToolCallback<InputArgs>,
@@ -54,7 +69,9 @@ const protectedServers = new WeakSet<McpServer>();
  * `createMcpProtection` keeps one for its lifetime.
  * @returns `protect(server)`, which behaves as {@link protectMcpServer}.
  */
-export function createToolProtection(options: ProtectOptions): (server: McpServer) => ProtectedMcpServer {
+export function createToolProtection(
+  options: ProtectOptions,
+): (server: McpServer) => ProtectedMcpServer {
   const metrics = options.metrics ?? createToolMetrics();
   const ctx = createPipelineContext(options, metrics);
   return (server) => protectWith(server, ctx, options.visible);
@@ -81,7 +98,11 @@ export function protectMcpServer(server: McpServer, options: ProtectOptions): Pr
   return createToolProtection(options)(server);
 }
 
-function protectWith(server: McpServer, ctx: PipelineContext, visible: ProtectOptions['visible']): ProtectedMcpServer {
+function protectWith(
+  server: McpServer,
+  ctx: PipelineContext,
+  visible: ProtectOptions['visible'],
+): ProtectedMcpServer {
   if (protectedServers.has(server)) throw new TypeError('this McpServer is already protected');
   protectedServers.add(server);
   // Until the MCP SDK releases JSON-response stream mappings itself (its issue #2559).
@@ -91,10 +112,16 @@ function protectWith(server: McpServer, ctx: PipelineContext, visible: ProtectOp
   let hooked = false;
 
   // The SDK calls `(args, extra)` for tools with an input schema and `(extra)` otherwise.
-  const adapt = (name: string, withInput: boolean, annotations: ToolAnnotations | undefined, cb: unknown,
-    toolOptions: ProtectedToolOptions): ToolCallback<ZodRawShapeCompat> => {
+  const adapt = (
+    name: string,
+    withInput: boolean,
+    annotations: ToolAnnotations | undefined,
+    cb: unknown,
+    toolOptions: ProtectedToolOptions,
+  ): ToolCallback<ZodRawShapeCompat> => {
     const normalised: NormalisedCallback<Extra> = withInput
-      ? (args, extra) => (cb as (a: unknown, e: Extra) => CallToolResult | Promise<CallToolResult>)(args, extra)
+      ? (args, extra) =>
+          (cb as (a: unknown, e: Extra) => CallToolResult | Promise<CallToolResult>)(args, extra)
       : (_args, extra) => (cb as (e: Extra) => CallToolResult | Promise<CallToolResult>)(extra);
     const run = protectCallback(ctx, name, annotations, toolOptions, normalised);
     const sdkCallback = withInput
@@ -106,7 +133,10 @@ function protectWith(server: McpServer, ctx: PipelineContext, visible: ProtectOp
   return {
     server,
     metrics,
-    registerTool<OutputArgs extends ZodRawShapeCompat | AnySchema, InputArgs extends SchemaArg = undefined>(
+    registerTool<
+      OutputArgs extends ZodRawShapeCompat | AnySchema,
+      InputArgs extends SchemaArg = undefined,
+    >(
       name: string,
       config: ProtectedToolConfig<InputArgs, OutputArgs>,
       cb: ToolCallback<InputArgs>,
@@ -121,7 +151,9 @@ function protectWith(server: McpServer, ctx: PipelineContext, visible: ProtectOp
       const update = tool.update.bind(tool);
       tool.update = (updates) => {
         if (typeof updates.name === 'string' && updates.name !== name) {
-          throw new TypeError('renaming a protected tool is not supported; remove it and register it again');
+          throw new TypeError(
+            'renaming a protected tool is not supported; remove it and register it again',
+          );
         }
         if (updates.name === null) {
           names.delete(name);
@@ -132,7 +164,9 @@ function protectWith(server: McpServer, ctx: PipelineContext, visible: ProtectOp
         // Whatever changed, the SDK's handler must stay the protected one, with current annotations.
         const rest = { ...updates, callback: undefined };
         update(rest);
-        update({ callback: adapt(name, tool.inputSchema !== undefined, tool.annotations, raw, toolOptions) });
+        update({
+          callback: adapt(name, tool.inputSchema !== undefined, tool.annotations, raw, toolOptions),
+        });
       };
       if (!hooked) {
         installToolHooks(server, { isProtected: (n) => names.has(n), visible });

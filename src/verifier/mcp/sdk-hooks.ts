@@ -45,9 +45,13 @@ type RawExtra = { authInfo?: AuthInfo };
 
 function requestHandlers(server: McpServer): Map<string, RawHandler> {
   const handlers = (server.server as unknown as { _requestHandlers?: unknown })._requestHandlers;
-  if (!(handlers instanceof Map) || typeof handlers.get('tools/list') !== 'function' || typeof handlers.get('tools/call') !== 'function') {
+  if (
+    !(handlers instanceof Map) ||
+    typeof handlers.get('tools/list') !== 'function' ||
+    typeof handlers.get('tools/call') !== 'function'
+  ) {
     throw new Error(
-      'protectMcpServer: cannot find McpServer\'s tools handlers; this @modelcontextprotocol/sdk version is not supported',
+      "protectMcpServer: cannot find McpServer's tools handlers; this @modelcontextprotocol/sdk version is not supported",
     );
   }
   return handlers as Map<string, RawHandler>;

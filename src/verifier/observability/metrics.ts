@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Status label of `mcp_tool_requests_total`. */
-export type ToolStatus = 'success' | 'error' | 'timeout' | 'denied' | 'rate_limited' | 'unavailable';
+export type ToolStatus =
+  'success' | 'error' | 'timeout' | 'denied' | 'rate_limited' | 'unavailable';
 
 /** The verifier's Prometheus metrics (DESIGN §7.6). */
 export interface ToolMetrics {
@@ -38,7 +39,8 @@ const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 export function createToolMetrics(options: ToolMetricsOptions = {}): ToolMetrics {
   const registry = options.registry ?? new Registry();
   const registers = [registry];
-  const existing = <M>(name: string): M | undefined => registry.getSingleMetric(name) as M | undefined;
+  const existing = <M>(name: string): M | undefined =>
+    registry.getSingleMetric(name) as M | undefined;
 
   return {
     registry,

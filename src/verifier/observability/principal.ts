@@ -20,10 +20,15 @@ export interface Principal {
 /** Extracts the {@link Principal} from `authInfo`; missing or mistyped fields are left out. */
 export function principalOf(authInfo: AuthInfo | undefined): Principal {
   const extra = authInfo?.extra ?? {};
-  const subject = typeof extra.subject === 'string' && extra.subject !== '' ? extra.subject : undefined;
-  const clientId = authInfo?.clientId !== undefined && authInfo.clientId !== '' ? authInfo.clientId : undefined;
-  const roles = Array.isArray(extra.roles) ? extra.roles.filter((r): r is string => typeof r === 'string') : [];
-  const elevation = typeof extra.elevation === 'string' && extra.elevation !== '' ? extra.elevation : undefined;
+  const subject =
+    typeof extra.subject === 'string' && extra.subject !== '' ? extra.subject : undefined;
+  const clientId =
+    authInfo?.clientId !== undefined && authInfo.clientId !== '' ? authInfo.clientId : undefined;
+  const roles = Array.isArray(extra.roles)
+    ? extra.roles.filter((r): r is string => typeof r === 'string')
+    : [];
+  const elevation =
+    typeof extra.elevation === 'string' && extra.elevation !== '' ? extra.elevation : undefined;
   return { id: subject ?? clientId ?? 'anonymous', subject, clientId, roles, elevation };
 }
 

@@ -43,11 +43,15 @@ export async function traceToolCall<T>(
   if (span.isRecording()) span.setAttribute('mcp.tool.params', paramsAttribute(input.params));
   try {
     const result = await context.with(trace.setSpan(context.active(), span), () => fn(span));
-    if (isErrorResult(result)) span.setStatus({ code: SpanStatusCode.ERROR, message: 'tool returned isError' });
+    if (isErrorResult(result))
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'tool returned isError' });
     return result;
   } catch (error) {
     if (error instanceof Error) span.recordException(error);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: error instanceof Error ? error.message : String(error),
+    });
     throw error;
   } finally {
     span.end();
@@ -60,5 +64,9 @@ function paramsAttribute(params: unknown): string {
 }
 
 function isErrorResult(result: unknown): boolean {
-  return typeof result === 'object' && result !== null && (result as { isError?: unknown }).isError === true;
+  return (
+    typeof result === 'object' &&
+    result !== null &&
+    (result as { isError?: unknown }).isError === true
+  );
 }

@@ -3,8 +3,15 @@ import { readFile } from 'node:fs/promises';
 import { jwtVerify } from 'jose';
 import { z } from 'zod';
 import {
-  buildRoleGraph, canonicalJson, CatalogueSchema, DEFAULT_ROLES, RoleSchema, validateCatalogue,
-  type Catalogue, type Role, type RoleGraph,
+  buildRoleGraph,
+  canonicalJson,
+  CatalogueSchema,
+  DEFAULT_ROLES,
+  RoleSchema,
+  validateCatalogue,
+  type Catalogue,
+  type Role,
+  type RoleGraph,
 } from '../../policy/index.ts';
 import { TemporarilyUnavailableError } from '../errors.ts';
 import type { KeyResolver } from '../token/jwks.ts';
@@ -45,7 +52,11 @@ const LocalBundleSchema = z.strictObject({
  * Builds a {@link Policy} from parsed parts. Rules: the role set is a valid graph (unique names,
  * known parents, no cycle) and the catalogue is consistent with it (`validateCatalogue`).
  */
-function toPolicy(catalogue: Catalogue, roles: readonly Role[], meta: Pick<Policy, 'version' | 'source' | 'issuedAt'>): Policy {
+function toPolicy(
+  catalogue: Catalogue,
+  roles: readonly Role[],
+  meta: Pick<Policy, 'version' | 'source' | 'issuedAt'>,
+): Policy {
   let graph: RoleGraph;
   try {
     graph = buildRoleGraph(roles);
@@ -53,13 +64,20 @@ function toPolicy(catalogue: Catalogue, roles: readonly Role[], meta: Pick<Polic
     throw new PolicyClientError('ERR_POLICY_INVALID', 'policy roles are invalid', { cause });
   }
   const issues = validateCatalogue(catalogue, graph.roles.keys());
-  if (issues.length > 0) throw new PolicyClientError('ERR_POLICY_INVALID', `policy catalogue is invalid: ${issues.join('; ')}`);
+  if (issues.length > 0)
+    throw new PolicyClientError(
+      'ERR_POLICY_INVALID',
+      `policy catalogue is invalid: ${issues.join('; ')}`,
+    );
   return Object.freeze({ ...meta, catalogue, roles: graph });
 }
 
 function invalid(error: z.ZodError, what: string): PolicyClientError {
   const first = error.issues[0];
-  return new PolicyClientError('ERR_POLICY_INVALID', `${what}: ${first?.path.join('.') ?? ''} ${first?.message ?? 'invalid'}`.trim());
+  return new PolicyClientError(
+    'ERR_POLICY_INVALID',
+    `${what}: ${first?.path.join('.') ?? ''} ${first?.message ?? 'invalid'}`.trim(),
+  );
 }
 
 /**
@@ -76,7 +94,9 @@ export async function loadLocalBundle(path: string): Promise<Policy> {
   const parsed = LocalBundleSchema.safeParse(raw);
   if (!parsed.success) throw invalid(parsed.error, `policy file ${path}`);
   const roles = parsed.data.roles ?? DEFAULT_ROLES;
-  const version = createHash('sha256').update(canonicalJson({ catalogue: parsed.data.catalogue, roles })).digest('hex');
+  const version = createHash('sha256')
+    .update(canonicalJson({ catalogue: parsed.data.catalogue, roles }))
+    .digest('hex');
   return toPolicy(parsed.data.catalogue, roles, { version, source: 'file' });
 }
 
@@ -101,7 +121,9 @@ export interface BundleFetcherOptions {
  * and it is not older (`iat`) than a different version already held, so a replayed old bundle
  * cannot roll the policy back. The ETag is remembered only for an accepted bundle.
  */
-export function createBundleFetcher(options: BundleFetcherOptions): (held: Policy | undefined) => Promise<Policy | undefined> {
+export function createBundleFetcher(
+  options: BundleFetcherOptions,
+): (held: Policy | undefined) => Promise<Policy | undefined> {
   const url = issuerUrl(options.issuer, POLICY_BUNDLE_PATH);
   let etag: { value: string; version: string } | undefined;
 
@@ -125,17 +147,32 @@ export function createBundleFetcher(options: BundleFetcherOptions): (held: Polic
       }));
     } catch (cause) {
       if (cause instanceof TemporarilyUnavailableError) {
-        throw new PolicyClientError('ERR_POLICY_FETCH', 'the issuer signing keys are unavailable', { cause });
+        throw new PolicyClientError('ERR_POLICY_FETCH', 'the issuer signing keys are unavailable', {
+          cause,
+        });
       }
-      throw new PolicyClientError('ERR_POLICY_SIGNATURE', 'policy bundle failed verification', { cause });
+      throw new PolicyClientError('ERR_POLICY_SIGNATURE', 'policy bundle failed verification', {
+        cause,
+      });
     }
     const parsed = BundlePayloadSchema.safeParse(payload);
     if (!parsed.success) throw invalid(parsed.error, 'policy bundle');
     const { iat, version, catalogue, roles } = parsed.data;
-    if (held?.issuedAt !== undefined && held.version !== version && iat * 1000 < held.issuedAt.getTime()) {
-      throw new PolicyClientError('ERR_POLICY_STALE', `policy bundle ${version} is older than the one held`);
+    if (
+      held?.issuedAt !== undefined &&
+      held.version !== version &&
+      iat * 1000 < held.issuedAt.getTime()
+    ) {
+      throw new PolicyClientError(
+        'ERR_POLICY_STALE',
+        `policy bundle ${version} is older than the one held`,
+      );
     }
-    const policy = toPolicy(catalogue, roles, { version, source: 'bundle', issuedAt: new Date(iat * 1000) });
+    const policy = toPolicy(catalogue, roles, {
+      version,
+      source: 'bundle',
+      issuedAt: new Date(iat * 1000),
+    });
     if (response.etag !== undefined) etag = { value: response.etag, version };
     return policy;
   };

@@ -84,7 +84,14 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
     breakerHalfOpenAfterMs: 30_000,
     now: nowMs,
   });
-  const io = { issuer: o.issuer, fetch: o.fetch, getKey, algorithms: o.algorithms, timeoutMs: o.fetchTimeoutMs, signal: closing.signal };
+  const io = {
+    issuer: o.issuer,
+    fetch: o.fetch,
+    getKey,
+    algorithms: o.algorithms,
+    timeoutMs: o.fetchTimeoutMs,
+    signal: closing.signal,
+  };
   const fetchBundle = createBundleFetcher({ ...io, now: o.currentDate });
   const readPage = createRevocationReader(io);
   const revoked = new RevocationSet(o.revocationRetentionMs, o.maxRevoked);
@@ -92,7 +99,12 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
   let policy: Policy | undefined;
 
   const report = (error: unknown): PolicyClientError => {
-    const known = error instanceof PolicyClientError ? error : new PolicyClientError('ERR_POLICY_INVALID', 'unexpected policy client failure', { cause: error });
+    const known =
+      error instanceof PolicyClientError
+        ? error
+        : new PolicyClientError('ERR_POLICY_INVALID', 'unexpected policy client failure', {
+            cause: error,
+          });
     // Requests aborted by close() are not failures worth reporting.
     if (closing.signal.aborted) return known;
     try {
@@ -105,7 +117,10 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
 
   const loadPolicy = async (): Promise<void> => {
     try {
-      const next = o.localBundle !== undefined ? await loadLocalBundle(o.localBundle) : await fetchBundle(policy);
+      const next =
+        o.localBundle !== undefined
+          ? await loadLocalBundle(o.localBundle)
+          : await fetchBundle(policy);
       if (next !== undefined) policy = next;
       stats.policyCheckedAt = o.currentDate();
       stats.lastPolicyError = undefined;
@@ -133,12 +148,16 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
   };
 
   // A local file is read once: a static setup changes its policy by restarting.
-  const policyLoop: Loop = o.localBundle !== undefined
-    ? { runNow: loadPolicy, stop: () => undefined }
-    : startLoop(loadPolicy, (failures) => backoffDelay(o.refreshMs, failures));
+  const policyLoop: Loop =
+    o.localBundle !== undefined
+      ? { runNow: loadPolicy, stop: () => undefined }
+      : startLoop(loadPolicy, (failures) => backoffDelay(o.refreshMs, failures));
   const firstPolicy = o.localBundle !== undefined ? loadPolicy() : policyLoop.runNow();
   // Jitter only shortens the interval, so the 10 s promise holds.
-  const revocationLoop = startLoop(pollRevocations, () => o.revocationPollMs * (0.9 + Math.random() * 0.1));
+  const revocationLoop = startLoop(
+    pollRevocations,
+    () => o.revocationPollMs * (0.9 + Math.random() * 0.1),
+  );
   const firstRevocations = revocationLoop.runNow();
   firstPolicy.catch(() => undefined);
   firstRevocations.catch(() => undefined);
@@ -151,12 +170,14 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
   return {
     async ready() {
       if (policy === undefined) await firstPolicy.catch(() => policyLoop.runNow());
-      if (stats.revocationsSyncedAt === undefined) await firstRevocations.catch(() => revocationLoop.runNow());
+      if (stats.revocationsSyncedAt === undefined)
+        await firstRevocations.catch(() => revocationLoop.runNow());
     },
     current: () => policy,
     async decide(caller, call) {
       const held = await loaded();
-      if (held === undefined) throw new TemporarilyUnavailableError('authorization policy unavailable');
+      if (held === undefined)
+        throw new TemporarilyUnavailableError('authorization policy unavailable');
       return decideWith(held, o.resource, caller, call, o.currentDate());
     },
     async visible(caller, toolName) {
@@ -171,7 +192,12 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
     baseScopes: () => [...(policy?.catalogue.baseScopes ?? [])],
     refresh: () => policyLoop.runNow(),
     syncRevocations: () => revocationLoop.runNow(),
-    stats: () => ({ ...stats, policyVersion: policy?.version, policySource: policy?.source, revoked: revoked.size }),
+    stats: () => ({
+      ...stats,
+      policyVersion: policy?.version,
+      policySource: policy?.source,
+      revoked: revoked.size,
+    }),
     async close() {
       policyLoop.stop();
       revocationLoop.stop();

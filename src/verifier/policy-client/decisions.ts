@@ -28,16 +28,25 @@ interface Facts {
 function factsOf(caller: Caller): Facts {
   // A VerifiedToken always carries its claims; an AuthInfo never does at the top level.
   if ('claims' in caller) {
-    return { subject: caller.subject ?? caller.clientId, roles: [...caller.roles], scopes: [...caller.scopes] };
+    return {
+      subject: caller.subject ?? caller.clientId,
+      roles: [...caller.roles],
+      scopes: [...caller.scopes],
+    };
   }
   const principal = principalOf(caller);
   return { subject: principal.id, roles: principal.roles, scopes: [...caller.scopes] };
 }
 
 /** The catalogue's key for `resource`, compared as the token verifier compares audiences. */
-export function catalogueResource(policy: Policy, resource: string | undefined): string | undefined {
+export function catalogueResource(
+  policy: Policy,
+  resource: string | undefined,
+): string | undefined {
   if (resource === undefined) return undefined;
-  return Object.keys(policy.catalogue.resources).find((key) => sameResource(key, resource)) ?? resource;
+  return (
+    Object.keys(policy.catalogue.resources).find((key) => sameResource(key, resource)) ?? resource
+  );
 }
 
 /**
@@ -46,7 +55,13 @@ export function catalogueResource(policy: Policy, resource: string | undefined):
  * scope alone would allow the call, the engine lists the shortest-lived (least standing
  * privilege) first, and asking for all of them would request more than the call needs.
  */
-export function decideWith(policy: Policy, resource: string | undefined, caller: Caller, call: PolicyToolCall, now: Date): ToolCallDecision {
+export function decideWith(
+  policy: Policy,
+  resource: string | undefined,
+  caller: Caller,
+  call: PolicyToolCall,
+  now: Date,
+): ToolCallDecision {
   const facts = factsOf(caller);
   const decision = decidePolicy({
     roles: policy.roles,
@@ -61,9 +76,20 @@ export function decideWith(policy: Policy, resource: string | undefined, caller:
     case 'allow': {
       // An elevation bound to one exact tool call (authorization_details mcp_tool_call) allows
       // only that call under its elevated scope; base-scope calls stay allowed.
-      const bindings = toolBindings('claims' in caller ? caller.claims : (caller.extra?.claims as Record<string, unknown> | undefined));
-      if (bindings.length && policy.catalogue.scopes[decision.scope]?.minRole && !callMatchesBinding(bindings, call)) {
-        return { decision: 'deny', reason: 'this elevated token was approved for a different tool call' };
+      const bindings = toolBindings(
+        'claims' in caller
+          ? caller.claims
+          : (caller.extra?.claims as Record<string, unknown> | undefined),
+      );
+      if (
+        bindings.length &&
+        policy.catalogue.scopes[decision.scope]?.minRole &&
+        !callMatchesBinding(bindings, call)
+      ) {
+        return {
+          decision: 'deny',
+          reason: 'this elevated token was approved for a different tool call',
+        };
       }
       return { decision: 'allow' };
     }
@@ -77,7 +103,12 @@ export function decideWith(policy: Policy, resource: string | undefined, caller:
 }
 
 /** Whether `tools/list` shows `toolName` to the caller (see `toolVisible` of the policy engine). */
-export function visibleWith(policy: Policy, resource: string | undefined, caller: Caller, toolName: string): boolean {
+export function visibleWith(
+  policy: Policy,
+  resource: string | undefined,
+  caller: Caller,
+  toolName: string,
+): boolean {
   const facts = factsOf(caller);
   return toolVisible({
     roles: policy.roles,

@@ -23,7 +23,9 @@ export async function fetchText(
       headers: { accept: 'application/jwt', ...options.headers },
     });
   } catch (cause) {
-    throw new PolicyClientError('ERR_POLICY_FETCH', `GET ${url} failed (${reason(cause)})`, { cause });
+    throw new PolicyClientError('ERR_POLICY_FETCH', `GET ${url} failed (${reason(cause)})`, {
+      cause,
+    });
   }
   if (response.status === 304) {
     await response.body?.cancel();
@@ -34,13 +36,15 @@ export async function fetchText(
     throw new PolicyClientError('ERR_POLICY_FETCH', `GET ${url} answered HTTP ${response.status}`);
   }
   const text = await response.text();
-  if (text.length > MAX_BODY_CHARS) throw new PolicyClientError('ERR_POLICY_FETCH', `GET ${url}: document too large`);
+  if (text.length > MAX_BODY_CHARS)
+    throw new PolicyClientError('ERR_POLICY_FETCH', `GET ${url}: document too large`);
   return { status: 200, text: text.trim(), etag: response.headers.get('etag') ?? undefined };
 }
 
 /** A short, log-friendly reason for a failed fetch: `ECONNREFUSED`, `timed out`, … */
 function reason(error: unknown): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'timed out or aborted';
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+    return 'timed out or aborted';
   // undici reports network failures as `TypeError: fetch failed` with the system error as cause.
   const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
   if (typeof cause?.code === 'string') return cause.code;

@@ -61,6 +61,7 @@ export function startLoop(task: () => Promise<void>, delay: (failures: number) =
  * together from polling the server in lockstep.
  */
 export function backoffDelay(intervalMs: number, failures: number): number {
-  const base = failures === 0 ? intervalMs : Math.min(intervalMs, 1000 * 2 ** Math.min(failures - 1, 20));
+  const base =
+    failures === 0 ? intervalMs : Math.min(intervalMs, 1000 * 2 ** Math.min(failures - 1, 20));
   return base * (0.9 + Math.random() * 0.2);
 }

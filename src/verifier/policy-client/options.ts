@@ -55,8 +55,10 @@ export interface PolicyClientOptions {
 }
 
 /** Options with defaults applied. */
-export type ResolvedPolicyClientOptions = Required<Omit<PolicyClientOptions, 'resource' | 'localBundle' | 'jwksUri'>>
-  & Pick<PolicyClientOptions, 'resource' | 'localBundle' | 'jwksUri'>;
+export type ResolvedPolicyClientOptions = Required<
+  Omit<PolicyClientOptions, 'resource' | 'localBundle' | 'jwksUri'>
+> &
+  Pick<PolicyClientOptions, 'resource' | 'localBundle' | 'jwksUri'>;
 
 /** Longest revocation poll interval allowed: DESIGN §6 promises refusal within 10 s. */
 export const MAX_REVOCATION_POLL_MS = 10_000;
@@ -69,20 +71,31 @@ function number(name: string, value: number, min: number, max = Infinity): numbe
 }
 
 function url(name: string, value: unknown): string {
-  if (typeof value !== 'string' || !URL.canParse(value)) throw new TypeError(`${name} must be an absolute URL`);
+  if (typeof value !== 'string' || !URL.canParse(value))
+    throw new TypeError(`${name} must be an absolute URL`);
   return value;
 }
 
 /** Applies defaults; a caller's mistake throws a TypeError. */
-export function resolvePolicyClientOptions(options: PolicyClientOptions): ResolvedPolicyClientOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+export function resolvePolicyClientOptions(
+  options: PolicyClientOptions,
+): ResolvedPolicyClientOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('options must be an object');
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl !== 'function') throw new TypeError('fetch must be a function');
-  if (options.localBundle !== undefined && (typeof options.localBundle !== 'string' || options.localBundle === '')) {
+  if (
+    options.localBundle !== undefined &&
+    (typeof options.localBundle !== 'string' || options.localBundle === '')
+  ) {
     throw new TypeError('localBundle must be a file path');
   }
   const algorithms = options.algorithms ?? ['ES256'];
-  if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some((alg) => /^(none|HS\d+)$/i.test(alg))) {
+  if (
+    !Array.isArray(algorithms) ||
+    algorithms.length === 0 ||
+    algorithms.some((alg) => /^(none|HS\d+)$/i.test(alg))
+  ) {
     throw new TypeError('algorithms must be a non-empty list of asymmetric algorithms');
   }
   return {
@@ -92,10 +105,23 @@ export function resolvePolicyClientOptions(options: PolicyClientOptions): Resolv
     localBundle: options.localBundle,
     fetch: fetchImpl as FetchLike,
     refreshMs: number('refreshMs', options.refreshMs ?? 60_000, 100),
-    revocationPollMs: number('revocationPollMs', options.revocationPollMs ?? 5_000, 100, MAX_REVOCATION_POLL_MS),
-    revocationRetentionMs: number('revocationRetentionMs', options.revocationRetentionMs ?? 86_400_000, 1),
+    revocationPollMs: number(
+      'revocationPollMs',
+      options.revocationPollMs ?? 5_000,
+      100,
+      MAX_REVOCATION_POLL_MS,
+    ),
+    revocationRetentionMs: number(
+      'revocationRetentionMs',
+      options.revocationRetentionMs ?? 86_400_000,
+      1,
+    ),
     maxRevoked: number('maxRevoked', options.maxRevoked ?? 100_000, 1),
-    revocationMaxStalenessMs: number('revocationMaxStalenessMs', options.revocationMaxStalenessMs ?? Infinity, 1),
+    revocationMaxStalenessMs: number(
+      'revocationMaxStalenessMs',
+      options.revocationMaxStalenessMs ?? Infinity,
+      1,
+    ),
     algorithms: [...algorithms],
     fetchTimeoutMs: number('fetchTimeoutMs', options.fetchTimeoutMs ?? 5_000, 1),
     currentDate: options.currentDate ?? (() => new Date()),

@@ -16,7 +16,10 @@ const CURSOR = /^\d{1,18}$/;
 const PageSchema = z.object({
   iss: z.string(),
   revoked: z.array(z.object({ elevation: z.string().min(1).max(256), revoked_at: z.number() })),
-  next: z.union([z.string(), z.number().int().nonnegative()]).transform(String).pipe(z.string().regex(CURSOR)),
+  next: z
+    .union([z.string(), z.number().int().nonnegative()])
+    .transform(String)
+    .pipe(z.string().regex(CURSOR)),
 });
 
 /**
@@ -46,7 +49,8 @@ export class RevocationSet {
     if (revokedAtMs + this.#retentionMs <= nowMs || this.#revokedAt.has(elevationId)) return;
     this.#revokedAt.set(elevationId, revokedAtMs);
     // The feed delivers revocations in order, so insertion order is (nearly) revocation order.
-    while (this.#revokedAt.size > this.#max) this.#revokedAt.delete(this.#revokedAt.keys().next().value as string);
+    while (this.#revokedAt.size > this.#max)
+      this.#revokedAt.delete(this.#revokedAt.keys().next().value as string);
   }
 
   /** Forgets ids revoked more than `retentionMs` before `nowMs`. */
@@ -79,38 +83,62 @@ export interface RevocationPage {
  * key of the issuer's JWKS; its payload's `iss` is the issuer; and its `next` cursor does not go
  * back before `cursor` (a replayed old page must not hide later revocations).
  */
-export function createRevocationReader(options: RevocationReaderOptions): (cursor: string) => Promise<RevocationPage> {
+export function createRevocationReader(
+  options: RevocationReaderOptions,
+): (cursor: string) => Promise<RevocationPage> {
   const base = issuerUrl(options.issuer, REVOCATIONS_PATH);
   return async (cursor) => {
     const response = await fetchText(options.fetch, `${base}?since=${encodeURIComponent(cursor)}`, {
       timeoutMs: options.timeoutMs,
       signal: options.signal,
     });
-    if (response.status === 304) throw new PolicyClientError('ERR_REVOCATIONS_INVALID', 'unexpected 304 from the revocation feed');
+    if (response.status === 304)
+      throw new PolicyClientError(
+        'ERR_REVOCATIONS_INVALID',
+        'unexpected 304 from the revocation feed',
+      );
     let bytes: Uint8Array;
     try {
-      const verified = await compactVerify(response.text, options.getKey, { algorithms: options.algorithms });
+      const verified = await compactVerify(response.text, options.getKey, {
+        algorithms: options.algorithms,
+      });
       const typ = verified.protectedHeader.typ?.toLowerCase().replace(/^application\//, '');
-      if (typ !== REVOCATIONS_TYP) throw new Error(`unexpected typ ${String(verified.protectedHeader.typ)}`);
+      if (typ !== REVOCATIONS_TYP)
+        throw new Error(`unexpected typ ${String(verified.protectedHeader.typ)}`);
       bytes = verified.payload;
     } catch (cause) {
       if (cause instanceof TemporarilyUnavailableError) {
-        throw new PolicyClientError('ERR_POLICY_FETCH', 'the issuer signing keys are unavailable', { cause });
+        throw new PolicyClientError('ERR_POLICY_FETCH', 'the issuer signing keys are unavailable', {
+          cause,
+        });
       }
-      throw new PolicyClientError('ERR_POLICY_SIGNATURE', 'revocation feed failed verification', { cause });
+      throw new PolicyClientError('ERR_POLICY_SIGNATURE', 'revocation feed failed verification', {
+        cause,
+      });
     }
     let parsed;
     try {
       parsed = PageSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
     } catch (cause) {
-      throw new PolicyClientError('ERR_REVOCATIONS_INVALID', 'revocation feed payload is malformed', { cause });
+      throw new PolicyClientError(
+        'ERR_REVOCATIONS_INVALID',
+        'revocation feed payload is malformed',
+        { cause },
+      );
     }
-    if (parsed.iss !== options.issuer) throw new PolicyClientError('ERR_POLICY_SIGNATURE', 'revocation feed from another issuer');
+    if (parsed.iss !== options.issuer)
+      throw new PolicyClientError('ERR_POLICY_SIGNATURE', 'revocation feed from another issuer');
     if (BigInt(parsed.next) < BigInt(cursor)) {
-      throw new PolicyClientError('ERR_REVOCATIONS_INVALID', `revocation cursor went back from ${cursor} to ${parsed.next}`);
+      throw new PolicyClientError(
+        'ERR_REVOCATIONS_INVALID',
+        `revocation cursor went back from ${cursor} to ${parsed.next}`,
+      );
     }
     return {
-      revoked: parsed.revoked.map((r) => ({ elevation: r.elevation, revokedAtMs: r.revoked_at * 1000 })),
+      revoked: parsed.revoked.map((r) => ({
+        elevation: r.elevation,
+        revokedAtMs: r.revoked_at * 1000,
+      })),
       next: parsed.next,
     };
   };

@@ -1,8 +1,14 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import {
-  ExponentialBackoff, handleWhen, isBrokenCircuitError, noop, retry, timeout,
-  TimeoutStrategy, wrap,
+  ExponentialBackoff,
+  handleWhen,
+  isBrokenCircuitError,
+  noop,
+  retry,
+  timeout,
+  TimeoutStrategy,
+  wrap,
 } from 'cockatiel';
 import { principalOf } from '../observability/principal.ts';
 import { BreakerRegistry } from './breakers.ts';
@@ -83,13 +89,16 @@ export const sharedBreakers = new BreakerRegistry();
  */
 export function withToolPolicy(
   options: ToolPolicyOptions,
-): <A, R, E extends PolicyExtra>(handler: PolicyHandler<A, R, E>) => (args: A, extra: E) => Promise<R> {
+): <A, R, E extends PolicyExtra>(
+  handler: PolicyHandler<A, R, E>,
+) => (args: A, extra: E) => Promise<R> {
   const { tool } = options;
   const dependency = options.dependency ?? tool;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const breakers = options.breakers ?? sharedBreakers;
   const limiter = options.rateLimiter === undefined ? new RateLimiter() : options.rateLimiter;
-  const idempotent = options.annotations?.idempotentHint === true || options.annotations?.readOnlyHint === true;
+  const idempotent =
+    options.annotations?.idempotentHint === true || options.annotations?.readOnlyHint === true;
   const isRetryable = options.isRetryable ?? isRetryableError;
 
   const retryPolicy =
@@ -105,33 +114,53 @@ export function withToolPolicy(
   // abortOnReturn off: cockatiel would otherwise abort every finished call's signal, and each
   // abort builds a DOMException with a stack trace, the largest single cost of a protected call.
   // A timeout and the client's cancellation still abort the handler's signal.
-  const attemptTimeout = timeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
-  const policy = retryPolicy === noop
-    ? wrap(breakers.get(dependency), attemptTimeout)
-    : wrap(retryPolicy, breakers.get(dependency), attemptTimeout);
+  const attemptTimeout = timeout(timeoutMs, {
+    strategy: TimeoutStrategy.Aggressive,
+    abortOnReturn: false,
+  });
+  const policy =
+    retryPolicy === noop
+      ? wrap(breakers.get(dependency), attemptTimeout)
+      : wrap(retryPolicy, breakers.get(dependency), attemptTimeout);
 
   const toToolError = (error: unknown, cancelled: boolean): ToolError => {
     if (error instanceof ToolError) return error;
     if (isBrokenCircuitError(error)) {
-      return new ToolError(DEPENDENCY_FAILED, `A dependency of ${tool} is unavailable`, {
-        retryable: true,
-        retryAfterMs: breakers.retryAfterMs(dependency),
-        suggestedAction: 'Retry after retryAfterMs; the dependency is failing and calls to it are paused.',
-      }, { cause: error });
+      return new ToolError(
+        DEPENDENCY_FAILED,
+        `A dependency of ${tool} is unavailable`,
+        {
+          retryable: true,
+          retryAfterMs: breakers.retryAfterMs(dependency),
+          suggestedAction:
+            'Retry after retryAfterMs; the dependency is failing and calls to it are paused.',
+        },
+        { cause: error },
+      );
     }
     if (isTaskCancelled(error) && !cancelled) {
-      return new ToolError(TIMEOUT, `Tool ${tool} timed out after ${timeoutMs} ms`, {
-        retryable: idempotent,
-        suggestedAction: idempotent
-          ? 'Retry later.'
-          : 'The operation may still have taken effect: check its outcome before retrying.',
-      }, { cause: error });
+      return new ToolError(
+        TIMEOUT,
+        `Tool ${tool} timed out after ${timeoutMs} ms`,
+        {
+          retryable: idempotent,
+          suggestedAction: idempotent
+            ? 'Retry later.'
+            : 'The operation may still have taken effect: check its outcome before retrying.',
+        },
+        { cause: error },
+      );
     }
     const invalid = isValidationError(error);
-    return new ToolError(EXECUTION_FAILED, cancelled ? `Tool ${tool} was cancelled` : `Tool ${tool} failed`, {
-      retryable: idempotent && !cancelled && error instanceof Error && isRetryable(error),
-      ...(invalid && { suggestedAction: 'Check the arguments; the same call will fail again.' }),
-    }, { cause: error });
+    return new ToolError(
+      EXECUTION_FAILED,
+      cancelled ? `Tool ${tool} was cancelled` : `Tool ${tool} failed`,
+      {
+        retryable: idempotent && !cancelled && error instanceof Error && isRetryable(error),
+        ...(invalid && { suggestedAction: 'Check the arguments; the same call will fail again.' }),
+      },
+      { cause: error },
+    );
   };
 
   return (handler) => async (args, extra) => {
@@ -147,7 +176,10 @@ export function withToolPolicy(
     }
     try {
       // The handler gets the attempt's signal: aborted on timeout and when the client cancels.
-      return await policy.execute(({ signal }) => handler(args, { ...extra, signal }), extra.signal);
+      return await policy.execute(
+        ({ signal }) => handler(args, { ...extra, signal }),
+        extra.signal,
+      );
     } catch (error) {
       throw toToolError(error, extra.signal.aborted);
     }

@@ -6,7 +6,6 @@ import { sameResource } from '../../policy/resource-uri.ts';
 /** The claims of a verified token, without the raw token: what the verified-token cache holds. */
 export type CachedToken = Omit<VerifiedToken, 'token' | 'resource'>;
 
-
 function stringArray(value: unknown, claim: string): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) {
@@ -18,7 +17,8 @@ function stringArray(value: unknown, claim: string): string[] {
 function optionalString(payload: JWTPayload, claim: string): string | undefined {
   const value = payload[claim];
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value === '') throw new InvalidTokenError(`malformed ${claim} claim`);
+  if (typeof value !== 'string' || value === '')
+    throw new InvalidTokenError(`malformed ${claim} claim`);
   return value;
 }
 
@@ -38,18 +38,25 @@ function deepFreeze<T>(value: T): T {
  */
 export function mapClaims(payload: JWTPayload, resource: string): CachedToken {
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-  if (audiences.length !== 1 || typeof audiences[0] !== 'string' || !sameResource(audiences[0], resource)) {
+  if (
+    audiences.length !== 1 ||
+    typeof audiences[0] !== 'string' ||
+    !sameResource(audiences[0], resource)
+  ) {
     throw new InvalidTokenError('token not issued for this resource');
   }
   const clientId = optionalString(payload, 'client_id');
   if (clientId === undefined) throw new InvalidTokenError('missing client_id claim');
-  if (payload.scope !== undefined && typeof payload.scope !== 'string') throw new InvalidTokenError('malformed scope claim');
+  if (payload.scope !== undefined && typeof payload.scope !== 'string')
+    throw new InvalidTokenError('malformed scope claim');
   const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
   const cnf = payload.cnf;
   let jkt: string | undefined;
   if (cnf !== undefined) {
-    const value = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>).jkt : undefined;
-    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new InvalidTokenError('malformed cnf claim');
+    const value =
+      typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>).jkt : undefined;
+    if (value !== undefined && (typeof value !== 'string' || value === ''))
+      throw new InvalidTokenError('malformed cnf claim');
     jkt = value;
   }
   const token: CachedToken = {
@@ -86,11 +93,16 @@ export function toInvalidToken(error: unknown): VerifierError {
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
     return new InvalidTokenError('algorithm not allowed');
   }
-  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
+  if (
+    error instanceof errors.JWKSNoMatchingKey ||
+    error instanceof errors.JWKSMultipleMatchingKeys
+  ) {
     return new InvalidTokenError('unknown signing key');
   }
-  if (error instanceof errors.JWSSignatureVerificationFailed) return new InvalidTokenError('signature verification failed');
-  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return new InvalidTokenError('malformed token');
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return new InvalidTokenError('signature verification failed');
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid)
+    return new InvalidTokenError('malformed token');
   // Hostile input can reach odd corners (key import, TypeErrors); it is still a bad token, never a 500.
   return new InvalidTokenError('invalid token', { cause: error });
 }

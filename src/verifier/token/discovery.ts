@@ -4,7 +4,11 @@ import type { FetchLike } from './options.ts';
 const MAX_DOCUMENT_CHARS = 512 * 1024;
 
 /** GETs a JSON document; any non-2xx status, timeout, oversize or parse failure rejects. */
-export async function fetchJson(fetchImpl: FetchLike, url: string, timeoutMs: number): Promise<unknown> {
+export async function fetchJson(
+  fetchImpl: FetchLike,
+  url: string,
+  timeoutMs: number,
+): Promise<unknown> {
   const response = await fetchImpl(url, {
     signal: AbortSignal.timeout(timeoutMs),
     headers: { accept: 'application/json' },
@@ -36,15 +40,21 @@ export function metadataUrls(issuer: string): string[] {
  * The document's `issuer` must equal ours (RFC 8414 §3.3): otherwise a metadata document served
  * from the wrong place could point us at someone else's keys.
  */
-export async function discoverJwksUri(fetchImpl: FetchLike, issuer: string, timeoutMs: number): Promise<string> {
+export async function discoverJwksUri(
+  fetchImpl: FetchLike,
+  issuer: string,
+  timeoutMs: number,
+): Promise<string> {
   let lastError: unknown;
   for (const url of metadataUrls(issuer)) {
     try {
       const metadata = await fetchJson(fetchImpl, url, timeoutMs);
-      if (typeof metadata !== 'object' || metadata === null) throw new Error(`${url}: not a JSON object`);
+      if (typeof metadata !== 'object' || metadata === null)
+        throw new Error(`${url}: not a JSON object`);
       const { issuer: advertised, jwks_uri: jwksUri } = metadata as Record<string, unknown>;
       if (advertised !== issuer) throw new Error(`${url}: issuer mismatch`);
-      if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri)) throw new Error(`${url}: jwks_uri missing`);
+      if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri))
+        throw new Error(`${url}: jwks_uri missing`);
       return jwksUri;
     } catch (error) {
       lastError = error;

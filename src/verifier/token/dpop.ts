@@ -68,13 +68,16 @@ export function createDpopChecker(options: DpopOptions): (request: DpopRequest) 
     } catch {
       refuse('signature or header');
     }
-    if (header.jwk === undefined || (await calculateJwkThumbprint(header.jwk, 'sha256')) !== jkt) refuse('key does not match the token binding');
+    if (header.jwk === undefined || (await calculateJwkThumbprint(header.jwk, 'sha256')) !== jkt)
+      refuse('key does not match the token binding');
     if (payload.htm !== method) refuse('htm mismatch');
     const htu = typeof payload.htu === 'string' ? targetUri(payload.htu) : undefined;
     if (htu === undefined || htu !== targetUri(url)) refuse('htu mismatch');
-    if (payload.ath !== createHash('sha256').update(accessToken).digest('base64url')) refuse('ath mismatch');
+    if (payload.ath !== createHash('sha256').update(accessToken).digest('base64url'))
+      refuse('ath mismatch');
     const nowSec = options.now() / 1000;
-    if (typeof payload.iat !== 'number' || Math.abs(nowSec - payload.iat) > options.maxSkewSec) refuse('iat outside the accepted window');
+    if (typeof payload.iat !== 'number' || Math.abs(nowSec - payload.iat) > options.maxSkewSec)
+      refuse('iat outside the accepted window');
     const { jti } = payload;
     if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) refuse('missing jti');
     // Checked last: only a proof valid in every other respect uses up its id.
@@ -86,7 +89,11 @@ export function createDpopChecker(options: DpopOptions): (request: DpopRequest) 
  * The `seen` store of {@link createDpopChecker}: one use per proof id over `2 × maxSkewSec`
  * seconds, the longest an accepted `iat` can be away from the first sight of its proof.
  */
-export function dpopReplayLimiter(options: { maxSkewSec: number; store: RateLimitStore; now: () => number }): RateLimiter {
+export function dpopReplayLimiter(options: {
+  maxSkewSec: number;
+  store: RateLimitStore;
+  now: () => number;
+}): RateLimiter {
   return new RateLimiter({
     points: 1,
     durationSec: Math.ceil(2 * options.maxSkewSec),

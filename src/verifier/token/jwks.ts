@@ -1,5 +1,13 @@
 import { circuitBreaker, ConsecutiveBreaker, handleAll } from 'cockatiel';
-import { createLocalJWKSet, errors, type CryptoKey, type FlattenedJWSInput, type JWSHeaderParameters, type JSONWebKeySet, type LocalJWKSet } from 'jose';
+import {
+  createLocalJWKSet,
+  errors,
+  type CryptoKey,
+  type FlattenedJWSInput,
+  type JWSHeaderParameters,
+  type JSONWebKeySet,
+  type LocalJWKSet,
+} from 'jose';
 import { TemporarilyUnavailableError } from '../errors.ts';
 import { discoverJwksUri, fetchJson } from './discovery.ts';
 import type { FetchLike } from './options.ts';
@@ -19,7 +27,10 @@ export interface KeyStoreOptions {
 }
 
 /** A jose key resolver backed by the issuer's cached key set. */
-export type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
+export type KeyResolver = (
+  header: JWSHeaderParameters,
+  token: FlattenedJWSInput,
+) => Promise<CryptoKey>;
 
 /**
  * The issuer's signing keys, fetched and cached. Rules it enforces:
@@ -46,7 +57,9 @@ export function createKeyStore(options: KeyStoreOptions): KeyResolver {
   async function load(): Promise<LocalJWKSet> {
     jwksUri ??= await discoverJwksUri(options.fetch, options.issuer, options.fetchTimeoutMs);
     try {
-      return createLocalJWKSet((await fetchJson(options.fetch, jwksUri, options.fetchTimeoutMs)) as JSONWebKeySet);
+      return createLocalJWKSet(
+        (await fetchJson(options.fetch, jwksUri, options.fetchTimeoutMs)) as JSONWebKeySet,
+      );
     } catch (error) {
       // The issuer may have moved its key set: look it up again next time.
       if (options.jwksUri === undefined) jwksUri = undefined;

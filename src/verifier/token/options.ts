@@ -1,6 +1,9 @@
 import type { RateLimitStore } from '../resilience/rate-limit.ts';
 /** `fetch`-compatible function; injectable so tests and proxies can replace the network. */
-export type FetchLike = (input: string, init?: { signal?: AbortSignal; headers?: Record<string, string> }) => Promise<Response>;
+export type FetchLike = (
+  input: string,
+  init?: { signal?: AbortSignal; headers?: Record<string, string> },
+) => Promise<Response>;
 
 /** Options of {@link createTokenVerifier}. */
 export interface TokenVerifierOptions {
@@ -59,7 +62,9 @@ export interface TokenVerifierOptions {
 }
 
 /** Options with every default applied. */
-export type ResolvedOptions = Required<Omit<TokenVerifierOptions, 'jwksUri' | 'dpopReplayStore'>> & { jwksUri?: string };
+export type ResolvedOptions = Required<
+  Omit<TokenVerifierOptions, 'jwksUri' | 'dpopReplayStore'>
+> & { jwksUri?: string };
 
 const FORBIDDEN_ALG = /^(none|HS\d+)$/i;
 
@@ -71,22 +76,26 @@ function positive(name: string, value: number, allowZero = false): number {
 }
 
 function absoluteUrl(name: string, value: unknown): string {
-  if (typeof value !== 'string' || !URL.canParse(value)) throw new TypeError(`${name} must be an absolute URL`);
+  if (typeof value !== 'string' || !URL.canParse(value))
+    throw new TypeError(`${name} must be an absolute URL`);
   return value;
 }
 
 function algorithmList(name: string, algs: string[]): string[] {
-  if (!Array.isArray(algs) || algs.length === 0) throw new TypeError(`${name} must be a non-empty array`);
+  if (!Array.isArray(algs) || algs.length === 0)
+    throw new TypeError(`${name} must be a non-empty array`);
   for (const alg of algs) {
     // Symmetric algorithms would let anyone holding the (public) verification key mint tokens.
-    if (typeof alg !== 'string' || FORBIDDEN_ALG.test(alg)) throw new TypeError(`${name}: "${String(alg)}" is not allowed`);
+    if (typeof alg !== 'string' || FORBIDDEN_ALG.test(alg))
+      throw new TypeError(`${name}: "${String(alg)}" is not allowed`);
   }
   return [...algs];
 }
 
 /** Applies defaults and rejects caller mistakes with a TypeError (bad input never gets this far). */
 export function resolveOptions(options: TokenVerifierOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('options must be an object');
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl !== 'function') throw new TypeError('fetch must be a function');
   return {
@@ -100,11 +109,17 @@ export function resolveOptions(options: TokenVerifierOptions): ResolvedOptions {
     jwksCooldownMs: positive('jwksCooldownMs', options.jwksCooldownMs ?? 30_000, true),
     fetchTimeoutMs: positive('fetchTimeoutMs', options.fetchTimeoutMs ?? 5_000),
     breakerThreshold: positive('breakerThreshold', options.breakerThreshold ?? 3),
-    breakerHalfOpenAfterMs: positive('breakerHalfOpenAfterMs', options.breakerHalfOpenAfterMs ?? 30_000),
+    breakerHalfOpenAfterMs: positive(
+      'breakerHalfOpenAfterMs',
+      options.breakerHalfOpenAfterMs ?? 30_000,
+    ),
     fetch: fetchImpl as FetchLike,
     currentDate: options.currentDate ?? (() => new Date()),
     maxTokenLength: positive('maxTokenLength', options.maxTokenLength ?? 8192),
-    dpopAlgorithms: algorithmList('dpopAlgorithms', options.dpopAlgorithms ?? ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256']),
+    dpopAlgorithms: algorithmList(
+      'dpopAlgorithms',
+      options.dpopAlgorithms ?? ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256'],
+    ),
     dpopMaxSkewSec: positive('dpopMaxSkewSec', options.dpopMaxSkewSec ?? 60),
     dpopReplayCacheMax: positive('dpopReplayCacheMax', options.dpopReplayCacheMax ?? 10_000),
     isRevoked: options.isRevoked ?? (() => false),

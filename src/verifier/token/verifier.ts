@@ -70,7 +70,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
 
   async function verify(token: string, ctx?: VerifyContext): Promise<VerifiedToken> {
-    if (typeof token !== 'string' || token.length === 0) throw new InvalidTokenError('missing token');
+    if (typeof token !== 'string' || token.length === 0)
+      throw new InvalidTokenError('missing token');
     // Cheap refusals before any parsing or hashing of attacker-sized input.
     if (token.length > o.maxTokenLength) throw new InvalidTokenError('token too large');
     if (!COMPACT_JWS.test(token)) throw new InvalidTokenError('malformed token');
@@ -94,15 +95,29 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       throw new InvalidTokenError('elevation revoked', { dpop: verified.jkt !== undefined });
     }
     if (verified.jkt === undefined) {
-      if (ctx?.scheme === 'dpop') throw new InvalidTokenError('token is not DPoP-bound', { dpop: true });
+      if (ctx?.scheme === 'dpop')
+        throw new InvalidTokenError('token is not DPoP-bound', { dpop: true });
     } else {
       // A bound token sent as Bearer is a downgrade attempt (RFC 9449 §7.1).
-      if (ctx?.scheme === 'bearer') throw new InvalidTokenError('DPoP-bound token requires the DPoP scheme', { dpop: true });
-      if (ctx === undefined) throw new InvalidDpopProofError('DPoP-bound token requires a DPoP proof');
-      await checkDpop({ proof: ctx.dpop, accessToken: token, jkt: verified.jkt, method: ctx.method, url: ctx.url });
+      if (ctx?.scheme === 'bearer')
+        throw new InvalidTokenError('DPoP-bound token requires the DPoP scheme', { dpop: true });
+      if (ctx === undefined)
+        throw new InvalidDpopProofError('DPoP-bound token requires a DPoP proof');
+      await checkDpop({
+        proof: ctx.dpop,
+        accessToken: token,
+        jkt: verified.jkt,
+        method: ctx.method,
+        url: ctx.url,
+      });
     }
     return { ...verified, token, resource: new URL(o.resource) };
   }
 
-  return { verify, resource: o.resource, issuer: o.issuer, dpopAlgorithms: Object.freeze([...o.dpopAlgorithms]) };
+  return {
+    verify,
+    resource: o.resource,
+    issuer: o.issuer,
+    dpopAlgorithms: Object.freeze([...o.dpopAlgorithms]),
+  };
 }

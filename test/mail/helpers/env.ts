@@ -37,7 +37,11 @@ export async function openTestDb(kind: 'pglite' | 'postgres'): Promise<OutboxTes
 }
 
 /** A pino logger whose JSON lines the test can read back. */
-export function captureLog(): { log: Logger; lines: () => Array<Record<string, unknown>>; text: () => string } {
+export function captureLog(): {
+  log: Logger;
+  lines: () => Array<Record<string, unknown>>;
+  text: () => string;
+} {
   const chunks: string[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void chunks.push(s) });
   return {
@@ -48,7 +52,11 @@ export function captureLog(): { log: Logger; lines: () => Array<Record<string, u
 }
 
 /** Polls until `check` returns a truthy value, or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 20_000, what = 'condition'): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

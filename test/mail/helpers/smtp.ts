@@ -68,7 +68,9 @@ export async function startSmtpServer(opts: TestSmtpOptions = {}): Promise<TestS
     authOptional: !opts.rejectAuth,
     logger: false,
     onAuth(auth, _session, callback) {
-      callback(new Error(`Authentication failed for ${auth.username} with password ${auth.password}`));
+      callback(
+        new Error(`Authentication failed for ${auth.username} with password ${auth.password}`),
+      );
     },
     onConnect(_session, callback) {
       count.connections++;
@@ -83,17 +85,24 @@ export async function startSmtpServer(opts: TestSmtpOptions = {}): Promise<TestS
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
-        const mail: ReceivedMail = { ...parseMail(raw), raw, rcptTo: session.envelope.rcptTo.map((r) => r.address) };
+        const mail: ReceivedMail = {
+          ...parseMail(raw),
+          raw,
+          rcptTo: session.envelope.rcptTo.map((r) => r.address),
+        };
         Promise.resolve()
           .then(() => opts.onMessage?.(mail))
-          .then(() => {
-            count.inData--;
-            received.push(mail);
-            callback();
-          }, (err: Error) => {
-            count.inData--;
-            callback(err);
-          });
+          .then(
+            () => {
+              count.inData--;
+              received.push(mail);
+              callback();
+            },
+            (err: Error) => {
+              count.inData--;
+              callback(err);
+            },
+          );
       });
     },
   });

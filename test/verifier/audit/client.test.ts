@@ -8,8 +8,13 @@ import type { AuditEventInput } from '../../../src/verifier/observability/audit-
 import { IngestServer, waitFor } from './ingest-server.ts';
 
 const event = (n: number, extra: Partial<AuditEventInput> = {}): AuditEventInput => ({
-  subject: 'dave', clientId: 'agent-1', tool: 'deploy_service',
-  params: { n, password: 'hunter2' }, result: 'success', decision: 'allow', ...extra,
+  subject: 'dave',
+  clientId: 'agent-1',
+  tool: 'deploy_service',
+  params: { n, password: 'hunter2' },
+  result: 'success',
+  decision: 'allow',
+  ...extra,
 });
 
 let ingest: IngestServer;
@@ -53,7 +58,12 @@ describe('audit client batching', () => {
     expect(ingest.posts.every((p) => p.contentType === 'application/json')).toBe(true);
     expect([...ingest.events.keys()].sort()).toEqual([...ids].sort());
     const stored = ingest.events.get(ids[3]);
-    expect(stored).toMatchObject({ subject: 'dave', clientId: 'agent-1', tool: 'deploy_service', result: 'success' });
+    expect(stored).toMatchObject({
+      subject: 'dave',
+      clientId: 'agent-1',
+      tool: 'deploy_service',
+      result: 'success',
+    });
     expect(stored?.params).toEqual({ n: 3, password: '[REDACTED]' });
     expect(stored?.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(new Date(stored!.time).toISOString()).toBe(stored?.time);
@@ -197,7 +207,10 @@ describe('audit client credentials', () => {
     const audit = client({ getAccessToken: async () => tokens[Math.min(calls++, 1)] });
     audit.record(event(1));
     await audit.flush();
-    expect(ingest.posts.map((p) => [p.authorization, p.status])).toEqual([['Bearer stale', 401], ['Bearer fresh', 200]]);
+    expect(ingest.posts.map((p) => [p.authorization, p.status])).toEqual([
+      ['Bearer stale', 401],
+      ['Bearer fresh', 200],
+    ]);
     expect(calls).toBe(2);
 
     audit.record(event(2));

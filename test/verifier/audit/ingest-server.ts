@@ -14,7 +14,12 @@ export class IngestServer {
   readonly events = new Map<string, AuditEvent>();
   /** Accepted deliveries per event id (a second delivery of an id is stored once). */
   readonly deliveries = new Map<string, number>();
-  readonly posts: Array<{ status: number; authorization?: string; contentType?: string; size: number }> = [];
+  readonly posts: Array<{
+    status: number;
+    authorization?: string;
+    contentType?: string;
+    size: number;
+  }> = [];
   /** Status to answer; 200 stores the events. */
   behaviour: Behaviour = () => 200;
   #server: Server | undefined;
@@ -59,7 +64,9 @@ export class IngestServer {
       contentType: req.headers['content-type'],
       size,
     });
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ accepted: size }));
+    res
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ accepted: size }));
   }
 }
 

@@ -6,7 +6,13 @@ import { NdjsonSpool } from '../../../src/verifier/audit/spool.ts';
 import type { AuditEvent } from '../../../src/verifier/observability/audit-event.ts';
 
 const ev = (n: number): AuditEvent => ({
-  id: `id-${n}`, time: new Date(0).toISOString(), subject: 's', clientId: 'c', tool: 't', params: { n }, result: 'success',
+  id: `id-${n}`,
+  time: new Date(0).toISOString(),
+  subject: 's',
+  clientId: 'c',
+  tool: 't',
+  params: { n },
+  result: 'success',
 });
 
 let dir: string;
@@ -22,7 +28,15 @@ describe('NDJSON spool', () => {
     expect(spool.size).toBe(10);
     expect((await spool.take(4)).map((e) => e.id)).toEqual(['id-0', 'id-1', 'id-2', 'id-3']);
     spool.append(ev(10));
-    expect((await spool.take(100)).map((e) => e.id)).toEqual(['id-4', 'id-5', 'id-6', 'id-7', 'id-8', 'id-9', 'id-10']);
+    expect((await spool.take(100)).map((e) => e.id)).toEqual([
+      'id-4',
+      'id-5',
+      'id-6',
+      'id-7',
+      'id-8',
+      'id-9',
+      'id-10',
+    ]);
     expect(spool.size).toBe(0);
     expect(existsSync(spool.path)).toBe(false);
   });

@@ -6,11 +6,22 @@ import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/
 import { expressAuth } from '../../../src/verifier/http/express.ts';
 import type { ResourceServerAuthOptions } from '../../../src/verifier/http/guard.ts';
 import { koaAuth } from '../../../src/verifier/http/koa.ts';
-import { metadataPath, metadataUrl, protectedResourceMetadata } from '../../../src/verifier/http/metadata.ts';
+import {
+  metadataPath,
+  metadataUrl,
+  protectedResourceMetadata,
+} from '../../../src/verifier/http/metadata.ts';
 import type { AuthenticatedRequest } from '../../../src/verifier/http/node.ts';
 import { createTokenVerifier } from '../../../src/verifier/token/verifier.ts';
 import { signAccessToken, startIssuer, type TestIssuer } from '../token/fixtures.ts';
-import { DEFAULT_DPOP_ALGS, listen, postJsonRpc, send, startGuardedServer, type Started } from './fixtures.ts';
+import {
+  DEFAULT_DPOP_ALGS,
+  listen,
+  postJsonRpc,
+  send,
+  startGuardedServer,
+  type Started,
+} from './fixtures.ts';
 
 let issuer: TestIssuer;
 beforeAll(async () => {
@@ -23,7 +34,10 @@ afterAll(async () => {
 function authOptions(base: string): ResourceServerAuthOptions {
   return {
     verifier: createTokenVerifier({ issuer: issuer.issuer, resource: `${base}/mcp` }),
-    metadata: { scopesSupported: ['mcp:read', 'mcp:tools', 'deploy:prod', 'offline_access'], resourceName: 'Deploy tools' },
+    metadata: {
+      scopesSupported: ['mcp:read', 'mcp:tools', 'deploy:prod', 'offline_access'],
+      resourceName: 'Deploy tools',
+    },
   };
 }
 
@@ -49,7 +63,10 @@ function koaApp(base: string) {
   const app = new Koa();
   app.use(koaAuth(authOptions(base)));
   app.use((ctx) => {
-    ctx.body = { auth: ctx.state.auth, reqAuth: (ctx.req as AuthenticatedRequest).auth === ctx.state.auth };
+    ctx.body = {
+      auth: ctx.state.auth,
+      reqAuth: (ctx.req as AuthenticatedRequest).auth === ctx.state.auth,
+    };
   });
   return app.callback();
 }
@@ -59,14 +76,27 @@ describe('Protected Resource Metadata (RFC 9728)', () => {
     expect(metadataPath('https://h.example/mcp')).toBe('/.well-known/oauth-protected-resource/mcp');
     expect(metadataPath('https://h.example/')).toBe('/.well-known/oauth-protected-resource');
     expect(metadataPath('https://h.example')).toBe('/.well-known/oauth-protected-resource');
-    for (const resource of ['https://h.example/mcp', 'https://h.example/', 'https://h.example/a/b']) {
+    for (const resource of [
+      'https://h.example/mcp',
+      'https://h.example/',
+      'https://h.example/a/b',
+    ]) {
       expect(metadataUrl(resource)).toBe(getOAuthProtectedResourceMetadataUrl(new URL(resource)));
     }
   });
 
   it('never advertises offline_access (DESIGN §5)', () => {
-    const document = protectedResourceMetadata({ resource: 'https://h/mcp', authorizationServers: ['https://as'], scopesSupported: ['a', 'offline_access'] });
-    expect(document).toEqual({ resource: 'https://h/mcp', authorization_servers: ['https://as'], scopes_supported: ['a'], bearer_methods_supported: ['header'] });
+    const document = protectedResourceMetadata({
+      resource: 'https://h/mcp',
+      authorizationServers: ['https://as'],
+      scopesSupported: ['a', 'offline_access'],
+    });
+    expect(document).toEqual({
+      resource: 'https://h/mcp',
+      authorization_servers: ['https://as'],
+      scopes_supported: ['a'],
+      bearer_methods_supported: ['header'],
+    });
   });
 
   const expected = (base: string) => ({
@@ -124,7 +154,10 @@ describe('framework adapters', () => {
       const message = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
       const reply = await postJsonRpc(`${server.url}/mcp`, token, message);
       expect(reply.status).toBe(200);
-      expect(reply.json()).toMatchObject({ auth: { token, clientId: 'agent-1', scopes: ['mcp:read', 'mcp:tools'] }, body: message });
+      expect(reply.json()).toMatchObject({
+        auth: { token, clientId: 'agent-1', scopes: ['mcp:read', 'mcp:tools'] },
+        body: message,
+      });
     } finally {
       await server.close();
     }
@@ -136,7 +169,9 @@ describe('framework adapters', () => {
       const reply = await postJsonRpc(`${server.url}/mcp`, undefined, {});
       expect(reply.status).toBe(401);
       const metadata = `${server.url}/.well-known/oauth-protected-resource/mcp`;
-      expect(reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="${metadata}", DPoP algs="${DEFAULT_DPOP_ALGS}", resource_metadata="${metadata}"`);
+      expect(reply.headers['www-authenticate']).toBe(
+        `Bearer resource_metadata="${metadata}", DPoP algs="${DEFAULT_DPOP_ALGS}", resource_metadata="${metadata}"`,
+      );
     } finally {
       await server.close();
     }
@@ -145,10 +180,18 @@ describe('framework adapters', () => {
   it('Koa: sets ctx.state.auth and ctx.req.auth for an authenticated request', async () => {
     const server = await startApp(koaApp);
     try {
-      const token = await signAccessToken(issuer, { aud: `${server.url}/mcp`, roles: ['developer'] });
-      const reply = await send(`${server.url}/mcp`, { headers: { Authorization: `Bearer ${token}` } });
+      const token = await signAccessToken(issuer, {
+        aud: `${server.url}/mcp`,
+        roles: ['developer'],
+      });
+      const reply = await send(`${server.url}/mcp`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
       expect(reply.status).toBe(200);
-      expect(reply.json()).toMatchObject({ auth: { clientId: 'agent-1', extra: { roles: ['developer'] } }, reqAuth: true });
+      expect(reply.json()).toMatchObject({
+        auth: { clientId: 'agent-1', extra: { roles: ['developer'] } },
+        reqAuth: true,
+      });
     } finally {
       await server.close();
     }
@@ -157,7 +200,9 @@ describe('framework adapters', () => {
   it('Koa: challenges a bad token with 401 invalid_token', async () => {
     const server = await startApp(koaApp);
     try {
-      const reply = await send(`${server.url}/mcp`, { headers: { Authorization: 'Bearer not-a-jwt' } });
+      const reply = await send(`${server.url}/mcp`, {
+        headers: { Authorization: 'Bearer not-a-jwt' },
+      });
       expect(reply.status).toBe(401);
       expect(reply.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
       expect(reply.json().error).toBe('invalid_token');

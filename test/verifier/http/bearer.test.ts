@@ -11,7 +11,9 @@ let resource: string;
 
 beforeAll(async () => {
   issuer = await startIssuer();
-  mcp = await startGuardedServer((base) => ({ verifier: createTokenVerifier({ issuer: issuer.issuer, resource: `${base}/mcp` }) }));
+  mcp = await startGuardedServer((base) => ({
+    verifier: createTokenVerifier({ issuer: issuer.issuer, resource: `${base}/mcp` }),
+  }));
   resource = `${mcp.url}/mcp`;
 });
 afterAll(async () => {
@@ -19,8 +21,10 @@ afterAll(async () => {
   await issuer.close();
 });
 
-const withAuthorization = (authorization: string | string[], extra: Record<string, string | string[]> = {}) =>
-  send(resource, { headers: { Authorization: authorization, ...extra } });
+const withAuthorization = (
+  authorization: string | string[],
+  extra: Record<string, string | string[]> = {},
+) => send(resource, { headers: { Authorization: authorization, ...extra } });
 
 describe('reading the Authorization header', () => {
   it('accepts the scheme name in any case', async () => {
@@ -34,7 +38,10 @@ describe('reading the Authorization header', () => {
     const token = await signAccessToken(issuer, { aud: resource });
     const reply = await withAuthorization([`Bearer ${token}`, `Bearer ${token}`]);
     expect(reply.status).toBe(400);
-    expect(reply.json()).toEqual({ error: 'invalid_request', error_description: 'multiple Authorization headers' });
+    expect(reply.json()).toEqual({
+      error: 'invalid_request',
+      error_description: 'multiple Authorization headers',
+    });
     expect(reply.headers['www-authenticate']).toMatch(/^Bearer error="invalid_request"/);
   });
 
@@ -50,7 +57,9 @@ describe('reading the Authorization header', () => {
     const reply = await withAuthorization('Basic dXNlcjpwYXNz');
     expect(reply.status).toBe(401);
     const metadata = `${mcp.url}/.well-known/oauth-protected-resource/mcp`;
-    expect(reply.headers['www-authenticate']).toBe(`Bearer resource_metadata="${metadata}", DPoP algs="${DEFAULT_DPOP_ALGS}", resource_metadata="${metadata}"`);
+    expect(reply.headers['www-authenticate']).toBe(
+      `Bearer resource_metadata="${metadata}", DPoP algs="${DEFAULT_DPOP_ALGS}", resource_metadata="${metadata}"`,
+    );
   });
 
   it('refuses a token outside the b64token alphabet with 401 invalid_token', async () => {
@@ -69,7 +78,10 @@ describe('reading the Authorization header', () => {
   it('accepts a DPoP-bound token with a proof for the public URL of the request', async () => {
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const jwk = await exportJWK(publicKey);
-    const token = await signAccessToken(issuer, { aud: resource, cnf: { jkt: await calculateJwkThumbprint(jwk) } });
+    const token = await signAccessToken(issuer, {
+      aud: resource,
+      cnf: { jkt: await calculateJwkThumbprint(jwk) },
+    });
     const proof = await new SignJWT({
       htm: 'GET',
       htu: resource,
@@ -79,18 +91,29 @@ describe('reading the Authorization header', () => {
     })
       .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
       .sign(privateKey);
-    const reply = await send(`${resource}?x=1`, { headers: { Authorization: `DPoP ${token}`, DPoP: proof } });
+    const reply = await send(`${resource}?x=1`, {
+      headers: { Authorization: `DPoP ${token}`, DPoP: proof },
+    });
     expect(reply.status).toBe(200);
     expect(reply.json().auth.extra.jkt).toBe(await calculateJwkThumbprint(jwk));
   });
 
   it('answers 503 with Retry-After when the issuer keys were never obtainable', async () => {
     const down = await startGuardedServer((base) => ({
-      verifier: createTokenVerifier({ issuer: 'http://127.0.0.1:9', resource: `${base}/mcp`, fetchTimeoutMs: 500 }),
+      verifier: createTokenVerifier({
+        issuer: 'http://127.0.0.1:9',
+        resource: `${base}/mcp`,
+        fetchTimeoutMs: 500,
+      }),
     }));
     try {
-      const token = await signAccessToken(issuer, { aud: `${down.url}/mcp`, iss: 'http://127.0.0.1:9' });
-      const reply = await send(`${down.url}/mcp`, { headers: { Authorization: `Bearer ${token}` } });
+      const token = await signAccessToken(issuer, {
+        aud: `${down.url}/mcp`,
+        iss: 'http://127.0.0.1:9',
+      });
+      const reply = await send(`${down.url}/mcp`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
       expect(reply.status).toBe(503);
       expect(reply.headers['retry-after']).toBe('5');
       expect(reply.json().error).toBe('temporarily_unavailable');

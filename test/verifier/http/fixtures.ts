@@ -1,4 +1,10 @@
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type Server,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { nodeHttpAuth, type AuthenticatedRequest } from '../../../src/verifier/http/node.ts';
 import type { ResourceServerAuthOptions } from '../../../src/verifier/http/guard.ts';
@@ -58,23 +64,40 @@ export interface Reply {
 }
 
 /** A raw HTTP request (node:http, so headers can be repeated or odd). */
-export function send(url: string, options: { method?: string; headers?: OutgoingHttpHeaders; body?: string | Buffer } = {}): Promise<Reply> {
+export function send(
+  url: string,
+  options: { method?: string; headers?: OutgoingHttpHeaders; body?: string | Buffer } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
-      });
-    });
+    const req = httpRequest(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text,
+            json: () => JSON.parse(text),
+          });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
 }
 
 /** A JSON-RPC POST as an MCP client sends it. */
-export function postJsonRpc(url: string, token: string | undefined, message: unknown, headers: OutgoingHttpHeaders = {}): Promise<Reply> {
+export function postJsonRpc(
+  url: string,
+  token: string | undefined,
+  message: unknown,
+  headers: OutgoingHttpHeaders = {},
+): Promise<Reply> {
   return send(url, {
     method: 'POST',
     headers: {

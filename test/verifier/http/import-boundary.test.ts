@@ -32,7 +32,11 @@ describe('verifier import boundary (DESIGN §1)', () => {
           expect(target.startsWith('verifier/') || target.startsWith('policy/'), where).toBe(true);
         } else if (!specifier.startsWith('node:')) {
           // The MCP SDK is welcome for its types (AuthInfo), which vanish at runtime.
-          expect(ALLOWED_PACKAGES.includes(specifier) || (typeOnly !== undefined && specifier.startsWith('@modelcontextprotocol/sdk/')), where).toBe(true);
+          expect(
+            ALLOWED_PACKAGES.includes(specifier) ||
+              (typeOnly !== undefined && specifier.startsWith('@modelcontextprotocol/sdk/')),
+            where,
+          ).toBe(true);
         }
       }
     }
@@ -41,7 +45,14 @@ describe('verifier import boundary (DESIGN §1)', () => {
 
 /** Libraries the verifier as a whole may load; none of them is the server's (DESIGN §1). */
 const VERIFIER_PACKAGES = [
-  'jose', 'cockatiel', 'rate-limiter-flexible', 'lru-cache', 'prom-client', '@opentelemetry/api', '@modelcontextprotocol/sdk', 'zod',
+  'jose',
+  'cockatiel',
+  'rate-limiter-flexible',
+  'lru-cache',
+  'prom-client',
+  '@opentelemetry/api',
+  '@modelcontextprotocol/sdk',
+  'zod',
 ];
 
 /** Every module specifier: imports, exports, import(), require() and createRequire(...)(…). */
@@ -64,7 +75,12 @@ describe('whole verifier import boundary (DESIGN §1)', () => {
           const target = relative(join(root, 'src'), resolve(dirname(file), specifier));
           expect(target.startsWith('verifier/') || target.startsWith('policy/'), where).toBe(true);
         } else if (!specifier.startsWith('node:')) {
-          expect(VERIFIER_PACKAGES.some((name) => specifier === name || specifier.startsWith(`${name}/`)), where).toBe(true);
+          expect(
+            VERIFIER_PACKAGES.some(
+              (name) => specifier === name || specifier.startsWith(`${name}/`),
+            ),
+            where,
+          ).toBe(true);
         }
       }
     }

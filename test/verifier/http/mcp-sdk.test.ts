@@ -25,18 +25,38 @@ beforeAll(async () => {
       for (const name of ['whoami', 'rollback_deployment']) {
         server.registerTool(name, { description: name }, async (extra) => {
           handlerCalls += 1;
-          return { content: [{ type: 'text', text: JSON.stringify({ clientId: extra.authInfo?.clientId, roles: extra.authInfo?.extra?.roles }) }] };
+          return {
+            content: [
+              {
+                type: 'text',
+                text: JSON.stringify({
+                  clientId: extra.authInfo?.clientId,
+                  roles: extra.authInfo?.extra?.roles,
+                }),
+              },
+            ],
+          };
         });
       }
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: true,
+      });
       await server.connect(transport);
-      await transport.handleRequest(req as AuthenticatedRequest, res, (req as AuthenticatedRequest).body);
+      await transport.handleRequest(
+        req as AuthenticatedRequest,
+        res,
+        (req as AuthenticatedRequest).body,
+      );
     }),
   );
   resource = `${http.url}/mcp`;
   holder.guard = nodeHttpAuth({
     verifier: createTokenVerifier({ issuer: issuer.issuer, resource }),
-    decide: (_auth, call) => (call.name === 'rollback_deployment' ? { decision: 'deny', reason: 'not for you', requiredRole: 'admin' } : { decision: 'allow' }),
+    decide: (_auth, call) =>
+      call.name === 'rollback_deployment'
+        ? { decision: 'deny', reason: 'not for you', requiredRole: 'admin' }
+        : { decision: 'allow' },
   });
 });
 afterAll(async () => {
@@ -47,7 +67,11 @@ afterAll(async () => {
 async function connect() {
   const token = await signAccessToken(issuer, { aud: resource, roles: ['developer'] });
   const client = new Client({ name: 'test-client', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(resource), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(resource), {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    }),
+  );
   return client;
 }
 
@@ -56,7 +80,10 @@ describe('with the MCP SDK server and client', () => {
     const client = await connect();
     try {
       const result = await client.callTool({ name: 'whoami', arguments: {} });
-      expect(JSON.parse((result.content as Array<{ text: string }>)[0].text)).toEqual({ clientId: 'agent-1', roles: ['developer'] });
+      expect(JSON.parse((result.content as Array<{ text: string }>)[0].text)).toEqual({
+        clientId: 'agent-1',
+        roles: ['developer'],
+      });
     } finally {
       await client.close();
     }
@@ -66,7 +93,9 @@ describe('with the MCP SDK server and client', () => {
     const client = await connect();
     const before = handlerCalls;
     try {
-      await expect(client.callTool({ name: 'rollback_deployment', arguments: {} })).rejects.toMatchObject({ code: -32002, data: { requiredRole: 'admin' } });
+      await expect(
+        client.callTool({ name: 'rollback_deployment', arguments: {} }),
+      ).rejects.toMatchObject({ code: -32002, data: { requiredRole: 'admin' } });
       expect(handlerCalls).toBe(before);
     } finally {
       await client.close();

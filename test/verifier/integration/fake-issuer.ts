@@ -9,15 +9,29 @@ export const RESOURCE = 'http://localhost:4000/mcp';
 /** A small catalogue in the shape of the shipped scopes.json. */
 export const CATALOGUE: CatalogueInput = {
   baseScopes: ['mcp:tools:read'],
-  resources: { [RESOURCE]: { name: 'Deploy tools', scopes: ['mcp:tools:read', 'mcp:deploy:staging', 'mcp:deploy:production'] } },
+  resources: {
+    [RESOURCE]: {
+      name: 'Deploy tools',
+      scopes: ['mcp:tools:read', 'mcp:deploy:staging', 'mcp:deploy:production'],
+    },
+  },
   scopes: {
     'mcp:tools:read': { description: 'read', grants: [{ resource: 'tool:list_*' }] },
     'mcp:deploy:staging': {
-      description: 'staging', minRole: 'developer', expiresIn: 3600,
-      grants: [{ resource: 'tool:deploy_service', conditions: { environment: ['development', 'staging'] } }],
+      description: 'staging',
+      minRole: 'developer',
+      expiresIn: 3600,
+      grants: [
+        {
+          resource: 'tool:deploy_service',
+          conditions: { environment: ['development', 'staging'] },
+        },
+      ],
     },
     'mcp:deploy:production': {
-      description: 'production', minRole: 'senior_developer', expiresIn: 1800,
+      description: 'production',
+      minRole: 'senior_developer',
+      expiresIn: 1800,
       grants: [{ resource: 'tool:deploy_service', conditions: { environment: ['production'] } }],
     },
   },
@@ -43,7 +57,10 @@ export interface FakeIssuer {
   key: TestKey;
   state: FakeIssuerState;
   /** Signs a policy bundle like the server does; `header`/`claims` override the defaults. */
-  signBundle(content?: { catalogue?: CatalogueInput; roles?: readonly RoleInput[] }, opts?: { key?: TestKey; typ?: string; iss?: string; iat?: number; version?: string }): Promise<string>;
+  signBundle(
+    content?: { catalogue?: CatalogueInput; roles?: readonly RoleInput[] },
+    opts?: { key?: TestKey; typ?: string; iss?: string; iat?: number; version?: string },
+  ): Promise<string>;
   /** Publishes a bundle with a fresh ETag. */
   publish(bundle: string, etag?: string): void;
   close(): Promise<void>;
@@ -54,7 +71,13 @@ export async function startFakeIssuer(): Promise<FakeIssuer> {
   const key = await makeKey('policy-key');
   let issuer = '';
   let etagCounter = 0;
-  const state: FakeIssuerState = { bundle: '', etag: '', revocations: [], feedKey: key, counts: { bundle200: 0, bundle304: 0, feed: 0, ifNoneMatch: [] } };
+  const state: FakeIssuerState = {
+    bundle: '',
+    etag: '',
+    revocations: [],
+    feedKey: key,
+    counts: { bundle200: 0, bundle304: 0, feed: 0, ifNoneMatch: [] },
+  };
 
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', issuer);
@@ -63,7 +86,8 @@ export async function startFakeIssuer(): Promise<FakeIssuer> {
       res.end(JSON.stringify(body));
     };
     if (state.failWith !== undefined) return json(state.failWith, { error: 'server_error' });
-    if (url.pathname === '/.well-known/oauth-authorization-server') return json(200, { issuer, jwks_uri: `${issuer}/jwks` });
+    if (url.pathname === '/.well-known/oauth-authorization-server')
+      return json(200, { issuer, jwks_uri: `${issuer}/jwks` });
     if (url.pathname === '/jwks') return json(200, { keys: [key.jwk] });
     if (url.pathname === '/policy/v1/bundle') {
       const inm = req.headers['if-none-match'];
@@ -83,7 +107,8 @@ export async function startFakeIssuer(): Promise<FakeIssuer> {
       // Two per page, so that tests see the client follow the cursor.
       const page = state.revocations.filter((r) => r.seq > since).slice(0, 2);
       const payload = {
-        iss: issuer, iat: Math.floor(Date.now() / 1000),
+        iss: issuer,
+        iat: Math.floor(Date.now() / 1000),
         revoked: page.map((r) => ({ elevation: r.elevation, revoked_at: r.revokedAt })),
         next: String(page.at(-1)?.seq ?? since),
       };
@@ -104,7 +129,11 @@ export async function startFakeIssuer(): Promise<FakeIssuer> {
     state,
     async signBundle(content = {}, opts = {}) {
       const signer = opts.key ?? key;
-      return new SignJWT({ version: opts.version ?? `v${++etagCounter}`, catalogue: content.catalogue ?? CATALOGUE, roles: content.roles ?? DEFAULT_ROLES })
+      return new SignJWT({
+        version: opts.version ?? `v${++etagCounter}`,
+        catalogue: content.catalogue ?? CATALOGUE,
+        roles: content.roles ?? DEFAULT_ROLES,
+      })
         .setProtectedHeader({ alg: 'ES256', kid: signer.kid, typ: opts.typ ?? 'policy+jwt' })
         .setIssuer(opts.iss ?? issuer)
         .setIssuedAt(opts.iat ?? Math.floor(Date.now() / 1000))
@@ -114,10 +143,11 @@ export async function startFakeIssuer(): Promise<FakeIssuer> {
       state.bundle = bundle;
       state.etag = etag ?? `W/"${++etagCounter}"`;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   fake.publish(await fake.signBundle());
   return fake;

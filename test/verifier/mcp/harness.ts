@@ -63,4 +63,5 @@ export async function rpcError(promise: Promise<unknown>): Promise<McpError> {
 export const allowAll = (): ToolDecision => ({ decision: 'allow' });
 
 /** Resolves after `ms` milliseconds. */
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));

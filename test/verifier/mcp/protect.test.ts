@@ -31,11 +31,17 @@ function deploymentServer(options: Partial<ProtectOptions> = {}) {
     breakers: new BreakerRegistry(),
     ...options,
   });
-  guard.registerTool('list_services', { annotations: { readOnlyHint: true } }, () => ok('api, web'));
-  guard.registerTool('deploy_service', {
-    inputSchema: { service: z.string(), environment: z.string(), apiKey: z.string().optional() },
-    annotations: { destructiveHint: true },
-  }, ({ service, environment }) => ok(`deployed ${service} to ${environment}`));
+  guard.registerTool('list_services', { annotations: { readOnlyHint: true } }, () =>
+    ok('api, web'),
+  );
+  guard.registerTool(
+    'deploy_service',
+    {
+      inputSchema: { service: z.string(), environment: z.string(), apiKey: z.string().optional() },
+      annotations: { destructiveHint: true },
+    },
+    ({ service, environment }) => ok(`deployed ${service} to ${environment}`),
+  );
   return { server, guard, events };
 }
 
@@ -54,7 +60,9 @@ describe('tools/list', () => {
   it('keeps the SDK-built definitions (input schema, annotations) of the tools it shows', async () => {
     const { server } = deploymentServer();
     connection = await connect(server, authInfo('dave', ['developer']));
-    const deploy = (await connection.client.listTools()).tools.find((t) => t.name === 'deploy_service');
+    const deploy = (await connection.client.listTools()).tools.find(
+      (t) => t.name === 'deploy_service',
+    );
     expect(deploy?.inputSchema.properties).toHaveProperty('environment');
     expect(deploy?.annotations).toEqual({ destructiveHint: true });
   });
@@ -69,7 +77,9 @@ describe('tools/list', () => {
     const { server } = deploymentServer();
     server.registerTool('backdoor', {}, () => ok('should not run'));
     connection = await connect(server, authInfo('dave', ['developer']));
-    expect((await connection.client.listTools()).tools.map((t) => t.name)).not.toContain('backdoor');
+    expect((await connection.client.listTools()).tools.map((t) => t.name)).not.toContain(
+      'backdoor',
+    );
     const error = await rpcError(connection.client.callTool({ name: 'backdoor', arguments: {} }));
     expect(error.code).toBe(ErrorCode.InvalidParams);
   });
@@ -90,14 +100,20 @@ describe('authorization of tool calls', () => {
       arguments: { service: 'api', environment: 'staging' },
     });
     expect(result.content).toEqual(ok('deployed api to staging').content);
-    expect(seen).toEqual([['dave', { name: 'deploy_service', arguments: { service: 'api', environment: 'staging' } }]]);
+    expect(seen).toEqual([
+      ['dave', { name: 'deploy_service', arguments: { service: 'api', environment: 'staging' } }],
+    ]);
   });
 
   it('a denied call answers -32002 naming the role that would allow it, and the tool does not run', async () => {
     let ran = false;
     const server = new McpServer({ name: 'deny', version: '1.0.0' });
     const guard = protectMcpServer(server, {
-      decide: (): ToolDecision => ({ decision: 'deny', reason: 'role ceiling', requiredRole: 'senior_developer' }),
+      decide: (): ToolDecision => ({
+        decision: 'deny',
+        reason: 'role ceiling',
+        requiredRole: 'senior_developer',
+      }),
       visible: () => true,
       rateLimit: false,
     });
@@ -106,9 +122,14 @@ describe('authorization of tool calls', () => {
       return ok();
     });
     connection = await connect(server, authInfo('dave', ['developer']));
-    const error = await rpcError(connection.client.callTool({ name: 'rollback_deployment', arguments: {} }));
+    const error = await rpcError(
+      connection.client.callTool({ name: 'rollback_deployment', arguments: {} }),
+    );
     expect(error.code).toBe(UNAUTHORIZED);
-    expect(error.data).toEqual({ retryable: false, suggestedAction: 'Requires role senior_developer' });
+    expect(error.data).toEqual({
+      retryable: false,
+      suggestedAction: 'Requires role senior_developer',
+    });
     expect(ran).toBe(false);
   });
 
@@ -117,12 +138,16 @@ describe('authorization of tool calls', () => {
       decide: (): ToolDecision => ({ decision: 'step_up', scopes: ['deploy:production'] }),
     });
     connection = await connect(server, authInfo('dave', ['developer']));
-    const error = await rpcError(connection.client.callTool({
-      name: 'deploy_service',
-      arguments: { service: 'api', environment: 'production' },
-    }));
+    const error = await rpcError(
+      connection.client.callTool({
+        name: 'deploy_service',
+        arguments: { service: 'api', environment: 'production' },
+      }),
+    );
     expect(error.code).toBe(UNAUTHORIZED);
-    expect((error.data as { suggestedAction: string }).suggestedAction).toContain('deploy:production');
+    expect((error.data as { suggestedAction: string }).suggestedAction).toContain(
+      'deploy:production',
+    );
   });
 
   it('a call without authInfo is refused without consulting decide', async () => {
@@ -134,7 +159,9 @@ describe('authorization of tool calls', () => {
       },
     });
     connection = await connect(server, undefined);
-    const error = await rpcError(connection.client.callTool({ name: 'list_services', arguments: {} }));
+    const error = await rpcError(
+      connection.client.callTool({ name: 'list_services', arguments: {} }),
+    );
     expect(error.code).toBe(UNAUTHORIZED);
     expect(consulted).toBe(false);
   });
@@ -146,7 +173,9 @@ describe('authorization of tool calls', () => {
       },
     });
     connection = await connect(server, authInfo('dave', ['developer']));
-    const error = await rpcError(connection.client.callTool({ name: 'list_services', arguments: {} }));
+    const error = await rpcError(
+      connection.client.callTool({ name: 'list_services', arguments: {} }),
+    );
     expect(error.code).toBe(UNAUTHORIZED);
     expect(error.message).not.toContain('policy bundle');
   });
@@ -154,7 +183,10 @@ describe('authorization of tool calls', () => {
   it('arguments failing the input schema are still answered by the SDK as a tool error result', async () => {
     const { server } = deploymentServer();
     connection = await connect(server, authInfo('dave', ['developer']));
-    const result = await connection.client.callTool({ name: 'deploy_service', arguments: { service: 42 } });
+    const result = await connection.client.callTool({
+      name: 'deploy_service',
+      arguments: { service: 42 },
+    });
     expect(result.isError).toBe(true);
   });
 
@@ -167,7 +199,9 @@ describe('authorization of tool calls', () => {
     const tool = guard.registerTool('list_services', {}, () => ok('v1'));
     tool.update({ callback: () => ok('v2') });
     connection = await connect(server, authInfo('dave', ['developer']));
-    expect((await rpcError(connection.client.callTool({ name: 'list_services', arguments: {} }))).code).toBe(UNAUTHORIZED);
+    expect(
+      (await rpcError(connection.client.callTool({ name: 'list_services', arguments: {} }))).code,
+    ).toBe(UNAUTHORIZED);
     expect(() => tool.update({ name: 'renamed' })).toThrow(TypeError);
   });
 });
@@ -176,7 +210,8 @@ describe('audit events of tool calls', () => {
   it('records success, denial and failure with redacted params, elevation and criticality', async () => {
     let allow = true;
     const { server, guard, events } = deploymentServer({
-      decide: (): ToolDecision => (allow ? { decision: 'allow' } : { decision: 'deny', reason: 'no' }),
+      decide: (): ToolDecision =>
+        allow ? { decision: 'allow' } : { decision: 'deny', reason: 'no' },
     });
     guard.registerTool('run_tests', {}, () => {
       throw new Error('flaky');
@@ -191,17 +226,33 @@ describe('audit events of tool calls', () => {
 
     expect(events).toEqual([
       {
-        subject: 'dave', clientId: 'agent-1', tool: 'deploy_service',
+        subject: 'dave',
+        clientId: 'agent-1',
+        tool: 'deploy_service',
         params: { service: 'api', environment: 'staging', apiKey: '[REDACTED]' },
-        result: 'success', elevation: 'elev-1', critical: true, decision: 'allow',
+        result: 'success',
+        elevation: 'elev-1',
+        critical: true,
+        decision: 'allow',
       },
       {
-        subject: 'dave', clientId: 'agent-1', tool: 'run_tests', params: {},
-        result: 'failure', elevation: 'elev-1', critical: true, decision: 'allow',
+        subject: 'dave',
+        clientId: 'agent-1',
+        tool: 'run_tests',
+        params: {},
+        result: 'failure',
+        elevation: 'elev-1',
+        critical: true,
+        decision: 'allow',
       },
       {
-        subject: 'vera', clientId: 'agent-1', tool: 'list_services', params: {},
-        result: 'denied', critical: false, decision: 'deny',
+        subject: 'vera',
+        clientId: 'agent-1',
+        tool: 'list_services',
+        params: {},
+        result: 'denied',
+        critical: false,
+        decision: 'deny',
       },
     ]);
   });
@@ -209,21 +260,29 @@ describe('audit events of tool calls', () => {
 
 describe('protectMcpServer', () => {
   it('works on a server that declared the tools capability up front', async () => {
-    const server = new McpServer({ name: 'caps', version: '1.0.0' }, { capabilities: { tools: {} } });
+    const server = new McpServer(
+      { name: 'caps', version: '1.0.0' },
+      { capabilities: { tools: {} } },
+    );
     const guard = protectMcpServer(server, {
       decide: (): ToolDecision => ({ decision: 'deny', reason: 'no' }),
       visible: () => true,
     });
     guard.registerTool('list_services', {}, () => ok());
     connection = await connect(server, authInfo('dave', ['developer']));
-    expect((await connection.client.listTools()).tools.map((t) => t.name)).toEqual(['list_services']);
-    expect((await rpcError(connection.client.callTool({ name: 'list_services', arguments: {} }))).code).toBe(UNAUTHORIZED);
+    expect((await connection.client.listTools()).tools.map((t) => t.name)).toEqual([
+      'list_services',
+    ]);
+    expect(
+      (await rpcError(connection.client.callTool({ name: 'list_services', arguments: {} }))).code,
+    ).toBe(UNAUTHORIZED);
   });
-
 
   it('refuses to protect the same server twice', () => {
     const server = new McpServer({ name: 'twice', version: '1.0.0' });
     protectMcpServer(server, { decide: allowAll, visible: () => true });
-    expect(() => protectMcpServer(server, { decide: allowAll, visible: () => true })).toThrow(TypeError);
+    expect(() => protectMcpServer(server, { decide: allowAll, visible: () => true })).toThrow(
+      TypeError,
+    );
   });
 });

@@ -32,8 +32,12 @@ describe('tool metrics', () => {
     await rpcError(connection.client.callTool({ name: 'deploy_service', arguments: {} }));
 
     const text = await registry.metrics();
-    expect(text).toContain('mcp_tool_requests_total{tool="list_services",status="success",user_role="developer"} 1');
-    expect(text).toContain('mcp_tool_requests_total{tool="deploy_service",status="denied",user_role="developer"} 1');
+    expect(text).toContain(
+      'mcp_tool_requests_total{tool="list_services",status="success",user_role="developer"} 1',
+    );
+    expect(text).toContain(
+      'mcp_tool_requests_total{tool="deploy_service",status="denied",user_role="developer"} 1',
+    );
     expect(text).toMatch(/mcp_tool_duration_seconds_count\{tool="list_services"\} 1/);
     expect(text).toMatch(/mcp_tool_duration_seconds_bucket\{le="[^"]+",tool="list_services"\}/);
     expect(text).toContain('mcp_active_requests 0');
@@ -44,7 +48,11 @@ describe('tool metrics', () => {
   it('counts a call in flight in mcp_active_requests', async () => {
     const metrics = createToolMetrics();
     const server = new McpServer({ name: 'active', version: '1.0.0' });
-    const guard = protectMcpServer(server, { decide: () => ({ decision: 'allow' }), visible: () => true, metrics });
+    const guard = protectMcpServer(server, {
+      decide: () => ({ decision: 'allow' }),
+      visible: () => true,
+      metrics,
+    });
     let release!: () => void;
     const running = new Promise<void>((resolve) => {
       guard.registerTool('slow', {}, async () => {

@@ -22,7 +22,12 @@ function recordingTracer(): { tracer: Pick<Tracer, 'startSpan'>; spans: Recorded
   const spans: Recorded[] = [];
   const tracer = {
     startSpan(name: string, options?: SpanOptions): Span {
-      const rec: Recorded = { name, attributes: { ...options?.attributes }, exceptions: [], ended: false };
+      const rec: Recorded = {
+        name,
+        attributes: { ...options?.attributes },
+        exceptions: [],
+        ended: false,
+      };
       spans.push(rec);
       const span = {
         spanContext: () => ({ traceId: '0'.repeat(32), spanId: '1'.repeat(16), traceFlags: 1 }),
@@ -53,11 +58,22 @@ describe('tool spans', () => {
   it('a protected call opens span tool:<name> with the user and redacted params', async () => {
     const { tracer, spans } = recordingTracer();
     const server = new McpServer({ name: 'trace', version: '1.0.0' });
-    const guard = protectMcpServer(server, { decide: allowAll, visible: () => true, tracer, breakers: new BreakerRegistry() });
-    guard.registerTool('deploy_service', { inputSchema: { service: z.string(), token: z.string() } },
-      () => ({ content: [] }));
+    const guard = protectMcpServer(server, {
+      decide: allowAll,
+      visible: () => true,
+      tracer,
+      breakers: new BreakerRegistry(),
+    });
+    guard.registerTool(
+      'deploy_service',
+      { inputSchema: { service: z.string(), token: z.string() } },
+      () => ({ content: [] }),
+    );
     connection = await connect(server, authInfo('dave', ['developer']));
-    await connection.client.callTool({ name: 'deploy_service', arguments: { service: 'api', token: 'abc' } });
+    await connection.client.callTool({
+      name: 'deploy_service',
+      arguments: { service: 'api', token: 'abc' },
+    });
 
     expect(spans).toHaveLength(1);
     expect(spans[0].name).toBe('tool:deploy_service');
@@ -74,7 +90,12 @@ describe('tool spans', () => {
   it('a failing call ends its span with status ERROR and the exception recorded', async () => {
     const { tracer, spans } = recordingTracer();
     const server = new McpServer({ name: 'trace-fail', version: '1.0.0' });
-    const guard = protectMcpServer(server, { decide: allowAll, visible: () => true, tracer, breakers: new BreakerRegistry() });
+    const guard = protectMcpServer(server, {
+      decide: allowAll,
+      visible: () => true,
+      tracer,
+      breakers: new BreakerRegistry(),
+    });
     guard.registerTool('run_tests', {}, () => {
       throw new Error('boom');
     });
@@ -88,7 +109,11 @@ describe('tool spans', () => {
 
   it('a tool result with isError marks the span as failed', async () => {
     const { tracer, spans } = recordingTracer();
-    await traceToolCall({ tool: 't', userId: 'u', role: 'r', params: {} }, async () => ({ isError: true }), tracer);
+    await traceToolCall(
+      { tool: 't', userId: 'u', role: 'r', params: {} },
+      async () => ({ isError: true }),
+      tracer,
+    );
     expect(spans[0].status?.code).toBe(SpanStatusCode.ERROR);
   });
 });

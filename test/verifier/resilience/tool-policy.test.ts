@@ -5,7 +5,11 @@ import { protectMcpServer } from '../../../src/verifier/mcp/protect.ts';
 import type { ProtectOptions } from '../../../src/verifier/mcp/types.ts';
 import { BreakerRegistry } from '../../../src/verifier/resilience/breakers.ts';
 import {
-  DEPENDENCY_FAILED, EXECUTION_FAILED, RATE_LIMITED, TIMEOUT, ToolError,
+  DEPENDENCY_FAILED,
+  EXECUTION_FAILED,
+  RATE_LIMITED,
+  TIMEOUT,
+  ToolError,
 } from '../../../src/verifier/resilience/errors.ts';
 import { allowAll, authInfo, connect, rpcError, sleep } from '../mcp/harness.ts';
 import type { Connection } from '../mcp/harness.ts';
@@ -41,12 +45,17 @@ describe('tool call resilience through a real MCP client and server', () => {
   it('a hanging tool is abandoned at its timeout with -32001 and its signal aborted', async () => {
     const { server, guard } = await setup();
     let aborted = false;
-    guard.registerTool('hang', { description: 'never returns' }, (extra) => {
-      extra.signal.addEventListener('abort', () => {
-        aborted = true;
-      });
-      return new Promise(() => {});
-    }, { timeoutMs: 100 });
+    guard.registerTool(
+      'hang',
+      { description: 'never returns' },
+      (extra) => {
+        extra.signal.addEventListener('abort', () => {
+          aborted = true;
+        });
+        return new Promise(() => {});
+      },
+      { timeoutMs: 100 },
+    );
     const { client } = await open(server);
 
     const started = Date.now();
@@ -97,7 +106,9 @@ describe('tool call resilience through a real MCP client and server', () => {
     });
     const { client } = await open(server);
 
-    const error = await rpcError(client.callTool({ name: 'deploy_service', arguments: { service: 'api' } }));
+    const error = await rpcError(
+      client.callTool({ name: 'deploy_service', arguments: { service: 'api' } }),
+    );
     expect(error.code).toBe(EXECUTION_FAILED);
     expect(error.data).toMatchObject({ retryable: false });
     expect(error.message).not.toContain('socket hang up');
@@ -123,15 +134,22 @@ describe('tool call resilience through a real MCP client and server', () => {
     const { server, guard } = await setup({ breakers });
     let calls = 0;
     let healthy = false;
-    guard.registerTool('build_artifact', {}, () => {
-      calls += 1;
-      if (!healthy) throw new Error('artifact store down');
-      return ok('built');
-    }, { dependency: 'artifact-store' });
+    guard.registerTool(
+      'build_artifact',
+      {},
+      () => {
+        calls += 1;
+        if (!healthy) throw new Error('artifact store down');
+        return ok('built');
+      },
+      { dependency: 'artifact-store' },
+    );
     const { client } = await open(server);
 
     for (let i = 0; i < 5; i++) {
-      expect((await rpcError(client.callTool({ name: 'build_artifact', arguments: {} }))).code).toBe(EXECUTION_FAILED);
+      expect(
+        (await rpcError(client.callTool({ name: 'build_artifact', arguments: {} }))).code,
+      ).toBe(EXECUTION_FAILED);
     }
     const open1 = await rpcError(client.callTool({ name: 'build_artifact', arguments: {} }));
     expect(open1.code).toBe(DEPENDENCY_FAILED);
@@ -142,16 +160,24 @@ describe('tool call resilience through a real MCP client and server', () => {
 
     // After the reset time one trial runs; it fails, so the breaker opens again at once.
     await sleep(250);
-    expect((await rpcError(client.callTool({ name: 'build_artifact', arguments: {} }))).code).toBe(EXECUTION_FAILED);
+    expect((await rpcError(client.callTool({ name: 'build_artifact', arguments: {} }))).code).toBe(
+      EXECUTION_FAILED,
+    );
     expect(calls).toBe(6);
-    expect((await rpcError(client.callTool({ name: 'build_artifact', arguments: {} }))).code).toBe(DEPENDENCY_FAILED);
+    expect((await rpcError(client.callTool({ name: 'build_artifact', arguments: {} }))).code).toBe(
+      DEPENDENCY_FAILED,
+    );
     expect(calls).toBe(6);
 
     // The next trial succeeds and closes the breaker.
     healthy = true;
     await sleep(250);
-    expect((await client.callTool({ name: 'build_artifact', arguments: {} })).content).toEqual(ok('built').content);
-    expect((await client.callTool({ name: 'build_artifact', arguments: {} })).content).toEqual(ok('built').content);
+    expect((await client.callTool({ name: 'build_artifact', arguments: {} })).content).toEqual(
+      ok('built').content,
+    );
+    expect((await client.callTool({ name: 'build_artifact', arguments: {} })).content).toEqual(
+      ok('built').content,
+    );
     expect(calls).toBe(8);
   });
 
@@ -159,18 +185,30 @@ describe('tool call resilience through a real MCP client and server', () => {
     const breakers = new BreakerRegistry({ consecutiveFailures: 2, halfOpenAfterMs: 60_000 });
     const { server, guard } = await setup({ breakers });
     let healthyCalls = 0;
-    guard.registerTool('run_tests', {}, () => {
-      throw new Error('ci down');
-    }, { dependency: 'ci' });
-    guard.registerTool('rollback_deployment', {}, () => {
-      healthyCalls += 1;
-      return ok();
-    }, { dependency: 'ci' });
+    guard.registerTool(
+      'run_tests',
+      {},
+      () => {
+        throw new Error('ci down');
+      },
+      { dependency: 'ci' },
+    );
+    guard.registerTool(
+      'rollback_deployment',
+      {},
+      () => {
+        healthyCalls += 1;
+        return ok();
+      },
+      { dependency: 'ci' },
+    );
     const { client } = await open(server);
 
     await rpcError(client.callTool({ name: 'run_tests', arguments: {} }));
     await rpcError(client.callTool({ name: 'run_tests', arguments: {} }));
-    expect((await rpcError(client.callTool({ name: 'rollback_deployment', arguments: {} }))).code).toBe(DEPENDENCY_FAILED);
+    expect(
+      (await rpcError(client.callTool({ name: 'rollback_deployment', arguments: {} }))).code,
+    ).toBe(DEPENDENCY_FAILED);
     expect(healthyCalls).toBe(0);
   });
 

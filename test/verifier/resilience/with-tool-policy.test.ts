@@ -9,12 +9,18 @@ import type { ToolPolicyOptions } from '../../../src/verifier/resilience/policy.
 const extra = () => ({ signal: new AbortController().signal });
 const policy = (options: Partial<ToolPolicyOptions> = {}) =>
   withToolPolicy({
-    tool: 't', breakers: new BreakerRegistry(), rateLimiter: false,
-    retry: { initialDelayMs: 1, maxDelayMs: 5 }, ...options,
+    tool: 't',
+    breakers: new BreakerRegistry(),
+    rateLimiter: false,
+    retry: { initialDelayMs: 1, maxDelayMs: 5 },
+    ...options,
   });
 
 async function failure(promise: Promise<unknown>): Promise<ToolError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ToolError);
   return error as ToolError;
 }
@@ -57,7 +63,10 @@ describe('withToolPolicy on its own', () => {
 
   it('retries errors flagged retryable and honours maxAttempts', async () => {
     let calls = 0;
-    const run = policy({ annotations: { idempotentHint: true }, retry: { maxAttempts: 5, initialDelayMs: 1 } })(() => {
+    const run = policy({
+      annotations: { idempotentHint: true },
+      retry: { maxAttempts: 5, initialDelayMs: 1 },
+    })(() => {
       calls += 1;
       throw Object.assign(new Error('busy'), { retryable: true });
     });
@@ -70,7 +79,8 @@ describe('withToolPolicy on its own', () => {
     const run = policy({ breakers, dependency: 'db' })(() => {
       throw Object.assign(new Error('bad input'), { name: 'ValidationError' });
     });
-    for (let i = 0; i < 5; i++) expect((await failure(run({}, extra()))).code).toBe(EXECUTION_FAILED);
+    for (let i = 0; i < 5; i++)
+      expect((await failure(run({}, extra()))).code).toBe(EXECUTION_FAILED);
   });
 
   it('a call cancelled by the client is reported as cancelled, not as a timeout', async () => {
@@ -87,13 +97,25 @@ describe('withToolPolicy on its own', () => {
 describe('retryable errors', () => {
   it('recognises network errors, also as the cause of fetch failures', () => {
     expect(isRetryableError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(true);
-    expect(isRetryableError(new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }) }))).toBe(true);
+    expect(
+      isRetryableError(
+        new TypeError('fetch failed', {
+          cause: Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }),
+        }),
+      ),
+    ).toBe(true);
     expect(isRetryableError(new Error('boom'))).toBe(false);
-    expect(isRetryableError(Object.assign(new Error('x'), { code: 'ECONNRESET', retryable: false }))).toBe(false);
+    expect(
+      isRetryableError(Object.assign(new Error('x'), { code: 'ECONNRESET', retryable: false })),
+    ).toBe(false);
   });
 
   it('ToolError.toJsonRpcError gives code, message and data', () => {
     const error = new ToolError(TIMEOUT, 'slow', { retryable: true, retryAfterMs: 5 });
-    expect(error.toJsonRpcError()).toEqual({ code: -32001, message: 'slow', data: { retryable: true, retryAfterMs: 5 } });
+    expect(error.toJsonRpcError()).toEqual({
+      code: -32001,
+      message: 'slow',
+      data: { retryable: true, retryAfterMs: 5 },
+    });
   });
 });

@@ -26,7 +26,12 @@ beforeEach(() => {
 });
 
 function verifierFor(options: Partial<TokenVerifierOptions> = {}) {
-  return createTokenVerifier({ issuer: issuer.issuer, resource: RESOURCE, currentDate: clock.currentDate, ...options });
+  return createTokenVerifier({
+    issuer: issuer.issuer,
+    resource: RESOURCE,
+    currentDate: clock.currentDate,
+    ...options,
+  });
 }
 const sign = (claims = {}) => signAccessToken(issuer, claims, { nowSec: clock.nowSec });
 
@@ -56,7 +61,10 @@ describe('verified-token cache', () => {
     await verifier.verify(token);
     expect(signaturePath).toHaveBeenCalledTimes(1);
     clock.advance(2_000);
-    await expect(verifier.verify(token)).rejects.toMatchObject({ code: 'invalid_token', description: 'token expired' });
+    await expect(verifier.verify(token)).rejects.toMatchObject({
+      code: 'invalid_token',
+      description: 'token expired',
+    });
     expect(signaturePath).toHaveBeenCalledTimes(2);
   });
 
@@ -66,13 +74,20 @@ describe('verified-token cache', () => {
     const token = await sign({ elevation: 'elev-42', scope: 'mcp:read deploy:prod' });
     await expect(verifier.verify(token)).resolves.toMatchObject({ elevation: 'elev-42' });
     revoked.add('elev-42');
-    await expect(verifier.verify(token)).rejects.toMatchObject({ code: 'invalid_token', description: 'elevation revoked' });
+    await expect(verifier.verify(token)).rejects.toMatchObject({
+      code: 'invalid_token',
+      description: 'elevation revoked',
+    });
     expect(signaturePath).toHaveBeenCalledTimes(1);
   });
 
   it('evicts the least recently used token when full', async () => {
     const verifier = verifierFor({ cacheMax: 2 });
-    const [a, b, c] = await Promise.all([sign({ sub: 'a' }), sign({ sub: 'b' }), sign({ sub: 'c' })]);
+    const [a, b, c] = await Promise.all([
+      sign({ sub: 'a' }),
+      sign({ sub: 'b' }),
+      sign({ sub: 'c' }),
+    ]);
     await verifier.verify(a);
     await verifier.verify(b);
     await verifier.verify(a); // a is now the most recently used
@@ -105,7 +120,11 @@ describe('verified-token cache', () => {
 
   it('maps claims to the MCP SDK AuthInfo shape', async () => {
     const { toAuthInfo } = await import('../../../src/verifier/token/auth-info.ts');
-    const token = await sign({ elevation: 'elev-1', roles: ['developer', 'viewer'], scope: 'mcp:read deploy:staging' });
+    const token = await sign({
+      elevation: 'elev-1',
+      roles: ['developer', 'viewer'],
+      scope: 'mcp:read deploy:staging',
+    });
     const verified = await verifierFor().verify(token);
     expect(toAuthInfo(verified)).toEqual({
       token,
@@ -113,7 +132,13 @@ describe('verified-token cache', () => {
       scopes: ['mcp:read', 'deploy:staging'],
       expiresAt: clock.nowSec + 3600,
       resource: new URL(RESOURCE),
-      extra: { subject: 'user-1', roles: ['developer', 'viewer'], elevation: 'elev-1', jkt: undefined, claims: verified.claims },
+      extra: {
+        subject: 'user-1',
+        roles: ['developer', 'viewer'],
+        elevation: 'elev-1',
+        jkt: undefined,
+        claims: verified.claims,
+      },
     });
   });
 });

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+} from 'jose';
 import { createTokenVerifier } from '../../../src/verifier/token/verifier.ts';
 import type { TokenVerifier, VerifyContext } from '../../../src/verifier/token/types.ts';
 import { RESOURCE, signAccessToken, startIssuer, testClock, type TestIssuer } from './fixtures.ts';
@@ -32,14 +39,28 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   clock = testClock();
-  verifier = createTokenVerifier({ issuer: issuer.issuer, resource: RESOURCE, currentDate: clock.currentDate });
+  verifier = createTokenVerifier({
+    issuer: issuer.issuer,
+    resource: RESOURCE,
+    currentDate: clock.currentDate,
+  });
   token = await signAccessToken(issuer, { cnf: { jkt: holder.jkt } }, { nowSec: clock.nowSec });
 });
 
 const ath = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 /** A DPoP proof for a POST to the resource; `overrides` tamper with one field at a time. */
-async function proof(overrides: { htm?: string; htu?: string; ath?: string; iat?: number; jti?: string; key?: ClientKey; typ?: string } = {}) {
+async function proof(
+  overrides: {
+    htm?: string;
+    htu?: string;
+    ath?: string;
+    iat?: number;
+    jti?: string;
+    key?: ClientKey;
+    typ?: string;
+  } = {},
+) {
   const key = overrides.key ?? holder;
   return new SignJWT({
     htm: overrides.htm ?? 'POST',
@@ -61,13 +82,24 @@ const ctx = (dpop: string | undefined, extra: Partial<VerifyContext> = {}): Veri
 });
 
 /** A bad proof is `invalid_dpop_proof`; a bad use of the token itself `invalid_token` (RFC 9449 §7.1). */
-async function expectRefused(dpop: string | undefined, reason: string, extra: Partial<VerifyContext> = {}, code = 'invalid_dpop_proof') {
-  await expect(verifier.verify(token, ctx(dpop, extra))).rejects.toMatchObject({ code, dpop: true, description: expect.stringContaining(reason) });
+async function expectRefused(
+  dpop: string | undefined,
+  reason: string,
+  extra: Partial<VerifyContext> = {},
+  code = 'invalid_dpop_proof',
+) {
+  await expect(verifier.verify(token, ctx(dpop, extra))).rejects.toMatchObject({
+    code,
+    dpop: true,
+    description: expect.stringContaining(reason),
+  });
 }
 
 describe('DPoP-bound tokens (RFC 9449)', () => {
   it('accepts a valid proof (htu compared without the query string)', async () => {
-    await expect(verifier.verify(token, ctx(await proof()))).resolves.toMatchObject({ jkt: holder.jkt });
+    await expect(verifier.verify(token, ctx(await proof()))).resolves.toMatchObject({
+      jkt: holder.jkt,
+    });
   });
 
   it('checks the proof on every request, also when the token is cached', async () => {
@@ -115,11 +147,18 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
   });
 
   it('refuses a bound token presented with the Bearer scheme (downgrade)', async () => {
-    await expectRefused(await proof(), 'requires the DPoP scheme', { scheme: 'bearer' }, 'invalid_token');
+    await expectRefused(
+      await proof(),
+      'requires the DPoP scheme',
+      { scheme: 'bearer' },
+      'invalid_token',
+    );
   });
 
   it('refuses an unbound token presented with the DPoP scheme', async () => {
     const unbound = await signAccessToken(issuer, {}, { nowSec: clock.nowSec });
-    await expect(verifier.verify(unbound, ctx(await proof()))).rejects.toMatchObject({ description: 'token is not DPoP-bound' });
+    await expect(verifier.verify(unbound, ctx(await proof()))).rejects.toMatchObject({
+      description: 'token is not DPoP-bound',
+    });
   });
 });

@@ -1,6 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import {
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+} from 'jose';
 
 /** A signing key of the fake issuer. */
 export interface TestKey {
@@ -12,7 +19,12 @@ export interface TestKey {
 
 export async function makeKey(kid: string): Promise<TestKey> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-  return { kid, privateKey, publicKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+  return {
+    kid,
+    privateKey,
+    publicKey,
+    jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' },
+  };
 }
 
 /** How the fake issuer behaves. */
@@ -34,7 +46,11 @@ export interface TestIssuer {
 
 export async function startIssuer(): Promise<TestIssuer> {
   const key = await makeKey('k1');
-  const state = { counts: { metadata: 0, openid: 0, jwks: 0, total: 0 }, mode: 'ok' as IssuerMode, published: [key] };
+  const state = {
+    counts: { metadata: 0, openid: 0, jwks: 0, total: 0 },
+    mode: 'ok' as IssuerMode,
+    published: [key],
+  };
   let issuer = '';
   const server: Server = createServer((req, res) => {
     state.counts.total += 1;
@@ -83,7 +99,11 @@ export interface SignOptions {
 }
 
 /** Signs an RFC 9068 access token as our server would; `claims` override the defaults. */
-export async function signAccessToken(issuer: TestIssuer, claims: JWTPayload = {}, options: SignOptions = {}): Promise<string> {
+export async function signAccessToken(
+  issuer: TestIssuer,
+  claims: JWTPayload = {},
+  options: SignOptions = {},
+): Promise<string> {
   const key = options.key ?? issuer.key;
   const now = options.nowSec ?? Math.floor(Date.now() / 1000);
   const payload: JWTPayload = {
@@ -98,7 +118,8 @@ export async function signAccessToken(issuer: TestIssuer, claims: JWTPayload = {
     jti: crypto.randomUUID(),
     ...claims,
   };
-  for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name];
+  for (const [name, value] of Object.entries(payload))
+    if (value === undefined) delete payload[name];
   return new SignJWT(payload)
     .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: key.kid, ...options.header })
     .sign(key.privateKey);

@@ -9,7 +9,11 @@ let mcp: Started & { reached: () => number };
 
 beforeAll(async () => {
   issuer = await startIssuer();
-  const verifier = createTokenVerifier({ issuer: issuer.issuer, resource: RESOURCE, jwksCooldownMs: 0 });
+  const verifier = createTokenVerifier({
+    issuer: issuer.issuer,
+    resource: RESOURCE,
+    jwksCooldownMs: 0,
+  });
   mcp = await startGuardedServer({ verifier });
 });
 afterAll(async () => {
@@ -21,7 +25,16 @@ const encode = (value: unknown) => base64url.encode(JSON.stringify(value));
 const now = () => Math.floor(Date.now() / 1000);
 
 function claims(extra: Record<string, unknown> = {}) {
-  return { iss: issuer.issuer, aud: RESOURCE, client_id: 'agent-1', sub: 'user-1', scope: 'mcp:read', iat: now(), exp: now() + 600, ...extra };
+  return {
+    iss: issuer.issuer,
+    aud: RESOURCE,
+    client_id: 'agent-1',
+    sub: 'user-1',
+    scope: 'mcp:read',
+    iat: now(),
+    exp: now() + 600,
+    ...extra,
+  };
 }
 
 /** Presents `token` and expects a 401 invalid_token challenge; the MCP handler is never reached. */
@@ -30,14 +43,18 @@ async function expectRefused(token: string) {
   const reply = await send(`${mcp.url}/mcp`, { headers: { Authorization: `Bearer ${token}` } });
   expect(reply.status).toBe(401);
   expect(reply.json().error).toBe('invalid_token');
-  expect(reply.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="/);
+  expect(reply.headers['www-authenticate']).toMatch(
+    /^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="/,
+  );
   expect(mcp.reached()).toBe(before);
   return reply.json().error_description as string;
 }
 
 describe('hostile access tokens are answered 401 invalid_token, never 500', () => {
   it('accepts a well-formed token (control case)', async () => {
-    const reply = await send(`${mcp.url}/mcp`, { headers: { Authorization: `Bearer ${await signAccessToken(issuer)}` } });
+    const reply = await send(`${mcp.url}/mcp`, {
+      headers: { Authorization: `Bearer ${await signAccessToken(issuer)}` },
+    });
     expect(reply.status).toBe(200);
   });
 
@@ -47,45 +64,68 @@ describe('hostile access tokens are answered 401 invalid_token, never 500', () =
   });
 
   it('refuses HS256 signed with the public key bytes (algorithm confusion)', async () => {
-    const secrets = [new TextEncoder().encode(await exportSPKI(issuer.key.publicKey)), new TextEncoder().encode(JSON.stringify(issuer.key.jwk))];
+    const secrets = [
+      new TextEncoder().encode(await exportSPKI(issuer.key.publicKey)),
+      new TextEncoder().encode(JSON.stringify(issuer.key.jwk)),
+    ];
     for (const secret of secrets) {
-      const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: 'k1' }).sign(secret);
+      const token = await new SignJWT(claims())
+        .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: 'k1' })
+        .sign(secret);
       expect(await expectRefused(token)).toBe('algorithm not allowed');
     }
   });
 
   it('refuses a token whose kid is not in the issuer key set', async () => {
     const stranger = await makeKey('unknown-kid');
-    expect(await expectRefused(await signAccessToken(issuer, {}, { key: stranger }))).toBe('unknown signing key');
+    expect(await expectRefused(await signAccessToken(issuer, {}, { key: stranger }))).toBe(
+      'unknown signing key',
+    );
   });
 
   it('refuses an expired token', async () => {
-    expect(await expectRefused(await signAccessToken(issuer, { exp: now() - 60 }))).toBe('token expired');
+    expect(await expectRefused(await signAccessToken(issuer, { exp: now() - 60 }))).toBe(
+      'token expired',
+    );
   });
 
   it('refuses a token whose nbf lies beyond the leeway', async () => {
-    expect(await expectRefused(await signAccessToken(issuer, { nbf: now() + 60 }))).toBe('token not yet valid');
+    expect(await expectRefused(await signAccessToken(issuer, { nbf: now() + 60 }))).toBe(
+      'token not yet valid',
+    );
   });
 
   it('refuses a token for another resource', async () => {
-    expect(await expectRefused(await signAccessToken(issuer, { aud: 'https://other.example.com/mcp' }))).toBe('token not issued for this resource');
+    expect(
+      await expectRefused(await signAccessToken(issuer, { aud: 'https://other.example.com/mcp' })),
+    ).toBe('token not issued for this resource');
   });
 
   it('refuses a token meant for several resources at once', async () => {
-    expect(await expectRefused(await signAccessToken(issuer, { aud: [RESOURCE, 'https://other.example.com/mcp'] }))).toBe('token not issued for this resource');
+    expect(
+      await expectRefused(
+        await signAccessToken(issuer, { aud: [RESOURCE, 'https://other.example.com/mcp'] }),
+      ),
+    ).toBe('token not issued for this resource');
   });
 
   it('refuses a token from another issuer, even signed with a trusted key', async () => {
-    expect(await expectRefused(await signAccessToken(issuer, { iss: 'https://evil.example.com' }))).toBe('unexpected issuer');
+    expect(
+      await expectRefused(await signAccessToken(issuer, { iss: 'https://evil.example.com' })),
+    ).toBe('unexpected issuer');
   });
 
   it('refuses typ JWT where at+jwt is required (an ID token is not an access token)', async () => {
-    expect(await expectRefused(await signAccessToken(issuer, {}, { header: { typ: 'JWT' } }))).toBe('unexpected token type');
+    expect(await expectRefused(await signAccessToken(issuer, {}, { header: { typ: 'JWT' } }))).toBe(
+      'unexpected token type',
+    );
   });
 
   it('accepts typ application/at+jwt in any case', async () => {
     const token = await signAccessToken(issuer, {}, { header: { typ: 'Application/AT+JWT' } });
-    expect((await send(`${mcp.url}/mcp`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect(
+      (await send(`${mcp.url}/mcp`, { headers: { Authorization: `Bearer ${token}` } })).status,
+    ).toBe(200);
   });
 
   it('refuses a truncated token', async () => {
@@ -105,19 +145,27 @@ describe('hostile access tokens are answered 401 invalid_token, never 500', () =
   });
 
   it('refuses base64url segments that are not JSON', async () => {
-    expect(await expectRefused(`${base64url.encode('not json')}.${base64url.encode('{')}.c2ln`)).toBe('malformed token');
+    expect(
+      await expectRefused(`${base64url.encode('not json')}.${base64url.encode('{')}.c2ln`),
+    ).toBe('malformed token');
   });
 
   it('refuses a token signed by a different key under a trusted kid', async () => {
     const impostor = await makeKey('k1');
-    expect(await expectRefused(await signAccessToken(issuer, {}, { key: impostor }))).toBe('signature verification failed');
+    expect(await expectRefused(await signAccessToken(issuer, {}, { key: impostor }))).toBe(
+      'signature verification failed',
+    );
   });
 
   it('refuses a token without client_id', async () => {
-    expect(await expectRefused(await signAccessToken(issuer, { client_id: undefined }))).toBe('missing client_id claim');
+    expect(await expectRefused(await signAccessToken(issuer, { client_id: undefined }))).toBe(
+      'missing client_id claim',
+    );
   });
 
   it('refuses a token without exp', async () => {
-    expect(await expectRefused(await signAccessToken(issuer, { exp: undefined }))).toBe('missing exp claim');
+    expect(await expectRefused(await signAccessToken(issuer, { exp: undefined }))).toBe(
+      'missing exp claim',
+    );
   });
 });

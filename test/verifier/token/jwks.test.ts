@@ -2,7 +2,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidTokenError, TemporarilyUnavailableError } from '../../../src/verifier/errors.ts';
 import { createTokenVerifier } from '../../../src/verifier/token/verifier.ts';
 import type { TokenVerifierOptions } from '../../../src/verifier/token/options.ts';
-import { makeKey, RESOURCE, signAccessToken, startIssuer, testClock, type TestIssuer } from './fixtures.ts';
+import {
+  makeKey,
+  RESOURCE,
+  signAccessToken,
+  startIssuer,
+  testClock,
+  type TestIssuer,
+} from './fixtures.ts';
 
 let issuer: TestIssuer;
 let clock: ReturnType<typeof testClock>;
@@ -16,14 +23,22 @@ afterEach(async () => {
 });
 
 function verifierFor(options: Partial<TokenVerifierOptions> = {}) {
-  return createTokenVerifier({ issuer: issuer.issuer, resource: RESOURCE, currentDate: clock.currentDate, ...options });
+  return createTokenVerifier({
+    issuer: issuer.issuer,
+    resource: RESOURCE,
+    currentDate: clock.currentDate,
+    ...options,
+  });
 }
-const sign = (claims = {}, key = issuer.key) => signAccessToken(issuer, claims, { key, nowSec: clock.nowSec });
+const sign = (claims = {}, key = issuer.key) =>
+  signAccessToken(issuer, claims, { key, nowSec: clock.nowSec });
 
 describe('JWKS discovery and caching', () => {
   it('shares one metadata and one key-set fetch among 50 concurrent first verifications', async () => {
     const verifier = verifierFor();
-    const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => sign({ sub: `user-${i}` })));
+    const tokens = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => sign({ sub: `user-${i}` })),
+    );
     const results = await Promise.all(tokens.map((token) => verifier.verify(token)));
     expect(results.map((r) => r.subject)).toEqual(tokens.map((_, i) => `user-${i}`));
     expect(issuer.counts).toMatchObject({ metadata: 1, jwks: 1 });
@@ -44,7 +59,9 @@ describe('JWKS discovery and caching', () => {
     const fresh = await sign({ sub: 'someone-else' });
     await expect(verifier.verify(seen)).resolves.toMatchObject({ subject: 'user-1' });
     await expect(verifier.verify(fresh)).resolves.toMatchObject({ subject: 'someone-else' });
-    await expect(verifier.verify(await sign({ sub: 'third' }))).resolves.toMatchObject({ subject: 'third' });
+    await expect(verifier.verify(await sign({ sub: 'third' }))).resolves.toMatchObject({
+      subject: 'third',
+    });
   });
 
   it('refreshes an aged key set in the background while still answering from it', async () => {
@@ -60,7 +77,11 @@ describe('JWKS discovery and caching', () => {
     await verifier.verify(await sign());
     const next = await makeKey('k2');
     issuer.published.push(next);
-    const rotated = await Promise.all([sign({}, next), sign({ sub: 'b' }, next), sign({ sub: 'c' }, next)]);
+    const rotated = await Promise.all([
+      sign({}, next),
+      sign({ sub: 'b' }, next),
+      sign({ sub: 'c' }, next),
+    ]);
     await Promise.all(rotated.map((token) => verifier.verify(token)));
     await verifier.verify(await sign({ sub: 'd' }, next));
     expect(issuer.counts.jwks).toBe(2);
@@ -71,24 +92,32 @@ describe('JWKS discovery and caching', () => {
     await verifier.verify(await sign());
     const strangers = await Promise.all([makeKey('x1'), makeKey('x2'), makeKey('x3')]);
     for (const stranger of strangers) {
-      await expect(verifier.verify(await sign({}, stranger))).rejects.toBeInstanceOf(InvalidTokenError);
+      await expect(verifier.verify(await sign({}, stranger))).rejects.toBeInstanceOf(
+        InvalidTokenError,
+      );
     }
     expect(issuer.counts.jwks).toBe(2);
     clock.advance(31_000);
-    await expect(verifier.verify(await sign({}, strangers[0]))).rejects.toBeInstanceOf(InvalidTokenError);
+    await expect(verifier.verify(await sign({}, strangers[0]))).rejects.toBeInstanceOf(
+      InvalidTokenError,
+    );
     expect(issuer.counts.jwks).toBe(3);
   });
 
   it('answers 503 (not 401) when the key set was never obtainable', async () => {
     issuer.mode = 'error';
-    await expect(verifierFor().verify(await sign())).rejects.toBeInstanceOf(TemporarilyUnavailableError);
+    await expect(verifierFor().verify(await sign())).rejects.toBeInstanceOf(
+      TemporarilyUnavailableError,
+    );
   });
 
   it('answers 503 for an unknown kid while the issuer is unreachable', async () => {
     const verifier = verifierFor({ jwksCooldownMs: 0 });
     await verifier.verify(await sign());
     issuer.mode = 'error';
-    await expect(verifier.verify(await sign({}, await makeKey('new')))).rejects.toBeInstanceOf(TemporarilyUnavailableError);
+    await expect(verifier.verify(await sign({}, await makeKey('new')))).rejects.toBeInstanceOf(
+      TemporarilyUnavailableError,
+    );
   });
 
   it('opens the circuit breaker after consecutive failures so a down issuer is not hammered', async () => {
@@ -105,8 +134,14 @@ describe('JWKS discovery and caching', () => {
   it('rejects a discovery document that names another issuer', async () => {
     // Same server, other name: its metadata says "127.0.0.1", which is not the issuer we trust.
     const alias = issuer.issuer.replace('127.0.0.1', 'localhost');
-    const verifier = createTokenVerifier({ issuer: alias, resource: RESOURCE, currentDate: clock.currentDate });
-    await expect(verifier.verify(await sign({ iss: alias }))).rejects.toBeInstanceOf(TemporarilyUnavailableError);
+    const verifier = createTokenVerifier({
+      issuer: alias,
+      resource: RESOURCE,
+      currentDate: clock.currentDate,
+    });
+    await expect(verifier.verify(await sign({ iss: alias }))).rejects.toBeInstanceOf(
+      TemporarilyUnavailableError,
+    );
     expect(issuer.counts).toMatchObject({ metadata: 1, openid: 1, jwks: 0 });
   });
 
@@ -121,22 +156,36 @@ describe('verifier options', () => {
     const urls: string[] = [];
     const verifier = verifierFor({ fetch: (url, init) => (urls.push(url), fetch(url, init)) });
     await verifier.verify(await sign());
-    expect(urls).toEqual([`${issuer.issuer}/.well-known/oauth-authorization-server`, `${issuer.issuer}/jwks`]);
+    expect(urls).toEqual([
+      `${issuer.issuer}/.well-known/oauth-authorization-server`,
+      `${issuer.issuer}/jwks`,
+    ]);
   });
 
   it('refuses none and HS* in the algorithm allow-list with a TypeError', () => {
     for (const alg of ['none', 'HS256', 'hs512']) {
-      expect(() => createTokenVerifier({ issuer: 'https://as.example.com', resource: RESOURCE, algorithms: [alg] })).toThrow(TypeError);
+      expect(() =>
+        createTokenVerifier({
+          issuer: 'https://as.example.com',
+          resource: RESOURCE,
+          algorithms: [alg],
+        }),
+      ).toThrow(TypeError);
     }
   });
 
   it('refuses a relative issuer or resource with a TypeError', () => {
     expect(() => createTokenVerifier({ issuer: '/as', resource: RESOURCE })).toThrow(TypeError);
-    expect(() => createTokenVerifier({ issuer: 'https://as.example.com', resource: 'mcp' })).toThrow(TypeError);
+    expect(() =>
+      createTokenVerifier({ issuer: 'https://as.example.com', resource: 'mcp' }),
+    ).toThrow(TypeError);
   });
 
   it('refuses an ES256 token when only ES384 is allowed', async () => {
     const verifier = verifierFor({ algorithms: ['ES384'] });
-    await expect(verifier.verify(await sign())).rejects.toMatchObject({ code: 'invalid_token', description: 'algorithm not allowed' });
+    await expect(verifier.verify(await sign())).rejects.toMatchObject({
+      code: 'invalid_token',
+      description: 'algorithm not allowed',
+    });
   });
 });
