@@ -22,6 +22,7 @@ import { createProvider, providerRequestMiddleware } from './oidc/provider.ts';
 import { deleteExpiredPayloads } from './oidc/adapter.ts';
 import { interactionRoutes } from './oidc/interactions/routes.ts';
 import { createApp } from './app.ts';
+import { isAppError } from './errors.ts';
 import type { Catalogue } from './policy/index.ts';
 import { ElevationService } from './elevation/service.ts';
 import { resumeCibaRequest } from './elevation/ciba.ts';
@@ -297,7 +298,7 @@ async function bootstrapAdmin(config: Config, users: UserRepository, log: Logger
     });
   } catch (err) {
     // Another instance created it at the same moment: nothing to do.
-    if ((err as { code?: string }).code === 'ERR_CONFLICT') return;
+    if (isAppError(err, 'ERR_CONFLICT')) return;
     throw err;
   }
   await mkdir(config.dataDir, { recursive: true });

@@ -50,7 +50,6 @@ export function cursorSeq(digits: string): string {
 export function badCursor(): AppError {
   return new AppError(
     'ERR_VALIDATION',
-    400,
     'invalid request query: cursor: not a cursor returned by this API',
     {
       errors: [{ path: 'cursor', message: 'not a cursor returned by this API' }],

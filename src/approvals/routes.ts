@@ -6,13 +6,13 @@ import type Provider from 'oidc-provider';
 import type { Database, TicketRow } from '../db/schema.ts';
 import type { Catalogue } from '../policy/index.ts';
 import type { ElevationService } from '../elevation/service.ts';
-import { ticketNotFound } from '../elevation/errors.ts';
+import { ElevationError, ticketNotFound } from '../elevation/errors.ts';
 import type { UserRepository } from '../accounts/users.ts';
 import type { SignInService } from '../accounts/sign-in.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { render } from '../http/views.ts';
-import { AppError, invalid } from '../errors.ts';
+import { invalid } from '../errors.ts';
 import {
   csrfRejected,
   currentApprover,
@@ -172,14 +172,23 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
     try {
       await deps.elevation.decide(ticket.id, me.user.id, body.decision, comment);
     } catch (err) {
-      const code = err instanceof AppError ? err.code : undefined;
-      if (code === 'ERR_SELF_APPROVAL') return refuse(deps, ctx, me, 'self');
-      if (code === 'ERR_NOT_APPROVER') return refuse(deps, ctx, me, 'foreign');
-      // Someone else closed it first (quorum reached, denied, expired) or this is a second click:
-      // nothing changed; the page says so and shows the outcome.
-      if (code === 'ERR_TICKET_CLOSED') notice = 'closed';
-      else if (code === 'ERR_ALREADY_DECIDED') notice = 'duplicate';
-      else throw err;
+      if (!(err instanceof ElevationError)) throw err;
+      switch (err.code) {
+        case 'ERR_SELF_APPROVAL':
+          return refuse(deps, ctx, me, 'self');
+        case 'ERR_NOT_APPROVER':
+          return refuse(deps, ctx, me, 'foreign');
+        // Someone else closed it first (quorum reached, denied, expired) or this is a second
+        // click: nothing changed; the page says so and shows the outcome.
+        case 'ERR_TICKET_CLOSED':
+          notice = 'closed';
+          break;
+        case 'ERR_ALREADY_DECIDED':
+          notice = 'duplicate';
+          break;
+        default:
+          throw err;
+      }
     }
     ctx.status = 303;
     ctx.redirect(`/approvals/${ticket.id}?done=${notice}`);

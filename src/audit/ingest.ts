@@ -86,7 +86,6 @@ export function auditIngestRoutes(deps: AuditIngestDeps): Router {
       if (!resource)
         throw new AppError(
           'ERR_NOT_MCP_SERVER',
-          403,
           'the client is not registered as the MCP server of a resource',
         );
       await spend(ctx, requests, clientId, 1);
@@ -97,17 +96,16 @@ export function auditIngestRoutes(deps: AuditIngestDeps): Router {
       enableTypes: ['json'],
       jsonLimit: '4mb',
       onError: () => {
-        throw new AppError('invalid_request', 400, 'the body is not valid JSON');
+        throw new AppError('ERR_INVALID_REQUEST', 'the body is not valid JSON');
       },
     }),
     async (ctx) => {
       if (!ctx.is('application/json'))
-        throw new AppError('unsupported_media_type', 415, 'send application/json');
+        throw new AppError('ERR_JSON_REQUIRED', 'send application/json');
       const parsed = BatchSchema.safeParse(ctx.request.body);
       if (!parsed.success)
         throw new AppError(
-          'invalid_request',
-          400,
+          'ERR_INVALID_REQUEST',
           formatZodIssues(parsed.error).slice(0, 5).join('; '),
         );
       const batch = parsed.data.events;
@@ -118,8 +116,7 @@ export function auditIngestRoutes(deps: AuditIngestDeps): Router {
       });
       if (late >= 0)
         throw new AppError(
-          'invalid_request',
-          400,
+          'ERR_INVALID_REQUEST',
           `events[${late}].time: must be within the last 30 days and at most 5 minutes ahead`,
         );
       const { clientId, resource } = ctx.state.reporter as { clientId: string; resource: string };
@@ -161,6 +158,6 @@ async function spend(
   } catch (err) {
     if (!(err instanceof RateLimiterRes)) throw err;
     ctx.set('Retry-After', String(Math.max(1, Math.ceil(err.msBeforeNext / 1000))));
-    throw new AppError('rate_limited', 429, 'too many audit events from this client; retry later');
+    throw new AppError('ERR_RATE_LIMITED', 'too many audit events from this client; retry later');
   }
 }

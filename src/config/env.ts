@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AppError } from '../errors.ts';
 import { parseOutboundAllow, type OutboundAllowList } from '../http/outbound-allow.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -82,8 +83,10 @@ export interface Config {
 }
 
 /** Thrown when the environment is invalid; its message is one line naming the variable. */
-export class ConfigError extends Error {
-  readonly code = 'ERR_CONFIG';
+export class ConfigError extends AppError<'ERR_CONFIG'> {
+  constructor(message: string) {
+    super('ERR_CONFIG', message);
+  }
 }
 
 /** Parses the environment into a frozen {@link Config}; throws {@link ConfigError} on the first bad variable. */

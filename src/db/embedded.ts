@@ -12,6 +12,7 @@ import {
 } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { AppError } from '../errors.ts';
 import type { Database } from './schema.ts';
 import { SessionGate } from './gate.ts';
 import { takeLock, type LockInfo, type OwnerLock } from './owner-lock.ts';
@@ -29,12 +30,12 @@ import { serveOnSocket, SOCKET_FILE, type SocketServer } from './socket-server.t
  */
 
 /** A second owner was refused (or the owner never answered): names the process holding the data. */
-export class DatabaseInUseError extends Error {
-  readonly code = 'ERR_DATABASE_IN_USE';
+export class DatabaseInUseError extends AppError<'ERR_DATABASE_IN_USE'> {
   readonly pid: number;
 
   constructor(dataDir: string, holder: LockInfo, detail: string) {
     super(
+      'ERR_DATABASE_IN_USE',
       `the embedded database in ${dataDir} is in use by process ${holder.pid} (${holder.command}); ${detail}`,
     );
     this.pid = holder.pid;
