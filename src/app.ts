@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps): Koa {
       ctx.body = { status: 'ready' };
     } catch {
       ctx.status = 503;
-      ctx.set('Retry-After', '5');
+      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.body = { status: 'unavailable', detail: 'database unreachable' };
     }
   });

@@ -38,6 +38,7 @@ import { createAdminRouter } from './admin/index.ts';
 import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import { homeRoutes } from './http/home.ts';
+import { DEFAULTS } from './config/defaults.ts';
 
 /** A running (or ready to run) authorization server. */
 export interface Server {
@@ -71,7 +72,7 @@ export interface ServerOptions {
 }
 
 /** How long accepted connections may take to send their request once shutdown began. */
-const SHUTDOWN_GRACE_MS = 500;
+const SHUTDOWN_GRACE_MS = DEFAULTS.shutdownGraceMs;
 
 /** Redaction paths so that secrets never reach the logs. */
 export const LOG_REDACT = [

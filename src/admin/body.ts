@@ -1,9 +1,10 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import { AppError } from '../errors.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** Largest JSON body the admin API reads (64 KiB); a larger one is refused with 413 before it is parsed. */
-export const MAX_BODY_BYTES = 64 * 1024;
+export const MAX_BODY_BYTES = DEFAULTS.adminMaxBodyBytes;
 
 /** Maps the body parser's (co-body / raw-body) errors to problems with our own, fixed wording. */
 function bodyProblem(err: unknown): AppError {

@@ -32,6 +32,7 @@ import {
   timeLeft,
 } from './presenter.ts';
 import { truncateCodePoints } from '../http/text.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** What the approval pages need from the composition root. */
 export interface ApprovalDeps {
@@ -80,7 +81,7 @@ const REFUSALS = {
  */
 export function approvalRoutes(deps: ApprovalDeps): Router {
   const router = new Router({ prefix: '/approvals' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
   const queries = new ApprovalQueries(deps.db);
 
   router.use(async (ctx, next) => {
@@ -167,7 +168,9 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
     if (body.decision !== 'approve' && body.decision !== 'deny')
       throw invalid('Choose approve or deny.', { field: 'decision' });
     const comment =
-      typeof body.comment === 'string' ? truncateCodePoints(body.comment.trim(), 1000) : '';
+      typeof body.comment === 'string'
+        ? truncateCodePoints(body.comment.trim(), DEFAULTS.approvalCommentMaxCodePoints)
+        : '';
     let notice: keyof typeof NOTICES = body.decision;
     try {
       await deps.elevation.decide(ticket.id, me.user.id, body.decision, comment);

@@ -6,16 +6,17 @@ import type { AuditLog } from './audit-log.ts';
 import { AppError } from '../errors.ts';
 import { formatZodIssues } from '../policy/index.ts';
 import { requireOwnToken, type OwnToken, type OwnTokenVerifier } from '../tokens/index.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** Most events one request may carry; a verifier sends larger queues in several batches. */
-export const MAX_BATCH = 1000;
+export const MAX_BATCH = DEFAULTS.auditIngestMaxBatch;
 /** Default ingest budget per client: events per minute, and requests per minute. */
-export const INGEST_EVENTS_PER_MINUTE = 60_000;
-export const INGEST_REQUESTS_PER_MINUTE = 600;
+export const INGEST_EVENTS_PER_MINUTE = DEFAULTS.auditIngestEventsPerMinute;
+export const INGEST_REQUESTS_PER_MINUTE = DEFAULTS.auditIngestRequestsPerMinute;
 /** Accepted event times: at most this far in the past (a spool replayed after an outage) … */
-export const MAX_EVENT_AGE_MS = 30 * 24 * 3600_000;
+export const MAX_EVENT_AGE_MS = DEFAULTS.auditEventMaxAgeMs;
 /** … and at most this far ahead (clock skew). */
-export const MAX_EVENT_SKEW_MS = 5 * 60_000;
+export const MAX_EVENT_SKEW_MS = DEFAULTS.auditEventMaxSkewMs;
 
 const EventSchema = z.strictObject({
   id: z.string().min(1).max(128),
@@ -94,7 +95,7 @@ export function auditIngestRoutes(deps: AuditIngestDeps): Router {
     },
     bodyParser({
       enableTypes: ['json'],
-      jsonLimit: '4mb',
+      jsonLimit: DEFAULTS.auditIngestMaxBodyBytes,
       onError: () => {
         throw new AppError('ERR_INVALID_REQUEST', 'the body is not valid JSON');
       },

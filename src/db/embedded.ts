@@ -17,6 +17,7 @@ import type { Database } from './schema.ts';
 import { SessionGate } from './gate.ts';
 import { takeLock, type LockInfo, type OwnerLock } from './owner-lock.ts';
 import { serveOnSocket, SOCKET_FILE, type SocketServer } from './socket-server.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /**
  * One owner for the embedded database (DESIGN §2). PGlite is one PostgreSQL session inside one
@@ -46,7 +47,7 @@ export class DatabaseInUseError extends AppError<'ERR_DATABASE_IN_USE'> {
  * How long a process waits for a short-lived owner to finish, or for a starting server's socket
  * (a first start creates the database, which takes a while on a busy machine).
  */
-const WAIT_MS = 120_000;
+const WAIT_MS = DEFAULTS.dbOwnerWaitMs;
 
 /** What {@link openEmbedded} returns; {@link Db} in connect.ts is this plus `kind`. */
 export interface EmbeddedHandle {

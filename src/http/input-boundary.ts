@@ -6,6 +6,7 @@ import { AppError } from '../errors.ts';
 import { answerOAuthError } from './oauth-error.ts';
 import { PROBLEM_TYPE, problemBody, problemOf } from './problem.ts';
 import { unsafeText, type UnsafeText } from './text.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /**
  * The one input boundary in front of every route (DESIGN §8 "Trust boundaries"), oidc-provider's
@@ -49,7 +50,7 @@ export function inputBoundary(opts: { maxBodyBytes?: number } = {}) {
 }
 
 /** Largest request body any route reads (audit ingest batches: 4 MiB), in bytes. */
-export const INPUT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const INPUT_MAX_BODY_BYTES = DEFAULTS.inputMaxBodyBytes;
 
 const WHAT: Record<UnsafeText, string> = {
   nul: 'a NUL character (U+0000)',

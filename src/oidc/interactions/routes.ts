@@ -8,6 +8,7 @@ import { render } from '../../http/views.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { decideConsent, finishWithGrant, type ConsentDeps } from './consent.ts';
+import { DEFAULTS } from '../../config/defaults.ts';
 
 export interface InteractionDeps extends ConsentDeps {
   provider: Provider;
@@ -25,7 +26,7 @@ export interface InteractionDeps extends ConsentDeps {
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { provider, csrf } = deps;
   const router = new Router({ prefix: '/interaction' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
 
   // Frame and content policy come from the security headers in front of every route.
   router.use(async (ctx, next) => {
