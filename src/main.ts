@@ -22,6 +22,7 @@ import { createProvider, providerRequestMiddleware } from './oidc/provider.ts';
 import { deleteExpiredPayloads } from './oidc/adapter.ts';
 import { interactionRoutes } from './oidc/interactions/routes.ts';
 import { createApp } from './app.ts';
+import { isAppError } from './errors.ts';
 import type { Catalogue } from './policy/index.ts';
 import { ElevationService } from './elevation/service.ts';
 import { resumeCibaRequest } from './elevation/ciba.ts';
@@ -37,6 +38,7 @@ import { createAdminRouter } from './admin/index.ts';
 import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import { homeRoutes } from './http/home.ts';
+import { DEFAULTS } from './config/defaults.ts';
 
 /** A running (or ready to run) authorization server. */
 export interface Server {
@@ -70,7 +72,7 @@ export interface ServerOptions {
 }
 
 /** How long accepted connections may take to send their request once shutdown began. */
-const SHUTDOWN_GRACE_MS = 500;
+const SHUTDOWN_GRACE_MS = DEFAULTS.shutdownGraceMs;
 
 /** Redaction paths so that secrets never reach the logs. */
 export const LOG_REDACT = [
@@ -297,7 +299,7 @@ async function bootstrapAdmin(config: Config, users: UserRepository, log: Logger
     });
   } catch (err) {
     // Another instance created it at the same moment: nothing to do.
-    if ((err as { code?: string }).code === 'ERR_CONFLICT') return;
+    if (isAppError(err, 'ERR_CONFLICT')) return;
     throw err;
   }
   await mkdir(config.dataDir, { recursive: true });

@@ -28,7 +28,6 @@ const loginBinding = (nonce: string) => `approvals-login:${nonce}`;
 export const csrfRejected = () =>
   new AppError(
     'ERR_CSRF',
-    403,
     'The form has expired or was not sent by this site. Go back, reload the page and try again.',
   );
 

@@ -6,13 +6,13 @@ import type Provider from 'oidc-provider';
 import type { Database, TicketRow } from '../db/schema.ts';
 import type { Catalogue } from '../policy/index.ts';
 import type { ElevationService } from '../elevation/service.ts';
-import { ticketNotFound } from '../elevation/errors.ts';
+import { ElevationError, ticketNotFound } from '../elevation/errors.ts';
 import type { UserRepository } from '../accounts/users.ts';
 import type { SignInService } from '../accounts/sign-in.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { render } from '../http/views.ts';
-import { AppError, invalid } from '../errors.ts';
+import { invalid } from '../errors.ts';
 import {
   csrfRejected,
   currentApprover,
@@ -32,6 +32,7 @@ import {
   timeLeft,
 } from './presenter.ts';
 import { truncateCodePoints } from '../http/text.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** What the approval pages need from the composition root. */
 export interface ApprovalDeps {
@@ -80,7 +81,7 @@ const REFUSALS = {
  */
 export function approvalRoutes(deps: ApprovalDeps): Router {
   const router = new Router({ prefix: '/approvals' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
   const queries = new ApprovalQueries(deps.db);
 
   router.use(async (ctx, next) => {
@@ -167,19 +168,30 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
     if (body.decision !== 'approve' && body.decision !== 'deny')
       throw invalid('Choose approve or deny.', { field: 'decision' });
     const comment =
-      typeof body.comment === 'string' ? truncateCodePoints(body.comment.trim(), 1000) : '';
+      typeof body.comment === 'string'
+        ? truncateCodePoints(body.comment.trim(), DEFAULTS.approvalCommentMaxCodePoints)
+        : '';
     let notice: keyof typeof NOTICES = body.decision;
     try {
       await deps.elevation.decide(ticket.id, me.user.id, body.decision, comment);
     } catch (err) {
-      const code = err instanceof AppError ? err.code : undefined;
-      if (code === 'ERR_SELF_APPROVAL') return refuse(deps, ctx, me, 'self');
-      if (code === 'ERR_NOT_APPROVER') return refuse(deps, ctx, me, 'foreign');
-      // Someone else closed it first (quorum reached, denied, expired) or this is a second click:
-      // nothing changed; the page says so and shows the outcome.
-      if (code === 'ERR_TICKET_CLOSED') notice = 'closed';
-      else if (code === 'ERR_ALREADY_DECIDED') notice = 'duplicate';
-      else throw err;
+      if (!(err instanceof ElevationError)) throw err;
+      switch (err.code) {
+        case 'ERR_SELF_APPROVAL':
+          return refuse(deps, ctx, me, 'self');
+        case 'ERR_NOT_APPROVER':
+          return refuse(deps, ctx, me, 'foreign');
+        // Someone else closed it first (quorum reached, denied, expired) or this is a second
+        // click: nothing changed; the page says so and shows the outcome.
+        case 'ERR_TICKET_CLOSED':
+          notice = 'closed';
+          break;
+        case 'ERR_ALREADY_DECIDED':
+          notice = 'duplicate';
+          break;
+        default:
+          throw err;
+      }
     }
     ctx.status = 303;
     ctx.redirect(`/approvals/${ticket.id}?done=${notice}`);

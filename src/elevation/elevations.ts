@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type QueryCreator, type Transaction } from 'kysely';
 import type { Database, ElevationRow } from '../db/schema.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
 /** How long a granted elevation waits for its first token before it lapses unused. */
-export const CLAIM_WINDOW_SECONDS = 600;
+export const CLAIM_WINDOW_SECONDS = DEFAULTS.elevationClaimWindowSeconds;
 
 /** Granted elevations: creation, activation on first token, revocation and the revocation feed. */
 export class ElevationRepository {

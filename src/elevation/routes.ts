@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { CompactSign, importJWK } from 'jose';
 import type { PrivateJwk } from '../keys/keystore.ts';
-import { AppError } from '../errors.ts';
+import { notFound } from '../errors.ts';
 import { requireOwnToken, type OwnToken, type OwnTokenVerifier } from '../tokens/index.ts';
 import type { ElevationService } from './service.ts';
 import { ticketNotFound } from './errors.ts';
@@ -64,8 +64,7 @@ export function elevationRoutes(deps: ElevationRouteDeps): Router {
     async (ctx) => {
       const { subject } = ctx.state.token as OwnToken;
       const row = await deps.elevation.elevations.find(ctx.params.id!);
-      if (!row || row.subject !== subject)
-        throw new AppError('ERR_NOT_FOUND', 404, 'elevation not found');
+      if (!row || row.subject !== subject) throw notFound('elevation');
       await deps.elevation.revoke(row.id, subject);
       ctx.status = 204;
     },

@@ -15,6 +15,7 @@ import {
   ticketNotFound,
 } from './errors.ts';
 import { truncateCodePoints } from '../http/text.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** Who an elevation is for: a user, or a client acting on its own behalf. */
 export interface ElevationPrincipal {
@@ -56,7 +57,7 @@ export interface ElevationHooks {
 }
 
 /** Default lifetime of an approval ticket (DESIGN §6). */
-export const DEFAULT_TICKET_TTL = 900;
+export const DEFAULT_TICKET_TTL = DEFAULTS.ticketTtlSeconds;
 
 /**
  * Elevation policy, shared by interactive step-up and CIBA. Rules it enforces:

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../config/defaults.ts';
+
 /** Retry schedule of the outbox worker. */
 export interface BackoffOptions {
   /** Delay before the first retry, in ms. Default 1 000. */
@@ -14,8 +16,8 @@ export interface BackoffOptions {
  * that failed together (an SMTP outage) do not all come back in the same instant.
  */
 export function retryDelayMs(failures: number, opts: BackoffOptions = {}): number {
-  const base = opts.baseMs ?? 1_000;
-  const max = opts.maxMs ?? 300_000;
+  const base = opts.baseMs ?? DEFAULTS.mailRetryBaseMs;
+  const max = opts.maxMs ?? DEFAULTS.mailRetryMaxMs;
   const random = opts.random ?? Math.random;
   // The exponent is clamped so that a message failing for days cannot overflow to Infinity.
   const exp = Math.min(base * 2 ** Math.min(Math.max(failures - 1, 0), 30), max);

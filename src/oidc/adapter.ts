@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Database } from '../db/schema.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** How long a client's metadata is served from memory before the database is asked again. */
-const CLIENT_CACHE_MS = 30_000;
+const CLIENT_CACHE_MS = DEFAULTS.clientCacheTtlMs;
 
 type CacheEntry = { at: number; payload: AdapterPayload | undefined };
 
@@ -61,7 +62,7 @@ export function createAdapterFactory(db: Kysely<Database>) {
         const hit = clientCache.get(id);
         if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return hit.payload;
         const payload = await this.#findBy('id', id);
-        if (clientCache.size > 10_000) clientCache.clear();
+        if (clientCache.size > DEFAULTS.clientCacheMaxEntries) clientCache.clear();
         // Only found clients are cached: a client registered a moment ago (by the CLI, the admin
         // API or another instance) must work on its first request.
         if (payload) clientCache.set(id, { at: Date.now(), payload });

@@ -33,6 +33,7 @@ import {
 } from './registration-rules.ts';
 import { allowedServiceScopes, withoutServiceScopes } from './service-scopes.ts';
 import { createOutboundGuard } from '../http/outbound.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 export interface ProviderDeps {
   config: Config;
@@ -48,7 +49,7 @@ export interface ProviderDeps {
 }
 
 /** Approval-gated scopes need a sign-in younger than this (DESIGN §6). */
-export const FRESH_LOGIN_SECONDS = 300;
+export const FRESH_LOGIN_SECONDS = DEFAULTS.freshLoginSeconds;
 
 export { adminResource } from './resources.ts';
 
@@ -295,16 +296,16 @@ export function createProvider(deps: ProviderDeps): Provider {
       AccessToken: (_ctx, token) => accessTokenTtl(catalogue, token.scope, config.accessTokenTtl),
       ClientCredentials: (_ctx, token) =>
         accessTokenTtl(catalogue, token.scope, config.accessTokenTtl),
-      AuthorizationCode: 60,
-      Interaction: 3600,
-      Session: 14 * 24 * 3600,
-      Grant: 14 * 24 * 3600,
-      IdToken: 3600,
-      RefreshToken: 14 * 24 * 3600,
+      AuthorizationCode: DEFAULTS.authorizationCodeTtlSeconds,
+      Interaction: DEFAULTS.interactionTtlSeconds,
+      Session: DEFAULTS.sessionTtlSeconds,
+      Grant: DEFAULTS.grantTtlSeconds,
+      IdToken: DEFAULTS.idTokenTtlSeconds,
+      RefreshToken: DEFAULTS.refreshTokenTtlSeconds,
       // A CIBA request lives as long as the approval ticket it may open.
       BackchannelAuthenticationRequest: (_ctx, request) => {
         const g = gated(request.scope);
-        return g.length ? deps.elevation.ticketTtl(g) : 300;
+        return g.length ? deps.elevation.ticketTtl(g) : DEFAULTS.backchannelRequestTtlSeconds;
       },
     },
     async extraTokenClaims(ctx, token) {

@@ -93,7 +93,7 @@ export class ElevationAdminService {
     const revoked = await this.#deps.elevation.revoke(id, actor.userId);
     if (revoked) return this.#record(revoked, this.#now());
     const existing = await this.get(id);
-    throw new AppError('ERR_ALREADY_REVOKED', 409, `elevation ${id} is already revoked`, {
+    throw new AppError('ERR_ALREADY_REVOKED', `elevation ${id} is already revoked`, {
       revokedAt: existing.revoked_at ? new Date(existing.revoked_at).toISOString() : null,
       revokedBy: existing.revoked_by,
     });
