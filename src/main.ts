@@ -25,7 +25,7 @@ import { createApp } from './app.ts';
 import { isAppError } from './errors.ts';
 import type { Catalogue } from './policy/index.ts';
 import { ElevationService } from './elevation/service.ts';
-import { resumeCibaRequest } from './elevation/ciba.ts';
+import { resumeCibaRequest } from './oidc/ciba/resume.ts';
 import { elevationRoutes } from './elevation/routes.ts';
 import { auditIngestRoutes } from './audit/ingest.ts';
 import { createOwnTokenVerifier } from './tokens/index.ts';
@@ -69,6 +69,12 @@ export interface ServerOptions {
    * to other processes, refusing when another process does; `use` goes through that owner.
    */
   embedded?: EmbeddedAccess;
+  /**
+   * The clock of the server's own rules: ticket expiry, elevation windows, fresh sign-in, CIBA
+   * polling intervals, approval pages. oidc-provider keeps its own (token `iat`/`exp`, artifact
+   * expiry). Default `() => new Date()`; tests pass a controlled one instead of waiting.
+   */
+  currentDate?: () => Date;
 }
 
 /** How long accepted connections may take to send their request once shutdown began. */
@@ -111,7 +117,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const audit = new AuditLog(db.db, {
       onError: (err) => log.warn({ err }, 'audit chaining failed; retrying'),
     });
-    const elevation = new ElevationService({ db: db.db, catalogue, roles, audit });
+    const currentDate = opts.currentDate ?? (() => new Date());
+    const elevation = new ElevationService({ db: db.db, catalogue, roles, audit, currentDate });
     // One verifier of the server's own tokens for every consumer (DESIGN §8 Trust boundaries).
     const tokens = createOwnTokenVerifier({
       issuer: config.issuer,
@@ -132,6 +139,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       cookieKeys,
       elevation,
       tokens,
+      currentDate,
     });
     elevation.addHooks({
       afterCommit: (ticket) =>
@@ -176,8 +184,16 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           elevation,
           signIn,
           issuer: config.issuer,
+          currentDate,
         }),
-        elevationRoutes({ elevation, issuer: config.issuer, signingKeys, tokens, knownResource }),
+        elevationRoutes({
+          elevation,
+          issuer: config.issuer,
+          signingKeys,
+          tokens,
+          knownResource,
+          currentDate,
+        }),
         auditIngestRoutes({
           audit,
           tokens,
@@ -196,7 +212,17 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           tokens,
         }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
-        approvalRoutes({ elevation, users, catalogue, audit, csrf, signIn, db: db.db, provider }),
+        approvalRoutes({
+          elevation,
+          users,
+          catalogue,
+          audit,
+          csrf,
+          signIn,
+          db: db.db,
+          provider,
+          currentDate,
+        }),
       ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);

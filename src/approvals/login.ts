@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type { User } from '../accounts/users.ts';
 import { render } from '../http/views.ts';
 import { AppError } from '../errors.ts';
-import type { ApprovalDeps } from './routes.ts';
+import type { ApprovalDeps } from './deps.ts';
 import {
   endSession,
   loginNonce,

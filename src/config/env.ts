@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { DEFAULTS } from './defaults.ts';
-import { parseOutboundAllow, type OutboundAllowList } from '../http/outbound-allow.ts';
+import { parseOutboundAllow, type OutboundAllowList } from './outbound-allow.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const url = z.url({ protocol: /^https?$/ });

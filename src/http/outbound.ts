@@ -9,7 +9,7 @@ import {
   type RequestInit,
   type Response,
 } from 'undici';
-import type { OutboundAllowList } from './outbound-allow.ts';
+import type { OutboundAllowList } from '../config/outbound-allow.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 
 /** Why the guard refused a destination; `message` names the host, never a credential. */

@@ -16,13 +16,13 @@ export type ElevationRecord = ElevationRow & { state: ElevationState };
 /** Dependencies of {@link ElevationAdminService}. */
 export interface ElevationAdminDeps {
   db: Kysely<Database>;
-  elevation: Pick<ElevationService, 'revoke' | 'elevations'>;
+  elevation: Pick<ElevationService, 'revoke' | 'findElevation'>;
   /** Clock. Default `() => new Date()`. */
   currentDate?: () => Date;
 }
 
 /**
- * The state of an elevation, by the rules token minting uses (`ElevationRepository.live`): live
+ * The state of an elevation, by the rules token minting uses (`ElevationService.liveElevations`): live
  * while not revoked and either inside its window, or not yet used and inside its claim window.
  */
 export function elevationState(
@@ -78,7 +78,7 @@ export class ElevationAdminService {
   }
 
   async get(id: string): Promise<ElevationRecord> {
-    const row = await this.#deps.elevation.elevations.find(id);
+    const row = await this.#deps.elevation.findElevation(id);
     if (!row) throw notFound(`elevation ${id}`);
     return this.#record(row, this.#now());
   }

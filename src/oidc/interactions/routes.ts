@@ -17,6 +17,8 @@ export interface InteractionDeps extends ConsentDeps {
   signIn: SignInService;
   csrf: Csrf;
   audit: AuditLog;
+  /** Clock of the waiting page's time left. Default `() => new Date()`. */
+  currentDate?: () => Date;
 }
 
 /**
@@ -152,7 +154,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!ticket || ticket.subject !== details.session?.accountId)
       throw new AppError('ERR_NOT_FOUND', 'There is no approval request for this sign-in.');
     if (ticket.status === 'pending') {
-      const left = Math.max(0, Math.round((ticket.expires_at.getTime() - Date.now()) / 1000));
+      const left = Math.max(
+        0,
+        Math.round(
+          (ticket.expires_at.getTime() - (deps.currentDate?.() ?? new Date()).getTime()) / 1000,
+        ),
+      );
       ctx.body = render('waiting', {
         ticketId: ticket.id,
         scopes: ticket.scopes,
