@@ -236,7 +236,7 @@ export async function createMcpProtection(options: McpProtectionOptions): Promis
     if (decision.decision === 'allow') return decision;
     metrics.authDecisions.inc({ decision: decision.decision });
     metrics.toolRequests.inc({
-      tool: call.name,
+      tool: metrics.toolLabel(call.name),
       status: 'denied',
       user_role: primaryRole(principalOf(toAuthInfo(auth))),
     });

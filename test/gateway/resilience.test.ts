@@ -154,5 +154,34 @@ describe(
         /mcp_tool_requests_total\{tool="list_services",status="unavailable",user_role="developer"\} 2/,
       );
     });
+
+    it('keeps metric series bounded whatever tool names clients send', async () => {
+      const provider = sdkProvider(USERS.developer);
+      await failure(connect(`${down.url}/mcp`, provider));
+      const token = provider.saved!.access_token;
+      const names = [
+        ...Array.from({ length: 250 }, (_, i) => `probe_${i}`),
+        'bad name/../x',
+        'x'.repeat(129),
+        'ünïcode',
+      ];
+      for (const name of names) {
+        const res = await post(`${down.url}/mcp`, token, call(name));
+        expect(res.status).toBeLessThan(500);
+        await res.arrayBuffer();
+      }
+      const metrics = await (await fetch(`${down.url}/metrics`)).text();
+      const labels = new Set(
+        [...metrics.matchAll(/^mcp_tool_requests_total\{tool="([^"]*)"/gm)].map((m) => m[1]!),
+      );
+      // 200 distinct names at most (list_services from the test above, then the first probes),
+      // plus the two shared labels.
+      expect(labels.size).toBeLessThanOrEqual(202);
+      expect(labels).toContain('_other');
+      expect(labels).toContain('_invalid');
+      expect(labels).toContain('probe_0');
+      expect(labels).not.toContain('probe_249');
+      for (const name of names.slice(250)) expect(labels).not.toContain(name);
+    });
   },
 );

@@ -176,7 +176,8 @@ export function protectCallback<E extends PolicyExtra>(
     const args = rawArgs ?? {};
     const principal = principalOf(extra.authInfo);
     const role = primaryRole(principal);
-    const stopTimer = ctx.metrics.toolDuration.startTimer({ tool: name });
+    const tool = ctx.metrics.toolLabel(name);
+    const stopTimer = ctx.metrics.toolDuration.startTimer({ tool });
     ctx.metrics.activeRequests.inc();
     let status: ToolStatus = 'success';
     try {
@@ -213,7 +214,7 @@ export function protectCallback<E extends PolicyExtra>(
     } finally {
       stopTimer();
       ctx.metrics.activeRequests.dec();
-      ctx.metrics.toolRequests.inc({ tool: name, status, user_role: role });
+      ctx.metrics.toolRequests.inc({ tool, status, user_role: role });
     }
   };
 }

@@ -16,6 +16,14 @@ export interface ToolMetrics {
   readonly activeRequests: Gauge;
   /** `mcp_auth_decisions_total{decision}`: authorization decisions (allow, deny, step_up). */
   readonly authDecisions: Counter<'decision'>;
+  /**
+   * The `tool` label for a tool name a client sent. Tool names come from clients (a `tools/call`
+   * checked at the HTTP edge or by the gateway), so each distinct name would be a new time series:
+   * a name that is not a valid MCP tool name (1–128 of `A–Z a–z 0–9 _ - .`) is labelled
+   * `"_invalid"`, and once `maxToolLabels` distinct names have been seen, further new names are
+   * labelled `"_other"`. Names already seen keep their own label.
+   */
+  toolLabel(name: string): string;
 }
 
 /** Options of {@link createToolMetrics}. */
@@ -27,6 +35,27 @@ export interface ToolMetricsOptions {
    * 10, 30, 60]`, reaching past the 30 s default tool timeout.
    */
   durationBuckets?: number[];
+  /**
+   * Most distinct `tool` label values these metrics record; later new names share `"_other"`.
+   * Default: `200`, well above the tool count of any one MCP server.
+   */
+  maxToolLabels?: number;
+}
+
+/** MCP tool names (MCP 2025-11-25, "Tool names"): 1 to 128 of these characters. */
+const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const DEFAULT_MAX_TOOL_LABELS = 200;
+
+/** Bounded set of `tool` label values (see {@link ToolMetrics.toolLabel}). */
+function toolLabels(max: number): (name: string) => string {
+  const seen = new Set<string>();
+  return (name) => {
+    if (seen.has(name)) return name;
+    if (!TOOL_NAME.test(name)) return '_invalid';
+    if (seen.size >= max) return '_other';
+    seen.add(name);
+    return name;
+  };
 }
 
 const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -44,6 +73,7 @@ export function createToolMetrics(options: ToolMetricsOptions = {}): ToolMetrics
 
   return {
     registry,
+    toolLabel: toolLabels(options.maxToolLabels ?? DEFAULT_MAX_TOOL_LABELS),
     toolRequests:
       existing<Counter<'tool' | 'status' | 'user_role'>>('mcp_tool_requests_total') ??
       new Counter({
