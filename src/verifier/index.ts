@@ -19,7 +19,7 @@ export {
   releaseJsonResponseStreams,
   SDK_JSON_RESPONSE_LEAK_ISSUE,
 } from './mcp/sdk-json-response-leak.ts';
-export type { ProtectOptions, ProtectedToolOptions, ToolDecision } from './mcp/types.ts';
+export type { ProtectOptions, ProtectedToolOptions } from './mcp/types.ts';
 export {
   createAuditClient,
   type AuditClient,

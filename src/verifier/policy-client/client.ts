@@ -1,8 +1,9 @@
+import type { ToolCall } from '../../policy/index.ts';
 import { TemporarilyUnavailableError } from '../errors.ts';
 import type { ToolCallDecision } from '../http/decide.ts';
 import { createKeyStore } from '../token/jwks.ts';
 import { createBundleFetcher, loadLocalBundle, type Policy } from './bundle.ts';
-import { decideWith, visibleWith, type Caller, type PolicyToolCall } from './decisions.ts';
+import { decideWith, visibleWith, type Caller } from './decisions.ts';
 import { PolicyClientError } from './errors.ts';
 import { backoffDelay, startLoop, type Loop } from './loop.ts';
 import { resolvePolicyClientOptions, type PolicyClientOptions } from './options.ts';
@@ -41,7 +42,7 @@ export interface PolicyClient {
    * for). Fits both `decide` options: the HTTP guard's and `protectMcpServer`'s.
    * @throws TemporarilyUnavailableError (→ 503) when no policy could be loaded yet.
    */
-  decide(caller: Caller, call: PolicyToolCall): Promise<ToolCallDecision>;
+  decide(caller: Caller, call: ToolCall): Promise<ToolCallDecision>;
   /** Whether `tools/list` shows `toolName` to the caller; `false` while no policy is loaded. */
   visible(caller: Caller, toolName: string): Promise<boolean>;
   /** For the token verifier's `isRevoked` option: true when the elevation was revoked. */
