@@ -5,7 +5,8 @@ import { createKeyStore } from '../token/jwks.ts';
 import { createBundleFetcher, loadLocalBundle, type Policy } from './bundle.ts';
 import { decideWith, visibleWith, type Caller } from './decisions.ts';
 import { PolicyClientError } from './errors.ts';
-import { backoffDelay, startLoop, type Loop } from './loop.ts';
+import { jittered } from '../resilience/backoff.ts';
+import { refreshDelay, startLoop, type Loop } from './loop.ts';
 import { resolvePolicyClientOptions, type PolicyClientOptions } from './options.ts';
 import { createRevocationReader, RevocationSet } from './revocations.ts';
 
@@ -152,13 +153,10 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
   const policyLoop: Loop =
     o.localBundle !== undefined
       ? { runNow: loadPolicy, stop: () => undefined }
-      : startLoop(loadPolicy, (failures) => backoffDelay(o.refreshMs, failures));
+      : startLoop(loadPolicy, (failures) => refreshDelay(o.refreshMs, failures));
   const firstPolicy = o.localBundle !== undefined ? loadPolicy() : policyLoop.runNow();
   // Jitter only shortens the interval, so the 10 s promise holds.
-  const revocationLoop = startLoop(
-    pollRevocations,
-    () => o.revocationPollMs * (0.9 + Math.random() * 0.1),
-  );
+  const revocationLoop = startLoop(pollRevocations, () => jittered(o.revocationPollMs, [0.9, 1]));
   const firstRevocations = revocationLoop.runNow();
   firstPolicy.catch(() => undefined);
   firstRevocations.catch(() => undefined);
