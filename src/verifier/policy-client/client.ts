@@ -96,7 +96,7 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
   };
   const fetchBundle = createBundleFetcher({ ...io, now: o.currentDate });
   const readPage = createRevocationReader(io);
-  const revoked = new RevocationSet(o.revocationRetentionMs, o.maxRevoked);
+  const revoked = new RevocationSet(o.revocationRetentionMs, o.maxRevoked, nowMs);
   const stats: PolicyClientStats = { revoked: 0, revocationCursor: '0' };
   let policy: Policy | undefined;
 
@@ -141,7 +141,7 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
         stats.revocationCursor = page.next;
         if (page.revoked.length === 0 || page.next === since) break;
       }
-      revoked.prune(nowMs());
+      revoked.prune();
       stats.revocationsSyncedAt = o.currentDate();
       stats.lastRevocationError = undefined;
     } catch (error) {
