@@ -36,7 +36,14 @@ export class RevocationSet {
   /** @param now The clock revocation times are compared with, in ms since the epoch. */
   constructor(retentionMs: number, max: number, now: () => number) {
     this.#retentionMs = retentionMs;
-    this.#revoked = new LRUCache({ max, perf: { now }, ttlResolution: 0 });
+    // Bounded by maxSize (one unit per id), not max: lru-cache allocates `max` slots up front,
+    // about 4 MB for the default 100 000, while the set is nearly always almost empty.
+    this.#revoked = new LRUCache({
+      maxSize: max,
+      sizeCalculation: () => 1,
+      perf: { now },
+      ttlResolution: 0,
+    });
   }
 
   get size(): number {
