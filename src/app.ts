@@ -5,7 +5,9 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './db/schema.ts';
+import { AppError } from './errors.ts';
 import { errorMiddleware } from './http/errors.ts';
+import { answerOAuthError } from './http/oauth-error.ts';
 import { inputBoundary } from './http/input-boundary.ts';
 import { httpMetricsMiddleware, type ServerMetrics } from './ops/metrics.ts';
 import { tracingMiddleware } from './ops/tracing.ts';
@@ -80,12 +82,14 @@ export function createApp(deps: AppDeps): Koa {
   app.use(async (ctx, next) => {
     await next();
     if (ctx.state.databaseUnavailable && ctx.status === 500) {
-      ctx.status = 503;
       ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-      ctx.body = {
-        error: 'temporarily_unavailable',
-        error_description: 'the service is temporarily unavailable; retry shortly',
-      };
+      answerOAuthError(
+        ctx,
+        new AppError(
+          'ERR_TEMPORARILY_UNAVAILABLE',
+          'the service is temporarily unavailable; retry shortly',
+        ),
+      );
     }
   });
   app.use(errorMiddleware(deps.log));
@@ -105,7 +109,7 @@ export function createApp(deps: AppDeps): Koa {
       ctx.body = { status: 'ready' };
     } catch {
       ctx.status = 503;
-      ctx.set('Retry-After', '5');
+      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.body = { status: 'unavailable', detail: 'database unreachable' };
     }
   });

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import type { z } from 'zod';
+import { AppError } from './errors.ts';
 import type { AdminActor } from './admin/auth.ts';
 import {
   ClientCreateBody,
@@ -21,7 +22,11 @@ import type { Server } from './main.ts';
  */
 
 /** Thrown for bad command-line input; printed as one line, exit code 2. */
-export class UsageError extends Error {}
+export class UsageError extends AppError<'ERR_USAGE'> {
+  constructor(message: string) {
+    super('ERR_USAGE', message);
+  }
+}
 
 function osUser(): string {
   try {

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/env.ts';
-import { AppError } from './errors.ts';
+import { loadConfig } from './config/env.ts';
+import { cliFailure } from './cli-errors.ts';
 import { createServer, type Server } from './main.ts';
 import { startServer } from './serve.ts';
-import { connect, DatabaseInUseError } from './db/connect.ts';
+import { connect } from './db/connect.ts';
 import type { LockInfo } from './db/owner-lock.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import {
@@ -12,7 +12,6 @@ import {
   type ClientAuthMethod,
   type NewClientInput,
 } from './oidc/clients.ts';
-import { CatalogueError } from './config/scopes.ts';
 import { addClient, addUser, clientInput, rotateKeys, UsageError, userInput } from './cli-admin.ts';
 
 const HELP: Record<string, string> = {
@@ -328,17 +327,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    const known =
-      err instanceof UsageError ||
-      err instanceof ConfigError ||
-      err instanceof AppError ||
-      err instanceof CatalogueError ||
-      err instanceof DatabaseInUseError;
-    console.error(
-      `mcp-elevate: ${known ? (err as Error).message : 'failed: ' + ((err as Error).message ?? String(err)).split('\n')[0]}`,
-    );
-    process.exit(
-      known && !(err instanceof AppError) && !(err instanceof DatabaseInUseError) ? 2 : 1,
-    );
+    const { message, exitCode } = cliFailure(err);
+    console.error(`mcp-elevate: ${message}`);
+    process.exit(exitCode);
   },
 );

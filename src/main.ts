@@ -22,9 +22,10 @@ import { createProvider, providerRequestMiddleware } from './oidc/provider.ts';
 import { deleteExpiredPayloads } from './oidc/adapter.ts';
 import { interactionRoutes } from './oidc/interactions/routes.ts';
 import { createApp } from './app.ts';
+import { isAppError } from './errors.ts';
 import type { Catalogue } from './policy/index.ts';
 import { ElevationService } from './elevation/service.ts';
-import { resumeCibaRequest } from './elevation/ciba.ts';
+import { resumeCibaRequest } from './oidc/ciba/resume.ts';
 import { elevationRoutes } from './elevation/routes.ts';
 import { auditIngestRoutes } from './audit/ingest.ts';
 import { createOwnTokenVerifier } from './tokens/index.ts';
@@ -37,6 +38,7 @@ import { createAdminRouter } from './admin/index.ts';
 import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import { homeRoutes } from './http/home.ts';
+import { DEFAULTS } from './config/defaults.ts';
 
 /** A running (or ready to run) authorization server. */
 export interface Server {
@@ -67,10 +69,16 @@ export interface ServerOptions {
    * to other processes, refusing when another process does; `use` goes through that owner.
    */
   embedded?: EmbeddedAccess;
+  /**
+   * The clock of the server's own rules: ticket expiry, elevation windows, fresh sign-in, CIBA
+   * polling intervals, approval pages. oidc-provider keeps its own (token `iat`/`exp`, artifact
+   * expiry). Default `() => new Date()`; tests pass a controlled one instead of waiting.
+   */
+  currentDate?: () => Date;
 }
 
 /** How long accepted connections may take to send their request once shutdown began. */
-const SHUTDOWN_GRACE_MS = 500;
+const SHUTDOWN_GRACE_MS = DEFAULTS.shutdownGraceMs;
 
 /** Redaction paths so that secrets never reach the logs. */
 export const LOG_REDACT = [
@@ -109,7 +117,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const audit = new AuditLog(db.db, {
       onError: (err) => log.warn({ err }, 'audit chaining failed; retrying'),
     });
-    const elevation = new ElevationService({ db: db.db, catalogue, roles, audit });
+    const currentDate = opts.currentDate ?? (() => new Date());
+    const elevation = new ElevationService({ db: db.db, catalogue, roles, audit, currentDate });
     // One verifier of the server's own tokens for every consumer (DESIGN §8 Trust boundaries).
     const tokens = createOwnTokenVerifier({
       issuer: config.issuer,
@@ -130,6 +139,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       cookieKeys,
       elevation,
       tokens,
+      currentDate,
     });
     elevation.addHooks({
       afterCommit: (ticket) =>
@@ -174,8 +184,16 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           elevation,
           signIn,
           issuer: config.issuer,
+          currentDate,
         }),
-        elevationRoutes({ elevation, issuer: config.issuer, signingKeys, tokens, knownResource }),
+        elevationRoutes({
+          elevation,
+          issuer: config.issuer,
+          signingKeys,
+          tokens,
+          knownResource,
+          currentDate,
+        }),
         auditIngestRoutes({
           audit,
           tokens,
@@ -194,7 +212,17 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           tokens,
         }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
-        approvalRoutes({ elevation, users, catalogue, audit, csrf, signIn, db: db.db, provider }),
+        approvalRoutes({
+          elevation,
+          users,
+          catalogue,
+          audit,
+          csrf,
+          signIn,
+          db: db.db,
+          provider,
+          currentDate,
+        }),
       ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);
@@ -297,7 +325,7 @@ async function bootstrapAdmin(config: Config, users: UserRepository, log: Logger
     });
   } catch (err) {
     // Another instance created it at the same moment: nothing to do.
-    if ((err as { code?: string }).code === 'ERR_CONFLICT') return;
+    if (isAppError(err, 'ERR_CONFLICT')) return;
     throw err;
   }
   await mkdir(config.dataDir, { recursive: true });

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import rateLimiterFlexible from 'rate-limiter-flexible';
 import type { Database } from '../db/schema.ts';
 import { RateLimiterKysely } from './throttle-store.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 const { RateLimiterRes } = rateLimiterFlexible;
 
@@ -30,15 +31,15 @@ export class LoginThrottle {
   readonly #address: RateLimiterKysely;
 
   constructor(db: Kysely<Database>, opts: LoginThrottleOptions = {}) {
-    const duration = opts.windowSeconds ?? 15 * 60;
+    const duration = opts.windowSeconds ?? DEFAULTS.signInWindowSeconds;
     this.#account = new RateLimiterKysely(db, {
       keyPrefix: 'account',
-      points: opts.perAccount ?? 5,
+      points: opts.perAccount ?? DEFAULTS.signInAttemptsPerAccount,
       duration,
     });
     this.#address = new RateLimiterKysely(db, {
       keyPrefix: 'address',
-      points: opts.perAddress ?? 30,
+      points: opts.perAddress ?? DEFAULTS.signInAttemptsPerAddress,
       duration,
     });
   }

@@ -286,7 +286,7 @@ async function assertKnown(
   const missing = names.filter((n) => !known.has(n));
   if (missing.length) {
     const what = table === 'role' ? 'role' : 'group';
-    throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown ${what}: ${missing.join(', ')}`, {
+    throw new AppError('ERR_UNKNOWN_REFERENCE', `unknown ${what}: ${missing.join(', ')}`, {
       [what]: missing,
     });
   }

@@ -1,7 +1,11 @@
 import type { Context, Next } from 'koa';
-import { AppError } from '../errors.ts';
-import { quoteHeaderValue } from '../verifier/http/challenge.ts';
-import { FORBIDDEN_CODES, OwnTokenError, OwnTokenVerifier } from '../tokens/index.ts';
+import {
+  BearerError,
+  OwnTokenError,
+  OwnTokenVerifier,
+  bearerError,
+  type BearerChallengeOptions,
+} from '../tokens/index.ts';
 
 /** The admin a request acts for, as routes and audit events see it. */
 export interface AdminActor {
@@ -14,19 +18,6 @@ export interface AdminActor {
 /** The scope and the role an admin token needs (DESIGN §8). */
 export const ADMIN_SCOPE = 'mcp:admin';
 export const ADMIN_ROLE = 'admin';
-
-type Kind = 'missing' | 'invalid_token' | 'insufficient_scope';
-
-/** An authentication failure; `challenge` is the `WWW-Authenticate` value to send with it. */
-export class AdminAuthError extends AppError {
-  readonly challenge: string;
-
-  constructor(kind: Kind, description: string, challenge: string) {
-    const status = kind === 'insufficient_scope' ? 403 : 401;
-    super(kind === 'missing' ? 'unauthorized' : kind, status, description);
-    this.challenge = challenge;
-  }
-}
 
 /** Settings of {@link AdminAuthenticator}. */
 export interface AdminAuthOptions {
@@ -48,27 +39,36 @@ export interface AdminAuthOptions {
  */
 export class AdminAuthenticator {
   readonly #opts: AdminAuthOptions;
-  readonly #realm: string;
+  readonly #challenge: BearerChallengeOptions;
 
   constructor(opts: AdminAuthOptions) {
     this.#opts = opts;
-    this.#realm = `realm=${quoteHeaderValue(opts.audience)}`;
+    this.#challenge = {
+      realm: opts.audience,
+      scope: [...new Set([...(opts.baseScopes ?? []), ADMIN_SCOPE])].join(' '),
+      describe: (err) =>
+        err.code === 'ERR_TOKEN_MISSING'
+          ? 'an access token for the admin API is required'
+          : err.claim === 'aud'
+            ? 'the token is not for the admin API'
+            : err.message,
+    };
   }
 
-  /** Koa middleware: sets `ctx.state.admin` or throws {@link AdminAuthError} after setting its challenge header. */
+  /** Koa middleware: sets `ctx.state.admin` or throws {@link BearerError} after setting its challenge header. */
   middleware() {
     return async (ctx: Context, next: Next) => {
       try {
         ctx.state.admin = await this.authenticate(ctx.get('authorization'));
       } catch (err) {
-        if (err instanceof AdminAuthError) ctx.set('WWW-Authenticate', err.challenge);
+        if (err instanceof BearerError) ctx.set('WWW-Authenticate', err.challenge);
         throw err;
       }
       await next();
     };
   }
 
-  /** The admin behind an `Authorization` header value. @throws {AdminAuthError} */
+  /** The admin behind an `Authorization` header value. @throws {BearerError} */
   async authenticate(authorization: string | undefined): Promise<AdminActor> {
     try {
       const token = await this.#opts.tokens.verify(OwnTokenVerifier.bearer(authorization), {
@@ -79,31 +79,8 @@ export class AdminAuthenticator {
       });
       return { userId: token.subject, clientId: token.clientId };
     } catch (err) {
-      if (err instanceof OwnTokenError) throw this.#map(err);
+      if (err instanceof OwnTokenError) throw bearerError(err, this.#challenge);
       throw err;
     }
-  }
-
-  #map(err: OwnTokenError): AdminAuthError {
-    if (err.code === 'ERR_TOKEN_MISSING')
-      return new AdminAuthError(
-        'missing',
-        'an access token for the admin API is required',
-        `Bearer ${this.#realm}`,
-      );
-    const description = err.claim === 'aud' ? 'the token is not for the admin API' : err.message;
-    if (FORBIDDEN_CODES.has(err.code)) {
-      const scope = [...new Set([...(this.#opts.baseScopes ?? []), ADMIN_SCOPE])].join(' ');
-      return new AdminAuthError(
-        'insufficient_scope',
-        description,
-        `Bearer ${this.#realm}, error="insufficient_scope", error_description=${quoteHeaderValue(description)}, scope=${quoteHeaderValue(scope)}`,
-      );
-    }
-    return new AdminAuthError(
-      'invalid_token',
-      description,
-      `Bearer ${this.#realm}, error="invalid_token", error_description=${quoteHeaderValue(description)}`,
-    );
   }
 }

@@ -20,17 +20,13 @@ export function registerFallback(router: Router): void {
   router.all(ADMIN_FALLBACK, '{/*rest}', (ctx: Context) => {
     const methods = allowed(ctx);
     if (!methods.length)
-      throw new AppError(
-        'ERR_NOT_FOUND',
-        404,
-        'no admin API operation at this path (see openapi.json)',
-      );
+      throw new AppError('ERR_NOT_FOUND', 'no admin API operation at this path (see openapi.json)');
     ctx.set('Allow', [...methods, 'OPTIONS'].join(', '));
     if (ctx.method === 'OPTIONS') {
       ctx.status = 204;
       return;
     }
-    throw new AppError('ERR_METHOD_NOT_ALLOWED', 405, `method ${ctx.method} is not allowed here`, {
+    throw new AppError('ERR_METHOD_NOT_ALLOWED', `method ${ctx.method} is not allowed here`, {
       allow: methods,
     });
   });

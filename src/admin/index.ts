@@ -5,7 +5,7 @@
  */
 export { ADMIN_BASE_PATH, adminRouteTable, createAdminRouter } from './router.ts';
 export type { AdminDeps } from './router.ts';
-export { ADMIN_ROLE, ADMIN_SCOPE, AdminAuthenticator, AdminAuthError } from './auth.ts';
+export { ADMIN_ROLE, ADMIN_SCOPE, AdminAuthenticator } from './auth.ts';
 export type { AdminActor, AdminAuthOptions } from './auth.ts';
 export { buildOpenApi } from './openapi.ts';
 export { ADMIN_FALLBACK } from './fallback.ts';

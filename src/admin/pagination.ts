@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** A page of a listing: `nextCursor` is null on the last page. */
 export interface Page<T> {
@@ -7,7 +8,10 @@ export interface Page<T> {
 }
 
 /** Default and largest page size of admin listings. */
-export const PAGE_SIZE = { default: 50, max: 200 } as const;
+export const PAGE_SIZE = Object.freeze({
+  default: DEFAULTS.adminPageSize,
+  max: DEFAULTS.adminPageSizeMax,
+});
 
 /**
  * Cursors are opaque to clients (base64url JSON of the last item's sort key), so the sort key can
@@ -50,7 +54,6 @@ export function cursorSeq(digits: string): string {
 export function badCursor(): AppError {
   return new AppError(
     'ERR_VALIDATION',
-    400,
     'invalid request query: cursor: not a cursor returned by this API',
     {
       errors: [{ path: 'cursor', message: 'not a cursor returned by this API' }],

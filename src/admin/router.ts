@@ -41,7 +41,7 @@ export interface AdminDeps {
   audit: AuditLog;
   catalogue: Catalogue;
   /** Revokes elevations and audits each revocation; the admin API lists them from the database itself. */
-  elevation: Pick<ElevationService, 'revoke' | 'elevations'>;
+  elevation: Pick<ElevationService, 'revoke' | 'findElevation'>;
   /** The server's one verifier of its own tokens. Default: one on this database and its signing keys. */
   tokens?: OwnTokenVerifier;
 }

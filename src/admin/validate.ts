@@ -37,7 +37,7 @@ export function validationProblem(part: RequestPart, error: z.ZodError): AppErro
     .map((e) => `${e.path}: ${e.message}`)
     .join('; ');
   const more = errors.length > DETAIL_LIMIT ? ` (and ${errors.length - DETAIL_LIMIT} more)` : '';
-  return new AppError('ERR_VALIDATION', 400, `invalid request ${part}: ${shown}${more}`, {
+  return new AppError('ERR_VALIDATION', `invalid request ${part}: ${shown}${more}`, {
     errors,
   });
 }
@@ -54,7 +54,7 @@ export function parsePart<S extends z.ZodType>(
   value: unknown,
 ): z.output<S> {
   if (part === 'body' && value === undefined && !schema.safeParse(undefined).success) {
-    throw new AppError('ERR_VALIDATION', 400, 'a JSON request body is required', {
+    throw new AppError('ERR_VALIDATION', 'a JSON request body is required', {
       errors: [{ path: '(root)', message: 'required' }],
     });
   }

@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type { User } from '../accounts/users.ts';
 import { render } from '../http/views.ts';
 import { AppError } from '../errors.ts';
-import type { ApprovalDeps } from './routes.ts';
+import type { ApprovalDeps } from './deps.ts';
 import {
   endSession,
   loginNonce,
@@ -28,7 +28,6 @@ const loginBinding = (nonce: string) => `approvals-login:${nonce}`;
 export const csrfRejected = () =>
   new AppError(
     'ERR_CSRF',
-    403,
     'The form has expired or was not sent by this site. Go back, reload the page and try again.',
   );
 

@@ -2,14 +2,7 @@ import type { TicketRow } from '../db/schema.ts';
 import type { Catalogue } from '../policy/index.ts';
 import type { DecisionView } from './tickets.ts';
 import { formatDuration } from '../http/format.ts';
-
-/**
- * Kysely types generated timestamp columns loosely (`Generated<ColumnType<Date…>>` is selected as
- * the column type); both drivers return `Date`, a string would be parsed.
- */
-export function asDate(value: unknown): Date {
-  return value instanceof Date ? value : new Date(String(value));
-}
+import { ticketOpen } from '../elevation/rules/index.ts';
 
 export { formatDuration } from '../http/format.ts';
 
@@ -21,7 +14,7 @@ export function timeLeft(expiresAt: Date, now = Date.now()): string {
 
 /** Whether the ticket can still be decided (pending and inside its window). */
 export function isOpen(ticket: TicketRow, now = Date.now()): boolean {
-  return ticket.status === 'pending' && ticket.expires_at.getTime() > now;
+  return ticketOpen({ status: ticket.status, expiresAt: ticket.expires_at }, new Date(now));
 }
 
 const OUTCOMES: Record<TicketRow['status'], string> = {

@@ -1,18 +1,12 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
-import type { Kysely } from 'kysely';
-import type Provider from 'oidc-provider';
-import type { Database, TicketRow } from '../db/schema.ts';
-import type { Catalogue } from '../policy/index.ts';
-import type { ElevationService } from '../elevation/service.ts';
-import { ticketNotFound } from '../elevation/errors.ts';
-import type { UserRepository } from '../accounts/users.ts';
-import type { SignInService } from '../accounts/sign-in.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
-import type { Csrf } from '../http/csrf.ts';
+import type { TicketRow } from '../db/schema.ts';
+import type { ApprovalDeps } from './deps.ts';
+import { ElevationError, ticketNotFound } from '../elevation/errors.ts';
 import { render } from '../http/views.ts';
-import { AppError, invalid } from '../errors.ts';
+import { invalid } from '../errors.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 import {
   csrfRejected,
   currentApprover,
@@ -21,10 +15,9 @@ import {
   sessionBinding,
   type Approver,
 } from './login.ts';
-import { ApprovalQueries } from './tickets.ts';
+import { ApprovalQueries, asDate } from './tickets.ts';
 import {
   NOTICES,
-  asDate,
   isOpen,
   outcome,
   presentDecisions,
@@ -33,21 +26,7 @@ import {
 } from './presenter.ts';
 import { truncateCodePoints } from '../http/text.ts';
 
-/** What the approval pages need from the composition root. */
-export interface ApprovalDeps {
-  elevation: ElevationService;
-  users: UserRepository;
-  catalogue: Catalogue;
-  audit: AuditLog;
-  /** Signs form tokens; bound here to the approver session id. */
-  csrf: Csrf;
-  /** The one sign-in service (shared with the authorization form). */
-  signIn: SignInService;
-  /** Read-only queries (pending list, decisions). */
-  db: Kysely<Database>;
-  /** Looks up agent (client) names. */
-  provider: Provider;
-}
+export type { ApprovalDeps } from './deps.ts';
 
 /** Every approval page: nothing from elsewhere runs in, frames, or caches it (DESIGN §6). */
 const CSP =
@@ -80,8 +59,9 @@ const REFUSALS = {
  */
 export function approvalRoutes(deps: ApprovalDeps): Router {
   const router = new Router({ prefix: '/approvals' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
-  const queries = new ApprovalQueries(deps.db);
+  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
+  const now = deps.currentDate ?? (() => new Date());
+  const queries = new ApprovalQueries(deps.db, now);
 
   router.use(async (ctx, next) => {
     ctx.set('Content-Security-Policy', CSP);
@@ -110,7 +90,7 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
         requester: p.requesterEmail ?? `${p.ticket.subject} (agent acting for itself)`,
         agent: { id: p.ticket.client_id, name: await agentName(deps, p.ticket.client_id) },
         scopes: p.ticket.scopes,
-        timeLeft: timeLeft(p.ticket.expires_at),
+        timeLeft: timeLeft(p.ticket.expires_at, now().getTime()),
         myDecision: p.myDecision === 'approve' ? 'You approved; waiting for others' : null,
       });
     }
@@ -132,7 +112,7 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
     ctx.body = render('approval', {
       ...chrome(deps, me),
       id: ticket.id,
-      outcome: outcome(ticket),
+      outcome: outcome(ticket, now().getTime()),
       requester: requester
         ? { email: requester.email, name: requester.name }
         : ticket.requester_id
@@ -146,11 +126,14 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
       toolCall: ticket.tool_call,
       created: asDate(ticket.created_at).toISOString(),
       expires: ticket.expires_at.toISOString(),
-      timeLeft: timeLeft(ticket.expires_at),
+      timeLeft: timeLeft(ticket.expires_at, now().getTime()),
       decisions: presentDecisions(decisions),
       notice: Object.hasOwn(NOTICES, done) ? NOTICES[done as keyof typeof NOTICES] : null,
       // The form only while a decision by this approver can still change something.
-      form: isOpen(ticket) && !decided ? { action: `/approvals/${ticket.id}/decision` } : null,
+      form:
+        isOpen(ticket, now().getTime()) && !decided
+          ? { action: `/approvals/${ticket.id}/decision` }
+          : null,
     });
   });
 
@@ -167,19 +150,30 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
     if (body.decision !== 'approve' && body.decision !== 'deny')
       throw invalid('Choose approve or deny.', { field: 'decision' });
     const comment =
-      typeof body.comment === 'string' ? truncateCodePoints(body.comment.trim(), 1000) : '';
+      typeof body.comment === 'string'
+        ? truncateCodePoints(body.comment.trim(), DEFAULTS.approvalCommentMaxCodePoints)
+        : '';
     let notice: keyof typeof NOTICES = body.decision;
     try {
       await deps.elevation.decide(ticket.id, me.user.id, body.decision, comment);
     } catch (err) {
-      const code = err instanceof AppError ? err.code : undefined;
-      if (code === 'ERR_SELF_APPROVAL') return refuse(deps, ctx, me, 'self');
-      if (code === 'ERR_NOT_APPROVER') return refuse(deps, ctx, me, 'foreign');
-      // Someone else closed it first (quorum reached, denied, expired) or this is a second click:
-      // nothing changed; the page says so and shows the outcome.
-      if (code === 'ERR_TICKET_CLOSED') notice = 'closed';
-      else if (code === 'ERR_ALREADY_DECIDED') notice = 'duplicate';
-      else throw err;
+      if (!(err instanceof ElevationError)) throw err;
+      switch (err.code) {
+        case 'ERR_SELF_APPROVAL':
+          return refuse(deps, ctx, me, 'self');
+        case 'ERR_NOT_APPROVER':
+          return refuse(deps, ctx, me, 'foreign');
+        // Someone else closed it first (quorum reached, denied, expired) or this is a second
+        // click: nothing changed; the page says so and shows the outcome.
+        case 'ERR_TICKET_CLOSED':
+          notice = 'closed';
+          break;
+        case 'ERR_ALREADY_DECIDED':
+          notice = 'duplicate';
+          break;
+        default:
+          throw err;
+      }
     }
     ctx.status = 303;
     ctx.redirect(`/approvals/${ticket.id}?done=${notice}`);

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { SetOption } from 'cookies';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** Name of the approver session cookie (its Koa signature travels in `approver_session.sig`). */
 export const SESSION_COOKIE = 'approver_session';
 /** Name of the pre-login cookie whose nonce the sign-in form's CSRF token is bound to. */
 export const LOGIN_COOKIE = 'approver_login';
 /** An approver session lasts 8 hours from sign-in, whatever the activity. */
-export const SESSION_MAX_AGE_MS = 8 * 3600_000;
-const LOGIN_MAX_AGE_MS = 30 * 60_000;
+export const SESSION_MAX_AGE_MS = DEFAULTS.approverSessionMaxAgeMs;
+const LOGIN_MAX_AGE_MS = DEFAULTS.approverLoginFormMaxAgeMs;
 const PATH = '/approvals';
 
 /** A signed-in approver, as read from the session cookie. */

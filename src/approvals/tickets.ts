@@ -1,6 +1,13 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, TicketRow } from '../db/schema.ts';
-import { asDate } from './presenter.ts';
+
+/**
+ * Kysely types generated timestamp columns loosely (`Generated<ColumnType<Date…>>` is selected as
+ * the column type); both drivers return `Date`, a string would be parsed.
+ */
+export function asDate(value: unknown): Date {
+  return value instanceof Date ? value : new Date(String(value));
+}
 
 /** One decision on a ticket, with who made it. */
 export interface DecisionView {
@@ -24,9 +31,11 @@ export interface PendingTicket {
 /** Read-only queries the approval pages need beyond {@link ElevationService} (which owns every write). */
 export class ApprovalQueries {
   readonly #db: Kysely<Database>;
+  readonly #now: () => Date;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, currentDate: () => Date = () => new Date()) {
     this.#db = db;
+    this.#now = currentDate;
   }
 
   /**
@@ -45,7 +54,7 @@ export class ApprovalQueries {
       .selectAll('t')
       .select(['u.email as requester_email', 'd.decision as my_decision'])
       .where('t.status', '=', 'pending')
-      .where('t.expires_at', '>', new Date())
+      .where('t.expires_at', '>', this.#now())
       .where('t.subject', '!=', userId)
       .where((eb) => eb.or([eb('t.requester_id', 'is', null), eb('t.requester_id', '!=', userId)]))
       // jsonb `?|`: the ticket names at least one of these scopes.

@@ -6,16 +6,17 @@ import type { AuditLog } from './audit-log.ts';
 import { AppError } from '../errors.ts';
 import { formatZodIssues } from '../policy/index.ts';
 import { requireOwnToken, type OwnToken, type OwnTokenVerifier } from '../tokens/index.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** Most events one request may carry; a verifier sends larger queues in several batches. */
-export const MAX_BATCH = 1000;
+export const MAX_BATCH = DEFAULTS.auditIngestMaxBatch;
 /** Default ingest budget per client: events per minute, and requests per minute. */
-export const INGEST_EVENTS_PER_MINUTE = 60_000;
-export const INGEST_REQUESTS_PER_MINUTE = 600;
+export const INGEST_EVENTS_PER_MINUTE = DEFAULTS.auditIngestEventsPerMinute;
+export const INGEST_REQUESTS_PER_MINUTE = DEFAULTS.auditIngestRequestsPerMinute;
 /** Accepted event times: at most this far in the past (a spool replayed after an outage) … */
-export const MAX_EVENT_AGE_MS = 30 * 24 * 3600_000;
+export const MAX_EVENT_AGE_MS = DEFAULTS.auditEventMaxAgeMs;
 /** … and at most this far ahead (clock skew). */
-export const MAX_EVENT_SKEW_MS = 5 * 60_000;
+export const MAX_EVENT_SKEW_MS = DEFAULTS.auditEventMaxSkewMs;
 
 const EventSchema = z.strictObject({
   id: z.string().min(1).max(128),
@@ -86,7 +87,6 @@ export function auditIngestRoutes(deps: AuditIngestDeps): Router {
       if (!resource)
         throw new AppError(
           'ERR_NOT_MCP_SERVER',
-          403,
           'the client is not registered as the MCP server of a resource',
         );
       await spend(ctx, requests, clientId, 1);
@@ -95,19 +95,18 @@ export function auditIngestRoutes(deps: AuditIngestDeps): Router {
     },
     bodyParser({
       enableTypes: ['json'],
-      jsonLimit: '4mb',
+      jsonLimit: DEFAULTS.auditIngestMaxBodyBytes,
       onError: () => {
-        throw new AppError('invalid_request', 400, 'the body is not valid JSON');
+        throw new AppError('ERR_INVALID_REQUEST', 'the body is not valid JSON');
       },
     }),
     async (ctx) => {
       if (!ctx.is('application/json'))
-        throw new AppError('unsupported_media_type', 415, 'send application/json');
+        throw new AppError('ERR_JSON_REQUIRED', 'send application/json');
       const parsed = BatchSchema.safeParse(ctx.request.body);
       if (!parsed.success)
         throw new AppError(
-          'invalid_request',
-          400,
+          'ERR_INVALID_REQUEST',
           formatZodIssues(parsed.error).slice(0, 5).join('; '),
         );
       const batch = parsed.data.events;
@@ -118,8 +117,7 @@ export function auditIngestRoutes(deps: AuditIngestDeps): Router {
       });
       if (late >= 0)
         throw new AppError(
-          'invalid_request',
-          400,
+          'ERR_INVALID_REQUEST',
           `events[${late}].time: must be within the last 30 days and at most 5 minutes ahead`,
         );
       const { clientId, resource } = ctx.state.reporter as { clientId: string; resource: string };
@@ -161,6 +159,6 @@ async function spend(
   } catch (err) {
     if (!(err instanceof RateLimiterRes)) throw err;
     ctx.set('Retry-After', String(Math.max(1, Math.ceil(err.msBeforeNext / 1000))));
-    throw new AppError('rate_limited', 429, 'too many audit events from this client; retry later');
+    throw new AppError('ERR_RATE_LIMITED', 'too many audit events from this client; retry later');
   }
 }

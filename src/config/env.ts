@@ -1,17 +1,20 @@
 import { z } from 'zod';
-import { parseOutboundAllow, type OutboundAllowList } from '../http/outbound-allow.ts';
+import { AppError } from '../errors.ts';
+import { DEFAULTS } from './defaults.ts';
+import { parseOutboundAllow, type OutboundAllowList } from './outbound-allow.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const url = z.url({ protocol: /^https?$/ });
 const boolish = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 /**
- * Environment variables read at start (DESIGN §3). Each carries its default; an invalid value
- * stops the process with one line naming the variable.
+ * Environment variables read at start (DESIGN §3). Each carries its default from
+ * {@link DEFAULTS} (where each is explained); an invalid value stops the process with one line
+ * naming the variable.
  */
 export const envSchema = z.object({
   /** Port the server listens on. Default 3000. */
-  PORT: port.default(3000),
+  PORT: port.default(DEFAULTS.port),
   /** Public issuer URL. Default `http://localhost:$PORT`. */
   ISSUER: url.optional(),
   /** PostgreSQL connection string. Unset: embedded PGlite under `DATA_DIR/pglite`. */
@@ -20,29 +23,46 @@ export const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   /** Folder for the embedded database, generated keys and spooled mail. Default `./data`. */
-  DATA_DIR: z.string().min(1).default('./data'),
+  DATA_DIR: z.string().min(1).default(DEFAULTS.dataDir),
   /** SMTP server URL (smtp:// or smtps://). Unset: mail is written to `DATA_DIR/mail/*.eml`. */
   SMTP_URL: z
     .string()
     .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
     .optional(),
   /** Sender address of outgoing mail. Default `mcp-elevate <no-reply@localhost>`. */
-  MAIL_FROM: z.string().min(3).default('mcp-elevate <no-reply@localhost>'),
+  MAIL_FROM: z.string().min(3).default(DEFAULTS.mailFrom),
   /** Path of the scope catalogue. Default `./scopes.json`. */
-  SCOPES_FILE: z.string().min(1).default('./scopes.json'),
+  SCOPES_FILE: z.string().min(1).default(DEFAULTS.scopesFile),
   /** pino log level. Default `info`. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default(DEFAULTS.logLevel),
   /**
    * Behind a reverse proxy: the client address comes from `X-Forwarded-For` (throttling, audit).
    * URLs always derive from ISSUER, whatever the proxy headers say. Default false.
    */
-  TRUST_PROXY: boolish.default(false),
+  TRUST_PROXY: boolish.default(DEFAULTS.trustProxy),
   /** Lifetime of base (non-elevated) access tokens in seconds. Default 3600. */
-  ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).max(86_400).default(3600),
+  ACCESS_TOKEN_TTL: z.coerce
+    .number()
+    .int()
+    .min(30)
+    .max(86_400)
+    .default(DEFAULTS.accessTokenTtlSeconds),
   /** Seconds a CIBA client must wait between polls (`interval`); faster polls get `slow_down`. Default 5. */
-  CIBA_POLL_INTERVAL: z.coerce.number().int().min(1).max(60).default(5),
+  CIBA_POLL_INTERVAL: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(60)
+    .default(DEFAULTS.cibaPollIntervalSeconds),
   /** Audit events one client may post per minute to this instance (429 beyond). Default 60 000. */
-  AUDIT_INGEST_EVENTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(60_000),
+  AUDIT_INGEST_EVENTS_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .default(DEFAULTS.auditIngestEventsPerMinute),
   /**
    * Hosts (`cimd.internal`), addresses and CIDR ranges (`10.0.0.0/8`), comma-separated, that
    * outbound fetches (client metadata documents, `jwks_uri`) may reach although they are not
@@ -82,8 +102,10 @@ export interface Config {
 }
 
 /** Thrown when the environment is invalid; its message is one line naming the variable. */
-export class ConfigError extends Error {
-  readonly code = 'ERR_CONFIG';
+export class ConfigError extends AppError<'ERR_CONFIG'> {
+  constructor(message: string) {
+    super('ERR_CONFIG', message);
+  }
 }
 
 /** Parses the environment into a frozen {@link Config}; throws {@link ConfigError} on the first bad variable. */

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { AppError } from '../errors.ts';
 import {
   CatalogueSchema,
   formatZodIssues,
@@ -7,8 +8,10 @@ import {
 } from '../policy/index.ts';
 
 /** Thrown when scopes.json cannot be read or is invalid; the message names the path of each problem. */
-export class CatalogueError extends Error {
-  readonly code = 'ERR_CATALOGUE';
+export class CatalogueError extends AppError<'ERR_CATALOGUE'> {
+  constructor(message: string) {
+    super('ERR_CATALOGUE', message);
+  }
 }
 
 /** Reads and validates the scope catalogue; `roleNames` are the roles `minRole` may name. */

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Database } from './schema.ts';
 import { openEmbedded } from './embedded.ts';
 import type { LockInfo } from './owner-lock.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 export { DatabaseInUseError } from './embedded.ts';
 
@@ -44,8 +45,8 @@ export async function connect(
     // A bounded connect time: during a database outage requests fail fast (503) instead of hanging.
     const pool = new pg.Pool({
       connectionString: opts.databaseUrl,
-      max: opts.poolSize ?? 10,
-      connectionTimeoutMillis: 5_000,
+      max: opts.poolSize ?? DEFAULTS.dbPoolSize,
+      connectionTimeoutMillis: DEFAULTS.dbConnectTimeoutMs,
     });
     // A client losing its connection (database restart) must not crash the process: idle ones
     // report on the pool, checked-out ones on themselves; the query in flight fails either way.

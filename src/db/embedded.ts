@@ -12,10 +12,12 @@ import {
 } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { AppError } from '../errors.ts';
 import type { Database } from './schema.ts';
 import { SessionGate } from './gate.ts';
 import { takeLock, type LockInfo, type OwnerLock } from './owner-lock.ts';
 import { serveOnSocket, SOCKET_FILE, type SocketServer } from './socket-server.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /**
  * One owner for the embedded database (DESIGN §2). PGlite is one PostgreSQL session inside one
@@ -29,12 +31,12 @@ import { serveOnSocket, SOCKET_FILE, type SocketServer } from './socket-server.t
  */
 
 /** A second owner was refused (or the owner never answered): names the process holding the data. */
-export class DatabaseInUseError extends Error {
-  readonly code = 'ERR_DATABASE_IN_USE';
+export class DatabaseInUseError extends AppError<'ERR_DATABASE_IN_USE'> {
   readonly pid: number;
 
   constructor(dataDir: string, holder: LockInfo, detail: string) {
     super(
+      'ERR_DATABASE_IN_USE',
       `the embedded database in ${dataDir} is in use by process ${holder.pid} (${holder.command}); ${detail}`,
     );
     this.pid = holder.pid;
@@ -45,7 +47,7 @@ export class DatabaseInUseError extends Error {
  * How long a process waits for a short-lived owner to finish, or for a starting server's socket
  * (a first start creates the database, which takes a while on a busy machine).
  */
-const WAIT_MS = 120_000;
+const WAIT_MS = DEFAULTS.dbOwnerWaitMs;
 
 /** What {@link openEmbedded} returns; {@link Db} in connect.ts is this plus `kind`. */
 export interface EmbeddedHandle {

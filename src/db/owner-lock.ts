@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /**
  * What the lock file `DATA_DIR/pglite.lock` says about the process that owns the embedded
@@ -27,7 +28,7 @@ export interface OwnerLock {
 }
 
 /** A taken-over lock's takeover marker older than this belongs to a process that died in it. */
-const TAKEOVER_STALE_MS = 10_000;
+const TAKEOVER_STALE_MS = DEFAULTS.dbLockTakeoverStaleMs;
 
 export const lockPath = (dataDir: string) => join(dataDir, 'pglite.lock');
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketHandler } from '@electric-sql/pglite-socket';
 import type { SessionGate } from './gate.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** The socket file's name inside its directory, where `pg` looks for it (`host` = the directory). */
 export const SOCKET_FILE = '.s.PGSQL.5432';
@@ -13,7 +14,7 @@ export const SOCKET_FILE = '.s.PGSQL.5432';
  * in the middle of a statement). Past it the connection is closed and its transaction rolled
  * back, so a stalled or suspended CLI cannot stop the server's own queries for good.
  */
-export const HOLD_TIMEOUT_MS = 10_000;
+export const HOLD_TIMEOUT_MS = DEFAULTS.dbSocketHoldTimeoutMs;
 
 const SYNC = Uint8Array.of(0x53, 0, 0, 0, 4);
 const ROLLBACK = (() => {

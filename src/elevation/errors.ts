@@ -1,12 +1,26 @@
 import { AppError } from '../errors.ts';
 
+/** Codes of the elevation rules: callers branch on them (`switch (err.code)`), checked by the compiler. */
+export type ElevationErrorCode =
+  | 'ERR_INELIGIBLE'
+  | 'ERR_TICKET_NOT_FOUND'
+  | 'ERR_TICKET_CLOSED'
+  | 'ERR_SELF_APPROVAL'
+  | 'ERR_NOT_APPROVER'
+  | 'ERR_ALREADY_DECIDED';
+
+/** A request or decision an elevation rule refuses. */
+export class ElevationError<
+  C extends ElevationErrorCode = ElevationErrorCode,
+> extends AppError<C> {}
+
 /** The principal lacks the role an elevated scope requires. */
-export class IneligibleError extends AppError {
+export class IneligibleError extends ElevationError<'ERR_INELIGIBLE'> {
   readonly scope: string;
   readonly requiredRole: string;
 
   constructor(scope: string, requiredRole: string) {
-    super('ERR_INELIGIBLE', 403, `scope ${scope} requires role ${requiredRole}`, {
+    super('ERR_INELIGIBLE', `scope ${scope} requires role ${requiredRole}`, {
       scope,
       requiredRole,
     });
@@ -15,12 +29,12 @@ export class IneligibleError extends AppError {
   }
 }
 
-export const ticketNotFound = () => new AppError('ERR_TICKET_NOT_FOUND', 404, 'ticket not found');
+export const ticketNotFound = () => new ElevationError('ERR_TICKET_NOT_FOUND', 'ticket not found');
 export const ticketClosed = (status: string) =>
-  new AppError('ERR_TICKET_CLOSED', 409, `ticket is already ${status}`, { status });
+  new ElevationError('ERR_TICKET_CLOSED', `ticket is already ${status}`, { status });
 export const selfApproval = () =>
-  new AppError('ERR_SELF_APPROVAL', 403, 'you cannot decide on your own request');
+  new ElevationError('ERR_SELF_APPROVAL', 'you cannot decide on your own request');
 export const notAnApprover = () =>
-  new AppError('ERR_NOT_APPROVER', 403, 'you are not an approver for this ticket');
+  new ElevationError('ERR_NOT_APPROVER', 'you are not an approver for this ticket');
 export const alreadyDecided = () =>
-  new AppError('ERR_ALREADY_DECIDED', 409, 'you have already decided on this ticket');
+  new ElevationError('ERR_ALREADY_DECIDED', 'you have already decided on this ticket');

@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely';
 import type { Database, TicketRow } from '../db/schema.ts';
 import type { Catalogue } from '../policy/index.ts';
 import { enqueueMail } from '../mail/index.ts';
-import type { ElevationHooks } from './service.ts';
+import type { ElevationHooks } from './hooks.ts';
 import { JUSTIFICATION_MAX, truncateCodePoints } from '../http/text.ts';
 
 const escapeHtml = (s: string) =>

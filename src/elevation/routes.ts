@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { CompactSign, importJWK } from 'jose';
 import type { PrivateJwk } from '../keys/keystore.ts';
-import { AppError } from '../errors.ts';
+import { notFound } from '../errors.ts';
 import { requireOwnToken, type OwnToken, type OwnTokenVerifier } from '../tokens/index.ts';
 import type { ElevationService } from './service.ts';
 import { ticketNotFound } from './errors.ts';
@@ -16,6 +16,8 @@ export interface ElevationRouteDeps {
   tokens: OwnTokenVerifier;
   /** True for a resource this server issues tokens for. */
   knownResource: (aud: string) => boolean;
+  /** Clock of the feed's `iat`. Default `() => new Date()`. */
+  currentDate?: () => Date;
 }
 
 /**
@@ -40,10 +42,10 @@ export function elevationRoutes(deps: ElevationRouteDeps): Router {
       typeof ctx.query.since === 'string' && /^\d{1,18}$/.test(ctx.query.since)
         ? ctx.query.since
         : '0';
-    const revoked = await deps.elevation.elevations.revokedSince(since);
+    const revoked = await deps.elevation.revokedSince(since);
     const payload = {
       iss: deps.issuer,
-      iat: Math.floor(Date.now() / 1000),
+      iat: Math.floor((deps.currentDate?.() ?? new Date()).getTime() / 1000),
       revoked: revoked.map((r) => ({
         elevation: r.id,
         revoked_at: Math.floor(r.revokedAt.getTime() / 1000),
@@ -63,9 +65,8 @@ export function elevationRoutes(deps: ElevationRouteDeps): Router {
     requireOwnToken(deps.tokens, { audience: deps.knownResource }),
     async (ctx) => {
       const { subject } = ctx.state.token as OwnToken;
-      const row = await deps.elevation.elevations.find(ctx.params.id!);
-      if (!row || row.subject !== subject)
-        throw new AppError('ERR_NOT_FOUND', 404, 'elevation not found');
+      const row = await deps.elevation.findElevation(ctx.params.id!);
+      if (!row || row.subject !== subject) throw notFound('elevation');
       await deps.elevation.revoke(row.id, subject);
       ctx.status = 204;
     },

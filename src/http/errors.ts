@@ -4,8 +4,14 @@ import { errors } from 'oidc-provider';
 import { AppError } from '../errors.ts';
 import { render } from './views.ts';
 import { RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './unavailable.ts';
-
-const PROBLEM = 'application/problem+json';
+import {
+  PROBLEM_TYPE,
+  SERVER_ERROR,
+  problemBody,
+  problemOf,
+  statusTitle,
+  type Problem,
+} from './problem.ts';
 
 /** Whether a request is answered with RFC 9457 problem JSON (APIs) rather than an HTML page. */
 function wantsJson(ctx: Context): boolean {
@@ -17,80 +23,69 @@ function wantsJson(ctx: Context): boolean {
   );
 }
 
+const UNAVAILABLE = 'The service is temporarily unavailable. Retry shortly.';
+
 /**
- * The one place where errors become responses. Domain errors keep their status and public
- * message; anything unknown is a bare 500 with no internal detail, logged with its request id.
+ * The problem for an error thrown inside a route, or undefined for anything unknown. Rules:
+ * - our domain errors ({@link AppError}) answer as {@link HTTP_ERRORS} says, with their public
+ *   message and detail;
+ * - oidc-provider's protocol errors thrown by its helpers inside our routes (an expired
+ *   interaction …) keep their status, OAuth `error` and public description;
+ * - koa/http-errors and body parser errors that are exposed 4xx keep theirs (413, 400, 415 …);
+ * - an unreachable database is a 503 (`ERR_TEMPORARILY_UNAVAILABLE`).
+ */
+function problemOfThrown(e: Error & { status?: number; expose?: boolean }): Problem | undefined {
+  if (e instanceof AppError) return problemOf(e);
+  if (e instanceof errors.OIDCProviderError && e.status < 500)
+    return {
+      status: e.status,
+      code: e.error,
+      detail: e.error_description ?? 'The request is not valid.',
+    };
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose)
+    return {
+      status: e.status,
+      code: (e as { type?: string }).type ?? 'invalid_request',
+      detail: e.message,
+    };
+  if (isDatabaseUnavailable(e))
+    return problemOf(new AppError('ERR_TEMPORARILY_UNAVAILABLE', UNAVAILABLE));
+  return undefined;
+}
+
+/**
+ * The one place where errors thrown in our routes become responses: RFC 9457 problem JSON for the
+ * APIs, the escaped error page for browsers. Anything unknown is a bare 500 `server_error` with
+ * no internal detail, logged with its request id.
  */
 export function errorMiddleware(log: Logger) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
     } catch (err) {
-      const e = err as Error & { status?: number; expose?: boolean; type?: string };
-      let status = 500;
-      let code = 'server_error';
-      let detail = 'The server could not complete the request.';
-      let extra: Record<string, unknown> | undefined;
-      if (e instanceof AppError) {
-        ({ status, code } = e);
-        detail = e.message;
-        extra = e.detail;
-      } else if (e instanceof errors.OIDCProviderError && e.status < 500) {
-        // Protocol errors thrown by oidc-provider helpers inside our routes (expired interaction …).
-        status = e.status;
-        code = e.error;
-        detail = e.error_description ?? 'The request is not valid.';
-      } else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
-        // koa/http-errors and body parser errors (413 too large, 400 malformed, 415 …).
-        status = e.status;
-        code = (e as { type?: string }).type ?? 'invalid_request';
-        detail = e.message;
-      } else if (isDatabaseUnavailable(e)) {
-        status = 503;
-        code = 'temporarily_unavailable';
-        detail = 'The service is temporarily unavailable. Retry shortly.';
+      const e = err as Error & { status?: number; expose?: boolean };
+      const problem = problemOfThrown(e) ?? SERVER_ERROR;
+      if (problem.code === 'temporarily_unavailable') {
         ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
         log.warn(
           { reqId: ctx.state.reqId, code: (e as { code?: string }).code },
           'database unavailable',
         );
-      } else {
+      } else if (problem === SERVER_ERROR) {
         log.error({ err: e, reqId: ctx.state.reqId }, 'unhandled error');
       }
-      ctx.status = status;
+      ctx.status = problem.status;
       if (wantsJson(ctx)) {
-        ctx.type = PROBLEM;
-        ctx.body = {
-          type: 'about:blank',
-          title: statusTitle(status),
-          status,
-          detail,
-          code,
-          ...extra,
-        };
+        ctx.type = PROBLEM_TYPE;
+        ctx.body = problemBody(problem);
       } else {
         ctx.type = 'html';
-        ctx.body = render('error', { title: statusTitle(status), message: detail, code });
+        ctx.body = render('error', {
+          title: statusTitle(problem.status),
+          message: problem.detail,
+          code: problem.code,
+        });
       }
     }
   };
-}
-
-function statusTitle(status: number): string {
-  return (
-    (
-      {
-        400: 'Bad Request',
-        401: 'Unauthorized',
-        403: 'Forbidden',
-        404: 'Not Found',
-        405: 'Method Not Allowed',
-        409: 'Conflict',
-        413: 'Content Too Large',
-        415: 'Unsupported Media Type',
-        429: 'Too Many Requests',
-        503: 'Service Unavailable',
-      } as Record<number, string>
-    )[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error')
-  );
 }

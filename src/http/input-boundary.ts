@@ -2,7 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Context, Next } from 'koa';
+import { AppError } from '../errors.ts';
+import { answerOAuthError } from './oauth-error.ts';
+import { PROBLEM_TYPE, problemBody, problemOf } from './problem.ts';
 import { unsafeText, type UnsafeText } from './text.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /**
  * The one input boundary in front of every route (DESIGN §8 "Trust boundaries"), oidc-provider's
@@ -26,27 +30,27 @@ export function inputBoundary(opts: { maxBodyBytes?: number } = {}) {
   const maxBodyBytes = opts.maxBodyBytes ?? INPUT_MAX_BODY_BYTES;
   return async (ctx: Context, next: Next): Promise<void> => {
     const refusal = refusalOfUrl(ctx) ?? refusalOfAuthorization(ctx.get('authorization'));
-    if (refusal) return refuse(ctx, 400, refusal);
+    if (refusal) return refuse(ctx, 'ERR_INVALID_REQUEST', refusal);
     if (hasBody(ctx.req)) {
       const declared = Number(ctx.get('content-length'));
-      if (declared > maxBodyBytes) return refuse(ctx, 413, tooLarge(maxBodyBytes));
+      if (declared > maxBodyBytes) return refuse(ctx, 'ERR_BODY_TOO_LARGE', tooLarge(maxBodyBytes));
       let raw: Buffer | undefined;
       try {
         raw = await readAndPutBack(ctx.req, maxBodyBytes);
       } catch {
         // The client went away or broke the stream: nothing is left to answer.
-        return refuse(ctx, 400, 'the request body could not be read');
+        return refuse(ctx, 'ERR_INVALID_REQUEST', 'the request body could not be read');
       }
-      if (!raw) return refuse(ctx, 413, tooLarge(maxBodyBytes));
+      if (!raw) return refuse(ctx, 'ERR_BODY_TOO_LARGE', tooLarge(maxBodyBytes));
       const found = refusalOfBody(ctx, raw, maxBodyBytes);
-      if (found) return refuse(ctx, 400, found);
+      if (found) return refuse(ctx, 'ERR_INVALID_REQUEST', found);
     }
     await next();
   };
 }
 
 /** Largest request body any route reads (audit ingest batches: 4 MiB), in bytes. */
-export const INPUT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const INPUT_MAX_BODY_BYTES = DEFAULTS.inputMaxBodyBytes;
 
 const WHAT: Record<UnsafeText, string> = {
   nul: 'a NUL character (U+0000)',
@@ -224,17 +228,17 @@ function moreData(req: IncomingMessage): Promise<void> {
   });
 }
 
-function refuse(ctx: Context, status: 400 | 413, detail: string): void {
-  ctx.status = status;
+/** Answers a refusal here (this runs in front of the error middleware), in the edge's own shape. */
+function refuse(
+  ctx: Context,
+  code: 'ERR_INVALID_REQUEST' | 'ERR_BODY_TOO_LARGE',
+  detail: string,
+): void {
+  const err = new AppError(code, detail);
   ctx.set('Cache-Control', 'no-store');
-  const api = /^\/(admin|audit|api)\//.test(ctx.path);
-  if (api) {
-    ctx.type = 'application/problem+json';
-    const title = status === 400 ? 'Bad Request' : 'Content Too Large';
-    const code = status === 400 ? 'invalid_request' : 'ERR_BODY_TOO_LARGE';
-    ctx.body = { type: 'about:blank', title, status, detail, code };
-  } else {
-    ctx.type = 'application/json';
-    ctx.body = { error: 'invalid_request', error_description: detail };
-  }
+  if (!/^\/(admin|audit|api)\//.test(ctx.path)) return answerOAuthError(ctx, err);
+  const problem = problemOf(err)!;
+  ctx.status = problem.status;
+  ctx.type = PROBLEM_TYPE;
+  ctx.body = problemBody(problem);
 }

@@ -9,7 +9,8 @@ import {
   type RequestInit,
   type Response,
 } from 'undici';
-import type { OutboundAllowList } from './outbound-allow.ts';
+import type { OutboundAllowList } from '../config/outbound-allow.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** Why the guard refused a destination; `message` names the host, never a credential. */
 export class OutboundRefusedError extends Error {
@@ -69,7 +70,7 @@ const LOCALHOST = /(^|\.)localhost\.?$/i;
 /** The guard with its own connection pool; see {@link OutboundGuard}. */
 export function createOutboundGuard(opts: OutboundOptions = {}): OutboundGuard {
   const allow = opts.allow ?? { hosts: new Set<string>(), ranges: [] };
-  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.outboundTimeoutMs;
   const admittedHost = (host: string) => allow.hosts.has(host.toLowerCase().replace(/\.$/, ''));
   const admitted = (address: string) => {
     const parsed = ipaddr.process(address.replace(/^\[(.*)\]$/, '$1'));
@@ -122,7 +123,7 @@ export function createOutboundGuard(opts: OutboundOptions = {}): OutboundGuard {
     },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
-    maxResponseSize: opts.maxBytes ?? 1024 * 1024,
+    maxResponseSize: opts.maxBytes ?? DEFAULTS.outboundMaxResponseBytes,
   } as Agent.Options);
 
   return {

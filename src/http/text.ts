@@ -4,6 +4,8 @@
  * PostgreSQL (UTF-8) cannot store and a mail or page cannot show.
  */
 
+import { DEFAULTS } from '../config/defaults.ts';
+
 /** Why a string cannot be stored as text: `nul` (U+0000) or `lone_surrogate`. */
 export type UnsafeText = 'nul' | 'lone_surrogate';
 
@@ -55,7 +57,7 @@ export function truncateCodePoints(text: string, max: number): string {
 }
 
 /** Largest justification (CIBA `binding_message`, consent form), in code points. */
-export const JUSTIFICATION_MAX = 200;
+export const JUSTIFICATION_MAX = DEFAULTS.justificationMaxCodePoints;
 
 /** Why a justification is refused (see {@link justificationProblem}). */
 export type JustificationProblem = 'missing' | 'blank' | 'too_long' | 'unprintable';

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../config/defaults.ts';
+
 /** PostgreSQL SQLSTATEs and socket errors that mean "the database is not reachable right now". */
 const TRANSIENT = new Set([
   'ECONNREFUSED',
@@ -39,4 +41,4 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 }
 
 /** Seconds a client should wait before retrying while the database is unavailable. */
-export const RETRY_AFTER_SECONDS = 5;
+export const RETRY_AFTER_SECONDS = DEFAULTS.retryAfterSeconds;

@@ -5,6 +5,7 @@ import nodemailer from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { Logger } from 'pino';
 import { credentialRedactor, linksForLog, redactUrls } from './redact.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** One mail as handed to a {@link Mailer}. */
 export interface OutgoingMail {
@@ -98,17 +99,17 @@ function smtpMailer(config: MailerConfig, smtpUrl: string): Mailer {
     maxConnections,
     maxMessages,
     // An idle connection is ended politely (QUIT) before the socket timeout below would cut it.
-    idleTimeout: 10_000,
+    idleTimeout: DEFAULTS.smtpIdleTimeoutMs,
     // nodemailer's defaults (2 min to connect, 10 min idle) would hold a worker for minutes
     // during an outage; a few seconds tell a dead server from a slow one.
-    connectionTimeout: 5_000,
-    greetingTimeout: 5_000,
-    socketTimeout: 15_000,
-    dnsTimeout: 5_000,
+    connectionTimeout: DEFAULTS.smtpConnectionTimeoutMs,
+    greetingTimeout: DEFAULTS.smtpGreetingTimeoutMs,
+    socketTimeout: DEFAULTS.smtpSocketTimeoutMs,
+    dnsTimeout: DEFAULTS.smtpDnsTimeoutMs,
   };
   const transport = nodemailer.createTransport(options, { from: config.mailFrom });
   const domain = senderDomain(config.mailFrom);
-  const timeout = config.sendTimeoutMs ?? 20_000;
+  const timeout = config.sendTimeoutMs ?? DEFAULTS.mailSendTimeoutMs;
   return {
     concurrency: maxConnections,
     async send(msg) {

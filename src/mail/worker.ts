@@ -12,6 +12,7 @@ import {
   type ClaimedMail,
 } from './outbox.ts';
 import { redactUrls } from './redact.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** Options of {@link startOutboxWorker}. */
 export interface OutboxWorkerOptions {
@@ -64,15 +65,15 @@ export interface OutboxWorker {
  */
 export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
   const { db, mailer, log } = opts;
-  const pollMs = opts.pollMs ?? 500;
-  const batch = opts.batch ?? 20;
+  const pollMs = opts.pollMs ?? DEFAULTS.mailPollMs;
+  const batch = opts.batch ?? DEFAULTS.mailBatch;
   const concurrency = opts.concurrency ?? mailer.concurrency ?? 1;
-  const leaseMs = opts.leaseMs ?? 30_000;
-  const maxAttempts = opts.maxAttempts ?? 12;
+  const leaseMs = opts.leaseMs ?? DEFAULTS.mailLeaseMs;
+  const maxAttempts = opts.maxAttempts ?? DEFAULTS.mailMaxAttempts;
   // ±25 % jitter, so that messages that failed together (an SMTP outage) do not all come back at once.
   const backoff: BackoffOptions = {
-    baseMs: opts.retryBaseMs ?? 1_000,
-    maxMs: opts.retryMaxMs ?? 300_000,
+    baseMs: opts.retryBaseMs ?? DEFAULTS.mailRetryBaseMs,
+    maxMs: opts.retryMaxMs ?? DEFAULTS.mailRetryMaxMs,
     jitter: [0.75, 1.25],
   };
   if (

@@ -2,11 +2,12 @@ import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Database } from '../db/schema.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** How long a client's metadata is served from memory before the database is asked again. */
-const CLIENT_CACHE_MS = 30_000;
+const CLIENT_CACHE_MS = DEFAULTS.clientCacheTtlMs;
 /** Most clients held in memory; the least recently used goes first. */
-const CLIENT_CACHE_MAX = 10_000;
+const CLIENT_CACHE_MAX = DEFAULTS.clientCacheMaxEntries;
 
 /**
  * oidc-provider storage on PostgreSQL/PGlite: one row per artifact in `oidc_payload`, jsonb payload,

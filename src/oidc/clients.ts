@@ -37,7 +37,7 @@ export interface NewClientInput {
 }
 
 const invalid = (message: string) =>
-  new AppError('ERR_INVALID_CLIENT_METADATA', 400, `invalid client: ${message}`);
+  new AppError('ERR_INVALID_CLIENT_METADATA', `invalid client: ${message}`);
 
 /**
  * The authentication metadata of a new client, from the method chosen at registration. Rules:
@@ -120,7 +120,6 @@ export async function registerClient(
     const e = err as { error_description?: string; message: string };
     throw new AppError(
       'ERR_INVALID_CLIENT_METADATA',
-      400,
       `invalid client: ${e.error_description ?? e.message}`,
     );
   }
@@ -153,7 +152,7 @@ export async function registerClient(
       );
       const missing = input.roles.filter((r) => !known.has(r));
       if (missing.length)
-        throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown role: ${missing.join(', ')}`);
+        throw new AppError('ERR_UNKNOWN_REFERENCE', `unknown role: ${missing.join(', ')}`);
       await trx
         .insertInto('client_role')
         .values(input.roles.map((role_name) => ({ client_id: input.id, role_name })))

@@ -1,5 +1,7 @@
 import * as querystring from 'node:querystring';
 import type { Middleware } from 'koa';
+import { AppError } from '../errors.ts';
+import { answerOAuthError } from '../http/oauth-error.ts';
 
 /** oidc-provider's own limit for a request body (lib/shared/selective_body.js). */
 const BODY_LIMIT = 56 * 1024;
@@ -43,12 +45,10 @@ export function knownResourceParams(
       try {
         body = await readBody(ctx.req);
       } catch {
-        ctx.status = 400;
-        ctx.body = {
-          error: 'invalid_request',
-          error_description: 'failed to parse the request body',
-        };
-        return;
+        return answerOAuthError(
+          ctx,
+          new AppError('ERR_INVALID_REQUEST', 'failed to parse the request body'),
+        );
       }
       const params = querystring.parse(body);
       (ctx.req as { body?: string }).body = rewrite(params) ? querystring.stringify(params) : body;

@@ -2,9 +2,10 @@ import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../db/schema.ts';
 import { buildRoleGraph, RoleSchema, type Role, type RoleGraph } from '../policy/index.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** How long a role graph is reused before the database is asked again (changes by other instances). */
-const GRAPH_TTL_MS = 5_000;
+const GRAPH_TTL_MS = DEFAULTS.roleGraphTtlMs;
 
 /**
  * The role graph built from the `role` table, cached briefly; this instance's own role changes

@@ -4,27 +4,59 @@ import { quoteHeaderValue } from '../verifier/http/challenge.ts';
 import { FORBIDDEN_CODES, OwnTokenError } from './errors.ts';
 import { OwnTokenVerifier, type OwnToken, type OwnTokenRequirements } from './verify.ts';
 
-/**
- * The HTTP edge of {@link OwnTokenVerifier} for the server's own JSON endpoints (elevation
- * routes, audit ingest): no credential → 401 `unauthorized`; a valid token that is not enough
- * (scope, subject, role) → 403 `insufficient_scope`; any other failure → 401 `invalid_token`.
- * Each answer carries an RFC 6750 `WWW-Authenticate` challenge with the verifier's fixed text.
- */
-export function ownTokenError(err: OwnTokenError): AppError & { challenge: string } {
-  const description = quoteHeaderValue(err.message);
-  if (err.code === 'ERR_TOKEN_MISSING')
-    return Object.assign(new AppError('unauthorized', 401, err.message), { challenge: 'Bearer' });
-  if (FORBIDDEN_CODES.has(err.code)) {
-    return Object.assign(new AppError('insufficient_scope', 403, err.message), {
-      challenge: `Bearer error="insufficient_scope", error_description=${description}`,
-    });
+/** The three ways a Bearer-protected request fails (RFC 6750 §3.1). */
+export type BearerErrorCode = 'ERR_UNAUTHORIZED' | 'ERR_INVALID_TOKEN' | 'ERR_INSUFFICIENT_SCOPE';
+
+/** A refused Bearer credential; `challenge` is the `WWW-Authenticate` value to send with it. */
+export class BearerError extends AppError<BearerErrorCode> {
+  readonly challenge: string;
+
+  constructor(code: BearerErrorCode, description: string, challenge: string) {
+    super(code, description);
+    this.challenge = challenge;
   }
-  return Object.assign(new AppError('invalid_token', 401, err.message), {
-    challenge: `Bearer error="invalid_token", error_description=${description}`,
-  });
 }
 
-/** Koa middleware: verifies the request's Bearer token against `req` and sets `ctx.state.token`. */
+/** How an edge words its challenges. */
+export interface BearerChallengeOptions {
+  /** `realm` of every challenge (the protected resource). Default: none. */
+  realm?: string;
+  /** `scope` named in an `insufficient_scope` challenge. Default: none. */
+  scope?: string;
+  /** The description of a refusal. Default: the verifier's fixed sentence (`err.message`). */
+  describe?: (err: OwnTokenError) => string;
+}
+
+/**
+ * Maps a refused token of this server once, for every edge that accepts them (admin API,
+ * elevation routes, audit ingest): no credential → `ERR_UNAUTHORIZED` with a bare challenge;
+ * a valid token that is not enough (scope, subject, role: {@link FORBIDDEN_CODES}) →
+ * `ERR_INSUFFICIENT_SCOPE`; any other failure → `ERR_INVALID_TOKEN`. Each carries an RFC 6750
+ * `WWW-Authenticate` challenge with properly quoted values.
+ */
+export function bearerError(err: OwnTokenError, opts: BearerChallengeOptions = {}): BearerError {
+  const description = opts.describe?.(err) ?? err.message;
+  const params = opts.realm === undefined ? [] : [`realm=${quoteHeaderValue(opts.realm)}`];
+  const challenge = () => (params.length ? `Bearer ${params.join(', ')}` : 'Bearer');
+  if (err.code === 'ERR_TOKEN_MISSING')
+    return new BearerError('ERR_UNAUTHORIZED', description, challenge());
+  const forbidden = FORBIDDEN_CODES.has(err.code);
+  params.push(
+    `error="${forbidden ? 'insufficient_scope' : 'invalid_token'}"`,
+    `error_description=${quoteHeaderValue(description)}`,
+  );
+  if (forbidden && opts.scope !== undefined) params.push(`scope=${quoteHeaderValue(opts.scope)}`);
+  return new BearerError(
+    forbidden ? 'ERR_INSUFFICIENT_SCOPE' : 'ERR_INVALID_TOKEN',
+    description,
+    challenge(),
+  );
+}
+
+/**
+ * Koa middleware: verifies the request's Bearer token against `req` and sets `ctx.state.token`;
+ * a refusal throws {@link BearerError} after setting its challenge header.
+ */
 export function requireOwnToken(tokens: OwnTokenVerifier, req: OwnTokenRequirements) {
   return async (ctx: Context, next: Next) => {
     let token: OwnToken;
@@ -32,9 +64,9 @@ export function requireOwnToken(tokens: OwnTokenVerifier, req: OwnTokenRequireme
       token = await tokens.verify(OwnTokenVerifier.bearer(ctx.get('authorization')), req);
     } catch (err) {
       if (!(err instanceof OwnTokenError)) throw err;
-      const mapped = ownTokenError(err);
-      ctx.set('WWW-Authenticate', mapped.challenge);
-      throw mapped;
+      const refused = bearerError(err);
+      ctx.set('WWW-Authenticate', refused.challenge);
+      throw refused;
     }
     ctx.state.token = token;
     await next();

@@ -39,4 +39,10 @@ export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
     ...deps.options,
   });
 }
-export { ownTokenError, requireOwnToken } from './http.ts';
+export {
+  BearerError,
+  bearerError,
+  requireOwnToken,
+  type BearerChallengeOptions,
+  type BearerErrorCode,
+} from './http.ts';

@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { PrivateJwk } from '../keys/keystore.ts';
 import { OwnTokenError } from './errors.ts';
 import { OwnKeys, type LoadedKeys } from './keys.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** What the verifier reads about a token's subject, grant and elevation, at each call. */
 export interface OwnTokenLookups {
@@ -100,7 +101,9 @@ export class OwnTokenVerifier {
   constructor(opts: OwnTokenVerifierOptions) {
     this.#opts = opts;
     this.#keys = new OwnKeys(opts.loadKeys);
-    this.#signed = new LRUCache({ max: opts.signatureCacheSize ?? 10_000 });
+    this.#signed = new LRUCache({
+      max: opts.signatureCacheSize ?? DEFAULTS.ownTokenSignatureCacheSize,
+    });
   }
 
   /** The token of an `Authorization: Bearer` header value. @throws {OwnTokenError} `ERR_TOKEN_MISSING`, `ERR_JWT_INVALID` */
@@ -220,7 +223,7 @@ export class OwnTokenVerifier {
     try {
       payload = await verify(keys);
     } catch (err) {
-      const interval = this.#opts.reloadIntervalMs ?? 30_000;
+      const interval = this.#opts.reloadIntervalMs ?? DEFAULTS.ownTokenKeyReloadMs;
       if (!(err instanceof jose.JWKSNoMatchingKey) || Date.now() - keys.at < interval)
         throw translate(err);
       keys = await this.#keys.get(true);

@@ -3,11 +3,80 @@
  * and enforce policy on tool calls. Depends on nothing of the server side (DESIGN §1).
  *
  * Start with {@link createMcpProtection}; the parts it wires are exported for custom setups.
+ * Named exports only: what is not listed here (header quoting, the process-wide breaker
+ * registry, key helpers) is internal and may change without notice.
  */
-export * from './errors.ts';
-export * from './token/index.ts';
-export * from './http/index.ts';
-export * from './policy-client/index.ts';
+export {
+  VerifierError,
+  MissingTokenError,
+  InvalidTokenError,
+  InvalidDpopProofError,
+  InsufficientScopeError,
+  InvalidRequestError,
+  TemporarilyUnavailableError,
+  PayloadTooLargeError,
+  JsonRpcParseError,
+  type VerifierErrorOptions,
+} from './errors.ts';
+export {
+  createTokenVerifier,
+  toAuthInfo,
+  type TokenVerifierOptions,
+  type FetchLike,
+  type TokenVerifier,
+  type VerifiedToken,
+  type VerifyContext,
+} from './token/index.ts';
+export {
+  challenge,
+  type ChallengeContext,
+  type ChallengeOptions,
+  type ErrorResponse,
+  protectedResourceMetadata,
+  metadataPath,
+  metadataUrl,
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataOptions,
+  verifyBearer,
+  type HeaderValue,
+  type RequestInfo,
+  readJsonRpcBody,
+  DEFAULT_BODY_LIMIT,
+  type RequestWithBody,
+  gateToolCalls,
+  UNAUTHORIZED,
+  type DecideToolCall,
+  type ToolCall,
+  type ToolCallDecision,
+  type GateOutcome,
+  createGuard,
+  type Guard,
+  type GuardResult,
+  type ResourceServerAuthOptions,
+  nodeHttpAuth,
+  writeGuardResponse,
+  type AuthenticatedRequest,
+  expressAuth,
+  type ExpressLikeRequest,
+  koaAuth,
+  type KoaLikeContext,
+} from './http/index.ts';
+export {
+  createPolicyClient,
+  type PolicyClient,
+  type PolicyClientStats,
+  MAX_REVOCATION_POLL_MS,
+  type PolicyClientOptions,
+  PolicyClientError,
+  type PolicyClientErrorCode,
+  POLICY_BUNDLE_PATH,
+  POLICY_BUNDLE_TYP,
+  type Policy,
+  REVOCATIONS_PATH,
+  REVOCATIONS_TYP,
+  type Caller,
+  argumentsSha256,
+} from './policy-client/index.ts';
 export { createMcpProtection, type McpProtection, type McpProtectionOptions } from './protect.ts';
 export {
   protectMcpServer,
@@ -15,10 +84,7 @@ export {
   type ProtectedMcpServer,
   type ProtectedToolConfig,
 } from './mcp/protect.ts';
-export {
-  releaseJsonResponseStreams,
-  SDK_JSON_RESPONSE_LEAK_ISSUE,
-} from './mcp/sdk-json-response-leak.ts';
+export { releaseJsonResponseStreams } from './mcp/sdk-json-response-leak.ts';
 export type { ProtectOptions, ProtectedToolOptions } from './mcp/types.ts';
 export {
   createAuditClient,
@@ -59,10 +125,4 @@ export {
   type RateLimitVerdict,
   type RedisClientLike,
 } from './resilience/rate-limit.ts';
-export {
-  withToolPolicy,
-  sharedBreakers,
-  rateLimitKey,
-  type RetryOptions,
-  type ToolPolicyOptions,
-} from './resilience/policy.ts';
+export { withToolPolicy, type RetryOptions, type ToolPolicyOptions } from './resilience/policy.ts';

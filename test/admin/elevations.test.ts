@@ -128,7 +128,7 @@ describe.each(databaseKinds())('admin API: elevations (%s)', (kind) => {
       clientId: 'c',
       data: { scopes: ['mcp:deploy:staging'] },
     });
-    const feed = await f.t.server.elevation.elevations.revokedSince('0');
+    const feed = await f.t.server.elevation.revokedSince('0');
     expect(feed.map((r) => r.id)).toContain(id);
   });
 

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as client from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { databaseKinds } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { RESOURCE, registerAgent, requestElevation, userToken } from '../helpers/agents.ts';
+import { pollDecided } from '../helpers/ciba.ts';
 import {
   freePort,
   startSmtpServer,
@@ -99,7 +99,7 @@ describe.skipIf(skipBrowser).each(databaseKinds())(
       await page.getByRole('button', { name: 'Approve' }).click();
       await page.waitForURL(/done=approve$/);
 
-      const tokens = await client.pollBackchannelAuthenticationGrant(agent, started, {
+      const tokens = await pollDecided(agent, started, {
         resource: RESOURCE,
       });
       const { payload } = await jwtVerify(

@@ -5,6 +5,7 @@ import { argumentsSha256 } from '../../src/verifier/policy-client/tool-binding.t
 import { databaseKinds } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CIBA, RESOURCE, registerAgent, requestElevation, userToken } from '../helpers/agents.ts';
+import { pollDecided } from '../helpers/ciba.ts';
 
 describe.each(databaseKinds())('decoupled elevation over CIBA (%s)', (kind) => {
   let t: TestServer;
@@ -121,7 +122,7 @@ describe.each(databaseKinds())('decoupled elevation over CIBA (%s)', (kind) => {
       t.server.elevation.decide(ticket!.id, outsider.id, 'approve'),
     ).rejects.toMatchObject({ code: 'ERR_NOT_APPROVER' });
     await t.server.elevation.decide(ticket!.id, leadId, 'approve', 'ok');
-    const tokens = await client.pollBackchannelAuthenticationGrant(agent, started, {
+    const tokens = await pollDecided(agent, started, {
       resource: RESOURCE,
     });
     const { payload } = await verify(tokens.access_token);
@@ -133,23 +134,19 @@ describe.each(databaseKinds())('decoupled elevation over CIBA (%s)', (kind) => {
     const started = await requestElevation(agent, senior.access_token, 'mcp:deploy:production');
     const ticket = await t.server.elevation.ticketByRef(started.auth_req_id);
     await t.server.elevation.decide(ticket!.id, leadId, 'deny', 'not now');
-    await expect(
-      client.pollBackchannelAuthenticationGrant(agent, started, { resource: RESOURCE }),
-    ).rejects.toMatchObject({ error: 'access_denied' });
+    await expect(pollDecided(agent, started, { resource: RESOURCE })).rejects.toMatchObject({
+      error: 'access_denied',
+    });
   });
 
   it('answers an unknown or foreign auth_req_id with invalid_grant', async () => {
     const other = await registerAgent(t, 'other-agent');
     const started = await requestElevation(agent, dev.access_token, 'mcp:deploy:staging');
+    await expect(pollDecided(other, started, { resource: RESOURCE })).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
     await expect(
-      client.pollBackchannelAuthenticationGrant(other, started, { resource: RESOURCE }),
-    ).rejects.toMatchObject({ error: 'invalid_grant' });
-    await expect(
-      client.pollBackchannelAuthenticationGrant(
-        agent,
-        { ...started, auth_req_id: 'nope' },
-        { resource: RESOURCE },
-      ),
+      pollDecided(agent, { ...started, auth_req_id: 'nope' }, { resource: RESOURCE }),
     ).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
@@ -229,7 +226,7 @@ describe.each(databaseKinds())('exact tool-call binding over CIBA (%s)', (kind) 
     });
     const lead = (await t.server.users.findCredentials('lead@example.com'))!;
     await t.server.elevation.decide(ticket!.id, lead.id, 'approve');
-    const tokens = await client.pollBackchannelAuthenticationGrant(agent, started, {
+    const tokens = await pollDecided(agent, started, {
       resource: RESOURCE,
     });
     const claims = decodeJwt(tokens.access_token);
@@ -267,7 +264,7 @@ describe.each(databaseKinds())('an agent elevating itself over CIBA (%s)', (kind
       binding_message: 'nightly staging deploy',
       resource: RESOURCE,
     });
-    const tokens = await client.pollBackchannelAuthenticationGrant(bot, started, {
+    const tokens = await pollDecided(bot, started, {
       resource: RESOURCE,
     });
     const claims = decodeJwt(tokens.access_token);
@@ -325,9 +322,7 @@ describe.each(databaseKinds())('concurrent elevations of one user (%s)', (kind) 
       ),
     );
     const tokens = await Promise.all(
-      started.map((s) =>
-        client.pollBackchannelAuthenticationGrant(agent, s, { resource: RESOURCE }),
-      ),
+      started.map((s) => pollDecided(agent, s, { resource: RESOURCE })),
     );
     const ids = tokens.map((tk) => String(decodeJwt(tk.access_token).elevation));
     expect(new Set(ids).size).toBe(6);

@@ -7,6 +7,7 @@ import { decodeJwt } from 'jose';
 import { databaseKinds } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { RESOURCE, registerAgent, requestElevation, userToken } from '../helpers/agents.ts';
+import { pollDecided } from '../helpers/ciba.ts';
 
 describe.each(databaseKinds())(
   'scopes that must be sender-constrained (dpop: true) (%s)',
@@ -42,7 +43,7 @@ describe.each(databaseKinds())(
 
     it('leaves the scope out of a bearer token', async () => {
       const started = await requestElevation(agent, user.access_token, 'mcp:deploy:staging');
-      const tokens = await client.pollBackchannelAuthenticationGrant(agent, started, {
+      const tokens = await pollDecided(agent, started, {
         resource: RESOURCE,
       });
       const claims = decodeJwt(tokens.access_token);
@@ -53,12 +54,7 @@ describe.each(databaseKinds())(
     it('issues it in a DPoP-bound token (cnf.jkt)', async () => {
       const started = await requestElevation(agent, user.access_token, 'mcp:deploy:staging');
       const dpop = client.getDPoPHandle(agent, await client.randomDPoPKeyPair('ES256'));
-      const tokens = await client.pollBackchannelAuthenticationGrant(
-        agent,
-        started,
-        { resource: RESOURCE },
-        { DPoP: dpop },
-      );
+      const tokens = await pollDecided(agent, started, { resource: RESOURCE }, { DPoP: dpop });
       expect(tokens.token_type.toLowerCase()).toBe('dpop');
       const claims = decodeJwt(tokens.access_token);
       expect(String(claims.scope).split(' ')).toContain('mcp:deploy:staging');

@@ -8,6 +8,7 @@ import { TestOAuthProvider, startResourceMetadata } from '../helpers/sdk.ts';
 import { AGENT_REDIRECT, RESOURCE, registerAgent, userToken } from '../helpers/agents.ts';
 import { HttpBrowser } from '../helpers/browser.ts';
 import { completeAuthorization } from '../helpers/flows.ts';
+import { TestClock } from '../helpers/clock.ts';
 
 const STEP_UP = 'mcp:tools:read mcp:resources:read mcp:deploy:staging';
 
@@ -179,9 +180,10 @@ describe.each(databaseKinds())(
 );
 
 describe.each(databaseKinds())('approval-gated scopes need a recent sign-in (%s)', (kind) => {
+  const clock = new TestClock();
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer(kind);
+    t = await startTestServer(kind, {}, undefined, { currentDate: clock.currentDate });
     await t.server.users.create({
       email: 'senior@example.com',
       password: 'senior password',
@@ -208,24 +210,8 @@ describe.each(databaseKinds())('approval-gated scopes need a recent sign-in (%s)
       password: 'senior password',
       browser,
     });
-    // Ten minutes pass (the stored session's sign-in time is moved back).
-    const sessions = await t.server.db.db
-      .selectFrom('oidc_payload')
-      .select(['id', 'payload'])
-      .where('model', '=', 'Session')
-      .execute();
-    for (const s of sessions) {
-      const payload = {
-        ...(s.payload as Record<string, unknown>),
-        loginTs: Math.floor(Date.now() / 1000) - 600,
-      };
-      await t.server.db.db
-        .updateTable('oidc_payload')
-        .set({ payload: JSON.stringify(payload) })
-        .where('model', '=', 'Session')
-        .where('id', '=', s.id)
-        .execute();
-    }
+    // Ten minutes pass on the server's clock (oidc-provider's session keeps its real sign-in time).
+    clock.advance(600);
     const gated = client.buildAuthorizationUrl(agent, {
       redirect_uri: AGENT_REDIRECT,
       resource: RESOURCE,
@@ -238,6 +224,7 @@ describe.each(databaseKinds())('approval-gated scopes need a recent sign-in (%s)
     expect(html).toContain('name="password"');
     expect(html).toContain('needs a sign-in from the last 5 minutes');
     // Whereas a recent sign-in goes straight to consent.
+    clock.reset();
     const fresh = new HttpBrowser();
     await completeAuthorization({
       authorizationUrl: base.href,

@@ -34,7 +34,7 @@ export async function startTestServer(
   kind: 'pglite' | 'postgres',
   env: Record<string, string> = {},
   reuse?: { db: TestDatabase; dataDir: string; port: number },
-  opts: { log?: Logger } = {},
+  opts: { log?: Logger; currentDate?: () => Date } = {},
 ): Promise<TestServer> {
   const db = reuse?.db ?? (await createTestDatabase(kind));
   const dataDir = reuse?.dataDir ?? (await mkdtemp(join(tmpdir(), 'mcpe-')));
@@ -51,6 +51,7 @@ export async function startTestServer(
   const server = await createServer(config, {
     log: opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     bootstrapAdmin: false,
+    currentDate: opts.currentDate,
   });
   await server.listen(port);
   let stopped = false;

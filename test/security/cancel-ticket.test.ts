@@ -77,7 +77,7 @@ describe.each(databaseKinds())('the requester cancels a pending ticket (%s)', (k
     expect(await done.json()).toEqual({ id: ticket.id, status: 'cancelled' });
     expect((await cancel(ticket.id, mine.access_token)).status).toBe(409);
 
-    await new Promise((r) => setTimeout(r, 1_100)); // the poll interval
+    // No wait for the polling interval: slow_down only ever replaces authorization_pending.
     expect(await poll(started.auth_req_id)).toMatchObject({
       status: 400,
       body: { error: 'access_denied' },

@@ -42,7 +42,7 @@ describe.each(databaseKinds())('CIBA hints (%s)', (kind) => {
     };
   };
   const elevationsOfDev = async () =>
-    (await t.server.elevation.elevations.list({ subject: devId })).length;
+    (await t.server.elevation.listElevations({ subject: devId })).length;
 
   beforeAll(async () => {
     t = await startTestServer(kind, { CIBA_POLL_INTERVAL: '1' });

@@ -4,7 +4,7 @@ import { createServer as createNetServer, type Server as NetServer } from 'node:
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.ts';
 import { createOutboundGuard, isForbiddenAddress } from '../../src/http/outbound.ts';
-import { parseOutboundAllow } from '../../src/http/outbound-allow.ts';
+import { parseOutboundAllow } from '../../src/config/outbound-allow.ts';
 
 /** Every class of non-public address, each in the spellings a URL or a resolver may produce. */
 const FORBIDDEN: Record<string, string[]> = {

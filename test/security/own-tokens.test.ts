@@ -3,6 +3,7 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { databaseKinds } from '../helpers/databases.ts';
 import { registerAgent, RESOURCE, requestElevation, userToken } from '../helpers/agents.ts';
+import { pollDecided } from '../helpers/ciba.ts';
 import { problem, startAdminFixture, type AdminFixture } from '../admin/fixture.ts';
 
 const LONG = 600_000;
@@ -61,7 +62,7 @@ describe.each(databaseKinds())(
       async () => {
         const dev = await userToken(agent, 'dev@example.com', 'dev password 1');
         const started = await requestElevation(agent, dev.access_token, 'mcp:deploy:staging');
-        const elevated = await client.pollBackchannelAuthenticationGrant(agent, started, {
+        const elevated = await pollDecided(agent, started, {
           resource: RESOURCE,
         });
         const id = String(decodeJwt(elevated.access_token).elevation);

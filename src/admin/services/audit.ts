@@ -3,9 +3,10 @@ import type { AuditLog } from '../../audit/audit-log.ts';
 import type { AuditRow, Database } from '../../db/schema.ts';
 import { badCursor, cursorSeq, decodeCursor, PAGE_SIZE, toPage, type Page } from '../pagination.ts';
 import type { AuditFilter, AuditPageRequest } from '../schemas.ts';
+import { DEFAULTS } from '../../config/defaults.ts';
 
 /** Events read per database round trip of an export: bounds the memory one export holds. */
-export const EXPORT_CHUNK = 500;
+export const EXPORT_CHUNK = DEFAULTS.auditExportChunk;
 
 type AuditQuery = SelectQueryBuilder<Database, 'audit_event', AuditRow>;
 

@@ -104,7 +104,7 @@ export class ClientAdminService {
             sameResource(r, input.mcpResource!),
           );
     if (input.mcpResource !== undefined && !mcpResource) {
-      throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown resource: ${input.mcpResource}`, {
+      throw new AppError('ERR_UNKNOWN_REFERENCE', `unknown resource: ${input.mcpResource}`, {
         resource: [input.mcpResource],
       });
     }
@@ -164,7 +164,7 @@ export class ClientAdminService {
       );
       const missing = unique.filter((r) => !known.has(r));
       if (missing.length)
-        throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown role: ${missing.join(', ')}`, {
+        throw new AppError('ERR_UNKNOWN_REFERENCE', `unknown role: ${missing.join(', ')}`, {
           role: missing,
         });
       await trx.deleteFrom('client_role').where('client_id', '=', id).execute();
@@ -228,7 +228,7 @@ export class ClientAdminService {
     const unique = [...new Set(scopes)];
     const missing = unique.filter((s) => !Object.hasOwn(this.#deps.catalogue.scopes, s));
     if (missing.length)
-      throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown scope: ${missing.join(', ')}`, {
+      throw new AppError('ERR_UNKNOWN_REFERENCE', `unknown scope: ${missing.join(', ')}`, {
         scope: missing,
       });
     return unique;
@@ -290,7 +290,7 @@ export class ClientAdminService {
       return await this.#db.transaction().execute(fn);
     } catch (err) {
       if (isForeignKeyViolation(err))
-        throw new AppError('ERR_UNKNOWN_REFERENCE', 400, 'a named role no longer exists');
+        throw new AppError('ERR_UNKNOWN_REFERENCE', 'a named role no longer exists');
       throw err;
     }
   }

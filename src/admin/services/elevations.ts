@@ -16,13 +16,13 @@ export type ElevationRecord = ElevationRow & { state: ElevationState };
 /** Dependencies of {@link ElevationAdminService}. */
 export interface ElevationAdminDeps {
   db: Kysely<Database>;
-  elevation: Pick<ElevationService, 'revoke' | 'elevations'>;
+  elevation: Pick<ElevationService, 'revoke' | 'findElevation'>;
   /** Clock. Default `() => new Date()`. */
   currentDate?: () => Date;
 }
 
 /**
- * The state of an elevation, by the rules token minting uses (`ElevationRepository.live`): live
+ * The state of an elevation, by the rules token minting uses (`ElevationService.liveElevations`): live
  * while not revoked and either inside its window, or not yet used and inside its claim window.
  */
 export function elevationState(
@@ -78,7 +78,7 @@ export class ElevationAdminService {
   }
 
   async get(id: string): Promise<ElevationRecord> {
-    const row = await this.#deps.elevation.elevations.find(id);
+    const row = await this.#deps.elevation.findElevation(id);
     if (!row) throw notFound(`elevation ${id}`);
     return this.#record(row, this.#now());
   }
@@ -93,7 +93,7 @@ export class ElevationAdminService {
     const revoked = await this.#deps.elevation.revoke(id, actor.userId);
     if (revoked) return this.#record(revoked, this.#now());
     const existing = await this.get(id);
-    throw new AppError('ERR_ALREADY_REVOKED', 409, `elevation ${id} is already revoked`, {
+    throw new AppError('ERR_ALREADY_REVOKED', `elevation ${id} is already revoked`, {
       revokedAt: existing.revoked_at ? new Date(existing.revoked_at).toISOString() : null,
       revokedBy: existing.revoked_by,
     });

@@ -58,7 +58,7 @@ export class GroupAdminService {
   async create(actor: AdminActor, input: GroupCreate): Promise<GroupRecord> {
     return this.#change(async (trx) => {
       if ((await readGroups(trx, input.name)).length) {
-        throw new AppError('ERR_GROUP_EXISTS', 409, `group ${input.name} already exists`, {
+        throw new AppError('ERR_GROUP_EXISTS', `group ${input.name} already exists`, {
           group: input.name,
         });
       }
@@ -109,7 +109,6 @@ export class GroupAdminService {
     if (scopes.length) {
       throw new AppError(
         'ERR_GROUP_IN_USE',
-        409,
         `group ${name} approves scope(s) ${scopes.join(', ')}`,
         { group: name, scopes },
       );
@@ -143,10 +142,10 @@ export class GroupAdminService {
       return await this.#deps.db.transaction().execute(fn);
     } catch (err) {
       if (isForeignKeyViolation(err))
-        throw new AppError('ERR_UNKNOWN_REFERENCE', 400, 'a named user no longer exists');
+        throw new AppError('ERR_UNKNOWN_REFERENCE', 'a named user no longer exists');
       // Created by a concurrent request after our existence check.
       if (isUniqueViolation(err))
-        throw new AppError('ERR_GROUP_EXISTS', 409, 'the group already exists');
+        throw new AppError('ERR_GROUP_EXISTS', 'the group already exists');
       throw err;
     }
   }
@@ -167,7 +166,7 @@ async function setMembers(
     );
     const missing = ids.filter((id) => !known.has(id));
     if (missing.length)
-      throw new AppError('ERR_UNKNOWN_REFERENCE', 400, `unknown user: ${missing.join(', ')}`, {
+      throw new AppError('ERR_UNKNOWN_REFERENCE', `unknown user: ${missing.join(', ')}`, {
         user: missing,
       });
   }

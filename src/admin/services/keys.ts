@@ -4,9 +4,10 @@ import type { Database } from '../../db/schema.ts';
 import { rotateSigningKey } from '../../keys/keystore.ts';
 import type { AdminActor } from '../auth.ts';
 import { adminEvent } from './common.ts';
+import { DEFAULTS } from '../../config/defaults.ts';
 
 /** How long superseded signing keys stay published: longer than any token they signed lives. */
-export const RETIRED_KEY_PUBLISHED_SECONDS = 24 * 3600;
+export const RETIRED_KEY_PUBLISHED_SECONDS = DEFAULTS.retiredKeyPublishedSeconds;
 
 /** Dependencies of {@link KeyAdminService}. */
 export interface KeyAdminDeps {

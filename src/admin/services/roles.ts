@@ -30,18 +30,18 @@ export interface RoleAdminDeps {
   catalogue: Catalogue;
 }
 
-/** Maps the policy engine's verdict on a role set to an API problem naming the roles involved. */
+/** The policy engine's verdict on a role set, with its own code and the roles involved. */
 function policyProblem(err: PolicyError): AppError {
   switch (err.code) {
     case 'ERR_ROLE_CYCLE':
-      return new AppError(err.code, 409, err.message, { cycle: err.data.cycle });
+      return new AppError(err.code, err.message, { cycle: err.data.cycle });
     case 'ERR_ROLE_UNKNOWN_PARENT':
-      return new AppError(err.code, 400, err.message, {
+      return new AppError(err.code, err.message, {
         role: err.data.role,
         parent: err.data.parent,
       });
     default:
-      return new AppError(err.code, 409, err.message, { ...err.data });
+      return new AppError(err.code, err.message, { ...err.data });
   }
 }
 
@@ -91,7 +91,7 @@ export class RoleAdminService {
   async create(actor: AdminActor, role: Role): Promise<RoleRecord> {
     return this.#save(actor, 'role.created', role.name, (existing) => {
       if (existing)
-        throw new AppError('ERR_ROLE_EXISTS', 409, `role ${role.name} already exists`, {
+        throw new AppError('ERR_ROLE_EXISTS', `role ${role.name} already exists`, {
           role: role.name,
         });
       return role;
@@ -230,5 +230,5 @@ export class RoleAdminService {
 }
 
 function inUse(role: string, why: string, detail: Record<string, unknown>): AppError {
-  return new AppError('ERR_ROLE_IN_USE', 409, `role ${role} ${why}`, { role, ...detail });
+  return new AppError('ERR_ROLE_IN_USE', `role ${role} ${why}`, { role, ...detail });
 }

@@ -112,7 +112,6 @@ export class UserAdminService {
     ) {
       throw new AppError(
         'ERR_SELF_LOCKOUT',
-        409,
         `you cannot take the ${ADMIN_ROLE} role away from yourself`,
       );
     }
@@ -159,7 +158,7 @@ export class UserAdminService {
 
   #notSelf(actor: AdminActor, id: string, what: string): void {
     if (id === actor.userId)
-      throw new AppError('ERR_SELF_LOCKOUT', 409, `you cannot ${what} your own account`);
+      throw new AppError('ERR_SELF_LOCKOUT', `you cannot ${what} your own account`);
   }
 
   // The repository works inside the transaction, so the change and its audit event commit together.
@@ -171,10 +170,10 @@ export class UserAdminService {
     } catch (err) {
       // A role or group deleted between the existence check and the insert.
       if (isForeignKeyViolation(err))
-        throw new AppError('ERR_UNKNOWN_REFERENCE', 400, 'a named role or group no longer exists');
+        throw new AppError('ERR_UNKNOWN_REFERENCE', 'a named role or group no longer exists');
       // The same email created by a concurrent request after the repository's check.
       if (isUniqueViolation(err))
-        throw new AppError('ERR_CONFLICT', 409, 'a user with this email already exists', {
+        throw new AppError('ERR_CONFLICT', 'a user with this email already exists', {
           field: 'email',
         });
       throw err;

@@ -6,9 +6,9 @@ import type { UserRepository } from '../../accounts/users.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { ElevationService } from '../../elevation/service.ts';
 import { IneligibleError } from '../../elevation/errors.ts';
-import { grantFor } from '../../elevation/grants.ts';
 import { formatDuration } from '../../http/format.ts';
 import { OIDC_SCOPES, acceptedScopes } from '../resources.ts';
+import { grantFor } from '../grants.ts';
 import {
   JUSTIFICATION_MAX,
   JUSTIFICATION_MESSAGES,
@@ -205,8 +205,8 @@ export async function finishWithGrant(
         grantId: details.grantId,
       })
     ).jti;
-    // Tokens of this grant are bound to this flow's elevation (see token-binding.ts).
-    if (g.elevationId) await deps.elevation.elevations.attachGrant(g.elevationId, grantId);
+    // Tokens of this grant are bound to this flow's elevation (see hooks/jwt-customizer.ts).
+    if (g.elevationId) await deps.elevation.attachGrant(g.elevationId, grantId);
   } else {
     const grant =
       (details.grantId && (await deps.provider.Grant.find(details.grantId))) ||

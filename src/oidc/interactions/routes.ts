@@ -6,8 +6,9 @@ import type { SignInService } from '../../accounts/sign-in.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import { render } from '../../http/views.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, isAppError } from '../../errors.ts';
 import { decideConsent, finishWithGrant, type ConsentDeps } from './consent.ts';
+import { DEFAULTS } from '../../config/defaults.ts';
 
 export interface InteractionDeps extends ConsentDeps {
   provider: Provider;
@@ -16,6 +17,8 @@ export interface InteractionDeps extends ConsentDeps {
   signIn: SignInService;
   csrf: Csrf;
   audit: AuditLog;
+  /** Clock of the waiting page's time left. Default `() => new Date()`. */
+  currentDate?: () => Date;
 }
 
 /**
@@ -25,7 +28,7 @@ export interface InteractionDeps extends ConsentDeps {
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { provider, csrf } = deps;
   const router = new Router({ prefix: '/interaction' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
 
   // Frame and content policy come from the security headers in front of every route.
   router.use(async (ctx, next) => {
@@ -68,7 +71,6 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!csrf.verify(details.uid, body.csrf))
       throw new AppError(
         'ERR_CSRF',
-        403,
         'The form has expired or was not sent by this site. Go back and try again.',
       );
     const outcome = await deps.signIn.signIn({
@@ -111,7 +113,6 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!csrf.verify(details.uid, body.csrf))
       throw new AppError(
         'ERR_CSRF',
-        403,
         'The form has expired or was not sent by this site. Go back and try again.',
       );
     if (body.decision !== 'allow') {
@@ -151,9 +152,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     const ticket = await deps.elevation.ticketByRef(details.uid);
     if (!ticket || ticket.subject !== details.session?.accountId)
-      throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
+      throw new AppError('ERR_NOT_FOUND', 'There is no approval request for this sign-in.');
     if (ticket.status === 'pending') {
-      const left = Math.max(0, Math.round((ticket.expires_at.getTime() - Date.now()) / 1000));
+      const left = Math.max(
+        0,
+        Math.round(
+          (ticket.expires_at.getTime() - (deps.currentDate?.() ?? new Date()).getTime()) / 1000,
+        ),
+      );
       ctx.body = render('waiting', {
         ticketId: ticket.id,
         scopes: ticket.scopes,
@@ -198,18 +204,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!csrf.verify(details.uid, body.csrf))
       throw new AppError(
         'ERR_CSRF',
-        403,
         'The form has expired or was not sent by this site. Go back and try again.',
       );
     const ticket = await deps.elevation.ticketByRef(details.uid);
     const accountId = details.session?.accountId;
     if (!ticket || !accountId || ticket.subject !== accountId)
-      throw new AppError('ERR_NOT_FOUND', 404, 'There is no approval request for this sign-in.');
+      throw new AppError('ERR_NOT_FOUND', 'There is no approval request for this sign-in.');
     if (ticket.status === 'pending') {
       try {
         await deps.elevation.cancel(ticket.id, accountId);
       } catch (err) {
-        if ((err as { code?: string }).code !== 'ERR_TICKET_CLOSED') throw err;
+        if (!isAppError(err, 'ERR_TICKET_CLOSED')) throw err;
       }
     }
     ctx.status = 303;

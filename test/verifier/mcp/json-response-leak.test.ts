@@ -9,10 +9,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { protectMcpServer } from '../../../src/verifier/mcp/protect.ts';
-import {
-  releaseJsonResponseStreams,
-  SDK_JSON_RESPONSE_LEAK_ISSUE,
-} from '../../../src/verifier/index.ts';
+import { releaseJsonResponseStreams } from '../../../src/verifier/index.ts';
+import { SDK_JSON_RESPONSE_LEAK_ISSUE } from '../../../src/verifier/mcp/sdk-json-response-leak.ts';
 import { allowAll, authInfo } from './harness.ts';
 
 /** The SDK's internals the workaround acts on, read to observe what a session retains. */

@@ -1,18 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type QueryCreator, type Transaction } from 'kysely';
 import type { Database, ElevationRow } from '../db/schema.ts';
+import { claimDeadline } from './rules/index.ts';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
-/** How long a granted elevation waits for its first token before it lapses unused. */
-export const CLAIM_WINDOW_SECONDS = 600;
-
-/** Granted elevations: creation, activation on first token, revocation and the revocation feed. */
+/**
+ * Granted elevations: creation, activation on first token, revocation and the revocation feed.
+ * Private to `elevation/`: everything else goes through the elevation service.
+ */
 export class ElevationRepository {
   readonly #db: Kysely<Database>;
+  readonly #now: () => Date;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, currentDate: () => Date) {
     this.#db = db;
+    this.#now = currentDate;
   }
 
   async create(
@@ -38,7 +41,7 @@ export class ElevationRepository {
         resource: e.resource,
         ticket_id: e.ticketId ?? null,
         lifetime: e.lifetime,
-        claim_by: new Date(Date.now() + CLAIM_WINDOW_SECONDS * 1000),
+        claim_by: claimDeadline(this.#now()),
         grant_id: e.grantId ?? null,
       })
       .returningAll()
@@ -65,7 +68,7 @@ export class ElevationRepository {
     resource: string,
     grantId?: string,
   ): Promise<ElevationRow[]> {
-    const now = new Date();
+    const now = this.#now();
     let q = this.#db.selectFrom('elevation').selectAll();
     if (grantId !== undefined) q = q.where('grant_id', '=', grantId);
     return q
@@ -104,7 +107,7 @@ export class ElevationRepository {
     return q
       .updateTable('elevation')
       .set({
-        revoked_at: new Date(),
+        revoked_at: this.#now(),
         revoked_by: by,
         revoke_seq: sql<string>`nextval('elevation_revoke_seq')`,
       })
@@ -127,7 +130,7 @@ export class ElevationRepository {
     if (opts.live)
       q = q
         .where('revoked_at', 'is', null)
-        .where((eb) => eb.or([eb('expires_at', '>', new Date()), eb('expires_at', 'is', null)]));
+        .where((eb) => eb.or([eb('expires_at', '>', this.#now()), eb('expires_at', 'is', null)]));
     return q.execute();
   }
 

@@ -1,6 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { Catalogue } from '../policy/index.ts';
-import { OIDC_SCOPES, acceptedScopes } from '../oidc/resources.ts';
+import { OIDC_SCOPES, acceptedScopes } from './resources.ts';
 
 /**
  * A saved Grant for a resource: the base scopes plus the requested scopes the resource accepts.

@@ -1,0 +1,15 @@
+/**
+ * `features.ciba.processLoginHint(ctx, loginHint)` → the accountId. Rule: `login_hint` may only
+ * be the requesting client's own id — the agent elevates itself, within its own roles; a user is
+ * named only by `login_hint_token`. Anything else is `invalid_request`.
+ */
+import { errors } from 'oidc-provider';
+import type { CibaCallback } from './types.ts';
+
+export const processLoginHint: CibaCallback<'processLoginHint'> = async (ctx, loginHint) => {
+  if (loginHint !== ctx.oidc.client!.clientId)
+    throw new errors.InvalidRequest(
+      'login_hint must be your own client_id (or use login_hint_token for a user)',
+    );
+  return loginHint;
+};
