@@ -5,11 +5,14 @@
  *     first poll (which returns the elevated token), for a developer whose base token the agent got
  *     once through the real login and consent pages; `BENCH_CONCURRENCY` elevations in flight from
  *     this process (fetch, keep-alive), the server in a child process. Baseline in the same run:
- *     as many plain client_credentials token requests by the same agent, same concurrency. After a
- *     warm-up of each, the measured work of each is split in halves run elevation, token, token,
- *     elevation, so that a change in background load weighs on both alike. Also counts the SQL
- *     statements per operation, the CPU of the server and of its PostgreSQL backends, and samples
- *     what those backends do (running, waiting on a lock, idle in transaction).
+ *     the same CIBA request and first poll, by the same client, at the same concurrency, against
+ *     bare oidc-provider with CIBA enabled and its in-memory adapter (bench/extra/bare-ciba.ts: one
+ *     static client, one account, approval at once, ES256 JWT access tokens for the same resource),
+ *     in a child process of its own. After a warm-up of each, the measured work of each is split
+ *     in halves run ours, bare, bare, ours, so that a change in background load weighs on both
+ *     alike. Also counts the SQL statements per elevation, the CPU of each server and of our
+ *     PostgreSQL backends, and samples what those backends do (running, waiting on a lock, idle in
+ *     transaction).
  * (b) Approval mail: time from the start of a CIBA request for `mcp:deploy:production` by a senior
  *     developer (which opens a ticket) to the approver's mail being accepted by a local SMTP server
  *     (smtp-server, end of DATA), for tickets opened at a steady rate and then in a burst.
@@ -19,13 +22,14 @@
  * BENCH_SECONDS (30: time cap per side), BENCH_CONCURRENCY (20), BENCH_WARMUP (200 per side),
  * BENCH_USERS (1: developers the elevations rotate over; the token endpoint reads only the
  * elevations of the token's own grant, so this changes little), BENCH_TICKETS (200 per phase of (b)), BENCH_TICKET_RATE (5 tickets/s in the steady phase),
- * BENCH_CPU_PROF (a folder: also profile one extra elevation segment and one token segment and
- * print where the server spends its time per operation).
+ * BENCH_CPU_PROF (a folder: also profile one extra elevation segment of each server and print
+ * where each spends its time per elevation).
  */
 import { mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeJwt } from 'jose';
+import { measuredAt } from './lib/commit.ts';
 import { compareProfiles, summariseProfile } from './lib/cpu-profile.ts';
 import { postgresCpu } from './lib/postgres-cpu.ts';
 import { createScratchDatabase } from './lib/scratch-database.ts';
@@ -39,13 +43,14 @@ import {
   openLoop,
   type RunResult,
 } from './extra/load.ts';
+import type { BareSettings } from './extra/bare-ciba.ts';
 import {
   agentClient,
   backchannel,
-  clientCredentials,
   discover,
   loginUser,
   poll,
+  RESOURCE,
   type ClientCredentials,
   type Endpoints,
 } from './extra/oauth.ts';
@@ -54,6 +59,8 @@ import { startSmtpSink } from './extra/smtp-sink.ts';
 
 const TARGET_PER_SEC = 1_000;
 const TARGET_MAIL_P99_MS = 1_000;
+/** The elevated scope of (a): no approval needed for a developer. */
+const ELEVATED_SCOPE = 'mcp:deploy:staging';
 const count = envNumber('BENCH_ELEVATIONS', 2_000);
 const seconds = envNumber('BENCH_SECONDS', 30);
 const concurrency = envNumber('BENCH_CONCURRENCY', 20);
@@ -83,6 +90,13 @@ const users = {
   },
 };
 
+/** One server of (a): where to send elevations, and the login_hint_tokens to send. */
+interface Target {
+  child: RunningChild;
+  endpoints: Endpoints;
+  hints: string[];
+}
+
 /** One side of (a): what it did and what it cost the server. */
 interface Side {
   label: string;
@@ -105,11 +119,13 @@ console.log(
   'elevation: mcp-elevate on PostgreSQL, CIBA poll mode (CIBA_POLL_INTERVAL=1), server in a child process, client here (fetch, keep-alive)',
 );
 console.log(
-  `(a) ${int(count)} elevations (${userCount === 1 ? 'one developer' : `rotating over ${userCount} developers`}) and ${int(count)} client_credentials tokens, each in two halves of at most ${seconds / 2} s, ${concurrency} in flight, ${int(warmup)} warm-up each`,
+  `(a) ${int(count)} elevations (${userCount === 1 ? 'one developer' : `rotating over ${userCount} developers`}) against mcp-elevate and ${int(count)} against bare oidc-provider (CIBA, in-memory adapter), each in two halves of at most ${seconds / 2} s, ${concurrency} in flight, ${int(warmup)} warm-up each`,
 );
 console.log(
   `(b) ${int(tickets)} approval tickets at ${ticketRate}/s, then ${int(tickets)} in a burst (${concurrency} in flight)`,
 );
+const commit = measuredAt();
+console.log(`measured at ${commit}`);
 console.log(`${machineLoad()}\n`);
 
 const sentAt = new Map<string, number>();
@@ -126,8 +142,9 @@ const pgCpu = await postgresCpu(baseUrl, database.name);
 // Audit chain passes take a table lock on audit_event: watch what its holder does.
 const activity = await pgActivitySampler(baseUrl, database.name, { lockedTable: 'audit_event' });
 let server: RunningChild | undefined;
-const elevation = side('elevation (CIBA request + first poll)');
-const token = side('client_credentials token (baseline)');
+let bareServer: RunningChild | undefined;
+const elevation = side('mcp-elevate (PostgreSQL)');
+const bare = side('bare oidc-provider (memory)');
 const mail: Array<{
   phase: string;
   latencies: number[];
@@ -149,71 +166,92 @@ try {
       clients: [agentClient(agent, ['developer'])],
     }),
   });
-  const target = server;
-  const endpoints: Endpoints = await discover(target.info.url);
+  const endpoints: Endpoints = await discover(server.info.url);
   const devTokens: string[] = [];
   for (const d of developers)
-    devTokens.push(await loginUser(target.info.url, agent, d.email, d.password));
-  const devToken = devTokens[0];
+    devTokens.push(await loginUser(server.info.url, agent, d.email, d.password));
   const seniorToken = await loginUser(
-    target.info.url,
+    server.info.url,
     agent,
     users.senior.email,
     users.senior.password,
   );
-
-  // The loops below measure what they claim only if an elevation really yields an elevated token.
-  const sample = decodeJwt(
-    await poll(
-      endpoints,
-      agent,
-      await backchannel(endpoints, agent, devToken, 'mcp:deploy:staging', 'bench sanity check'),
-    ),
+  const bareSettings: BareSettings = {
+    clientId: agent.id,
+    clientSecret: agent.secret,
+    resource: RESOURCE,
+    scope: ELEVATED_SCOPE,
+  };
+  bareServer = await startChild(
+    'bare oidc-provider',
+    new URL('./extra/bare-ciba.ts', import.meta.url),
+    { BENCH_BARE: JSON.stringify(bareSettings) },
   );
-  if (
-    !String(sample.scope).split(' ').includes('mcp:deploy:staging') ||
-    typeof sample.elevation !== 'string'
-  ) {
-    throw new Error(`the first poll did not return an elevated token: ${JSON.stringify(sample)}`);
-  }
-  await clientCredentials(endpoints, agent);
+  const ours: Target = { child: server, endpoints, hints: devTokens };
+  const baseline: Target = {
+    child: bareServer,
+    endpoints: await discover(bareServer.info.url),
+    hints: [bareServer.info.loginHintToken],
+  };
+  const targetOf = (s: Side) => (s === elevation ? ours : baseline);
 
-  const elevateOnce = (legs?: Side['legs'], claims?: string[]) => async (i: number) => {
+  // The loops below measure what they claim only if an elevation really yields an elevated token
+  // (ours also names its elevation, one per CIBA request).
+  for (const t of [ours, baseline]) {
+    const authReqId = await backchannel(
+      t.endpoints,
+      agent,
+      t.hints[0],
+      ELEVATED_SCOPE,
+      'bench sanity check',
+    );
+    const sample = decodeJwt(await poll(t.endpoints, agent, authReqId));
+    if (
+      !String(sample.scope).split(' ').includes(ELEVATED_SCOPE) ||
+      (t === ours && typeof sample.elevation !== 'string')
+    ) {
+      throw new Error(
+        `${t.child.label}: the first poll did not return an elevated token: ${JSON.stringify(sample)}`,
+      );
+    }
+  }
+
+  const elevateOnce = (t: Target, legs?: Side['legs'], claims?: string[]) => async (i: number) => {
     const t0 = performance.now();
     const authReqId = await backchannel(
-      endpoints,
+      t.endpoints,
       agent,
-      devTokens[i % devTokens.length],
-      'mcp:deploy:staging',
+      t.hints[i % t.hints.length],
+      ELEVATED_SCOPE,
       `bench elevation ${i}`,
     );
     const t1 = performance.now();
-    const elevated = await poll(endpoints, agent, authReqId);
+    const elevated = await poll(t.endpoints, agent, authReqId);
     legs?.backchannel.push(t1 - t0);
     legs?.poll.push(performance.now() - t1);
     claims?.push(String(decodeJwt(elevated).elevation));
   };
-  const tokenOnce = async () => {
-    await clientCredentials(endpoints, agent);
-  };
 
-  // (a) warm-up, then elevation, token, token, elevation. The warm-up also notes which elevation
-  // each token was bound to: one per CIBA request is expected.
+  // (a) warm-up, then ours, bare, bare, ours. The warm-up also notes which elevation each of our
+  // tokens was bound to: one per CIBA request is expected.
   const claims: string[] = [];
-  await closedLoop({ count: warmup, seconds, concurrency }, elevateOnce(undefined, claims));
+  await closedLoop({ count: warmup, seconds, concurrency }, elevateOnce(ours, undefined, claims));
   Object.assign(binding, { tokens: claims.length, distinct: new Set(claims).size });
-  await closedLoop({ count: warmup, seconds, concurrency }, tokenOnce);
-  for (const s of [elevation, token, token, elevation]) {
-    const before = await target.sample();
+  await closedLoop({ count: warmup, seconds, concurrency }, elevateOnce(baseline));
+  for (const s of [elevation, bare, bare, elevation]) {
+    const { child } = targetOf(s);
+    const before = await child.sample();
     const pgBefore = await pgCpu.sample();
     if (s === elevation) await activity.start();
     const run = await closedLoop(
       { count: Math.ceil(count / 2), seconds: seconds / 2, concurrency },
-      s === elevation ? elevateOnce(elevation.legs) : tokenOnce,
+      elevateOnce(targetOf(s), s.legs),
     );
     if (s === elevation) await activity.stop();
-    const after = await target.sample();
-    s.pgMicros += pgCpu.since(pgBefore, await pgCpu.sample());
+    const after = await child.sample();
+    const pgMicros = pgCpu.since(pgBefore, await pgCpu.sample());
+    // The bare server has no database: PostgreSQL's CPU meanwhile is background work of ours.
+    if (s === elevation) s.pgMicros += pgMicros;
     s.cpuMicros += after.cpuMicros - before.cpuMicros;
     for (const [sql, n, rows] of statementsBetween(before, after)) {
       const entry = s.statements.get(sql) ?? { n: 0, rows: 0 };
@@ -225,16 +263,16 @@ try {
   if (profileDir) {
     await mkdir(profileDir, { recursive: true });
     const profiled: Array<[string, number]> = [];
-    for (const [name, op] of [
-      ['elevation', elevateOnce()],
-      ['token', tokenOnce],
+    for (const [name, t] of [
+      ['ours', ours],
+      ['bare', baseline],
     ] as const) {
-      target.profileStart();
+      t.child.profileStart();
       const run = await closedLoop(
         { count: Math.ceil(count / 2), seconds: seconds / 2, concurrency },
-        op,
+        elevateOnce(t),
       );
-      await target.profileStop(join(profileDir, `${name}.cpuprofile`));
+      await t.child.profileStop(join(profileDir, `${name}.cpuprofile`));
       profiled.push([name, run.ok]);
     }
     const [e, t] = await Promise.all(
@@ -242,8 +280,8 @@ try {
     );
     const [eOps, tOps] = profiled.map(([, n]) => n);
     profileLines = [
-      `CPU profiles of the server (${profileDir}/{elevation,token}.cpuprofile; profiling slows it, ignore those runs' rates)`,
-      `self time per operation in µs: elevation, token, difference; ${int((e.totalMs * 1000) / eOps)} vs ${int((t.totalMs * 1000) / tOps)} µs in all`,
+      `CPU profiles of the servers (${profileDir}/{ours,bare}.cpuprofile; profiling slows them, ignore those runs' rates)`,
+      `self time per elevation in µs: ours, bare, difference; ${int((e.totalMs * 1000) / eOps)} vs ${int((t.totalMs * 1000) / tOps)} µs in all`,
       'by owner:',
       ...compareProfiles(e.byOwner, eOps, t.byOwner, tOps, 15).map((l) => `  ${l}`),
       'by function:',
@@ -292,6 +330,7 @@ try {
     });
   }
 } finally {
+  await bareServer?.stop();
   await server?.stop();
   await activity.close();
   await pgCpu.close();
@@ -315,27 +354,28 @@ const leg = (label: string, ms: number[]) => {
 };
 
 console.log(
-  `(a) elevations without approval, ${concurrency} in flight (measured: ${int(elevation.run.ok + elevation.run.errors)} elevations, ${int(token.run.ok + token.run.errors)} tokens)`,
+  `(a) elevations without approval (CIBA request + first poll), ${concurrency} in flight (measured: ${int(elevation.run.ok + elevation.run.errors)} against mcp-elevate, ${int(bare.run.ok + bare.run.errors)} against bare oidc-provider)`,
 );
 console.log(header);
-console.log(row(elevation));
-console.log(leg('of which the CIBA request', elevation.legs.backchannel));
-console.log(leg('of which the first poll (token)', elevation.legs.poll));
-console.log(row(token));
-const ratio = rate(elevation) / rate(token);
+for (const s of [elevation, bare]) {
+  console.log(row(s));
+  console.log(leg('of which the CIBA request', s.legs.backchannel));
+  console.log(leg('of which the first poll (token)', s.legs.poll));
+}
+const ratio = rate(elevation) / rate(bare);
 const met = rate(elevation) >= TARGET_PER_SEC;
 console.log(
-  `ratio elevation/token: ${ratio.toFixed(2)} (an elevation costs ${(1 / ratio).toFixed(1)}x a bare token); target >= ${int(TARGET_PER_SEC)} elevations/s: ${met ? 'met' : 'MISSED'}`,
+  `ratio ours/bare: ${ratio.toFixed(2)} (an elevation costs ${(1 / ratio).toFixed(1)}x bare oidc-provider's CIBA request and poll); target >= ${int(TARGET_PER_SEC)} elevations/s: ${met ? 'met' : 'MISSED'}`,
 );
 // What one server process could sustain with a core of its own (PostgreSQL and the clients elsewhere).
 const perCore = (s: Side) => (s.run.ok && s.cpuMicros ? (1e6 * s.run.ok) / s.cpuMicros : NaN);
 console.log(
-  `server CPU per elevation ${perOp(elevation.cpuMicros, elevation)} µs: one process on a core of its own would sustain about ${int(perCore(elevation))} elevations/s (${int(perCore(token))} tokens/s); here one machine of ${cpus().length} cores runs the server, PostgreSQL (${pgCpu.visible ? perOp(elevation.pgMicros, elevation) : '?'} µs per elevation) and this load generator`,
+  `server CPU per elevation ${perOp(elevation.cpuMicros, elevation)} µs: one process on a core of its own would sustain about ${int(perCore(elevation))} elevations/s (bare oidc-provider: ${int(perCore(bare))}/s); here one machine of ${cpus().length} cores runs the server, PostgreSQL (${pgCpu.visible ? perOp(elevation.pgMicros, elevation) : '?'} µs per elevation) and this load generator`,
 );
-for (const s of [elevation, token])
+for (const s of [elevation, bare])
   for (const e of s.run.errorSamples) console.log(`  error (${s.label}): ${e}`);
 console.log(
-  '(CPU µs/op: server process CPU per operation; PG µs/op: CPU of its PostgreSQL backends; SQL/op: statements sent, background workers included)\n',
+  '(CPU µs/op: server process CPU per elevation; PG µs/op: CPU of its PostgreSQL backends; SQL/op: statements sent, background workers included; the bare server has no database)\n',
 );
 
 console.log(
@@ -347,9 +387,7 @@ for (const [sql, { n, rows }] of [...elevation.statements].sort((a, b) => b[1].n
     `${(n / elevation.run.ok).toFixed(2).padStart(8)}${(rows / elevation.run.ok).toFixed(1).padStart(9)}  ${sql.length > 140 ? `${sql.slice(0, 137)}...` : sql}`,
   );
 }
-console.log(
-  `${sqlPerOp(elevation).toFixed(2).padStart(8)}${''.padStart(9)}  total (client_credentials: ${sqlPerOp(token).toFixed(2)})`,
-);
+console.log(`${sqlPerOp(elevation).toFixed(2).padStart(8)}${''.padStart(9)}  total`);
 console.log(
   `tokens bound to distinct elevations (warm-up): ${binding.distinct} distinct elevation ids in ${binding.tokens} tokens from ${binding.tokens} CIBA requests\n`,
 );
@@ -397,10 +435,10 @@ console.log(
 
 const errors =
   elevation.run.errors +
-  token.run.errors +
+  bare.run.errors +
   mail.reduce((a, m) => a + m.requests.errors + m.missing, 0);
 const e = latencySummary(elevation.run.latenciesMs);
 console.log(machineLoad());
 console.log(
-  `summary: ${int(rate(elevation))} elevations/s (target ${int(TARGET_PER_SEC)} ${met ? 'met' : 'missed'}; ${int(perCore(elevation))}/s per server core) vs ${int(rate(token))} client_credentials tokens/s, ratio ${ratio.toFixed(2)}; elevation p50 ${e.p50} ms p99 ${e.p99} ms; ${sqlPerOp(elevation).toFixed(1)} SQL statements per elevation vs ${sqlPerOp(token).toFixed(1)} per token; approval mail p99 ${mailP99('steady').toFixed(0)} ms steady, ${mailP99('burst').toFixed(0)} ms burst (target ${int(TARGET_MAIL_P99_MS)} ms ${mailOk ? 'met' : 'missed'}); ${errors} errors`,
+  `summary: ${int(rate(elevation))} elevations/s (target ${int(TARGET_PER_SEC)} ${met ? 'met' : 'missed'}; ${int(perCore(elevation))}/s per server core) vs ${int(rate(bare))}/s for the same CIBA request and poll on bare oidc-provider, ratio ${ratio.toFixed(2)}; elevation p50 ${e.p50} ms p99 ${e.p99} ms; ${sqlPerOp(elevation).toFixed(1)} SQL statements per elevation; approval mail p99 ${mailP99('steady').toFixed(0)} ms steady, ${mailP99('burst').toFixed(0)} ms burst (target ${int(TARGET_MAIL_P99_MS)} ms ${mailOk ? 'met' : 'missed'}); ${errors} errors; measured at ${commit}`,
 );

@@ -20,6 +20,7 @@
 import autocannon from 'autocannon';
 import { createScratchDatabase } from './lib/scratch-database.ts';
 import { envNumber, int, machineLoad, median } from './lib/stats.ts';
+import { measuredAt } from './lib/commit.ts';
 import { startChild, type RunningChild } from './extra/ipc.ts';
 import { RESOURCE, clientCredentials, discover, type ClientCredentials } from './extra/oauth.ts';
 
@@ -70,6 +71,8 @@ console.log(
 console.log(
   `autocannon ${connections} connections, ${duration} s per run, ${rounds} runs per target in alternating order, ${warmup} s warm-up each`,
 );
+const commit = measuredAt();
+console.log(`measured at ${commit}`);
 console.log(`${machineLoad()}\n`);
 
 const database = await createScratchDatabase(baseUrl);
@@ -243,5 +246,5 @@ const verdicts = [
 ] as const;
 const bad = TARGETS.reduce((n, x) => n + t(x).bad, 0);
 console.log(
-  `summary: ${int(rps('direct'))} req/s direct, ${int(rps('gateway'))} through the gateway, ${int(rps('proxy'))} through a plain proxy; ${verdicts.map(([text, met]) => `${text} ${met ? 'met' : 'MISSED'}`).join('; ')}; ${bad} non-2xx/errors`,
+  `summary: ${int(rps('direct'))} req/s direct, ${int(rps('gateway'))} through the gateway, ${int(rps('proxy'))} through a plain proxy; ${verdicts.map(([text, met]) => `${text} ${met ? 'met' : 'MISSED'}`).join('; ')}; ${bad} non-2xx/errors; measured at ${commit}`,
 );

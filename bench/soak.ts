@@ -30,6 +30,7 @@
 import { postgresCpu } from './lib/postgres-cpu.ts';
 import { createScratchDatabase } from './lib/scratch-database.ts';
 import { envNumber, int, machineLoad, quantile } from './lib/stats.ts';
+import { measuredAt } from './lib/commit.ts';
 import { startChild, type RunningChild, type Sample } from './extra/ipc.ts';
 import { openLoop, type RunResult } from './extra/load.ts';
 import { machineBusyMicros } from './extra/machine-cpu.ts';
@@ -132,6 +133,8 @@ console.log(
 console.log(
   `young generation: ${semiSpaceMb === undefined ? "V8's default semi-space size (grows with load)" : `--max-semi-space-size=${semiSpaceMb} (MB)`}`,
 );
+const commit = measuredAt();
+console.log(`measured at ${commit}`);
 console.log(`${machineLoad()}\n`);
 
 const database = await createScratchDatabase(baseUrl);
@@ -402,5 +405,5 @@ const p99s = KINDS.map(
     )}`,
 ).join(', ');
 console.log(
-  `summary: soak ${seconds} s, ${errors} errors (target 0 ${verdict(errors === 0, 'missed')}); p99 ms ${p99s} (target ${TARGET_P99_MS} ${verdict(latencyOk, 'missed')}); live heap after GC since ${warmup} s warm-up mcp-elevate ${pct(start.live![0], end.live![0])} (target ${liveTarget} ${verdict(liveOk[0], 'missed')}), example ${pct(start.live![1], end.live![1])} (target ${liveTarget} ${verdict(liveOk[1], 'missed')}); RSS since warm-up mcp-elevate ${pct(start.auth.rss, end.auth.rss)}, example ${pct(start.example.rss, end.example.rss)} (target < ${TARGET_RSS_GROWTH * 100} % ${verdict(rssOk, 'missed')})`,
+  `summary: soak ${seconds} s, ${errors} errors (target 0 ${verdict(errors === 0, 'missed')}); p99 ms ${p99s} (target ${TARGET_P99_MS} ${verdict(latencyOk, 'missed')}); live heap after GC since ${warmup} s warm-up mcp-elevate ${pct(start.live![0], end.live![0])} (target ${liveTarget} ${verdict(liveOk[0], 'missed')}), example ${pct(start.live![1], end.live![1])} (target ${liveTarget} ${verdict(liveOk[1], 'missed')}); RSS since warm-up mcp-elevate ${pct(start.auth.rss, end.auth.rss)}, example ${pct(start.example.rss, end.example.rss)} (target < ${TARGET_RSS_GROWTH * 100} % ${verdict(rssOk, 'missed')}); measured at ${commit}`,
 );

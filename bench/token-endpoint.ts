@@ -18,6 +18,7 @@ import autocannon from 'autocannon';
 import { createScratchDatabase } from './lib/scratch-database.ts';
 import { compareProfiles, summariseProfile } from './lib/cpu-profile.ts';
 import { envNumber, int, machineLoad, quantile, verdict } from './lib/stats.ts';
+import { measuredAt } from './lib/commit.ts';
 import { postgresCpu } from './lib/postgres-cpu.ts';
 import { RESOURCE } from './token/protocol.ts';
 import { startTarget, type RunningTarget } from './token/driver.ts';
@@ -102,6 +103,8 @@ console.log(`token endpoint: client_credentials, ES256 JWT access token for ${RE
 console.log(
   `autocannon ${connections} connections; per server ${warmup} s warm-up, then ${duration} s measured in two halves (ours, bare, bare, ours)`,
 );
+const commit = measuredAt();
+console.log(`measured at ${commit}`);
 console.log(`${machineLoad()}\n`);
 
 const database = await createScratchDatabase(baseUrl);
@@ -182,5 +185,5 @@ if (profileDir) {
 
 console.log(`${machineLoad()}`);
 console.log(
-  `summary: token endpoint ${int(reqPerSec(ours))} req/s (mcp-elevate, PostgreSQL) vs ${int(reqPerSec(bare))} req/s (bare oidc-provider), ratio ${ratio.toFixed(2)} (target ${TARGET_RATIO} ${ratio >= TARGET_RATIO ? 'met' : 'missed'}); CPU per request ${cpuPerRequest(ours.cpuMicros, ours)} µs + PostgreSQL ${cpuPerRequest(ours.postgresMicros, ours)} µs vs ${cpuPerRequest(bare.cpuMicros, bare)} µs; ${perRequest.toFixed(2)} SQL statements per request`,
+  `summary: token endpoint ${int(reqPerSec(ours))} req/s (mcp-elevate, PostgreSQL) vs ${int(reqPerSec(bare))} req/s (bare oidc-provider), ratio ${ratio.toFixed(2)} (target ${TARGET_RATIO} ${ratio >= TARGET_RATIO ? 'met' : 'missed'}); CPU per request ${cpuPerRequest(ours.cpuMicros, ours)} µs + PostgreSQL ${cpuPerRequest(ours.postgresMicros, ours)} µs vs ${cpuPerRequest(bare.cpuMicros, bare)} µs; ${perRequest.toFixed(2)} SQL statements per request; measured at ${commit}`,
 );

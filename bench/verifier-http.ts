@@ -26,6 +26,7 @@ import autocannon from 'autocannon';
 import { compareProfiles, summariseProfile } from './lib/cpu-profile.ts';
 import { createScratchDatabase } from './lib/scratch-database.ts';
 import { envNumber, int, machineLoad, median } from './lib/stats.ts';
+import { measuredAt } from './lib/commit.ts';
 import { startChild, type RunningChild } from './extra/ipc.ts';
 import { MODES, VARIANTS, type Mode, type Variant } from './extra/variants.ts';
 import { PROTOCOL_VERSION, openSession } from './extra/mcp-client.ts';
@@ -89,6 +90,8 @@ console.log(
 console.log(
   `autocannon ${connections} connections, ${duration} s per run, ${rounds} runs per variant in alternating order, ${warmup} s warm-up each; modes: ${modes.join(', ')}`,
 );
+const commit = measuredAt();
+console.log(`measured at ${commit}`);
 console.log(`${machineLoad()}\n`);
 
 const database = await createScratchDatabase(baseUrl);
@@ -276,5 +279,5 @@ for (const [mode, tallies] of results) {
 
 console.log(machineLoad());
 console.log(
-  `summary: ${summaries.map((s) => `${s.mode}: ${int(s.rps.none)} req/s unprotected, ${int(s.rps.ours)} ours (overhead ${(s.overhead * 100).toFixed(1)} %), ${int(s.rps.sdk)} requireBearerAuth + jose (overhead ${(s.sdkOverhead * 100).toFixed(1)} %), ${int(s.rps['ours-tools'])} with protectMcpServer, target ${s.met ? 'met' : 'missed'}`).join('; ')}; ${summaries.reduce((n, s) => n + s.bad, 0)} non-2xx/errors`,
+  `summary: ${summaries.map((s) => `${s.mode}: ${int(s.rps.none)} req/s unprotected, ${int(s.rps.ours)} ours (overhead ${(s.overhead * 100).toFixed(1)} %), ${int(s.rps.sdk)} requireBearerAuth + jose (overhead ${(s.sdkOverhead * 100).toFixed(1)} %), ${int(s.rps['ours-tools'])} with protectMcpServer, target ${s.met ? 'met' : 'missed'}`).join('; ')}; ${summaries.reduce((n, s) => n + s.bad, 0)} non-2xx/errors; measured at ${commit}`,
 );

@@ -19,6 +19,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { measuredAt } from './lib/commit.ts';
 import { envNumber, median } from './lib/stats.ts';
 
 const root = resolve(process.env.BENCH_ROOT ?? new URL('..', import.meta.url).pathname);
@@ -108,6 +109,8 @@ async function statelessRun(protectedTools: boolean): Promise<number> {
 console.log(
   `protectMcpServer CPU per call, in process (${root}); ${calls} calls per run, ${rounds} rounds`,
 );
+// The commit of this checkout; with BENCH_ROOT elsewhere, the measured tree may be another one.
+console.log(`measured at ${measuredAt()}`);
 const protection =
   typeof verifier.createToolProtection === 'function' ? 'built once' : 'built per server';
 const modes = (process.env.BENCH_MODES ?? 'stateful,stateless').split(',');

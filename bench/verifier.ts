@@ -33,6 +33,7 @@ import {
   rateSync,
   verdict,
 } from './lib/stats.ts';
+import { measuredAt } from './lib/commit.ts';
 
 const RESOURCE = 'http://localhost:4000/mcp';
 const TARGET_CACHED_PER_SEC = 100_000;
@@ -102,6 +103,8 @@ if (outcomes.join() !== expected.join())
 console.log(
   `verifier: ES256 at+jwt for ${RESOURCE}; one call at a time; a warm-up round, then the median of the rounds`,
 );
+const commit = measuredAt();
+console.log(`measured at ${commit}`);
 console.log(machineLoad());
 console.log(
   `decisions rotate over ${calls.map((c, i) => `${c.name} (${expected[i]})`).join(', ')}\n`,
@@ -188,5 +191,5 @@ console.log(
 await issuer.close();
 console.log(machineLoad());
 console.log(
-  `summary: verifier ${int(cachedRate)} cached decisions/s (target ${int(TARGET_CACHED_PER_SEC)} ${cachedRate >= TARGET_CACHED_PER_SEC ? 'met' : 'missed'}, ${(cachedRate / noCacheRate).toFixed(1)}x no-cache); first-seen ${int(firstSeenRate)}/s vs bare jose ${int(bareRate)}/s, ratio ${ratio.toFixed(2)} (target ${TARGET_FIRST_SEEN_RATIO} ${ratio >= TARGET_FIRST_SEEN_RATIO ? 'met' : 'missed'})`,
+  `summary: verifier ${int(cachedRate)} cached decisions/s (target ${int(TARGET_CACHED_PER_SEC)} ${cachedRate >= TARGET_CACHED_PER_SEC ? 'met' : 'missed'}, ${(cachedRate / noCacheRate).toFixed(1)}x no-cache); first-seen ${int(firstSeenRate)}/s vs bare jose ${int(bareRate)}/s, ratio ${ratio.toFixed(2)} (target ${TARGET_FIRST_SEEN_RATIO} ${ratio >= TARGET_FIRST_SEEN_RATIO ? 'met' : 'missed'}); measured at ${commit}`,
 );

@@ -146,7 +146,7 @@ export const DEFAULTS = Object.freeze({
   // ── Caches ───────────────────────────────────────────────────────────────────────────────────
   /** A client read by oidc-provider is reused for 30 s (changes by other instances show then). */
   clientCacheTtlMs: 30_000,
-  /** Clients cached at most; the cache is emptied beyond: 10 000. */
+  /** Clients cached at most (LRU: the least recently used goes first): 10 000. */
   clientCacheMaxEntries: 10_000,
   /** A role graph is reused for 5 s before the database is asked again (other instances). */
   roleGraphTtlMs: 5_000,

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.ts';
-import { retryDelayMs } from './backoff.ts';
+import { backoffDelay, type BackoffOptions } from '../verifier/resilience/backoff.ts';
 import { MailDeliveryError, type Mailer } from './mailer.ts';
 import {
   claimDueMail,
@@ -70,9 +70,11 @@ export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
   const concurrency = opts.concurrency ?? mailer.concurrency ?? 1;
   const leaseMs = opts.leaseMs ?? DEFAULTS.mailLeaseMs;
   const maxAttempts = opts.maxAttempts ?? DEFAULTS.mailMaxAttempts;
-  const backoff = {
+  // ±25 % jitter, so that messages that failed together (an SMTP outage) do not all come back at once.
+  const backoff: BackoffOptions = {
     baseMs: opts.retryBaseMs ?? DEFAULTS.mailRetryBaseMs,
     maxMs: opts.retryMaxMs ?? DEFAULTS.mailRetryMaxMs,
+    jitter: [0.75, 1.25],
   };
   if (
     !(pollMs >= 0) ||
@@ -120,7 +122,7 @@ export function startOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
       const failures = mail.attempts + 1;
       const error = err instanceof MailDeliveryError ? err.message : redactUrls(describe(err));
       const giveUp = err instanceof MailDeliveryError && err.permanent && failures >= maxAttempts;
-      const retryInMs = retryDelayMs(failures, backoff);
+      const retryInMs = backoffDelay(failures, backoff);
       await markFailed(db, mail, { error, retryInMs, giveUp });
       if (giveUp)
         log.error(

@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Database } from '../db/schema.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 
 /** How long a client's metadata is served from memory before the database is asked again. */
 const CLIENT_CACHE_MS = DEFAULTS.clientCacheTtlMs;
-
-type CacheEntry = { at: number; payload: AdapterPayload | undefined };
+/** Most clients held in memory; the least recently used goes first. */
+const CLIENT_CACHE_MAX = DEFAULTS.clientCacheMaxEntries;
 
 /**
  * oidc-provider storage on PostgreSQL/PGlite: one row per artifact in `oidc_payload`, jsonb payload,
@@ -17,11 +18,15 @@ type CacheEntry = { at: number; payload: AdapterPayload | undefined };
  * - `consume` stamps the row once; oidc-provider sees `consumed` and refuses reuse (codes,
  *   rotated refresh tokens);
  * - `revokeByGrantId` removes every artifact of a grant in one statement;
- * - Client rows are cached in memory for {@link CLIENT_CACHE_MS} so a token request does not cost a
- *   client lookup every time; this instance's own writes invalidate the cache at once.
+ * - Client rows are cached in memory for {@link CLIENT_CACHE_MS}, at most {@link CLIENT_CACHE_MAX}
+ *   of them, so a token request does not cost a client lookup every time; this instance's own
+ *   writes invalidate the cache at once.
  */
 export function createAdapterFactory(db: Kysely<Database>) {
-  const clientCache = new Map<string, CacheEntry>();
+  const clientCache = new LRUCache<string, AdapterPayload>({
+    max: CLIENT_CACHE_MAX,
+    ttl: CLIENT_CACHE_MS,
+  });
 
   return class PostgresAdapter implements Adapter {
     readonly model: string;
@@ -60,12 +65,11 @@ export function createAdapterFactory(db: Kysely<Database>) {
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') {
         const hit = clientCache.get(id);
-        if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return hit.payload;
+        if (hit) return hit;
         const payload = await this.#findBy('id', id);
-        if (clientCache.size > DEFAULTS.clientCacheMaxEntries) clientCache.clear();
         // Only found clients are cached: a client registered a moment ago (by the CLI, the admin
         // API or another instance) must work on its first request.
-        if (payload) clientCache.set(id, { at: Date.now(), payload });
+        if (payload) clientCache.set(id, payload);
         return payload;
       }
       return this.#findBy('id', id);

@@ -1,19 +1,17 @@
 import { conditionsHold } from './conditions.ts';
-import type { ToolArguments } from './conditions.ts';
 import { permissionCovers } from './glob.ts';
 import type { RoleGraph } from './roles.ts';
 import type { Catalogue, Permission, ScopeDefinition } from './schema.ts';
+import type { ToolCall } from './tool-call.ts';
 
-/** Who is calling: the token's subject and its role names (unknown names grant nothing). */
+/**
+ * Who is calling: the token's subject and its role names (unknown names grant nothing). The one
+ * shape of a principal: the verifier's view of a caller (`Principal` of `mcp-elevate/verifier`)
+ * derives from it.
+ */
 export interface Principal {
   subject: string;
   roles: readonly string[];
-}
-
-/** An MCP `tools/call` request. */
-export interface ToolCall {
-  name: string;
-  arguments?: ToolArguments;
 }
 
 /** Everything {@link decide} needs; plain data plus an injected clock. */
@@ -32,7 +30,11 @@ export interface DecideInput {
   resource?: string;
 }
 
-/** The outcome of {@link decide}. `reason` is for logs and audit; edges decide what to show. */
+/**
+ * The outcome of {@link decide}. `reason` is for logs and audit; edges decide what to show. The one
+ * decision type: the verdict an edge enforces (`ToolCallDecision` of `mcp-elevate/verifier`) and
+ * the audited outcome (`AuditDecision`) derive from it.
+ */
 export type Decision =
   | { decision: 'allow'; scope: string }
   | { decision: 'step_up'; scopes: string[]; reason: string }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import type { Database } from '../db/schema.ts';
 import { buildRoleGraph, RoleSchema, type Role, type RoleGraph } from '../policy/index.ts';
 import { DEFAULTS } from '../config/defaults.ts';
@@ -15,7 +16,7 @@ export class RoleService {
   #cached?: { at: number; graph: Promise<RoleGraph>; roles: Promise<Role[]> };
   // Directly assigned roles per client, for the client_credentials hot path: a token request then
   // costs no query. Same staleness bound as the graph across instances.
-  readonly #clientRoles = new Map<string, { at: number; roles: string[] }>();
+  readonly #clientRoles = new LRUCache<string, string[]>({ max: 10_000, ttl: GRAPH_TTL_MS });
 
   constructor(db: Kysely<Database>) {
     this.#db = db;
@@ -47,18 +48,17 @@ export class RoleService {
 
   /** Effective role names of a client acting on its own behalf. */
   async effectiveForClient(clientId: string): Promise<string[]> {
-    let hit = this.#clientRoles.get(clientId);
-    if (!hit || Date.now() - hit.at >= GRAPH_TTL_MS) {
+    let roles = this.#clientRoles.get(clientId);
+    if (roles === undefined) {
       const rows = await this.#db
         .selectFrom('client_role')
         .select('role_name')
         .where('client_id', '=', clientId)
         .execute();
-      hit = { at: Date.now(), roles: rows.map((r) => r.role_name) };
-      if (this.#clientRoles.size >= 10_000) this.#clientRoles.clear();
-      this.#clientRoles.set(clientId, hit);
+      roles = rows.map((r) => r.role_name);
+      this.#clientRoles.set(clientId, roles);
     }
-    return (await this.graph()).effective(hit.roles);
+    return (await this.graph()).effective(roles);
   }
 
   #load() {

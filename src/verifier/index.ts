@@ -75,7 +75,7 @@ export {
   REVOCATIONS_PATH,
   REVOCATIONS_TYP,
   type Caller,
-  type PolicyToolCall,
+  argumentsSha256,
 } from './policy-client/index.ts';
 export { createMcpProtection, type McpProtection, type McpProtectionOptions } from './protect.ts';
 export {
@@ -85,7 +85,7 @@ export {
   type ProtectedToolConfig,
 } from './mcp/protect.ts';
 export { releaseJsonResponseStreams } from './mcp/sdk-json-response-leak.ts';
-export type { ProtectOptions, ProtectedToolOptions, ToolDecision } from './mcp/types.ts';
+export type { ProtectOptions, ProtectedToolOptions } from './mcp/types.ts';
 export {
   createAuditClient,
   type AuditClient,

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Registry } from 'prom-client';
 import { createAuditClient, type AuditClient, type AuditClientOptions } from './audit/client.ts';
+import { auditTokens } from './audit/tokens.ts';
 import type { ToolCall, ToolCallDecision } from './http/decide.ts';
 import { expressAuth, type ExpressLikeRequest } from './http/express.ts';
 import type { ResourceServerAuthOptions } from './http/guard.ts';
@@ -24,7 +25,6 @@ import {
   type PolicyClientOptions,
 } from './policy-client/index.ts';
 import { toAuthInfo } from './token/auth-info.ts';
-import { fetchJson, metadataUrls } from './token/discovery.ts';
 import type { FetchLike, TokenVerifierOptions } from './token/options.ts';
 import type { TokenVerifier, VerifiedToken } from './token/types.ts';
 import { createTokenVerifier } from './token/verifier.ts';
@@ -111,67 +111,6 @@ export interface McpProtection {
   metricsRegistry: Registry;
   /** Stops background polling and delivers queued audit events (see the audit client's `close`). */
   close(): Promise<void>;
-}
-
-/**
- * Fetches client_credentials tokens for `<issuer>/audit` with scope `audit:write`. No cache here:
- * the audit transport keeps a token for every POST and asks again only after a 401 (expired or
- * revoked), so a token is in effect held until it expires, and caching here as well would hand a
- * refused token straight back. Concurrent calls share one request.
- */
-function auditTokens(
-  issuer: string,
-  clientId: string,
-  clientSecret: string,
-  fetchImpl: FetchLike,
-): () => Promise<string> {
-  let tokenEndpoint: string | undefined;
-  let inflight: Promise<string> | undefined;
-  const basic = Buffer.from(
-    `${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`,
-  ).toString('base64');
-
-  const discover = async (): Promise<string> => {
-    for (const url of metadataUrls(issuer)) {
-      const metadata = (await fetchJson(fetchImpl, url, 5_000).catch(() => undefined)) as
-        Record<string, unknown> | undefined;
-      if (metadata?.issuer === issuer && typeof metadata.token_endpoint === 'string')
-        return metadata.token_endpoint;
-    }
-    throw new Error('token_endpoint not found in the issuer metadata');
-  };
-
-  const request = async (): Promise<string> => {
-    tokenEndpoint ??= await discover();
-    const body = new URLSearchParams({
-      grant_type: 'client_credentials',
-      resource: `${issuer.replace(/\/$/, '')}/audit`,
-      scope: 'audit:write',
-    });
-    // FetchLike only knows GET options; the global fetch signature is what every implementation has.
-    const response = await (fetchImpl as typeof globalThis.fetch)(tokenEndpoint, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${basic}`,
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-      },
-      body,
-      signal: AbortSignal.timeout(5_000),
-    });
-    const json = (await response.json().catch(() => ({}))) as {
-      access_token?: unknown;
-      error?: unknown;
-    };
-    if (!response.ok || typeof json.access_token !== 'string') {
-      throw new Error(
-        `client_credentials token request failed: HTTP ${response.status} ${String(json.error ?? '')}`.trim(),
-      );
-    }
-    return json.access_token;
-  };
-
-  return () => (inflight ??= request().finally(() => (inflight = undefined)));
 }
 
 /** The one rate limiter of a protection: budgets must not depend on the server or session. */

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
+import { simpleParser } from 'mailparser';
 import { AGENT_REDIRECT, CIBA_GRANT } from '../../scripts/demo/seed.ts';
 import { HttpBrowser, hiddenField } from '../helpers/browser.ts';
 import { completeAuthorization } from '../helpers/flows.ts';
-import { parseMail } from '../mail/helpers/mime.ts';
 import { connectWithToken, toolJson } from '../example/stack.ts';
 import {
   agentPost,
@@ -51,7 +51,10 @@ const poll = (w: Walkthrough, authReqId: string) =>
 async function mailRecipients(dataDir: string): Promise<string[]> {
   const dir = join(dataDir, 'mail');
   const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.eml'));
-  return Promise.all(files.map(async (f) => parseMail(await readFile(join(dir, f), 'utf8')).to));
+  const mails = await Promise.all(
+    files.map(async (f) => simpleParser(await readFile(join(dir, f), 'utf8'))),
+  );
+  return mails.flatMap((mail) => [mail.to ?? []].flat().map((to) => to.text));
 }
 
 /** Step 4: the approver signs in on /approvals, opens the one pending request and approves it. */

@@ -12,7 +12,7 @@ import {
   startSmtpServer,
   type ReceivedMail,
   type TestSmtpServer,
-} from '../mail/helpers/smtp.ts';
+} from '../helpers/smtp.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skipBrowser = !existsSync(CHROMIUM) && !process.env.REQUIRE_BROWSER;

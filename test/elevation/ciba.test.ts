@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { argumentsSha256 } from '../../src/elevation/tool-call.ts';
+import { argumentsSha256 } from '../../src/verifier/policy-client/tool-binding.ts';
 import { databaseKinds } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { CIBA, RESOURCE, registerAgent, requestElevation, userToken } from '../helpers/agents.ts';

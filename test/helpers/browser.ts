@@ -1,9 +1,12 @@
+import { CookieJar } from 'tough-cookie';
+
 /**
  * A minimal user agent for driving login and consent pages over real HTTP the way a browser does:
- * it keeps cookies, follows redirects by hand and posts forms with their hidden fields.
+ * it keeps cookies (tough-cookie: RFC 6265 domain, path and expiry rules), follows redirects by
+ * hand and posts forms with their hidden fields.
  */
 export class HttpBrowser {
-  readonly cookies = new Map<string, string>();
+  readonly jar = new CookieJar();
 
   /** @param send How requests go out (default `fetch`); e.g. one that adds hostile headers. */
   readonly #send: (url: string, init: RequestInit) => Promise<Response>;
@@ -13,18 +16,32 @@ export class HttpBrowser {
 
   async request(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (this.cookies.size)
-      headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    const cookies = await this.jar.getCookieString(url);
+    if (cookies) headers.set('cookie', cookies);
     const res = await this.#send(url, { ...init, headers, redirect: 'manual' });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const i = pair!.indexOf('=');
-      const name = pair!.slice(0, i).trim();
-      const value = pair!.slice(i + 1);
-      if (/expires=Thu, 01 Jan 1970/i.test(c) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
+    for (const c of res.headers.getSetCookie()) await this.jar.setCookie(c, url);
     return res;
+  }
+
+  /** The value of the cookie `name` this browser would send to `url`, if any. */
+  cookie(url: string, name: string): string | undefined {
+    return this.jar.getCookiesSync(url).find((c) => c.key === name)?.value;
+  }
+
+  /**
+   * Changes the value of the cookie `name` sent to `url`, keeping its attributes, or removes it
+   * (`undefined`): what a user can do to the browser's cookie storage.
+   * @throws Error when there is no such cookie.
+   */
+  editCookie(url: string, name: string, value: string | undefined): void {
+    const cookie = this.jar
+      .getCookiesSync(url)
+      .find((c) => c.key === name)
+      ?.clone();
+    if (cookie === undefined) throw new Error(`no cookie ${name} for ${url}`);
+    if (value === undefined) cookie.expires = new Date(0);
+    else cookie.value = value;
+    this.jar.setCookieSync(cookie, url);
   }
 
   /** GETs `url` and follows redirects until a non-redirect response or a URL starting with `stopAt`. */

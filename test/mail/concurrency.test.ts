@@ -4,7 +4,7 @@ import { createMailer, type Mailer } from '../../src/mail/mailer.ts';
 import { enqueueMail, outboxDepth } from '../../src/mail/outbox.ts';
 import { startOutboxWorker, type OutboxWorker } from '../../src/mail/worker.ts';
 import { captureLog, openTestDb, waitFor, type OutboxTestDb } from './helpers/env.ts';
-import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.ts';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 
 const COUNT = 50;
 

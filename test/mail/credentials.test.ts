@@ -4,7 +4,7 @@ import { createMailer, type Mailer } from '../../src/mail/mailer.ts';
 import { enqueueMail } from '../../src/mail/outbox.ts';
 import { startOutboxWorker, type OutboxWorker } from '../../src/mail/worker.ts';
 import { captureLog, onlyRow, openTestDb, waitFor, type OutboxTestDb } from './helpers/env.ts';
-import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.ts';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 
 const PASSWORD = 'secretpw';
 // The forms the password travels in on the wire (AUTH PLAIN / AUTH LOGIN).

@@ -4,7 +4,7 @@ import { createMailer, type Mailer } from '../../src/mail/mailer.ts';
 import { enqueueMail, outboxDepth } from '../../src/mail/outbox.ts';
 import { startOutboxWorker, type OutboxWorker } from '../../src/mail/worker.ts';
 import { captureLog, onlyRow, openTestDb, waitFor, type OutboxTestDb } from './helpers/env.ts';
-import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.ts';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 
 const LINK = 'http://localhost:3000/approvals/tkt_0123456789';
 
@@ -60,9 +60,9 @@ describe.each(databaseKinds())('mail outbox delivery over SMTP (%s)', (kind) => 
     expect(smtp.received).toHaveLength(1);
     const [mail] = smtp.received;
     expect(mail!.rcptTo).toEqual(['approver@example.test']);
-    expect(mail!.to).toBe('approver@example.test');
+    expect(mail!.to).toMatchObject({ text: 'approver@example.test' });
     expect(mail!.subject).toBe('Approval needed: deploy → production');
-    expect(mail!.headers.get('from')).toMatch(/^"?mcp-elevate"? <no-reply@example.test>$/);
+    expect(mail!.from?.value).toEqual([{ name: 'mcp-elevate', address: 'no-reply@example.test' }]);
     expect(mail!.text).toBe(
       `Alice asks to deploy checkout v1.4.2 to production.\n\nReview it: ${LINK}\n`,
     );

@@ -9,7 +9,7 @@ import {
   startSmtpServer,
   type TestSmtpOptions,
   type TestSmtpServer,
-} from './helpers/smtp.ts';
+} from '../helpers/smtp.ts';
 
 const subjects = (n: number) => Array.from({ length: n }, (_, i) => `message #${i}`);
 const sorted = (xs: string[]) => [...xs].sort();
@@ -89,7 +89,7 @@ describe.each(databaseKinds())('outbox delivery over pooled SMTP connections (%s
     await w.drain();
 
     expect(sorted(server.received.map((m) => m.subject))).toEqual(sorted(subjects(50)));
-    expect(new Set(server.received.map((m) => m.headers.get('message-id'))).size).toBe(50);
+    expect(new Set(server.received.map((m) => m.messageId)).size).toBe(50);
     expect(server.connections).toBeGreaterThanOrEqual(1);
     expect(server.connections).toBeLessThanOrEqual(3);
     expect(server.maxInData).toBeGreaterThan(1);
@@ -130,7 +130,7 @@ describe.each(databaseKinds())('outbox delivery over pooled SMTP connections (%s
     await waitFor(() => server.received.length >= 12, 20_000, 'the rest, sent by the new worker');
     await second.drain();
     expect(sorted(server.received.map((m) => m.subject))).toEqual(sorted(subjects(12)));
-    expect(new Set(server.received.map((m) => m.headers.get('message-id'))).size).toBe(12);
+    expect(new Set(server.received.map((m) => m.messageId)).size).toBe(12);
     expect(await outboxDepth(t.db)).toBe(0);
   }, 60_000);
 

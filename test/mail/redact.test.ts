@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelayMs } from '../../src/mail/backoff.ts';
 import { credentialRedactor, linksForLog, redactUrls } from '../../src/mail/redact.ts';
 
 describe('credential redaction', () => {
@@ -31,19 +30,5 @@ describe('links for the log', () => {
       'https://h.test/approvals/t1',
       'http://h.test/r?code=***&x=1#***',
     ]);
-  });
-});
-
-describe('retry backoff', () => {
-  it('starts near one second, doubles per failure and stops growing at five minutes', () => {
-    const mid = { random: () => 0.5 };
-    expect([1, 2, 3, 4].map((n) => retryDelayMs(n, mid))).toEqual([1_000, 2_000, 4_000, 8_000]);
-    expect(retryDelayMs(20, mid)).toBe(300_000);
-    expect(retryDelayMs(10_000, { random: () => 0.999 })).toBe(300_000);
-  });
-
-  it('spreads retries by ±25 % so that messages failing together do not return together', () => {
-    expect(retryDelayMs(1, { random: () => 0 })).toBe(750);
-    expect(retryDelayMs(1, { random: () => 0.999_999 })).toBe(1_250);
   });
 });

@@ -5,7 +5,7 @@ import { createMailer, type Mailer } from '../../src/mail/mailer.ts';
 import { enqueueMail, outboxDepth } from '../../src/mail/outbox.ts';
 import { startOutboxWorker, type OutboxWorker } from '../../src/mail/worker.ts';
 import { captureLog, onlyRow, openTestDb, waitFor, type OutboxTestDb } from './helpers/env.ts';
-import { freePort, startSmtpServer, type TestSmtpServer } from './helpers/smtp.ts';
+import { freePort, startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 
 describe.each(databaseKinds())('mail outbox through an SMTP outage (%s)', (kind) => {
   let t: OutboxTestDb;

@@ -9,7 +9,7 @@ import { outboxDepth } from '../../src/mail/outbox.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
 import { freePort, startTestServer, type TestServer } from '../helpers/server.ts';
 import { RESOURCE, registerAgent, requestElevation, userToken } from '../helpers/agents.ts';
-import { startSmtpServer, type TestSmtpServer } from '../mail/helpers/smtp.ts';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 import { HttpBrowser, hiddenField } from '../helpers/browser.ts';
 import {
   PASSWORD,

@@ -11,9 +11,8 @@
 import { errors, type AuthorizationDetail } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { TicketRow } from '../../db/schema.ts';
-import type { Catalogue } from '../../policy/index.ts';
 import type { ElevationService } from '../../elevation/service.ts';
-import { MCP_TOOL_CALL } from '../../elevation/tool-call.ts';
+import { MCP_TOOL_CALL, type Catalogue } from '../../policy/index.ts';
 import { scopeList } from '../../elevation/rules/index.ts';
 import { grantFor } from '../grants.ts';
 

@@ -9,7 +9,8 @@
  * - introspection shows the token's details.
  */
 import type { AuthorizationDetail, RichAuthorizationRequestsConfiguration } from 'oidc-provider';
-import { MCP_TOOL_CALL, validateToolCallDetail } from '../../elevation/tool-call.ts';
+import { MCP_TOOL_CALL } from '../../policy/index.ts';
+import { validateToolCallDetail } from '../../elevation/tool-call.ts';
 import { CIBA_GRANT } from '../ciba/types.ts';
 
 const detailsOf = (model: unknown) => (model as { rar?: AuthorizationDetail[] } | undefined)?.rar;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventInput, AuditSink } from '../observability/audit-event.ts';
 import { redact } from '../observability/redact.ts';
+import { backoffDelay } from '../resilience/backoff.ts';
 import { NdjsonSpool } from './spool.ts';
 import { createBatchSender } from './transport.ts';
 
@@ -26,7 +27,10 @@ export interface AuditClientOptions {
   fetch?: typeof globalThis.fetch;
   /** Timeout of one POST, in ms. Default: `10_000`. */
   requestTimeoutMs?: number;
-  /** First delay after a failed POST, in ms; doubles per failure, with jitter. Default: `1000`. */
+  /**
+   * First delay after a failed POST, in ms; doubles per failure, each delay then drawn from 50–100 %
+   * of that (jitter). Default: `1000`.
+   */
   retryBaseMs?: number;
   /** Longest delay between failed POSTs, in ms (also caps `Retry-After`). Default: `30_000`. */
   retryMaxMs?: number;
@@ -135,10 +139,9 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
   };
 
   const scheduleRetry = (hintMs: number | undefined): void => {
-    const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failures - 1, 30));
     const delay =
       hintMs === undefined
-        ? backoff * (0.5 + Math.random() / 2)
+        ? backoffDelay(failures, { baseMs: retryBaseMs, maxMs: retryMaxMs, jitter: [0.5, 1] })
         : Math.min(retryMaxMs, Math.max(retryBaseMs, hintMs));
     retryAt = Date.now() + delay;
     clearTimeout(retryTimer);

@@ -1,16 +1,22 @@
+import type { Decision, ToolCall as PolicyToolCall } from '../../policy/index.ts';
 import type { VerifiedToken } from '../token/types.ts';
 
-/** A tool call as it appears in a JSON-RPC `tools/call` request. */
-export interface ToolCall {
-  name: string;
-  arguments: Record<string, unknown>;
-}
+/**
+ * A tool call as a `decide` function receives it: the policy engine's `ToolCall` with its
+ * arguments always present (`{}` when the request had none).
+ */
+export type ToolCall = Required<PolicyToolCall>;
 
-/** The verdict on one tool call (DESIGN §4 "Decision"). */
+type Outcome<D extends Decision['decision']> = Extract<Decision, { decision: D }>;
+
+/**
+ * The verdict on one tool call (DESIGN §4 "Decision") as an edge enforces it: the policy engine's
+ * `Decision` without what only logs need (the allowing scope, the step-up reason).
+ */
 export type ToolCallDecision =
-  | { decision: 'allow' }
-  | { decision: 'deny'; reason: string; requiredRole?: string }
-  | { decision: 'step_up'; scopes: string[] };
+  | Pick<Outcome<'allow'>, 'decision'>
+  | Outcome<'deny'>
+  | Pick<Outcome<'step_up'>, 'decision' | 'scopes'>;
 
 /**
  * Decides a tool call before the MCP server sees it; wired to the policy engine by the caller.

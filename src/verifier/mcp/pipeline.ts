@@ -2,6 +2,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { LRUCache } from 'lru-cache';
+import type { ToolCallDecision } from '../http/decide.ts';
 import type { AuditDecision, AuditResult, AuditSink } from '../observability/audit-event.ts';
 import type { ToolMetrics, ToolStatus } from '../observability/metrics.ts';
 import { primaryRole, principalOf } from '../observability/principal.ts';
@@ -22,7 +23,7 @@ import { sharedBreakers, withToolPolicy } from '../resilience/policy.ts';
 import type { PolicyExtra } from '../resilience/policy.ts';
 import { RateLimiter } from '../resilience/rate-limit.ts';
 import { reportToolFailure } from './sdk-hooks.ts';
-import type { ProtectedToolOptions, ProtectOptions, ToolDecision } from './types.ts';
+import type { ProtectedToolOptions, ProtectOptions } from './types.ts';
 
 /** What every protected tool of one protection shares, across its servers and sessions. */
 export interface PipelineContext {
@@ -107,7 +108,7 @@ const STATUS: Record<ToolErrorCode, ToolStatus> = {
 };
 
 /** Turns a decision other than `allow` into the -32002 error the caller receives. */
-function refusal(decision: Exclude<ToolDecision, { decision: 'allow' }>): ToolError {
+function refusal(decision: Exclude<ToolCallDecision, { decision: 'allow' }>): ToolError {
   if (decision.decision === 'step_up') {
     return new ToolError(UNAUTHORIZED, 'This call needs an elevated token', {
       retryable: false,
@@ -163,7 +164,7 @@ export function protectCallback<E extends PolicyExtra>(
   const authorize = async (
     authInfo: AuthInfo | undefined,
     args: Record<string, unknown>,
-  ): Promise<ToolDecision> => {
+  ): Promise<ToolCallDecision> => {
     if (authInfo === undefined) return { decision: 'deny', reason: 'unauthenticated' };
     try {
       return await ctx.decide(authInfo, { name, arguments: args });

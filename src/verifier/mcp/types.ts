@@ -1,33 +1,21 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Tracer } from '@opentelemetry/api';
+import type { ToolCall, ToolCallDecision } from '../http/decide.ts';
 import type { AuditSink } from '../observability/audit-event.ts';
 import type { ToolMetrics } from '../observability/metrics.ts';
 import type { BreakerRegistry } from '../resilience/breakers.ts';
 import type { RetryOptions } from '../resilience/policy.ts';
 import type { RateLimiter, RateLimiterOptions } from '../resilience/rate-limit.ts';
 
-/** A tool call as the authorization function sees it. */
-export interface ToolCall {
-  /** Tool name. */
-  name: string;
-  /** Arguments after the tool's input schema parsed them (`{}` for a tool without one). */
-  arguments: Record<string, unknown>;
-}
-
-/** Answer of {@link ProtectOptions.decide}. */
-export type ToolDecision =
-  | { decision: 'allow' }
-  | { decision: 'deny'; reason: string; requiredRole?: string }
-  | { decision: 'step_up'; scopes: string[] };
-
 /** Options of `protectMcpServer`. */
 export interface ProtectOptions {
   /**
    * Authorizes each call. `deny` and `step_up` answer JSON-RPC -32002 (the HTTP integration
    * normally answers step-up with a 403 challenge before the call gets here). A rejection also
-   * answers -32002: without a decision nothing runs.
+   * answers -32002: without a decision nothing runs. The call's arguments are those the tool's
+   * input schema parsed (`{}` for a tool without one).
    */
-  decide: (authInfo: AuthInfo, call: ToolCall) => ToolDecision | Promise<ToolDecision>;
+  decide: (authInfo: AuthInfo, call: ToolCall) => ToolCallDecision | Promise<ToolCallDecision>;
   /**
    * Whether `tools/list` shows `toolName` to this caller (DESIGN: only tools its roles could ever
    * invoke). Requests without `authInfo` see no tools.

@@ -3,12 +3,13 @@
  * observability outputs so that the MCP integration (which produces events) and the audit client
  * (which ships them) share one definition without depending on each other.
  */
+import type { Decision } from '../../policy/index.ts';
 
 /** Outcome recorded by an audit event. */
 export type AuditResult = 'success' | 'failure' | 'denied';
 
-/** Authorization decision recorded with an event. */
-export type AuditDecision = 'allow' | 'deny' | 'step_up';
+/** Authorization decision recorded with an event: the kind of the policy engine's `Decision`. */
+export type AuditDecision = Decision['decision'];
 
 /** What a producer supplies; the audit client adds `id` and `time` and redacts `params`. */
 export interface AuditEventInput {

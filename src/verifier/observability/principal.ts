@@ -1,20 +1,26 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { Principal as PolicyPrincipal } from '../../policy/index.ts';
 
 /**
- * Who is calling, as metrics, spans, audit events and rate limits see it. Read from the MCP SDK's
- * `AuthInfo`, where the verifier's HTTP layer puts `{ subject, roles, elevation }` in `extra`.
+ * Who is calling, as metrics, spans, audit events and rate limits see it: the policy engine's
+ * `Principal` (its `roles`; its `subject` is {@link Principal.id}) with what the token adds. Read
+ * from the MCP SDK's `AuthInfo`, where the verifier's HTTP layer puts `{ subject, roles, elevation }`
+ * in `extra`.
  */
-export interface Principal {
+export interface Principal extends Pick<PolicyPrincipal, 'roles'> {
   /** Stable key for the caller: the subject, else the client id, else `"anonymous"`. */
   id: string;
   /** `sub` of the token (a user, or the client itself for client_credentials). */
   subject?: string;
   /** OAuth client (agent) the token was issued to. */
   clientId?: string;
-  /** Effective role names. */
-  roles: string[];
   /** Elevation id when the token is elevated. */
   elevation?: string;
+}
+
+/** The policy engine's view of a {@link Principal}: who (its stable key) and its roles. */
+export function policyPrincipal(principal: Principal): PolicyPrincipal {
+  return { subject: principal.id, roles: principal.roles };
 }
 
 /** Extracts the {@link Principal} from `authInfo`; missing or mistyped fields are left out. */

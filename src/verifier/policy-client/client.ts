@@ -1,10 +1,12 @@
+import type { ToolCall } from '../../policy/index.ts';
 import { TemporarilyUnavailableError } from '../errors.ts';
 import type { ToolCallDecision } from '../http/decide.ts';
 import { createKeyStore } from '../token/jwks.ts';
 import { createBundleFetcher, loadLocalBundle, type Policy } from './bundle.ts';
-import { decideWith, visibleWith, type Caller, type PolicyToolCall } from './decisions.ts';
+import { decideWith, visibleWith, type Caller } from './decisions.ts';
 import { PolicyClientError } from './errors.ts';
-import { backoffDelay, startLoop, type Loop } from './loop.ts';
+import { jittered } from '../resilience/backoff.ts';
+import { refreshDelay, startLoop, type Loop } from './loop.ts';
 import { resolvePolicyClientOptions, type PolicyClientOptions } from './options.ts';
 import { createRevocationReader, RevocationSet } from './revocations.ts';
 
@@ -41,7 +43,7 @@ export interface PolicyClient {
    * for). Fits both `decide` options: the HTTP guard's and `protectMcpServer`'s.
    * @throws TemporarilyUnavailableError (→ 503) when no policy could be loaded yet.
    */
-  decide(caller: Caller, call: PolicyToolCall): Promise<ToolCallDecision>;
+  decide(caller: Caller, call: ToolCall): Promise<ToolCallDecision>;
   /** Whether `tools/list` shows `toolName` to the caller; `false` while no policy is loaded. */
   visible(caller: Caller, toolName: string): Promise<boolean>;
   /** For the token verifier's `isRevoked` option: true when the elevation was revoked. */
@@ -94,7 +96,7 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
   };
   const fetchBundle = createBundleFetcher({ ...io, now: o.currentDate });
   const readPage = createRevocationReader(io);
-  const revoked = new RevocationSet(o.revocationRetentionMs, o.maxRevoked);
+  const revoked = new RevocationSet(o.revocationRetentionMs, o.maxRevoked, nowMs);
   const stats: PolicyClientStats = { revoked: 0, revocationCursor: '0' };
   let policy: Policy | undefined;
 
@@ -139,7 +141,7 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
         stats.revocationCursor = page.next;
         if (page.revoked.length === 0 || page.next === since) break;
       }
-      revoked.prune(nowMs());
+      revoked.prune();
       stats.revocationsSyncedAt = o.currentDate();
       stats.lastRevocationError = undefined;
     } catch (error) {
@@ -151,13 +153,10 @@ export function createPolicyClient(options: PolicyClientOptions): PolicyClient {
   const policyLoop: Loop =
     o.localBundle !== undefined
       ? { runNow: loadPolicy, stop: () => undefined }
-      : startLoop(loadPolicy, (failures) => backoffDelay(o.refreshMs, failures));
+      : startLoop(loadPolicy, (failures) => refreshDelay(o.refreshMs, failures));
   const firstPolicy = o.localBundle !== undefined ? loadPolicy() : policyLoop.runNow();
   // Jitter only shortens the interval, so the 10 s promise holds.
-  const revocationLoop = startLoop(
-    pollRevocations,
-    () => o.revocationPollMs * (0.9 + Math.random() * 0.1),
-  );
+  const revocationLoop = startLoop(pollRevocations, () => jittered(o.revocationPollMs, [0.9, 1]));
   const firstRevocations = revocationLoop.runNow();
   firstPolicy.catch(() => undefined);
   firstRevocations.catch(() => undefined);

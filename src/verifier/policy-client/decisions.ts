@@ -1,7 +1,12 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { decide as decidePolicy, toolVisible } from '../../policy/index.ts';
+import {
+  decide as decidePolicy,
+  toolVisible,
+  type Principal,
+  type ToolCall,
+} from '../../policy/index.ts';
 import type { ToolCallDecision } from '../http/decide.ts';
-import { principalOf } from '../observability/principal.ts';
+import { policyPrincipal, principalOf } from '../observability/principal.ts';
 import { sameResource } from '../../policy/resource-uri.ts';
 import type { VerifiedToken } from '../token/types.ts';
 import type { Policy } from './bundle.ts';
@@ -13,29 +18,21 @@ import { callMatchesBinding, toolBindings } from './tool-binding.ts';
  */
 export type Caller = VerifiedToken | AuthInfo;
 
-/** A tool call to decide; `arguments` default to `{}`. */
-export interface PolicyToolCall {
-  name: string;
-  arguments?: Record<string, unknown>;
-}
-
+/** What the policy engine needs to know of a caller. */
 interface Facts {
-  subject: string;
-  roles: string[];
-  scopes: string[];
+  principal: Principal;
+  scopes: readonly string[];
 }
 
 function factsOf(caller: Caller): Facts {
   // A VerifiedToken always carries its claims; an AuthInfo never does at the top level.
   if ('claims' in caller) {
     return {
-      subject: caller.subject ?? caller.clientId,
-      roles: [...caller.roles],
-      scopes: [...caller.scopes],
+      principal: { subject: caller.subject ?? caller.clientId, roles: caller.roles },
+      scopes: caller.scopes,
     };
   }
-  const principal = principalOf(caller);
-  return { subject: principal.id, roles: principal.roles, scopes: [...caller.scopes] };
+  return { principal: policyPrincipal(principalOf(caller)), scopes: caller.scopes };
 }
 
 /** The catalogue's key for `resource`, compared as the token verifier compares audiences. */
@@ -59,14 +56,14 @@ export function decideWith(
   policy: Policy,
   resource: string | undefined,
   caller: Caller,
-  call: PolicyToolCall,
+  call: ToolCall,
   now: Date,
 ): ToolCallDecision {
   const facts = factsOf(caller);
   const decision = decidePolicy({
     roles: policy.roles,
     catalogue: policy.catalogue,
-    principal: { subject: facts.subject, roles: facts.roles },
+    principal: facts.principal,
     call: { name: call.name, arguments: call.arguments ?? {} },
     tokenScopes: facts.scopes,
     now,
@@ -113,7 +110,7 @@ export function visibleWith(
   return toolVisible({
     roles: policy.roles,
     catalogue: policy.catalogue,
-    principal: { subject: facts.subject, roles: facts.roles },
+    principal: facts.principal,
     tokenScopes: facts.scopes,
     resource: catalogueResource(policy, resource),
     name: toolName,

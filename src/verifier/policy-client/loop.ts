@@ -1,3 +1,5 @@
+import { backoffDelay, jittered, type Jitter } from '../resilience/backoff.ts';
+
 /** A background task run again and again; see {@link startLoop}. */
 export interface Loop {
   /**
@@ -55,13 +57,15 @@ export function startLoop(task: () => Promise<void>, delay: (failures: number) =
   };
 }
 
+/** ±10 %: keeps many verifiers started together from polling the server in lockstep. */
+const SPREAD: Jitter = [0.9, 1.1];
+
 /**
  * Delay after `failures` consecutive failures: `intervalMs` when healthy; after a failure, a
- * doubling backoff from 1 s capped at `intervalMs`. ±10 % jitter keeps many verifiers started
- * together from polling the server in lockstep.
+ * doubling backoff from 1 s capped at `intervalMs`; both with ±10 % jitter (the cap holds).
  */
-export function backoffDelay(intervalMs: number, failures: number): number {
-  const base =
-    failures === 0 ? intervalMs : Math.min(intervalMs, 1000 * 2 ** Math.min(failures - 1, 20));
-  return base * (0.9 + Math.random() * 0.2);
+export function refreshDelay(intervalMs: number, failures: number): number {
+  return failures === 0
+    ? jittered(intervalMs, SPREAD)
+    : backoffDelay(failures, { baseMs: 1000, maxMs: intervalMs, jitter: SPREAD });
 }

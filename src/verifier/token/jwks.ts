@@ -9,7 +9,7 @@ import {
   type LocalJWKSet,
 } from 'jose';
 import { TemporarilyUnavailableError } from '../errors.ts';
-import { discoverJwksUri, fetchJson } from './discovery.ts';
+import { discoverMetadata, fetchJson } from './discovery.ts';
 import type { FetchLike } from './options.ts';
 
 /** Settings of {@link createKeyStore}; see `TokenVerifierOptions` for meanings and defaults. */
@@ -55,7 +55,9 @@ export function createKeyStore(options: KeyStoreOptions): KeyResolver {
   let lastRefreshFailed = false;
 
   async function load(): Promise<LocalJWKSet> {
-    jwksUri ??= await discoverJwksUri(options.fetch, options.issuer, options.fetchTimeoutMs);
+    jwksUri ??= (
+      await discoverMetadata(options.fetch, options.issuer, options.fetchTimeoutMs, 'jwks_uri')
+    ).jwks_uri;
     try {
       return createLocalJWKSet(
         (await fetchJson(options.fetch, jwksUri, options.fetchTimeoutMs)) as JSONWebKeySet,

@@ -19,7 +19,10 @@ export interface TokenVerifierOptions {
   algorithms?: string[];
   /** Leeway for `exp`/`nbf`, seconds. Default `5`. */
   clockToleranceSec?: number;
-  /** Maximum number of verified tokens kept in memory (LRU). Default `10_000`; `0` disables. */
+  /**
+   * Maximum number of verified tokens kept in memory (LRU). Default `10_000`; `0` disables the cache
+   * (every call then checks the signature, parallel ones too).
+   */
   cacheMax?: number;
   /** How long a fetched key set is fresh, milliseconds. Default `600_000` (10 min). */
   jwksCacheMaxAgeMs?: number;

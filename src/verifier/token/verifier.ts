@@ -1,10 +1,10 @@
 import { hash } from 'node:crypto';
 import { jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { InvalidDpopProofError, InvalidTokenError } from '../errors.ts';
 import { mapClaims, toInvalidToken, type CachedToken } from './claims.ts';
 import { createDpopChecker, dpopReplayLimiter } from './dpop.ts';
 import { createKeyStore } from './jwks.ts';
-import { ExpiringLru } from './lru.ts';
 import { resolveOptions, type TokenVerifierOptions } from './options.ts';
 import type { TokenVerifier, VerifiedToken, VerifyContext } from './types.ts';
 
@@ -20,8 +20,10 @@ const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]*$/;
  * and, like `nbf`, holds within `clockToleranceSec`; `client_id` is present; its elevation is not
  * revoked; and, when bound with `cnf.jkt`, it came with the DPoP scheme and a valid proof.
  *
- * Verified tokens are cached (keyed by their SHA-256, never the raw token) until `exp`, so a
- * repeated call costs a lookup; revocation, scheme and DPoP checks still run on every call.
+ * Verified tokens are cached (keyed by their SHA-256, never the raw token) until `exp` plus the
+ * clock tolerance, at most `cacheMax` of them (least recently used first out), so a repeated call
+ * costs a lookup; parallel requests with a new token share one signature check. Revocation,
+ * scheme and DPoP checks still run on every call.
  *
  * @throws TypeError on invalid options.
  */
@@ -50,8 +52,6 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     maxLength: o.maxTokenLength,
     now: nowMs,
   });
-  const cache = new ExpiringLru<CachedToken>(o.cacheMax);
-  const inflight = new Map<string, Promise<CachedToken>>();
 
   async function verifySignatureAndClaims(token: string): Promise<CachedToken> {
     try {
@@ -69,6 +69,27 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
   }
 
+  // lru-cache's fetch is the single flight: a client firing parallel requests with a new token
+  // pays for one signature check, not N. Its clock is ours, so entries expire as jose would judge.
+  const cache =
+    o.cacheMax === 0
+      ? undefined
+      : new LRUCache<string, CachedToken, string>({
+          max: o.cacheMax,
+          perf: { now: nowMs },
+          ttlResolution: 0,
+          // A check evicted while under way still answers the requests waiting for it.
+          ignoreFetchAbort: true,
+          async fetchMethod(_key, _stale, { context: token, options }) {
+            const verified = await verifySignatureAndClaims(token);
+            // Live while exp, with leeway, holds: until (exp + tolerance) s, exclusive; jose
+            // accepted the token, so at least 1 ms is left (a ttl of 0 would mean forever).
+            const endMs = (verified.expiresAt + o.clockToleranceSec) * 1000;
+            options.ttl = Math.max(1, endMs - nowMs() - 1);
+            return verified;
+          },
+        });
+
   async function verify(token: string, ctx?: VerifyContext): Promise<VerifiedToken> {
     if (typeof token !== 'string' || token.length === 0)
       throw new InvalidTokenError('missing token');
@@ -76,19 +97,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (token.length > o.maxTokenLength) throw new InvalidTokenError('token too large');
     if (!COMPACT_JWS.test(token)) throw new InvalidTokenError('malformed token');
 
-    const key = hash('sha256', token, 'base64url');
-    // exp is in seconds; with leeway, an entry lives as long as jose would still accept the token.
-    const nowSec = Math.floor(nowMs() / 1000);
-    let verified = cache.get(key, nowSec - o.clockToleranceSec);
-    if (verified === undefined) {
-      // A client firing parallel requests with a new token pays for one signature check, not N.
-      let pending = inflight.get(key);
-      if (pending === undefined) {
-        pending = verifySignatureAndClaims(token).finally(() => inflight.delete(key));
-        inflight.set(key, pending);
-      }
-      verified = await pending;
-      cache.set(key, verified, verified.expiresAt, nowSec - o.clockToleranceSec);
+    let verified: CachedToken;
+    if (cache === undefined) verified = await verifySignatureAndClaims(token);
+    else {
+      const key = hash('sha256', token, 'base64url');
+      // fetch never resolves undefined here: its method returns a token or throws.
+      verified = cache.get(key) ?? (await cache.fetch(key, { context: token }))!;
     }
 
     if (verified.elevation !== undefined && o.isRevoked(verified.elevation)) {

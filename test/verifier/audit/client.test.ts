@@ -101,6 +101,8 @@ describe('audit client across endpoint outages', () => {
     const ids = Array.from({ length: 35 }, (_, n) => audit.record(event(n)).id);
 
     await waitFor(() => ingest.events.size === 35);
+    // The ingest stores a batch before it answers: wait for the client to read the last answer.
+    await waitFor(() => audit.stats().inFlight === 0);
     expect(new Set(ids)).toEqual(new Set(ingest.events.keys()));
     expect([...ingest.deliveries.values()].every((count) => count === 1)).toBe(true);
     expect(ingest.posts.filter((p) => p.status === 503)).toHaveLength(4);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildRoleGraph, CatalogueSchema, DEFAULT_ROLES } from '../../../src/policy/index.ts';
 import { decideWith } from '../../../src/verifier/policy-client/decisions.ts';
 import type { Policy } from '../../../src/verifier/policy-client/bundle.ts';
-import { argumentsSha256 } from '../../../src/elevation/tool-call.ts';
+import { argumentsSha256 } from '../../../src/verifier/policy-client/tool-binding.ts';
 import type { VerifiedToken } from '../../../src/verifier/index.ts';
 
 const RESOURCE = 'http://localhost:4000/mcp';

@@ -3,7 +3,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolDecision } from '../../../src/verifier/mcp/types.ts';
+import type { ToolCallDecision } from '../../../src/verifier/http/decide.ts';
 
 /** An `AuthInfo` shaped like the verifier's: `{ subject, roles, elevation }` in `extra`. */
 export function authInfo(subject: string, roles: string[], elevation?: string): AuthInfo {
@@ -60,7 +60,7 @@ export async function rpcError(promise: Promise<unknown>): Promise<McpError> {
 }
 
 /** A `decide` that allows everything. */
-export const allowAll = (): ToolDecision => ({ decision: 'allow' });
+export const allowAll = (): ToolCallDecision => ({ decision: 'allow' });
 
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number): Promise<void> =>

@@ -5,7 +5,8 @@ import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { AuditEventInput } from '../../../src/verifier/observability/audit-event.ts';
 import { protectMcpServer } from '../../../src/verifier/mcp/protect.ts';
-import type { ProtectOptions, ToolCall, ToolDecision } from '../../../src/verifier/mcp/types.ts';
+import type { ToolCall, ToolCallDecision } from '../../../src/verifier/http/decide.ts';
+import type { ProtectOptions } from '../../../src/verifier/mcp/types.ts';
 import { BreakerRegistry } from '../../../src/verifier/resilience/breakers.ts';
 import { UNAUTHORIZED } from '../../../src/verifier/resilience/errors.ts';
 import { allowAll, authInfo, connect, rpcError } from './harness.ts';
@@ -109,7 +110,7 @@ describe('authorization of tool calls', () => {
     let ran = false;
     const server = new McpServer({ name: 'deny', version: '1.0.0' });
     const guard = protectMcpServer(server, {
-      decide: (): ToolDecision => ({
+      decide: (): ToolCallDecision => ({
         decision: 'deny',
         reason: 'role ceiling',
         requiredRole: 'senior_developer',
@@ -135,7 +136,7 @@ describe('authorization of tool calls', () => {
 
   it('a step-up decision answers -32002 naming the scopes to request', async () => {
     const { server } = deploymentServer({
-      decide: (): ToolDecision => ({ decision: 'step_up', scopes: ['deploy:production'] }),
+      decide: (): ToolCallDecision => ({ decision: 'step_up', scopes: ['deploy:production'] }),
     });
     connection = await connect(server, authInfo('dave', ['developer']));
     const error = await rpcError(
@@ -193,7 +194,7 @@ describe('authorization of tool calls', () => {
   it('update({ callback }) keeps the new callback protected', async () => {
     const server = new McpServer({ name: 'update', version: '1.0.0' });
     const guard = protectMcpServer(server, {
-      decide: (): ToolDecision => ({ decision: 'deny', reason: 'no' }),
+      decide: (): ToolCallDecision => ({ decision: 'deny', reason: 'no' }),
       visible: () => true,
     });
     const tool = guard.registerTool('list_services', {}, () => ok('v1'));
@@ -210,7 +211,7 @@ describe('audit events of tool calls', () => {
   it('records success, denial and failure with redacted params, elevation and criticality', async () => {
     let allow = true;
     const { server, guard, events } = deploymentServer({
-      decide: (): ToolDecision =>
+      decide: (): ToolCallDecision =>
         allow ? { decision: 'allow' } : { decision: 'deny', reason: 'no' },
     });
     guard.registerTool('run_tests', {}, () => {
@@ -265,7 +266,7 @@ describe('protectMcpServer', () => {
       { capabilities: { tools: {} } },
     );
     const guard = protectMcpServer(server, {
-      decide: (): ToolDecision => ({ decision: 'deny', reason: 'no' }),
+      decide: (): ToolCallDecision => ({ decision: 'deny', reason: 'no' }),
       visible: () => true,
     });
     guard.registerTool('list_services', {}, () => ok());

@@ -3,7 +3,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Registry } from 'prom-client';
 import { createToolMetrics } from '../../../src/verifier/observability/metrics.ts';
 import { protectMcpServer } from '../../../src/verifier/mcp/protect.ts';
-import type { ToolDecision } from '../../../src/verifier/mcp/types.ts';
+import type { ToolCallDecision } from '../../../src/verifier/http/decide.ts';
 import { BreakerRegistry } from '../../../src/verifier/resilience/breakers.ts';
 import { authInfo, connect, rpcError } from '../mcp/harness.ts';
 import type { Connection } from '../mcp/harness.ts';
@@ -19,7 +19,7 @@ describe('tool metrics', () => {
     const registry = new Registry();
     const server = new McpServer({ name: 'metrics', version: '1.0.0' });
     const guard = protectMcpServer(server, {
-      decide: (_auth, call): ToolDecision =>
+      decide: (_auth, call): ToolCallDecision =>
         call.name === 'deploy_service' ? { decision: 'deny', reason: 'no' } : { decision: 'allow' },
       visible: () => true,
       metrics: createToolMetrics({ registry }),

@@ -1,16 +1,18 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
+import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { parseMail, type ParsedMail } from './mime.ts';
 
-/** A message as the test SMTP server received it. */
-export interface ReceivedMail extends ParsedMail {
+/** A message as the test SMTP server received it: mailparser's reading of it, and the envelope. */
+export interface ReceivedMail extends Omit<ParsedMail, 'subject'> {
+  /** `Subject`, decoded; `''` when absent. */
+  subject: string;
   raw: string;
   /** RCPT TO addresses of the SMTP envelope. */
   rcptTo: string[];
 }
 
-/** An in-process SMTP server on 127.0.0.1 that records what it receives. */
+/** An in-process SMTP server on 127.0.0.1 that records what it receives; the one tests share. */
 export interface TestSmtpServer {
   port: number;
   /** Messages accepted, in the order of their 250 reply. */
@@ -85,15 +87,15 @@ export async function startSmtpServer(opts: TestSmtpOptions = {}): Promise<TestS
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
-        const mail: ReceivedMail = {
-          ...parseMail(raw),
-          raw,
-          rcptTo: session.envelope.rcptTo.map((r) => r.address),
-        };
-        Promise.resolve()
-          .then(() => opts.onMessage?.(mail))
+        const rcptTo = session.envelope.rcptTo.map((r) => r.address);
+        simpleParser(raw)
+          .then(async (parsed) => {
+            const mail: ReceivedMail = { ...parsed, subject: parsed.subject ?? '', raw, rcptTo };
+            await opts.onMessage?.(mail);
+            return mail;
+          })
           .then(
-            () => {
+            (mail) => {
               count.inData--;
               received.push(mail);
               callback();
