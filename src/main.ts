@@ -27,6 +27,7 @@ import { ElevationService } from './elevation/service.ts';
 import { resumeCibaRequest } from './elevation/ciba.ts';
 import { elevationRoutes } from './elevation/routes.ts';
 import { auditIngestRoutes } from './audit/ingest.ts';
+import { createAuditTrail } from './audit/trail.ts';
 import { createOwnTokenVerifier } from './tokens/index.ts';
 import { acceptedScopes, auditResource } from './oidc/resources.ts';
 import { mcpResourceOf } from './oidc/clients.ts';
@@ -106,8 +107,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       loadCookieKeys(db.db),
     ]);
     const users = new UserRepository(db.db);
+    // Signed checkpoints, their public routes, security events and gauges (README "Audit").
+    const trail = createAuditTrail({ config, db: db.db, log });
     const audit = new AuditLog(db.db, {
       onError: (err) => log.warn({ err }, 'audit chaining failed; retrying'),
+      ...trail.logOptions,
     });
     const elevation = new ElevationService({ db: db.db, catalogue, roles, audit });
     // One verifier of the server's own tokens for every consumer (DESIGN §8 Trust boundaries).
@@ -141,6 +145,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     );
     const metrics = createServerMetrics(db.db);
     observeProvider(provider, metrics);
+    trail.observe(provider, audit, metrics.registry);
     elevation.addHooks({
       outcome(scopes, outcome, ticket) {
         for (const scope of scopes) metrics.elevations.inc({ scope, outcome });
@@ -183,6 +188,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           mcpResourceOf: (id) => mcpResourceOf(db.db, id),
           limits: { eventsPerMinute: config.auditIngestEventsPerMinute },
         }),
+        trail.routes,
         createAdminRouter({
           issuer: config.issuer,
           provider,
@@ -209,6 +215,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     if (opts.workers !== false) {
       outbox = startOutboxWorker({ db: db.db, mailer, log });
       audit.start();
+      trail.start();
       const cleanup = setInterval(() => {
         deleteExpiredPayloads(db.db).catch((err) =>
           log.warn({ err }, 'expired artifact cleanup failed'),
@@ -267,8 +274,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         }
         timers.forEach(clearInterval);
         await outbox?.stop();
-        // Every event of the requests just finished is chained before the pool closes.
+        // Every event of the requests just finished is chained, and signed, before the pool closes.
+        trail.flushEvents();
         await audit.close();
+        await trail.close();
         mailer.close();
         await db.close();
       },

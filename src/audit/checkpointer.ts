@@ -1,0 +1,221 @@
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../db/schema.ts';
+import type { OutboundGuard } from '../http/outbound.ts';
+import { currentAuditKey } from './audit-keys.ts';
+import { signCheckpoint } from './checkpoints.ts';
+import { appendCheckpoint } from './sinks.ts';
+import { walkChain } from './verify.ts';
+
+/** Default cadence: a checkpoint once this many events are not covered by one … */
+export const CHECKPOINT_EVERY_EVENTS = 1000;
+/** … or once the last one is this old (seconds) and events came after it. */
+export const CHECKPOINT_EVERY_SECONDS = 60;
+
+/** What {@link AuditCheckpointer} needs. */
+export interface CheckpointerOptions {
+  db: Kysely<Database>;
+  /** The `iss` of checkpoints. */
+  issuer: string;
+  /** Events after the last checkpoint that call for a new one. Default {@link CHECKPOINT_EVERY_EVENTS}. */
+  everyEvents?: number;
+  /** Age in seconds of the last checkpoint that calls for a new one. Default {@link CHECKPOINT_EVERY_SECONDS}. */
+  everySeconds?: number;
+  /** Folder of the append-only checkpoint files; undefined writes none. */
+  dir?: string;
+  /** URL each checkpoint is POSTed to (`{"checkpoint": "<jws>", "n": …, "seq": …}`), through `guard`. */
+  webhook?: { url: string; guard: OutboundGuard };
+  log: Logger;
+}
+
+/** A checkpoint as stored (`audit_checkpoint`). */
+export interface StoredCheckpoint {
+  n: number;
+  seq: number;
+  hash: string;
+  kid: string;
+  jws: string;
+  createdAt: Date;
+}
+
+const stored = (r: {
+  n: string | number;
+  seq: string | number;
+  hash: string;
+  kid: string;
+  jws: string;
+  created_at: Date;
+}): StoredCheckpoint => ({
+  n: Number(r.n),
+  seq: Number(r.seq),
+  hash: r.hash,
+  kid: r.kid,
+  jws: r.jws,
+  createdAt: new Date(r.created_at),
+});
+
+/** The newest `limit` checkpoints (after `after`, when given), oldest first. */
+export async function listCheckpoints(
+  db: Kysely<Database>,
+  opts: { after?: number; limit: number },
+): Promise<StoredCheckpoint[]> {
+  let q = db.selectFrom('audit_checkpoint').selectAll();
+  if (opts.after !== undefined)
+    q = q.where('n', '>', String(opts.after)).orderBy('n', 'asc').limit(opts.limit);
+  else q = q.orderBy('n', 'desc').limit(opts.limit);
+  const rows = (await q.execute()).map(stored);
+  return rows.sort((a, b) => a.n - b.n);
+}
+
+/**
+ * Signs the audit chain head at a fixed cadence and writes each checkpoint to the database (for
+ * `GET /audit/v1/checkpoints`), to its folder and to its webhook. Rules:
+ * - a checkpoint is due when events came after the last one (by any instance) and either
+ *   `everyEvents` of them did or the last one is `everySeconds` old; the first one as soon as
+ *   there are events; on {@link stop}, whenever events came after the last one;
+ * - instances take turns through a table lock on `audit_checkpoint`, and the one holding it
+ *   re-reads the last checkpoint, so two never sign the same number (`n` is also the key);
+ * - it signs only a head that extends the last checkpoint: the event at that checkpoint's `seq`
+ *   still has its hash and every event after it is intact. Otherwise it signs nothing and logs
+ *   the break (an attacker's rewrite is not blessed);
+ * - the sinks are written after the commit, in this instance's signing order.
+ */
+export class AuditCheckpointer {
+  readonly #o: CheckpointerOptions & { everyEvents: number; everySeconds: number };
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<unknown> = Promise.resolve();
+  /** The highest `seq` this instance found intact (when it last signed or verified). */
+  verifiedSeq = 0;
+
+  constructor(opts: CheckpointerOptions) {
+    this.#o = {
+      ...opts,
+      everyEvents: opts.everyEvents ?? CHECKPOINT_EVERY_EVENTS,
+      everySeconds: opts.everySeconds ?? CHECKPOINT_EVERY_SECONDS,
+    };
+  }
+
+  /** Checks once a second (or every `everySeconds`, if shorter) whether a checkpoint is due. */
+  start(): void {
+    if (this.#timer) return;
+    const ms = Math.min(1000, this.#o.everySeconds * 1000);
+    this.#timer = setInterval(() => void this.run(false), ms);
+    this.#timer.unref();
+  }
+
+  /** Stops the timer and signs what came after the last checkpoint. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.run(true);
+  }
+
+  /**
+   * One attempt: signs the head if a checkpoint is due (`force`: whenever events came after the
+   * last one). Resolves with the new checkpoint, or undefined. Never rejects: failures are logged.
+   */
+  run(force: boolean): Promise<StoredCheckpoint | undefined> {
+    const next = this.#running.then(() =>
+      this.#attempt(force).catch((err) => {
+        this.#o.log.warn({ err }, 'audit checkpoint failed; retrying');
+        return undefined;
+      }),
+    );
+    this.#running = next;
+    return next;
+  }
+
+  async #attempt(force: boolean): Promise<StoredCheckpoint | undefined> {
+    const { db, log } = this.#o;
+    // Read before the transaction: creating the first key takes a transaction of its own.
+    const key = await currentAuditKey(db);
+    const made = await db.transaction().execute(async (trx) => {
+      await sql`lock table audit_checkpoint in share row exclusive mode`.execute(trx);
+      const lastRow = await trx
+        .selectFrom('audit_checkpoint')
+        .selectAll()
+        .orderBy('n', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const last = lastRow && stored(lastRow);
+      const head = await trx
+        .selectFrom('audit_event')
+        .select(['seq', 'hash'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const headSeq = Number(head?.seq ?? 0);
+      if (!head || (last && headSeq <= last.seq)) {
+        if (last && headSeq < last.seq)
+          log.error(
+            { seq: headSeq, checkpoint: last.n, checkpointSeq: last.seq },
+            'audit chain is behind its last checkpoint (truncated); not signing',
+          );
+        return undefined;
+      }
+      const due =
+        force ||
+        !last ||
+        headSeq - last.seq >= this.#o.everyEvents ||
+        Date.now() - last.createdAt.getTime() >= this.#o.everySeconds * 1000;
+      if (!due) return undefined;
+      const from = last ? { seq: last.seq, hash: last.hash } : undefined;
+      if (last) {
+        const at = await trx
+          .selectFrom('audit_event')
+          .select('hash')
+          .where('seq', '=', String(last.seq))
+          .executeTakeFirst();
+        if (at?.hash !== last.hash) {
+          log.error(
+            { checkpoint: last.n, seq: last.seq },
+            'audit chain differs from its last checkpoint (rewritten); not signing',
+          );
+          return undefined;
+        }
+      }
+      const walked = await walkChain(trx, from, headSeq);
+      if (walked.broken) {
+        log.error({ ...walked.broken }, 'audit chain is broken; not signing a checkpoint');
+        return undefined;
+      }
+      const n = (last?.n ?? 0) + 1;
+      const jws = await signCheckpoint(key, {
+        iss: this.#o.issuer,
+        n,
+        seq: headSeq,
+        hash: head.hash,
+      });
+      const createdAt = new Date();
+      await trx
+        .insertInto('audit_checkpoint')
+        .values({ n, seq: headSeq, hash: head.hash, kid: key.kid, jws, created_at: createdAt })
+        .execute();
+      return { n, seq: headSeq, hash: head.hash, kid: key.kid, jws, createdAt };
+    });
+    if (!made) return undefined;
+    this.verifiedSeq = Math.max(this.verifiedSeq, made.seq);
+    if (this.#o.dir) await appendCheckpoint(this.#o.dir, made.jws, made.createdAt);
+    if (this.#o.webhook) await this.#post(made);
+    return made;
+  }
+
+  async #post(c: StoredCheckpoint): Promise<void> {
+    const { url, guard } = this.#o.webhook!;
+    try {
+      const res = await guard.fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ checkpoint: c.jws, n: c.n, seq: c.seq }),
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    } catch (err) {
+      // The database and the files have it; a receiver can fetch what it missed.
+      this.#o.log.warn(
+        { err: (err as Error).message, n: c.n },
+        'audit checkpoint webhook failed; GET /audit/v1/checkpoints?after=<n> has it',
+      );
+    }
+  }
+}
