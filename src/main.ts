@@ -28,6 +28,7 @@ import { resumeCibaRequest } from './elevation/ciba.ts';
 import { elevationRoutes } from './elevation/routes.ts';
 import { auditIngestRoutes } from './audit/ingest.ts';
 import { createAuditTrail } from './audit/trail.ts';
+import type { AuditCheckpointer } from './audit/checkpointer.ts';
 import { createOwnTokenVerifier } from './tokens/index.ts';
 import { acceptedScopes, auditResource } from './oidc/resources.ts';
 import { mcpResourceOf } from './oidc/clients.ts';
@@ -49,6 +50,8 @@ export interface Server {
   readonly users: UserRepository;
   readonly roles: RoleService;
   readonly audit: AuditLog;
+  /** Signs audit checkpoints (README "Audit"); `run(true)` signs the head now. */
+  readonly auditCheckpoints: AuditCheckpointer;
   readonly elevation: ElevationService;
   /** Listens on `port` (default: the configured one; 0 for any free port); resolves with the base URL. */
   listen(port?: number): Promise<string>;
@@ -243,6 +246,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       users,
       roles,
       audit,
+      auditCheckpoints: trail.checkpointer,
       elevation,
       async listen(port = config.port) {
         http = app.listen(port, '0.0.0.0');

@@ -71,8 +71,8 @@ export async function listCheckpoints(
  * Signs the audit chain head at a fixed cadence and writes each checkpoint to the database (for
  * `GET /audit/v1/checkpoints`), to its folder and to its webhook. Rules:
  * - a checkpoint is due when events came after the last one (by any instance) and either
- *   `everyEvents` of them did or the last one is `everySeconds` old; the first one as soon as
- *   there are events; on {@link stop}, whenever events came after the last one;
+ *   `everyEvents` of them did or the last one is `everySeconds` old (the first one: this
+ *   instance started that long ago); on {@link stop}, whenever events came after the last one;
  * - instances take turns through a table lock on `audit_checkpoint`, and the one holding it
  *   re-reads the last checkpoint, so two never sign the same number (`n` is also the key);
  * - it signs only a head that extends the last checkpoint: the event at that checkpoint's `seq`
@@ -84,6 +84,7 @@ export class AuditCheckpointer {
   readonly #o: CheckpointerOptions & { everyEvents: number; everySeconds: number };
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> = Promise.resolve();
+  readonly #started = Date.now();
   /** The highest `seq` this instance found intact (when it last signed or verified). */
   verifiedSeq = 0;
 
@@ -153,11 +154,12 @@ export class AuditCheckpointer {
           );
         return undefined;
       }
+      // Before the first checkpoint, time counts from this instance's start.
+      const since = last?.createdAt.getTime() ?? this.#started;
       const due =
         force ||
-        !last ||
-        headSeq - last.seq >= this.#o.everyEvents ||
-        Date.now() - last.createdAt.getTime() >= this.#o.everySeconds * 1000;
+        headSeq - (last?.seq ?? 0) >= this.#o.everyEvents ||
+        Date.now() - since >= this.#o.everySeconds * 1000;
       if (!due) return undefined;
       const from = last ? { seq: last.seq, hash: last.hash } : undefined;
       if (last) {
