@@ -51,7 +51,7 @@ export function describeVerification(v: AuditVerification): string {
   }
   const latest = v.checkpoints.latest;
   return latest
-    ? `ok: ${v.count} events; ${v.checkpoints.checked} checkpoints, the latest (${latest.n}) at seq ${latest.seq}`
+    ? `ok: ${v.count} events; checkpoints: ${v.checkpoints.checked}, the latest n ${latest.n} at seq ${latest.seq}`
     : `ok: ${v.count} events`;
 }
 
