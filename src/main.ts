@@ -29,6 +29,7 @@ import { elevationRoutes } from './elevation/routes.ts';
 import { auditIngestRoutes } from './audit/ingest.ts';
 import { createAuditTrail } from './audit/trail.ts';
 import type { AuditCheckpointer } from './audit/checkpointer.ts';
+import { observeSecurityEvents } from './oidc/security-events.ts';
 import { createOwnTokenVerifier } from './tokens/index.ts';
 import { acceptedScopes, auditResource } from './oidc/resources.ts';
 import { mcpResourceOf } from './oidc/clients.ts';
@@ -148,7 +149,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     );
     const metrics = createServerMetrics(db.db);
     observeProvider(provider, metrics);
-    trail.observe(provider, audit, metrics.registry);
+    observeSecurityEvents(provider, trail.observe(audit, metrics.registry));
     elevation.addHooks({
       outcome(scopes, outcome, ticket) {
         for (const scope of scopes) metrics.elevations.inc({ scope, outcome });
@@ -279,7 +280,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         timers.forEach(clearInterval);
         await outbox?.stop();
         // Every event of the requests just finished is chained, and signed, before the pool closes.
-        trail.flushEvents();
+        await trail.flushEvents();
         await audit.close();
         await trail.close();
         mailer.close();

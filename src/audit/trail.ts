@@ -1,6 +1,5 @@
 import type Router from '@koa/router';
 import type { Kysely } from 'kysely';
-import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/env.ts';
@@ -10,7 +9,7 @@ import type { AuditLog } from './audit-log.ts';
 import { AuditCheckpointer } from './checkpointer.ts';
 import { registerAuditMetrics } from './metrics.ts';
 import { auditPublicRoutes } from './routes.ts';
-import { observeSecurityEvents, SecurityEvents } from './security-events.ts';
+import { SecurityEvents } from './security-events.ts';
 import type { AuditVerification } from './verify.ts';
 import { localCheckpointSources } from './verify-command.ts';
 
@@ -24,12 +23,15 @@ export interface AuditTrail {
   /** `GET /audit/v1/checkpoints` and `GET /audit/v1/jwks`. */
   readonly routes: Router;
   readonly checkpointer: AuditCheckpointer;
-  /** Security events from oidc-provider, the audit gauges on `registry`. */
-  observe(provider: Provider, audit: AuditLog, registry: Registry): void;
+  /**
+   * The bounded security events written to `audit` (fed by `oidc/security-events.ts`), and the
+   * audit gauges on `registry`.
+   */
+  observe(audit: AuditLog, registry: Registry): SecurityEvents;
   /** Starts signing checkpoints at the configured cadence. */
   start(): void;
-  /** Writes the pending summaries of security events (before the audit log closes). */
-  flushEvents(): void;
+  /** Writes the pending security events and summaries (before the audit log closes). */
+  flushEvents(): Promise<void>;
   /**
    * Signs a last checkpoint when {@link start}ed (after the audit log chained the rest) and
    * releases the webhook pool.
@@ -39,8 +41,8 @@ export interface AuditTrail {
 
 /**
  * Wires the audit trail's parts of a server: signed checkpoints to the database, the checkpoint
- * folder and the webhook (`AUDIT_CHECKPOINT_*`), their public routes, the security events of
- * failed client authentications and refused CIBA hints, and the audit gauges.
+ * folder and the webhook (`AUDIT_CHECKPOINT_*`), their public routes, the bounded writer of
+ * security events, and the audit gauges.
  */
 export function createAuditTrail(deps: {
   config: Config;
@@ -72,18 +74,18 @@ export function createAuditTrail(deps: {
     },
     routes: auditPublicRoutes(db),
     checkpointer,
-    observe(provider, audit, registry) {
+    observe(audit, registry) {
       events = new SecurityEvents(audit, {
         onError: (err) => log.warn({ err }, 'security audit event not written'),
       });
-      observeSecurityEvents(provider, events);
       registerAuditMetrics(registry, db, () => checkpointer.verifiedSeq);
+      return events;
     },
     start() {
       started = true;
       checkpointer.start();
     },
-    flushEvents: () => events?.flush(),
+    flushEvents: async () => events?.flush(),
     async close() {
       // Only a serving instance signs: a CLI command's events wait for the server's next one.
       if (started) await checkpointer.stop();

@@ -152,13 +152,13 @@ describe('security events under a flood, over time', () => {
     expect(r.written.at(-1)).toMatchObject({ clientId: 'bot', data: { reason: 'wrong_secret' } });
   });
 
-  it('bounds a flood of made-up client ids: those past the limit share one bucket', () => {
+  it('bounds a flood of made-up client ids: those past the limit share one bucket', async () => {
     const r = recorder();
     for (let i = 0; i < 1000; i++) r.fail(`random-${i}`);
     const perClient = r.written.filter((e) => e.clientId !== null);
     expect(perClient).toHaveLength(SECURITY_CLIENTS_PER_WINDOW);
     expect(r.written.filter((e) => e.clientId === null)).toHaveLength(SECURITY_EVENTS_PER_CLIENT);
-    r.events.flush();
+    await r.events.flush();
     expect(r.written.at(-1)).toMatchObject({
       clientId: null,
       data: { coalesced: 1000 - SECURITY_CLIENTS_PER_WINDOW - SECURITY_EVENTS_PER_CLIENT },
