@@ -73,11 +73,12 @@ export async function listCheckpoints(
  * - a checkpoint is due when events came after the last one (by any instance) and either
  *   `everyEvents` of them did or the last one is `everySeconds` old (the first one: this
  *   instance started that long ago); on {@link stop}, whenever events came after the last one;
- * - instances take turns through a table lock on `audit_checkpoint`, and the one holding it
- *   re-reads the last checkpoint, so two never sign the same number (`n` is also the key);
+ * - instances take turns through a table lock on `audit_checkpoint`; the one holding it signs
+ *   only if the last checkpoint is still the one it checked against, so two never sign the same
+ *   number (`n` is also the key) and every checkpoint extends the one before it;
  * - it signs only a head that extends the last checkpoint: the event at that checkpoint's `seq`
  *   still has its hash and every event after it is intact. Otherwise it signs nothing and logs
- *   the break (an attacker's rewrite is not blessed);
+ *   the break once at `error` (an attacker's rewrite is not blessed);
  * - the sinks are written after the commit, in this instance's signing order.
  */
 export class AuditCheckpointer {
@@ -85,6 +86,7 @@ export class AuditCheckpointer {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> = Promise.resolve();
   readonly #started = Date.now();
+  #problem: string | undefined;
   /** The highest `seq` this instance found intact (when it last signed or verified). */
   verifiedSeq = 0;
 
@@ -126,61 +128,75 @@ export class AuditCheckpointer {
     return next;
   }
 
+  async #latest(q: Kysely<Database>): Promise<StoredCheckpoint | undefined> {
+    const row = await q
+      .selectFrom('audit_checkpoint')
+      .selectAll()
+      .orderBy('n', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && stored(row);
+  }
+
+  /** Logs why nothing is signed, once per distinct reason (the check runs every second). */
+  #refuse(reason: string, detail: Record<string, unknown>): undefined {
+    if (this.#problem !== reason) this.#o.log.error(detail, reason);
+    this.#problem = reason;
+    return undefined;
+  }
+
   async #attempt(force: boolean): Promise<StoredCheckpoint | undefined> {
-    const { db, log } = this.#o;
-    // Read before the transaction: creating the first key takes a transaction of its own.
+    const { db } = this.#o;
+    // The checks read outside any transaction: on the embedded database a transaction holds the
+    // only connection, and the first walk after an upgrade may cover the whole chain.
+    const last = await this.#latest(db);
+    const head = await db
+      .selectFrom('audit_event')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    const headSeq = Number(head?.seq ?? 0);
+    if (!head || (last && headSeq <= last.seq)) {
+      if (last && headSeq < last.seq)
+        return this.#refuse('audit chain is behind its last checkpoint (truncated); not signing', {
+          seq: headSeq,
+          checkpoint: last.n,
+          checkpointSeq: last.seq,
+        });
+      return undefined;
+    }
+    // Before the first checkpoint, time counts from this instance's start.
+    const since = last?.createdAt.getTime() ?? this.#started;
+    const due =
+      force ||
+      headSeq - (last?.seq ?? 0) >= this.#o.everyEvents ||
+      Date.now() - since >= this.#o.everySeconds * 1000;
+    if (!due) return undefined;
+    if (last) {
+      const at = await db
+        .selectFrom('audit_event')
+        .select('hash')
+        .where('seq', '=', String(last.seq))
+        .executeTakeFirst();
+      if (at?.hash !== last.hash)
+        return this.#refuse(
+          'audit chain differs from its last checkpoint (rewritten); not signing',
+          {
+            checkpoint: last.n,
+            seq: last.seq,
+          },
+        );
+    }
+    const walked = await walkChain(db, last && { seq: last.seq, hash: last.hash }, headSeq);
+    if (walked.broken)
+      return this.#refuse('audit chain is broken; not signing a checkpoint', { ...walked.broken });
+    this.#problem = undefined;
     const key = await currentAuditKey(db);
     const made = await db.transaction().execute(async (trx) => {
       await sql`lock table audit_checkpoint in share row exclusive mode`.execute(trx);
-      const lastRow = await trx
-        .selectFrom('audit_checkpoint')
-        .selectAll()
-        .orderBy('n', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      const last = lastRow && stored(lastRow);
-      const head = await trx
-        .selectFrom('audit_event')
-        .select(['seq', 'hash'])
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      const headSeq = Number(head?.seq ?? 0);
-      if (!head || (last && headSeq <= last.seq)) {
-        if (last && headSeq < last.seq)
-          log.error(
-            { seq: headSeq, checkpoint: last.n, checkpointSeq: last.seq },
-            'audit chain is behind its last checkpoint (truncated); not signing',
-          );
-        return undefined;
-      }
-      // Before the first checkpoint, time counts from this instance's start.
-      const since = last?.createdAt.getTime() ?? this.#started;
-      const due =
-        force ||
-        headSeq - (last?.seq ?? 0) >= this.#o.everyEvents ||
-        Date.now() - since >= this.#o.everySeconds * 1000;
-      if (!due) return undefined;
-      const from = last ? { seq: last.seq, hash: last.hash } : undefined;
-      if (last) {
-        const at = await trx
-          .selectFrom('audit_event')
-          .select('hash')
-          .where('seq', '=', String(last.seq))
-          .executeTakeFirst();
-        if (at?.hash !== last.hash) {
-          log.error(
-            { checkpoint: last.n, seq: last.seq },
-            'audit chain differs from its last checkpoint (rewritten); not signing',
-          );
-          return undefined;
-        }
-      }
-      const walked = await walkChain(trx, from, headSeq);
-      if (walked.broken) {
-        log.error({ ...walked.broken }, 'audit chain is broken; not signing a checkpoint');
-        return undefined;
-      }
+      // Another instance signed meanwhile: its checkpoint covers this head or the next one will.
+      if ((await this.#latest(trx))?.n !== last?.n) return undefined;
       const n = (last?.n ?? 0) + 1;
       const jws = await signCheckpoint(key, {
         iss: this.#o.issuer,

@@ -138,6 +138,7 @@ describe.each(databaseKinds())(
       await sql`delete from audit_event where seq > 8`.execute(db());
       const v = await expectBoth({ kind: 'truncated', seq: '9' });
       expect(v.brokenAt!.reason).toContain('before checkpoint 1 at seq 12');
+      expect(await f.t.server.auditCheckpoints.run(true)).toBeUndefined();
       // Without a checkpoint it cannot be told: the README says so.
       await rm(dir, { recursive: true, force: true });
       await sql`delete from audit_checkpoint`.execute(db());
@@ -150,6 +151,10 @@ describe.each(databaseKinds())(
       await rechainFrom(db(), 5);
       const v = await expectBoth({ kind: 'rewritten', seq: '12', id: await idAt(12) });
       expect(v.brokenAt!.reason).toContain('differs from checkpoint 1');
+      // The server does not bless the rewrite with a checkpoint of its own.
+      await f.t.server.audit.append({ action: 'tamper.test', result: 'success' });
+      await f.t.server.audit.flush();
+      expect(await f.t.server.auditCheckpoints.run(true)).toBeUndefined();
     });
 
     it("an auditor's own copy of the keys and checkpoints catches a truncation that also removed the server's", async () => {
