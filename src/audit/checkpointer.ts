@@ -87,6 +87,7 @@ export class AuditCheckpointer {
   #running: Promise<unknown> = Promise.resolve();
   readonly #started = Date.now();
   #problem: string | undefined;
+  #failing = false;
   /** The highest `seq` this instance found intact (when it last signed or verified). */
   verifiedSeq = 0;
 
@@ -119,10 +120,18 @@ export class AuditCheckpointer {
    */
   run(force: boolean): Promise<StoredCheckpoint | undefined> {
     const next = this.#running.then(() =>
-      this.#attempt(force).catch((err) => {
-        this.#o.log.warn({ err }, 'audit checkpoint failed; retrying');
-        return undefined;
-      }),
+      this.#attempt(force).then(
+        (made) => {
+          this.#failing = false;
+          return made;
+        },
+        (err) => {
+          // Once per outage, not every second of it.
+          if (!this.#failing) this.#o.log.warn({ err }, 'audit checkpoint failed; retrying');
+          this.#failing = true;
+          return undefined;
+        },
+      ),
     );
     this.#running = next;
     return next;
