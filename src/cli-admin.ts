@@ -119,3 +119,8 @@ export async function addClient(s: Server, input: ClientCreate & { secret?: stri
 export async function rotateKeys(s: Server) {
   return new KeyAdminService({ db: s.db.db, audit: s.audit }).rotate(cliActor('keys rotate'));
 }
+
+/** `keys rotate --audit`: the new audit key and its `audit_key.rotated` audit event. */
+export async function rotateAuditKeys(s: Server) {
+  return new KeyAdminService({ db: s.db.db, audit: s.audit }).rotateAudit(cliActor('keys rotate'));
+}

@@ -4,6 +4,7 @@ import { cliFailure } from './cli-errors.ts';
 import { createServer, type Server } from './main.ts';
 import { startServer } from './serve.ts';
 import { connect } from './db/connect.ts';
+import { DatabaseInUseError } from './db/embedded.ts';
 import type { LockInfo } from './db/owner-lock.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import {
@@ -12,7 +13,15 @@ import {
   type ClientAuthMethod,
   type NewClientInput,
 } from './oidc/clients.ts';
-import { addClient, addUser, clientInput, rotateKeys, UsageError, userInput } from './cli-admin.ts';
+import {
+  addClient,
+  addUser,
+  clientInput,
+  rotateAuditKeys,
+  rotateKeys,
+  UsageError,
+  userInput,
+} from './cli-admin.ts';
 
 const HELP: Record<string, string> = {
   main: `Usage: mcp-elevate <command> [options]
@@ -46,12 +55,22 @@ resource's audit events (scope audit:write).
   private_key_jwt      a signed client_assertion; needs --jwks-uri URL or --jwks '{"keys":[...]}'
   none                 public client (default with --redirect-uri and no --secret); not for client_credentials`,
   'keys rotate':
-    'Usage: mcp-elevate keys rotate\n\nAdds a new ES256 signing key; previous keys stay in the JWKS for 24 h.',
-  'audit verify': `Usage: mcp-elevate audit verify
+    'Usage: mcp-elevate keys rotate [--audit]\n\nAdds a new ES256 signing key; previous keys stay in the JWKS for 24 h.\n--audit rotates the key that signs audit checkpoints instead: the new one signs from the next\ncheckpoint on (no restart); previous ones lose their private half and stay in /audit/v1/jwks.',
+  'audit verify': `Usage: mcp-elevate audit verify [--checkpoints <file|dir|url>]... [--jwks <file|url>] [--json]
 
-Walks the audit log's hash chain in order. Prints 'ok: N events' and exits 0, or prints
-'broken at seq S (id): reason' for the first event whose content or link to its predecessor no
-longer matches its hash, and exits 1. Opens the database the server uses (DATABASE_URL or DATA_DIR).`,
+Walks the audit log's hash chain in order, then checks it against signed checkpoints: by default
+the checkpoint folder (AUDIT_CHECKPOINT_DIR, default DATA_DIR/audit-checkpoints) and the
+database's own list; with --checkpoints, only the files, folders or URLs given (a URL is
+<ISSUER>/audit/v1/checkpoints or a copy of it). Checkpoint signatures are checked with the
+database's audit keys, or with --jwks (a copy of <ISSUER>/audit/v1/jwks you keep).
+
+Prints 'ok: N events…' and exits 0, or names the first break and exits 1:
+  'tampered: <kind> at seq S (id): reason', kind one of edited, deleted, inserted, reordered,
+  truncated (the chain ends before a checkpoint), rewritten (the chain differs from a checkpoint,
+  or a checkpoint was refused: another key, a bad signature, an older one replayed).
+Exit 2: bad usage or configuration; exit 3: the database or a source could not be read.
+--json prints the whole result as one JSON object on stdout (also on exit 1 and 3).
+Opens the database the server uses (DATABASE_URL or DATA_DIR).`,
   'example-mcp-server': `Usage: mcp-elevate example-mcp-server [--port 4000]
 
 Serves the example deployment tools at http://localhost:<port>/mcp. Environment: ISSUER (default
@@ -283,30 +302,48 @@ export async function main(argv: string[]): Promise<number> {
       return runGateway(rest);
     }
     case 'audit verify': {
-      parse(rest, {});
-      const config = loadConfig();
-      const db = await connect({
-        databaseUrl: config.databaseUrl,
-        dataDir: config.dataDir,
-        command: 'mcp-elevate audit verify',
-        onWait: waiting,
+      const v = parse(rest, {
+        checkpoints: { type: 'string', multiple: true },
+        jwks: { type: 'string' },
+        json: { type: 'boolean' },
       });
+      const config = loadConfig();
+      const { runAuditVerify, VERIFY_EXIT } = await import('./audit/verify-command.ts');
+      let db: Awaited<ReturnType<typeof connect>>;
       try {
-        const { AuditLog } = await import('./audit/audit-log.ts');
-        const result = await new AuditLog(db.db).verify();
-        if (result.ok) {
-          console.log(`ok: ${result.count} events`);
-          return 0;
-        }
-        const { seq, id, reason } = result.brokenAt;
-        console.error(`broken at seq ${String(seq)} (${id}): ${reason}`);
-        return 1;
+        db = await connect({
+          databaseUrl: config.databaseUrl,
+          dataDir: config.dataDir,
+          command: 'mcp-elevate audit verify',
+          onWait: waiting,
+        });
+      } catch (err) {
+        if (err instanceof DatabaseInUseError) throw err;
+        console.error(`mcp-elevate: could not verify: database: ${(err as Error).message}`);
+        return VERIFY_EXIT.unavailable;
+      }
+      try {
+        return await runAuditVerify({
+          db: db.db,
+          checkpoints: v.checkpoints as string[] | undefined,
+          jwks: v.jwks as string | undefined,
+          dir: config.auditCheckpoints.dir,
+          // Checkpoints carry the issuer; it is checked when the environment names one.
+          issuer: process.env.ISSUER ? config.issuer : undefined,
+          json: v.json === true,
+        });
       } finally {
         await db.close();
       }
     }
     case 'keys rotate': {
-      parse(rest, {});
+      if (parse(rest, { audit: { type: 'boolean' } }).audit) {
+        const res = await withServer(key, (s) => rotateAuditKeys(s));
+        console.log(
+          `new audit key ${res.kid}; ${res.retired.length} previous key(s) retired (still published)`,
+        );
+        return 0;
+      }
       const { res, owner } = await withServer(key, async (s) => ({
         res: await rotateKeys(s),
         owner: s.db.owner,

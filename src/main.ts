@@ -28,6 +28,9 @@ import { ElevationService } from './elevation/service.ts';
 import { resumeCibaRequest } from './oidc/ciba/resume.ts';
 import { elevationRoutes } from './elevation/routes.ts';
 import { auditIngestRoutes } from './audit/ingest.ts';
+import { createAuditTrail } from './audit/trail.ts';
+import type { AuditCheckpointer } from './audit/checkpointer.ts';
+import { observeSecurityEvents } from './oidc/security-events.ts';
 import { createOwnTokenVerifier } from './tokens/index.ts';
 import { acceptedScopes, auditResource } from './oidc/resources.ts';
 import { mcpResourceOf } from './oidc/clients.ts';
@@ -50,6 +53,8 @@ export interface Server {
   readonly users: UserRepository;
   readonly roles: RoleService;
   readonly audit: AuditLog;
+  /** Signs audit checkpoints (README "Audit"); `run(true)` signs the head now. */
+  readonly auditCheckpoints: AuditCheckpointer;
   readonly elevation: ElevationService;
   /** Listens on `port` (default: the configured one; 0 for any free port); resolves with the base URL. */
   listen(port?: number): Promise<string>;
@@ -114,8 +119,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       loadCookieKeys(db.db),
     ]);
     const users = new UserRepository(db.db);
+    // Signed checkpoints, their public routes, security events and gauges (README "Audit").
+    const trail = createAuditTrail({ config, db: db.db, log });
     const audit = new AuditLog(db.db, {
       onError: (err) => log.warn({ err }, 'audit chaining failed; retrying'),
+      ...trail.logOptions,
     });
     const currentDate = opts.currentDate ?? (() => new Date());
     const elevation = new ElevationService({ db: db.db, catalogue, roles, audit, currentDate });
@@ -151,6 +159,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     );
     const metrics = createServerMetrics(db.db);
     observeProvider(provider, metrics);
+    observeSecurityEvents(provider, trail.observe(audit, metrics.registry));
     elevation.addHooks({
       outcome(scopes, outcome, ticket) {
         for (const scope of scopes) metrics.elevations.inc({ scope, outcome });
@@ -201,6 +210,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           mcpResourceOf: (id) => mcpResourceOf(db.db, id),
           limits: { eventsPerMinute: config.auditIngestEventsPerMinute },
         }),
+        trail.routes,
         createAdminRouter({
           issuer: config.issuer,
           provider,
@@ -237,6 +247,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     if (opts.workers !== false) {
       outbox = startOutboxWorker({ db: db.db, mailer, log });
       audit.start();
+      trail.start();
       const cleanup = setInterval(() => {
         deleteExpiredPayloads(db.db).catch((err) =>
           log.warn({ err }, 'expired artifact cleanup failed'),
@@ -264,6 +275,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       users,
       roles,
       audit,
+      auditCheckpoints: trail.checkpointer,
       elevation,
       async listen(port = config.port) {
         http = app.listen(port, '0.0.0.0');
@@ -295,8 +307,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         }
         timers.forEach(clearInterval);
         await outbox?.stop();
-        // Every event of the requests just finished is chained before the pool closes.
+        // Every event of the requests just finished is chained, and signed, before the pool closes.
+        await trail.flushEvents();
         await audit.close();
+        await trail.close();
         mailer.close();
         await db.close();
       },

@@ -141,7 +141,35 @@ export const AuditVerifyView = named(
   z.object({
     ok: z.boolean(),
     count: z.int().describe('Events checked before the first broken one (all of them when ok)'),
-    brokenAt: z.object({ seq: z.string(), id: z.string(), reason: z.string() }).optional(),
+    head: z
+      .object({ seq: z.string(), hash: z.string() })
+      .nullable()
+      .describe('The last event in the table, whatever its state'),
+    checkpoints: z.object({
+      checked: z.int().describe('Signed checkpoints accepted and compared with the chain'),
+      latest: z
+        .object({ n: z.int(), seq: z.string(), time: z.iso.datetime(), kid: z.string() })
+        .nullable(),
+      refused: z
+        .array(
+          z.object({
+            index: z.int(),
+            n: z.int().optional(),
+            seq: z.int().optional(),
+            reason: z.string(),
+            source: z.string().optional(),
+          }),
+        )
+        .describe('Checkpoints signed by another key, with a bad signature, or replayed'),
+    }),
+    brokenAt: z
+      .object({
+        kind: z.enum(['edited', 'deleted', 'inserted', 'reordered', 'truncated', 'rewritten']),
+        seq: z.string().describe('The first seq affected'),
+        id: z.string().optional(),
+        reason: z.string(),
+      })
+      .optional(),
   }),
 );
 

@@ -1,8 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type QueryCreator, type Transaction } from 'kysely';
-import type { AuditRow, Database } from '../db/schema.ts';
+import type { Database } from '../db/schema.ts';
 import { redact } from '../verifier/observability/redact.ts';
-import { canonicalJson } from '../policy/index.ts';
+import { GENESIS, sealedHash } from './chain.ts';
+import { verifyAudit, type AuditVerification, type CheckpointSource } from './verify.ts';
 
 /** One audit event as services write it. */
 export interface AuditInput {
@@ -18,37 +19,7 @@ export interface AuditInput {
   time?: Date;
 }
 
-/** Hash of the first event's predecessor. */
-export const GENESIS = '0'.repeat(64);
-
-/** The hash that chains `row` to its predecessor: SHA-256 over the previous hash and the event's canonical JSON. */
-export function eventHash(
-  prevHash: string,
-  e: {
-    id: string;
-    time: Date;
-    actor: string | null;
-    action: string;
-    result: string;
-    subject: string | null;
-    client_id: string | null;
-    resource: string | null;
-    data: unknown;
-  },
-): string {
-  const body = canonicalJson({
-    id: e.id,
-    time: e.time.toISOString(),
-    actor: e.actor,
-    action: e.action,
-    result: e.result,
-    subject: e.subject,
-    client_id: e.client_id,
-    resource: e.resource,
-    data: e.data,
-  });
-  return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
-}
+export { GENESIS, eventHash } from './chain.ts';
 
 /** Inbox rows for events: ids assigned, duplicates within the call dropped, data redacted. */
 function inboxRows(events: AuditInput[]) {
@@ -83,8 +54,9 @@ const CHAIN_BATCH = 1000;
  * breaks the chain from there on). Rules it keeps:
  * - an event is written to `audit_inbox` inside the transaction that makes the change it records
  *   (one insert, no lock), so it commits, or rolls back, with that change;
- * - a chainer moves inbox events into `audit_event` in batches, in inbox order, each hashed over
- *   its predecessor. Chain passes are serialised by a table lock on `audit_event`, which only
+ * - a chainer moves inbox events into `audit_event` in batches, in inbox order, each numbered
+ *   its predecessor's `seq` plus one and hashed over its predecessor's hash and its own `seq`
+ *   ({@link sealedHash}): a gap in `seq` is a deletion, never a skipped number. Chain passes are serialised by a table lock on `audit_event`, which only
  *   they write, so the chain never forks, even across instances; every instance chains what any
  *   instance wrote, so an instance that dies leaves nothing unchained;
  * - it runs shortly after each append ({@link CHAIN_DELAY_MS}), on demand ({@link flush}: every
@@ -101,11 +73,28 @@ export class AuditLog {
   #kick: NodeJS.Timeout | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #onError: (err: unknown) => void;
+  #checkpoints: CheckpointSource | undefined;
+  #onVerified: (v: AuditVerification) => void;
   #closed = false;
 
-  constructor(db: Kysely<Database>, opts: { onError?: (err: unknown) => void } = {}) {
+  /**
+   * @param opts.onError Told about background chaining failures (they are retried). Default none.
+   * @param opts.checkpoints Where {@link verify} finds signed checkpoints and the keys that verify
+   *   them. Default: none (the chain alone is verified).
+   * @param opts.onVerified Told each outcome of {@link verify} (metrics). Default none.
+   */
+  constructor(
+    db: Kysely<Database>,
+    opts: {
+      onError?: (err: unknown) => void;
+      checkpoints?: CheckpointSource;
+      onVerified?: (v: AuditVerification) => void;
+    } = {},
+  ) {
     this.#db = db;
     this.#onError = opts.onError ?? (() => {});
+    this.#checkpoints = opts.checkpoints;
+    this.#onVerified = opts.onVerified ?? (() => {});
   }
 
   /** Appends events (outside any transaction); events whose id already exists are skipped. Returns how many were new. */
@@ -242,18 +231,22 @@ export class AuditLog {
       );
       const last = await trx
         .selectFrom('audit_event')
-        .select('hash')
+        .select(['seq', 'hash'])
         .orderBy('seq', 'desc')
         .limit(1)
         .executeTakeFirst();
       let prev = last?.hash ?? GENESIS;
+      // Numbered here, under the lock, rather than by the column's sequence: a sequence skips
+      // the numbers of rolled-back transactions, and the chain's numbers must be dense.
+      let seq = Number(last?.seq ?? 0);
       const rows = [];
       for (const { seq: _seq, ...e } of pending) {
         // The same id written twice (an ingest racing a chain pass) is chained once.
         if (chained.has(e.id)) continue;
         chained.add(e.id);
-        const hash = eventHash(prev, e);
-        rows.push({ ...e, data: JSON.stringify(e.data), prev_hash: prev, hash });
+        seq++;
+        const hash = sealedHash(prev, seq, e);
+        rows.push({ ...e, seq: String(seq), data: JSON.stringify(e.data), prev_hash: prev, hash });
         prev = hash;
       }
       for (let i = 0; i < rows.length; i += 500)
@@ -275,38 +268,13 @@ export class AuditLog {
   }
 
   /**
-   * Walks the chain in order and reports the first row whose stored hash or link does not match
-   * what its content implies.
+   * Walks the chain in order, then checks it against the signed checkpoints (when a
+   * {@link CheckpointSource} was given), and names the first break: see `verify.ts`.
    */
-  async verify(): Promise<
-    | { ok: true; count: number }
-    | { ok: false; count: number; brokenAt: { seq: string; id: string; reason: string } }
-  > {
+  async verify(): Promise<AuditVerification> {
     await this.flush();
-    let prev = GENESIS;
-    let count = 0;
-    let after = '0';
-    for (;;) {
-      const rows: AuditRow[] = await this.#db
-        .selectFrom('audit_event')
-        .selectAll()
-        .where('seq', '>', after)
-        .orderBy('seq')
-        .limit(1000)
-        .execute();
-      if (!rows.length) return { ok: true, count };
-      for (const r of rows) {
-        const reason =
-          r.prev_hash !== prev
-            ? 'link to previous event broken'
-            : eventHash(prev, r) !== r.hash
-              ? 'content does not match its hash'
-              : undefined;
-        if (reason) return { ok: false, count, brokenAt: { seq: r.seq, id: r.id, reason } };
-        prev = r.hash;
-        count++;
-      }
-      after = rows.at(-1)!.seq;
-    }
+    const result = await verifyAudit(this.#db, this.#checkpoints ? await this.#checkpoints() : []);
+    this.#onVerified(result);
+    return result;
   }
 }

@@ -47,6 +47,16 @@ export const DEFAULTS = Object.freeze({
    * server, low enough that one misbehaving client cannot flood the hash chain.
    */
   auditIngestEventsPerMinute: 60_000,
+  /**
+   * `AUDIT_CHECKPOINT_EVERY_EVENTS`: a signed checkpoint once this many events came after the last
+   * one. Default 1 000: a busy server checkpoints often enough that a truncation loses little.
+   */
+  auditCheckpointEveryEvents: 1000,
+  /**
+   * `AUDIT_CHECKPOINT_EVERY_SECONDS`: a checkpoint once the last one is this many seconds old and
+   * events came after it. Default 60: a quiet server's head is still pinned within a minute.
+   */
+  auditCheckpointEverySeconds: 60,
 
   // ── Token, grant and session lifetimes (oidc-provider `ttl`), in seconds ─────────────────────
   /** Authorization codes: 60 s, well inside RFC 6749 §4.1.2's recommended 10-minute maximum. */

@@ -1,3 +1,6 @@
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { DEFAULTS } from './defaults.ts';
@@ -63,6 +66,27 @@ export const envSchema = z.object({
     .min(1)
     .max(10_000_000)
     .default(DEFAULTS.auditIngestEventsPerMinute),
+  /** Sign an audit checkpoint once this many events came after the last one. Default 1000. */
+  AUDIT_CHECKPOINT_EVERY_EVENTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .default(DEFAULTS.auditCheckpointEveryEvents),
+  /** … or once the last one is this many seconds old and events came after it. Default 60. */
+  AUDIT_CHECKPOINT_EVERY_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(DEFAULTS.auditCheckpointEverySeconds),
+  /** Folder of the append-only checkpoint files. Default `DATA_DIR/audit-checkpoints`. */
+  AUDIT_CHECKPOINT_DIR: z.string().min(1).optional(),
+  /**
+   * URL each checkpoint is also POSTed to, through the outbound guard: https, or http to a host
+   * admitted by OUTBOUND_ALLOW. Default: none.
+   */
+  AUDIT_CHECKPOINT_WEBHOOK: url.optional(),
   /**
    * Hosts (`cimd.internal`), addresses and CIDR ranges (`10.0.0.0/8`), comma-separated, that
    * outbound fetches (client metadata documents, `jwks_uri`) may reach although they are not
@@ -99,6 +123,13 @@ export interface Config {
   readonly auditIngestEventsPerMinute: number;
   /** Non-public destinations outbound fetches may reach (`OUTBOUND_ALLOW`). */
   readonly outboundAllow: OutboundAllowList;
+  /** Audit checkpoint cadence, folder and webhook (`AUDIT_CHECKPOINT_*`). */
+  readonly auditCheckpoints: {
+    readonly everyEvents: number;
+    readonly everySeconds: number;
+    readonly dir: string;
+    readonly webhook?: string;
+  };
 }
 
 /** Thrown when the environment is invalid; its message is one line naming the variable. */
@@ -119,6 +150,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`${name}: ${issue.message}`);
   }
   const e = parsed.data;
+  const outboundAllow = e.OUTBOUND_ALLOW ?? parseOutboundAllow('');
+  const webhook = e.AUDIT_CHECKPOINT_WEBHOOK;
+  if (webhook && new URL(webhook).protocol !== 'https:') {
+    const host = new URL(webhook).hostname.replace(/^\[(.*)\]$/, '$1');
+    const admitted =
+      outboundAllow.hosts.has(host.toLowerCase()) ||
+      (isIP(host) > 0 &&
+        outboundAllow.ranges.some(([range, bits]) => {
+          const a = ipaddr.process(host);
+          return a.kind() === range.kind() && a.match(range, bits);
+        }));
+    if (!admitted)
+      throw new ConfigError(
+        'AUDIT_CHECKPOINT_WEBHOOK: must be https (http only to a host admitted by OUTBOUND_ALLOW)',
+      );
+  }
   return Object.freeze({
     port: e.PORT,
     issuer: (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
@@ -132,6 +179,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     accessTokenTtl: e.ACCESS_TOKEN_TTL,
     cibaPollInterval: e.CIBA_POLL_INTERVAL,
     auditIngestEventsPerMinute: e.AUDIT_INGEST_EVENTS_PER_MINUTE,
-    outboundAllow: e.OUTBOUND_ALLOW ?? parseOutboundAllow(''),
+    outboundAllow,
+    auditCheckpoints: Object.freeze({
+      everyEvents: e.AUDIT_CHECKPOINT_EVERY_EVENTS,
+      everySeconds: e.AUDIT_CHECKPOINT_EVERY_SECONDS,
+      dir: e.AUDIT_CHECKPOINT_DIR ?? join(e.DATA_DIR, 'audit-checkpoints'),
+      ...(webhook ? { webhook } : {}),
+    }),
   });
 }

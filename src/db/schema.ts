@@ -88,6 +88,26 @@ export interface AuditEventTable extends AuditInboxTable {
   hash: string;
 }
 
+/** A key that signs audit checkpoints only; `private_jwk` is null once superseded. */
+export interface AuditKeyTable {
+  kid: string;
+  alg: string;
+  public_jwk: Json<Record<string, unknown>>;
+  private_jwk: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  created_at: Timestamp;
+  superseded_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+/** A signed checkpoint of the audit chain head (see src/audit/checkpoints.ts). int8 as text. */
+export interface AuditCheckpointTable {
+  n: ColumnType<string, string | number, string | number>;
+  seq: ColumnType<string, string | number, string | number>;
+  hash: string;
+  kid: string;
+  jws: string;
+  created_at: Timestamp;
+}
+
 export interface ElevationTicketTable {
   id: string;
   status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
@@ -181,6 +201,8 @@ export interface Database {
   server_secret: ServerSecretTable;
   audit_event: AuditEventTable;
   audit_inbox: AuditInboxTable;
+  audit_key: AuditKeyTable;
+  audit_checkpoint: AuditCheckpointTable;
   mail_outbox: MailOutboxTable;
   elevation_ticket: ElevationTicketTable;
   ticket_decision: TicketDecisionTable;

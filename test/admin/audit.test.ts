@@ -6,7 +6,7 @@ import { startAdminFixture, type AdminFixture } from './fixture.ts';
 type Verification = {
   ok: boolean;
   count: number;
-  brokenAt?: { seq: string; id: string; reason: string };
+  brokenAt?: { kind: string; seq: string; id: string; reason: string };
 };
 
 describe.each(databaseKinds())('admin API: audit (%s)', (kind) => {
@@ -90,6 +90,7 @@ describe.each(databaseKinds())('admin API: audit (%s)', (kind) => {
     const result = await verify();
     expect(result.ok).toBe(false);
     expect(result.brokenAt).toEqual({
+      kind: 'edited',
       seq: String(target.seq),
       id: target.id,
       reason: 'content does not match its hash',

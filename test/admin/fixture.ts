@@ -50,14 +50,17 @@ export interface AdminFixture {
  * these tests are about the admin API, not about approval tickets (tested with elevation), so
  * tokens come straight from login and consent.
  */
-export async function startAdminFixture(kind: 'pglite' | 'postgres'): Promise<AdminFixture> {
+export async function startAdminFixture(
+  kind: 'pglite' | 'postgres',
+  env: Record<string, string> = {},
+): Promise<AdminFixture> {
   const catalogue = JSON.parse(await readFile('scopes.json', 'utf8')) as {
     scopes: Record<string, { approval?: unknown }>;
   };
   delete catalogue.scopes['mcp:admin']!.approval;
   const scopesFile = join(process.env.TMPDIR ?? '/tmp', `mcpe-admin-scopes-${randomUUID()}.json`);
   await writeFile(scopesFile, JSON.stringify(catalogue));
-  const t = await startTestServer(kind, { SCOPES_FILE: scopesFile });
+  const t = await startTestServer(kind, { SCOPES_FILE: scopesFile, ...env });
   const admin = await t.server.users.create({ ...ADMIN, name: 'Admin', roles: ['admin'] });
   await registerClient(t.server.provider, t.server.db.db, {
     id: 'admin-cli',

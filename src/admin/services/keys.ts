@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { Database } from '../../db/schema.ts';
 import { rotateSigningKey } from '../../keys/keystore.ts';
+import { rotateAuditKey } from '../../audit/audit-keys.ts';
 import type { AdminActor } from '../auth.ts';
 import { adminEvent } from './common.ts';
 import { DEFAULTS } from '../../config/defaults.ts';
@@ -37,6 +38,18 @@ export class KeyAdminService {
             publishedForSeconds: RETIRED_KEY_PUBLISHED_SECONDS,
           }),
         ])
+        .then(() => {}),
+    );
+  }
+
+  /**
+   * Adds a new audit checkpoint key; the previous ones lose their private half and stay published
+   * at `/audit/v1/jwks` (old checkpoints must stay verifiable).
+   */
+  async rotateAudit(actor: AdminActor): Promise<{ kid: string; retired: string[] }> {
+    return rotateAuditKey(this.#deps.db, (trx, rotated) =>
+      this.#deps.audit
+        .appendIn(trx, [adminEvent(actor, 'audit_key.rotated', { ...rotated })])
         .then(() => {}),
     );
   }
