@@ -43,7 +43,7 @@ export default tseslint.config(
   },
   ...[
     // Files directly in src/policy or src/verifier reach server code with '../x'; files one
-    // folder deeper with '../../x'. Both are forbidden (DESIGN §1).
+    // folder deeper with '../../x'. Both are forbidden (ARCHITECTURE.md §1).
     { files: ['src/policy/*.ts', 'src/verifier/*.ts'], up: '..' },
     { files: ['src/policy/*/**/*.ts', 'src/verifier/*/**/*.ts'], up: '../..' },
   ].map(({ files, up }) => ({
@@ -66,7 +66,7 @@ export default tseslint.config(
                 'pino',
               ],
               message:
-                'The verifier and policy engine must not import server-side packages (DESIGN §1).',
+                'The verifier and policy engine must not import server-side packages (ARCHITECTURE.md §1).',
             },
             {
               group: [
@@ -86,7 +86,7 @@ export default tseslint.config(
               ]
                 .flatMap((d) => [`${up}/${d}/*`, `${up}/${d}`])
                 .concat([`${up}/main.ts`, `${up}/app.ts`, `${up}/errors.ts`]),
-              message: 'The verifier and policy engine must not import server code (DESIGN §1).',
+              message: 'The verifier and policy engine must not import server code (ARCHITECTURE.md §1).',
             },
           ],
         },

@@ -1,5 +1,5 @@
 /**
- * `npm run demo` (DESIGN §2): the authorization server on :3000 and the example MCP server on
+ * `npm run demo` (ARCHITECTURE.md §2): the authorization server on :3000 and the example MCP server on
  * :4000/mcp in one process, with demo users, an agent client and a printed walkthrough.
  *
  * Environment: everything `mcp-elevate serve` reads (README), with `DATA_DIR` defaulting to

@@ -14,7 +14,7 @@ import { UserAdminService } from './admin/services/users.ts';
 import type { Server } from './main.ts';
 
 /**
- * The command line's changes go through the admin API's services (DESIGN §8 "Every change is
+ * The command line's changes go through the admin API's services (ARCHITECTURE.md §8 "Every change is
  * audited"): the same input schemas, the same rules, the same audit events. The actor is the
  * operating-system user (`cli:<user>`); the command takes the place of the OAuth client
  * (`cli:users-add`).

@@ -127,7 +127,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     });
     const currentDate = opts.currentDate ?? (() => new Date());
     const elevation = new ElevationService({ db: db.db, catalogue, roles, audit, currentDate });
-    // One verifier of the server's own tokens for every consumer (DESIGN §8 Trust boundaries).
+    // One verifier of the server's own tokens for every consumer (ARCHITECTURE.md §8 Trust boundaries).
     const tokens = createOwnTokenVerifier({
       issuer: config.issuer,
       db: db.db,

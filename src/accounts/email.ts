@@ -1,5 +1,5 @@
 /**
- * The one spelling of an email address the server knows (DESIGN §8, one sign-in service):
+ * The one spelling of an email address the server knows (ARCHITECTURE.md §8, one sign-in service):
  * Unicode NFKC (full-width letters, compatibility forms and no-break spaces become their plain
  * forms), surrounding white space removed, lower-cased. Account lookup, uniqueness, sign-in
  * throttling and audit records all use this spelling, so two spellings of one address can never

@@ -29,7 +29,7 @@ export type SignInResult =
   | { kind: 'throttled'; email: string; retryAfter: number };
 
 /**
- * The one sign-in service behind every password form (DESIGN §8). In order:
+ * The one sign-in service behind every password form (ARCHITECTURE.md §8). In order:
  * 1. normalise the email once ({@link normaliseEmail}): lookup, throttle and audit all use it;
  * 2. count the attempt against the account and the address ({@link LoginThrottle}); over budget
  *    the password is not even checked;

@@ -22,7 +22,7 @@ const msLeft = sql<number>`case when expires_at is null then -1
 
 /**
  * rate-limiter-flexible's store contract on our `login_throttle` table through kysely, so one
- * counter is shared by every server instance on the database (DESIGN §8) and works alike on
+ * counter is shared by every server instance on the database (ARCHITECTURE.md §8) and works alike on
  * PostgreSQL and embedded PGlite.
  *
  * Why not the library's own `RateLimiterPostgres`: it creates its table at run time (our schema

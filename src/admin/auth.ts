@@ -15,7 +15,7 @@ export interface AdminActor {
   clientId?: string;
 }
 
-/** The scope and the role an admin token needs (DESIGN §8). */
+/** The scope and the role an admin token needs (ARCHITECTURE.md §8). */
 export const ADMIN_SCOPE = 'mcp:admin';
 export const ADMIN_ROLE = 'admin';
 
@@ -23,7 +23,7 @@ export const ADMIN_ROLE = 'admin';
 export interface AdminAuthOptions {
   /** The admin API's resource identifier (`aud`, `<issuer>/admin`). */
   audience: string;
-  /** Scopes every token carries; named in a 403 challenge with `mcp:admin` (DESIGN §5). Default `[]`. */
+  /** Scopes every token carries; named in a 403 challenge with `mcp:admin` (ARCHITECTURE.md §5). Default `[]`. */
   baseScopes?: readonly string[];
   /** The server's one verifier of its own tokens. */
   tokens: OwnTokenVerifier;

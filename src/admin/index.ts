@@ -1,5 +1,5 @@
 /**
- * The admin REST API (DESIGN §8): routes → services → repositories, zod schemas shared by
+ * The admin REST API (ARCHITECTURE.md §8): routes → services → repositories, zod schemas shared by
  * validation and the OpenAPI document, presenters listing what leaves the server.
  * @module
  */

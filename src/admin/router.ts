@@ -85,7 +85,7 @@ export function adminRouteTable(deps: AdminDeps): AnyRoute[] {
 }
 
 /**
- * The Koa router of the admin REST API (DESIGN §8), mounted at {@link ADMIN_BASE_PATH}; what no
+ * The Koa router of the admin REST API (ARCHITECTURE.md §8), mounted at {@link ADMIN_BASE_PATH}; what no
  * route takes there is answered by its fallback (404/405 problems), never by oidc-provider.
  */
 export function createAdminRouter(deps: AdminDeps): Router {

@@ -28,7 +28,7 @@ import { truncateCodePoints } from '../http/text.ts';
 
 export type { ApprovalDeps } from './deps.ts';
 
-/** Every approval page: nothing from elsewhere runs in, frames, or caches it (DESIGN §6). */
+/** Every approval page: nothing from elsewhere runs in, frames, or caches it (ARCHITECTURE.md §6). */
 const CSP =
   "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 const TICKET_ID = /^[\w-]{1,64}$/;
@@ -47,7 +47,7 @@ const REFUSALS = {
 } as const;
 
 /**
- * The approver web pages under `/approvals` (DESIGN §6): sign-in, my pending tickets, one ticket
+ * The approver web pages under `/approvals` (ARCHITECTURE.md §6): sign-in, my pending tickets, one ticket
  * with approve/deny. Rules enforced:
  * - every page needs an approver session (its own cookie, see `session.ts`), else it sends the
  *   browser to sign in and back;

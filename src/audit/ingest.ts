@@ -49,7 +49,7 @@ export interface AuditIngestDeps {
 }
 
 /**
- * `POST /audit/v1/events`: tool-call events from verifiers (DESIGN §7.7, §8). Rules:
+ * `POST /audit/v1/events`: tool-call events from verifiers (ARCHITECTURE.md §7.7, §8). Rules:
  * - the caller is a client acting for itself (client_credentials) whose token for `<ISSUER>/audit`
  *   carries the service scope `audit:write` and passes the server's one verifier (the client
  *   still registered) — else 401/403;

@@ -79,7 +79,7 @@ export const DEFAULTS = Object.freeze({
    */
   freshLoginSeconds: 5 * MINUTE,
 
-  // ── Elevation (DESIGN §6) ────────────────────────────────────────────────────────────────────
+  // ── Elevation (ARCHITECTURE.md §6) ────────────────────────────────────────────────────────────────────
   /** Lifetime of an approval ticket, in seconds: 900 (15 minutes) when no scope sets a shorter one. */
   ticketTtlSeconds: 15 * MINUTE,
   /** How long a granted elevation waits for its first token before it lapses unused: 600 s. */
@@ -133,7 +133,7 @@ export const DEFAULTS = Object.freeze({
   mailLeaseMs: 30_000,
   /**
    * Failed attempts after which a message an SMTP server keeps rejecting (5xx) is parked: 12,
-   * about 20 minutes with the backoff below. Outages never park a message (DESIGN §6).
+   * about 20 minutes with the backoff below. Outages never park a message (ARCHITECTURE.md §6).
    */
   mailMaxAttempts: 12,
   /** Delay before the first retry: 1 s, doubling per failure with ±25 % jitter. */

@@ -11,7 +11,7 @@ const url = z.url({ protocol: /^https?$/ });
 const boolish = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 /**
- * Environment variables read at start (DESIGN §3). Each carries its default from
+ * Environment variables read at start (ARCHITECTURE.md §3). Each carries its default from
  * {@link DEFAULTS} (where each is explained); an invalid value stops the process with one line
  * naming the variable.
  */

@@ -20,7 +20,7 @@ import { serveOnSocket, SOCKET_FILE, type SocketServer } from './socket-server.t
 import { DEFAULTS } from '../config/defaults.ts';
 
 /**
- * One owner for the embedded database (DESIGN §2). PGlite is one PostgreSQL session inside one
+ * One owner for the embedded database (ARCHITECTURE.md §2). PGlite is one PostgreSQL session inside one
  * process, so exactly one process opens `DATA_DIR/pglite`, guarded by `DATA_DIR/pglite.lock`:
  * - the server (`serve`) owns it for its lifetime and serves it to other processes on a Unix
  *   socket; a second server on the same folder is refused, naming the owner's pid;

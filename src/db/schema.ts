@@ -162,7 +162,7 @@ export interface CibaPollTable {
 }
 
 /**
- * Transactional mail outbox (DESIGN §6). `id` is int8: read it through `String()`, PGlite returns
+ * Transactional mail outbox (ARCHITECTURE.md §6). `id` is int8: read it through `String()`, PGlite returns
  * numbers. Defaulted timestamps are plain `Timestamp`, which is already optional on insert.
  */
 export interface MailOutboxTable {

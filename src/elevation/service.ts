@@ -33,7 +33,7 @@ export interface ElevationServiceDeps {
 }
 
 /**
- * Elevation, shared by interactive step-up and CIBA (DESIGN §6): the one way in to `elevation/`.
+ * Elevation, shared by interactive step-up and CIBA (ARCHITECTURE.md §6): the one way in to `elevation/`.
  * The rules (`rules/`) decide — eligibility, gating, lifetimes, quorum, token binding; the parts
  * below load what they need, write what they decide, audit every transition in the transaction
  * that makes it and run the hooks (`hooks.ts`):

@@ -1,5 +1,5 @@
 /**
- * The example MCP server (DESIGN §7.8): deployment tools protected by `mcp-elevate/verifier`.
+ * The example MCP server (ARCHITECTURE.md §7.8): deployment tools protected by `mcp-elevate/verifier`.
  * @module
  */
 export {

@@ -54,7 +54,7 @@ function send(res: ServerResponse, status: number, body: string, type = 'applica
 }
 
 /**
- * Starts the example MCP server of DESIGN §7.8: deployment tools over Streamable HTTP at the
+ * Starts the example MCP server of ARCHITECTURE.md §7.8: deployment tools over Streamable HTTP at the
  * resource's path, protected by the verifier (`createMcpProtection`), with the Protected Resource
  * Metadata at `/.well-known/oauth-protected-resource<path>`, Prometheus metrics at `/metrics`
  * (unauthenticated, like most scrape targets: keep it off public networks) and `/healthz`.

@@ -35,7 +35,7 @@ const MetricsSchema = {
 };
 
 /**
- * Registers the deployment tools of DESIGN §7.8 on a protected server. Annotations matter: the
+ * Registers the deployment tools of ARCHITECTURE.md §7.8 on a protected server. Annotations matter: the
  * verifier retries only read-only or idempotent tools, and audit events of destructive ones are
  * flushed at once.
  */

@@ -1,5 +1,5 @@
 /**
- * `mcp-elevate gateway` (DESIGN §11): a reverse proxy for MCP's Streamable HTTP transport that
+ * `mcp-elevate gateway` (ARCHITECTURE.md §11): a reverse proxy for MCP's Streamable HTTP transport that
  * protects any MCP server with the verifier. Resource-server side: imports only the verifier,
  * the policy engine and libraries.
  * @module

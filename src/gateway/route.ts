@@ -112,7 +112,7 @@ const rpcError = (id: JsonRpcId | undefined, code: number, message: string) => (
 });
 
 /**
- * One protected upstream (DESIGN §11): the verifier's HTTP guard (metadata, challenges, per-call
+ * One protected upstream (ARCHITECTURE.md §11): the verifier's HTTP guard (metadata, challenges, per-call
  * decisions) in front, then the request goes upstream without the caller's credentials, and the
  * answer streams back. `tools/call` runs in the verifier's tool pipeline (span, metrics, second
  * decision, rate limit per principal and tool, breaker, timeout, audit); `tools/list` answers are

@@ -47,7 +47,7 @@ function send(res: ServerResponse, status: number, body: string, type = 'applica
 }
 
 /**
- * Starts `mcp-elevate gateway` (DESIGN §11): one HTTP server, one protected route per upstream,
+ * Starts `mcp-elevate gateway` (ARCHITECTURE.md §11): one HTTP server, one protected route per upstream,
  * each with its Protected Resource Metadata; Prometheus metrics of every route on `/metrics`
  * (unauthenticated, like most scrape targets: keep it off public networks) and `/healthz`.
  * @throws PolicyClientError when a route's policy cannot be loaded at start.

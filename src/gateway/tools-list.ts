@@ -56,7 +56,7 @@ async function readAll(upstream: UpstreamResponse, limit: number): Promise<strin
 
 /**
  * Sends the upstream's answer to a `tools/list` request on, showing the caller only the tools
- * its roles could ever invoke (DESIGN §7.5). A JSON answer is read whole (at most `limit`
+ * its roles could ever invoke (ARCHITECTURE.md §7.5). A JSON answer is read whole (at most `limit`
  * bytes) and rewritten; an SSE answer is rewritten event by event, other events (notifications,
  * answers to other requests) passing through untouched. Non-200 answers pass through as they are.
  * @throws ToolError (-32000) when the answer or one event exceeds `limit`: it cannot be filtered,

@@ -9,7 +9,7 @@ import { unsafeText, type UnsafeText } from './text.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 
 /**
- * The one input boundary in front of every route (DESIGN §8 "Trust boundaries"), oidc-provider's
+ * The one input boundary in front of every route (ARCHITECTURE.md §8 "Trust boundaries"), oidc-provider's
  * own endpoints included. Rules:
  * - no NUL (U+0000) and no lone UTF-16 surrogate in the path, a query parameter (name or value),
  *   the client credentials of an HTTP Basic `Authorization` header, or the body: every key and

@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema.ts';
 
-/** Signing algorithm of access tokens and ID tokens (DESIGN §5). */
+/** Signing algorithm of access tokens and ID tokens (ARCHITECTURE.md §5). */
 export const SIGNING_ALG = 'ES256';
 
 /** A private signing key as oidc-provider's `jwks` option takes it. */

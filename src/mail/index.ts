@@ -1,4 +1,4 @@
-// Public face of the mail module: queue in a transaction, deliver from a worker (DESIGN §6).
+// Public face of the mail module: queue in a transaction, deliver from a worker (ARCHITECTURE.md §6).
 export { enqueueMail, outboxDepth, type MailToQueue } from './outbox.ts';
 export {
   createMailer,

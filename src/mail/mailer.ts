@@ -74,7 +74,7 @@ export interface MailerConfig {
 }
 
 /**
- * Creates the mailer of DESIGN §2/§6: SMTP through a pool of nodemailer connections when
+ * Creates the mailer of ARCHITECTURE.md §2/§6: SMTP through a pool of nodemailer connections when
  * `smtpUrl` is set (short connection, greeting and socket timeouts, so that an outage fails fast
  * and the outbox retries later); else an RFC 822 `.eml` file per message under `dataDir/mail`,
  * with the message's links logged so that a developer can click through without a mail server.

@@ -15,7 +15,7 @@ export interface MailToQueue {
 }
 
 /**
- * Queues a mail in the caller's transaction (DESIGN §6, transactional outbox): it is delivered
+ * Queues a mail in the caller's transaction (ARCHITECTURE.md §6, transactional outbox): it is delivered
  * only if that transaction commits, so a rolled-back business change never mails and a committed
  * one always does, however the SMTP server behaves. Call the worker's `kick()` after commit for
  * prompt delivery. Resolves to false when `dedupeKey` was already queued.
@@ -44,7 +44,7 @@ export async function enqueueMail(
   return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
 }
 
-/** Messages not yet sent and not given up (the `/metrics` outbox-depth gauge, DESIGN §8). */
+/** Messages not yet sent and not given up (the `/metrics` outbox-depth gauge, ARCHITECTURE.md §8). */
 export async function outboxDepth(db: Kysely<Database>): Promise<number> {
   const row = await db
     .selectFrom('mail_outbox')

@@ -64,7 +64,7 @@ const SECRET_PARAM = /token|secret|code|key|pass|sig|auth|ticket/i;
 
 /**
  * The http(s) links of a mail text, in order and without duplicates, with the values of
- * secret-looking query parameters masked, so that they can be logged (DESIGN §2: with no SMTP
+ * secret-looking query parameters masked, so that they can be logged (ARCHITECTURE.md §2: with no SMTP
  * server the approval links are logged) without logging a credential.
  */
 export function linksForLog(text: string): string[] {

@@ -37,7 +37,7 @@ export interface OutboxWorkerOptions {
   /**
    * Failed attempts after which a message the server keeps rejecting permanently (SMTP 5xx) is
    * parked (`failed_at`). Outages (refused connections, timeouts, 4xx) never park a message: they
-   * delay mail, never lose it (DESIGN §6). Default 12.
+   * delay mail, never lose it (ARCHITECTURE.md §6). Default 12.
    */
   maxAttempts?: number;
   /** Delay before the first retry, in ms; doubles per failure, ±25 % jitter. Default 1 000. */
@@ -57,7 +57,7 @@ export interface OutboxWorker {
 }
 
 /**
- * Delivers the outbox (DESIGN §6, §8): claims due messages under a lease (several instances
+ * Delivers the outbox (ARCHITECTURE.md §6, §8): claims due messages under a lease (several instances
  * never send one message twice), sends them through the mailer `concurrency` at a time, records
  * `sent_at`, or on failure the attempt, a redacted `last_error` and the next attempt after
  * exponential backoff with jitter. It holds no transaction while sending, which also keeps

@@ -109,7 +109,7 @@ export async function registerClient(
     ...(input.name ? { client_name: input.name } : {}),
     ...(input.scope ? { scope: input.scope } : input.mcpResource ? { scope: 'audit:write' } : {}),
     ...(input.mcpResource ? { mcp_resource: input.mcpResource } : {}),
-    // Agents elevate headlessly through CIBA in poll mode (DESIGN §6).
+    // Agents elevate headlessly through CIBA in poll mode (ARCHITECTURE.md §6).
     ...(grantTypes.includes('urn:openid:params:grant-type:ciba')
       ? { backchannel_token_delivery_mode: 'poll' }
       : {}),

@@ -50,7 +50,7 @@ export interface ConfigurationDeps {
 }
 
 /**
- * oidc-provider configured as DESIGN §5 asks: authorization code with PKCE S256 for every client,
+ * oidc-provider configured as ARCHITECTURE.md §5 asks: authorization code with PKCE S256 for every client,
  * no implicit flow, JWT access tokens for one resource at a time, client_credentials, refresh token
  * rotation, DCR and Client ID Metadata Documents for MCP clients, revocation, introspection, and
  * CIBA for decoupled elevation (§6). This object only names values and hooks: each hook is in a file

@@ -9,7 +9,7 @@ const ROUTES = new Set(['authorization', 'pushed_authorization_request']);
  * Settles `scope` and `resource` of an authorization request before anyone signs in, so that every
  * combination a real client sends has one defined outcome (README, "Tokens"). Rules:
  * - at most one distinct `resource` (RFC 8707): a token is for exactly one MCP server;
- * - a request naming a resource always asks for that resource's base scopes (DESIGN §5), which is
+ * - a request naming a resource always asks for that resource's base scopes (ARCHITECTURE.md §5), which is
  *   also the default when `scope` is absent (RFC 6749 §3.3 "pre-defined default value") — MCP
  *   clients omit `scope` when neither the challenge nor the resource metadata names one;
  * - a request naming no resource is an OpenID Connect sign-in: it must ask for `openid` and no

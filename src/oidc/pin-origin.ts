@@ -6,7 +6,7 @@ const ABSOLUTE_FORM = /^[a-z][a-z\d+.-]*:\/\//i;
 /**
  * Pins every request's origin to ISSUER's, so that each URL the server builds from the request —
  * oidc-provider's discovery, endpoints, interaction and resume URLs, redirects — derives from
- * ISSUER alone (DESIGN §5), never from a `Host`, `X-Forwarded-Host` or `X-Forwarded-Proto` header
+ * ISSUER alone (ARCHITECTURE.md §5), never from a `Host`, `X-Forwarded-Host` or `X-Forwarded-Proto` header
  * nor an absolute-form request target an attacker may send. Rules:
  * - `protocol`, `host` and `hostname` of the request are ISSUER's (Koa computes `origin`, `href`
  *   and `secure` from them, so cookies are `Secure` exactly when ISSUER is https);

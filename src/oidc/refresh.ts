@@ -2,7 +2,7 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 
 /**
  * Checks what can still fail in a refresh_token request once oidc-provider is about to rotate the
- * refresh token, so that a rejected refresh changes nothing (DESIGN §5): after rotation the old
+ * refresh token, so that a rejected refresh changes nothing (ARCHITECTURE.md §5): after rotation the old
  * token is consumed and the client's retry would trip reuse detection, revoking the whole grant.
  * Rules (each answered with `invalid_target`, as RFC 8707 §2.2 names it):
  * - at most one distinct `resource` value; the same value repeated counts once;

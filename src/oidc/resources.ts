@@ -8,7 +8,7 @@ export const OIDC_SCOPES: ReadonlySet<string> = new Set([
   'profile',
 ]);
 
-/** The resource the admin API is protected as (`<ISSUER>/admin`, DESIGN §8). */
+/** The resource the admin API is protected as (`<ISSUER>/admin`, ARCHITECTURE.md §8). */
 export const adminResource = (issuer: string) => `${issuer}/admin`;
 
 /** The resource verifiers post audit events to (`<ISSUER>/audit`, scope `audit:write`). */

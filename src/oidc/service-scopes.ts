@@ -12,7 +12,7 @@ export function isServiceScope(catalogue: Catalogue, scope: string): boolean {
 }
 
 /**
- * The service scopes (DESIGN §8 Trust boundaries) a token being issued may carry. Rules:
+ * The service scopes (ARCHITECTURE.md §8 Trust boundaries) a token being issued may carry. Rules:
  * - only a client acting for itself (`client_credentials`), never a user-delegated flow;
  * - only a client an admin registered (not a Client ID Metadata Document client; dynamic
  *   registration cannot obtain `client_credentials`, see registration-rules.ts);

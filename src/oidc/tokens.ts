@@ -9,7 +9,7 @@ export function withBaseScopes(catalogue: Catalogue, scope: string | undefined):
 
 /**
  * Lifetime of an access token: the shortest `expiresIn` of the elevated scopes it carries, or the
- * base lifetime when it carries none (DESIGN §5).
+ * base lifetime when it carries none (ARCHITECTURE.md §5).
  */
 export function accessTokenTtl(
   catalogue: Catalogue,

@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Database } from '../db/schema.ts';
 import { outboxDepth } from '../mail/index.ts';
 
-/** The server's Prometheus metrics (DESIGN §8 "Operations"). */
+/** The server's Prometheus metrics (ARCHITECTURE.md §8 "Operations"). */
 export interface ServerMetrics {
   registry: Registry;
   tokens: Counter<'grant_type' | 'outcome'>;

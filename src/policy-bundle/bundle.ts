@@ -50,7 +50,7 @@ function policyContent(catalogue: Catalogue, roles: readonly Role[]) {
 }
 
 /**
- * Signs the policy bundle verifiers load (DESIGN §7.3): `{ iss, iat, version, catalogue, roles }`.
+ * Signs the policy bundle verifiers load (ARCHITECTURE.md §7.3): `{ iss, iat, version, catalogue, roles }`.
  * A bundle is signed once per version and reused, so repeated fetches cost a hash of the role
  * set, not a signature; the ETag is weak because `iat` and the ECDSA signature differ between
  * instances for the same content.

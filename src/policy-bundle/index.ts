@@ -1,5 +1,5 @@
 /**
- * The signed policy bundle for verifiers (DESIGN §7.3) at `GET /policy/v1/bundle`.
+ * The signed policy bundle for verifiers (ARCHITECTURE.md §7.3) at `GET /policy/v1/bundle`.
  * @module
  */
 import Router from '@koa/router';

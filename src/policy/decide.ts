@@ -105,7 +105,7 @@ function assertInput(
 }
 
 /**
- * Decides a tool call (DESIGN §4). Rules, in order:
+ * Decides a tool call (ARCHITECTURE.md §4). Rules, in order:
  * 1. *Role ceiling*: an effective permission of the principal's roles covers `tool:<name>` /
  *    `invoke` with its conditions holding; otherwise **deny**, naming as `requiredRole` the
  *    lowest-ranked role (fewest ancestors) whose permissions would allow the call, if any.

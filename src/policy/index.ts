@@ -1,5 +1,5 @@
 /**
- * `mcp-elevate/policy`: the pure decision engine (DESIGN §4). Plain data in, a `Decision` out,
+ * `mcp-elevate/policy`: the pure decision engine (ARCHITECTURE.md §4). Plain data in, a `Decision` out,
  * the clock passed in; no I/O and no dependency beyond zod.
  * @module
  */

@@ -13,7 +13,7 @@ export interface ToolCall {
   arguments?: ToolArguments;
 }
 
-/** `authorization_details` type (RFC 9396) binding an elevation to one exact tool call (DESIGN §6). */
+/** `authorization_details` type (RFC 9396) binding an elevation to one exact tool call (ARCHITECTURE.md §6). */
 export const MCP_TOOL_CALL = 'mcp_tool_call';
 
 /**

@@ -75,7 +75,7 @@ type Signed = JWTPayload & { exp: number; sub: string; client_id: string };
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
- * The one verifier of this server's own access tokens (DESIGN §8 Trust boundaries), used by the
+ * The one verifier of this server's own access tokens (ARCHITECTURE.md §8 Trust boundaries), used by the
  * admin API, CIBA's `login_hint_token`, the elevation routes and audit ingest. Rules, in order:
  * 1. signature by one of the server's published keys (current or retiring), ES256 only; an
  *    unknown `kid` reloads the keys at most once per `reloadIntervalMs`;

@@ -1,6 +1,6 @@
 /**
  * `mcp-elevate/verifier`: what an MCP server imports to trust this authorization server's tokens
- * and enforce policy on tool calls. Depends on nothing of the server side (DESIGN §1).
+ * and enforce policy on tool calls. Depends on nothing of the server side (ARCHITECTURE.md §1).
  *
  * Start with {@link createMcpProtection}; the parts it wires are exported for custom setups.
  * Named exports only: what is not listed here (header quoting, the process-wide breaker

@@ -123,7 +123,7 @@ function rateLimiter(
 }
 
 /**
- * One-call setup of a protected MCP server (DESIGN §7): a token verifier whose `isRevoked` reads
+ * One-call setup of a protected MCP server (ARCHITECTURE.md §7): a token verifier whose `isRevoked` reads
  * the policy client's revocation feed; the policy client (signed bundle or local file); HTTP
  * guards whose `decide` answers deny (JSON-RPC -32002) and step-up (403 challenge with the base
  * scopes plus the scope needed) before the MCP server runs; `protectMcpServer` with the same
@@ -188,7 +188,7 @@ export async function createMcpProtection(options: McpProtectionOptions): Promis
       decision: decision.decision,
       ...(auth.elevation !== undefined && { elevation: auth.elevation }),
     });
-    // The SDK replaces its scope with the challenged one (DESIGN §5): base scopes must be in it.
+    // The SDK replaces its scope with the challenged one (ARCHITECTURE.md §5): base scopes must be in it.
     return decision.decision === 'step_up'
       ? { decision: 'step_up', scopes: [...baseScopes(), ...decision.scopes] }
       : decision;

@@ -10,7 +10,7 @@ import { TestClock } from '../helpers/clock.ts';
 const BASE = ['mcp:resources:read', 'mcp:tools:read'];
 
 /**
- * DESIGN §6's time rules on the server's own clock, moved forward instead of waited for: ticket
+ * ARCHITECTURE.md §6's time rules on the server's own clock, moved forward instead of waited for: ticket
  * expiry (15 minutes), the claim window of an unused elevation (10 minutes), the window of an
  * elevation (1 hour) and the CIBA polling interval.
  */

@@ -203,7 +203,7 @@ describe.each(databaseKinds())('example MCP server with the MCP SDK client (%s)'
     expect(sample('mcp_auth_decisions_total', { decision: 'deny' })).toMatch(/ 1$/);
   });
 
-  it('lets a dynamically registered MCP SDK client step up too (DESIGN §5)', async () => {
+  it('lets a dynamically registered MCP SDK client step up too (ARCHITECTURE.md §5)', async () => {
     // The SDK registers with the scopes of its first authorization (the base scopes); the
     // authorization server must still let that client ask for an elevated scope later.
     const dynamic = sdkProvider(USERS.developer, { dynamic: true });

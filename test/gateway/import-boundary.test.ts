@@ -9,11 +9,11 @@ const sources = readdirSync(gateway, { recursive: true, encoding: 'utf8' })
   .filter((f) => f.endsWith('.ts'))
   .map((f) => join(gateway, f));
 
-/** Packages of the authorization server that the resource-server side never loads (DESIGN §1). */
+/** Packages of the authorization server that the resource-server side never loads (ARCHITECTURE.md §1). */
 const SERVER_SIDE =
   /^(oidc-provider|koa|@koa\/|kysely|pg|@electric-sql\/|nodemailer|eta|koa-helmet)/;
 
-describe('gateway import boundary (DESIGN §1, §11)', () => {
+describe('gateway import boundary (ARCHITECTURE.md §1, §11)', () => {
   it('has source files to check', () => {
     expect(sources.length).toBeGreaterThan(5);
   });

@@ -14,7 +14,7 @@ import { completeAuthorization } from '../helpers/flows.ts';
 import { freePort } from '../helpers/server.ts';
 
 /**
- * DESIGN §2 "One owner for the embedded database", as an operator meets it: `mcp-elevate serve`
+ * ARCHITECTURE.md §2 "One owner for the embedded database", as an operator meets it: `mcp-elevate serve`
  * runs as its own process on a data folder with no DATABASE_URL, and every CLI command runs as
  * another process beside it. Each change must show in the running server at once, be audited, and
  * survive a restart; a second server is refused naming the owner; a killed owner's lock is taken over.

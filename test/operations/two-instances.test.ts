@@ -22,7 +22,7 @@ import {
 } from '../approvals/fixture.ts';
 
 /**
- * DESIGN §6 and §8 with two server instances behind one issuer, as behind a load balancer: one
+ * ARCHITECTURE.md §6 and §8 with two server instances behind one issuer, as behind a load balancer: one
  * PostgreSQL database, one SMTP server, both instances running their outbox and expiry workers.
  * Instance A's URL is the issuer of both; each is reached on its own port.
  */

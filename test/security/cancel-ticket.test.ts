@@ -19,7 +19,7 @@ const skipBrowser = !existsSync(CHROMIUM) && !process.env.REQUIRE_BROWSER;
 const PRODUCTION = 'mcp:deploy:production';
 const PASSWORD = 'senior password';
 
-/** DESIGN §6: the requester can cancel a pending ticket, over the API and on the waiting page. */
+/** ARCHITECTURE.md §6: the requester can cancel a pending ticket, over the API and on the waiting page. */
 describe.each(databaseKinds())('the requester cancels a pending ticket (%s)', (kind) => {
   let t: TestServer;
   let agent: client.Configuration;
@@ -71,7 +71,7 @@ describe.each(databaseKinds())('the requester cancels a pending ticket (%s)', (k
     expect((await cancel(ticket.id)).status).toBe(401);
     expect((await cancel(ticket.id, theirs.access_token)).status).toBe(404);
     expect((await cancel('no-such-ticket', mine.access_token)).status).toBe(404);
-    expect((await cancel('bad%00id', mine.access_token)).status).toBe(400); // the input boundary (DESIGN §8)
+    expect((await cancel('bad%00id', mine.access_token)).status).toBe(400); // the input boundary (ARCHITECTURE.md §8)
     const done = await cancel(ticket.id, mine.access_token);
     expect(done.status).toBe(200);
     expect(await done.json()).toEqual({ id: ticket.id, status: 'cancelled' });

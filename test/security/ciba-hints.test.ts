@@ -8,7 +8,7 @@ import { loadSigningKeys } from '../../src/keys/keystore.ts';
 
 const LONG = 600_000;
 
-// CIBA names the user only by the agent's current access token of a live grant (DESIGN §6);
+// CIBA names the user only by the agent's current access token of a live grant (ARCHITECTURE.md §6);
 // every other way of naming a user is refused before any ticket or elevation exists.
 describe.each(databaseKinds())('CIBA hints (%s)', (kind) => {
   let t: TestServer;

@@ -18,7 +18,7 @@ function expectProtected(res: Response, page: string): void {
   expect(res.headers.get('referrer-policy'), page).toBe('no-referrer');
 }
 
-/** Security headers on every HTML page (DESIGN §13), set once in front of every route. */
+/** Security headers on every HTML page (ARCHITECTURE.md §13), set once in front of every route. */
 describe('every HTML page is protected against framing and injection', () => {
   let t: TestServer;
   let config: client.Configuration;

@@ -18,7 +18,7 @@ async function listener(host: string) {
 }
 
 /**
- * DESIGN §8: a Client ID Metadata Document URL in an unauthenticated authorization request is
+ * ARCHITECTURE.md §8: a Client ID Metadata Document URL in an unauthenticated authorization request is
  * fetched only through the outbound guard; `OUTBOUND_ALLOW` admits an internal host.
  */
 describe('client ID metadata documents go through the outbound guard', () => {

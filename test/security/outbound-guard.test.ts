@@ -70,7 +70,7 @@ async function listener(
   };
 }
 
-describe('the outbound-fetch guard (DESIGN §8)', () => {
+describe('the outbound-fetch guard (ARCHITECTURE.md §8)', () => {
   const guard = createOutboundGuard();
   afterAll(() => guard.close());
 

@@ -8,7 +8,7 @@ import { approvalsForm, hostileSpellings, oauthForm, publicClient } from './sign
 
 const PASSWORD = 'shared password';
 
-/** DESIGN §8: the sign-in throttle is shared by every instance on one PostgreSQL database. */
+/** ARCHITECTURE.md §8: the sign-in throttle is shared by every instance on one PostgreSQL database. */
 describe.skipIf(!process.env.TEST_DATABASE_URL)('sign-in throttle across two instances', () => {
   let db: TestDatabase;
   let a: TestServer;

@@ -12,7 +12,7 @@ import {
 const PASSWORD = 'office password';
 const spellings = Object.entries(hostileSpellings('office@example.com'));
 
-/** DESIGN §8 "one sign-in service": one email spelling for lookup, throttle, audit and uniqueness. */
+/** ARCHITECTURE.md §8 "one sign-in service": one email spelling for lookup, throttle, audit and uniqueness. */
 describe.each(databaseKinds())('one sign-in service for both forms (%s)', (kind) => {
   let t: TestServer;
   let forms: Array<[string, SignInForm]>;

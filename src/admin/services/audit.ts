@@ -37,7 +37,7 @@ function filtered(q: AuditQuery, filter: AuditFilter): AuditQuery {
 const CURSOR = /^([ad]):(\d{1,19})$/;
 
 /**
- * Queries over the hash-chained audit log (DESIGN §8), in chain order (`seq`). Read-only; the log
+ * Queries over the hash-chained audit log (ARCHITECTURE.md §8), in chain order (`seq`). Read-only; the log
  * itself is `AuditLog`, which is flushed first so that a query sees every event written before it.
  */
 export class AuditQueryService {

@@ -37,7 +37,7 @@ export function elevationState(
 /**
  * Granted elevations for administrators: listed newest first with filters, and revoked through
  * {@link ElevationService.revoke}, which audits the revocation and feeds the verifiers' revocation
- * feed (DESIGN §6, §7.3).
+ * feed (ARCHITECTURE.md §6, §7.3).
  */
 export class ElevationAdminService {
   readonly #deps: ElevationAdminDeps;

@@ -39,7 +39,7 @@ async function readGroups(q: Kysely<Database>, name?: string): Promise<GroupReco
   }));
 }
 
-/** Approver groups (DESIGN §4). Each change and its audit event commit together. */
+/** Approver groups (ARCHITECTURE.md §4). Each change and its audit event commit together. */
 export class GroupAdminService {
   readonly #deps: GroupAdminDeps;
 

@@ -10,7 +10,7 @@ export type TicketDecisionRecord = Selectable<TicketDecisionTable>;
 
 /**
  * Approval tickets for administrators, read-only: tickets change only through the approval pages
- * and the elevation service, which enforce the approver and quorum rules (DESIGN §6).
+ * and the elevation service, which enforce the approver and quorum rules (ARCHITECTURE.md §6).
  */
 export class TicketAdminService {
   readonly #db: Kysely<Database>;

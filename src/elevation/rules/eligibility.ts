@@ -19,7 +19,7 @@ export interface Ineligibility {
 }
 
 /**
- * Eligibility for elevation (DESIGN §6). Rule: every elevated scope needs its `minRole`, held
+ * Eligibility for elevation (ARCHITECTURE.md §6). Rule: every elevated scope needs its `minRole`, held
  * directly or through inheritance. Returns the first scope, in the order asked, whose role the
  * principal lacks; undefined when the principal may hold them all.
  */

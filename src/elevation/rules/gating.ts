@@ -2,7 +2,7 @@ import type { Catalogue } from '../../policy/index.ts';
 import { definition, elevatedScopes, gatedScopes } from './scopes.ts';
 import { DEFAULTS } from '../../config/defaults.ts';
 
-/** Approval-gated scopes need a sign-in younger than this many seconds (DESIGN §6). */
+/** Approval-gated scopes need a sign-in younger than this many seconds (ARCHITECTURE.md §6). */
 export const FRESH_LOGIN_SECONDS = DEFAULTS.freshLoginSeconds;
 
 /** Everything {@link gate} needs: plain data and the clock. */
@@ -27,7 +27,7 @@ export type Gate =
   | { outcome: 'approval'; elevated: string[]; gated: string[]; groups: string[] };
 
 /**
- * Gating of an elevation request (DESIGN §6). Rules, in order:
+ * Gating of an elevation request (ARCHITECTURE.md §6). Rules, in order:
  * 1. no elevated scope (`minRole`) → `not_elevated`;
  * 2. an approval-gated scope with a sign-in older than {@link FRESH_LOGIN_SECONDS} → `sign_in_again`;
  * 3. no approval-gated scope → `auto_grant`;

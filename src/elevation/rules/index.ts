@@ -1,5 +1,5 @@
 /**
- * The elevation rules (DESIGN §6) as pure functions, shaped like the policy engine's `decide`:
+ * The elevation rules (ARCHITECTURE.md §6) as pure functions, shaped like the policy engine's `decide`:
  * plain data in, an outcome out, the clock passed in; no I/O. The elevation service loads the
  * data, calls these, and writes what they decide.
  * @module

@@ -4,7 +4,7 @@ import { DEFAULTS } from '../../config/defaults.ts';
 
 /** No elevation lasts longer than this many seconds, whatever its scopes say. */
 export const MAX_ELEVATION_SECONDS = 3600;
-/** Seconds an approval ticket stays open when none of its scopes names a `ttl` (DESIGN §6). */
+/** Seconds an approval ticket stays open when none of its scopes names a `ttl` (ARCHITECTURE.md §6). */
 export const DEFAULT_TICKET_TTL = DEFAULTS.ticketTtlSeconds;
 /** Seconds a granted elevation waits for its first token before it lapses unused. */
 export const CLAIM_WINDOW_SECONDS = DEFAULTS.elevationClaimWindowSeconds;

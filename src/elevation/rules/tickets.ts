@@ -44,7 +44,7 @@ export function approvableScopes(
 }
 
 /**
- * Quorum (DESIGN §6). Rule: every gated scope of the ticket has at least its `quorum` distinct
+ * Quorum (ARCHITECTURE.md §6). Rule: every gated scope of the ticket has at least its `quorum` distinct
  * approvers among the approvals made for it; denials do not count.
  */
 export function quorumMet(
@@ -87,7 +87,7 @@ export type TicketDecision =
   | { outcome: 'recorded'; scopes: string[]; status: 'pending' | 'approved' | 'denied' };
 
 /**
- * One approver's decision on a ticket (DESIGN §6). Rules, in order:
+ * One approver's decision on a ticket (ARCHITECTURE.md §6). Rules, in order:
  * 1. only a pending ticket can be decided (`ticket_closed`);
  * 2. never by its requester or the user it is for (`self_approval`);
  * 3. past its expiry it closes as expired, whatever the decision;

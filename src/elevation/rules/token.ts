@@ -34,7 +34,7 @@ export interface TokenBinding {
 }
 
 /**
- * Which elevated scopes a token being minted keeps (DESIGN §6). Rules:
+ * Which elevated scopes a token being minted keeps (ARCHITECTURE.md §6). Rules:
  * - base and other non-elevated scopes always stay;
  * - client_credentials never yields elevated scopes (agents elevate through CIBA);
  * - `dpop: true` scopes are kept only in DPoP-bound tokens;

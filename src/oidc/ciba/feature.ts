@@ -8,7 +8,7 @@ import { verifyUserCode } from './verify-user-code.ts';
 import type { CibaDeps } from './types.ts';
 
 /**
- * oidc-provider's `features.ciba` for decoupled elevation (DESIGN §6), poll mode only. Each
+ * oidc-provider's `features.ciba` for decoupled elevation (ARCHITECTURE.md §6), poll mode only. Each
  * callback is in a file of its own, named after it, that lists the rules it enforces. oidc-provider
  * calls them in this order: `validateRequestContext` and `validateBindingMessage` (together),
  * `processLoginHintToken` or `processLoginHint`, `verifyUserCode`, `triggerAuthenticationDevice`;

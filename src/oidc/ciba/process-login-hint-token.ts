@@ -1,5 +1,5 @@
 /**
- * `features.ciba.processLoginHintToken(ctx, loginHintToken)` → the accountId (DESIGN §6). Rules:
+ * `features.ciba.processLoginHintToken(ctx, loginHintToken)` → the accountId (ARCHITECTURE.md §6). Rules:
  * - the hint must be a current access token of this server issued to the requesting client, for
  *   any resource this server knows (the agent's token may be for another MCP server than the one
  *   it now elevates for), DPoP-bound or not;

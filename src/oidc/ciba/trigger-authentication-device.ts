@@ -1,6 +1,6 @@
 /**
  * `features.ciba.triggerAuthenticationDevice(ctx, request, account, client)`: where a CIBA request
- * becomes an elevation request (DESIGN §6). Rules:
+ * becomes an elevation request (ARCHITECTURE.md §6). Rules:
  * - exactly one `resource` (`invalid_target` without one);
  * - a request for no elevated scope completes at once with a grant of what it asked;
  * - otherwise the elevation service decides: eligibility is checked at once (`access_denied`

@@ -1,5 +1,5 @@
 /**
- * `extraTokenClaims(ctx, token)`: the `roles` claim of every access token (DESIGN §5). Rules:
+ * `extraTokenClaims(ctx, token)`: the `roles` claim of every access token (ARCHITECTURE.md §5). Rules:
  * - a client acting for itself (client_credentials, or CIBA with its own id as the account)
  *   carries its own effective roles;
  * - a user's token carries the user's effective roles (inheritance resolved), read once per

@@ -1,6 +1,6 @@
 /**
  * `formats.customizers.jwt(ctx, token, jwt)`: the last word on a JWT access token before it is
- * signed (DESIGN §5, §6). Rules:
+ * signed (ARCHITECTURE.md §5, §6). Rules:
  * - base scopes are part of every token: clients that replace their scope on a step-up challenge
  *   never lose their base access;
  * - elevated scopes are bound to a live elevation of the token's own grant, under the elevation

@@ -1,6 +1,6 @@
 /**
  * Every fetch oidc-provider makes — Client ID Metadata Documents, client `jwks_uri`, sector
- * identifiers, notification endpoints — goes through the one outbound guard (DESIGN §8), replacing
+ * identifiers, notification endpoints — goes through the one outbound guard (ARCHITECTURE.md §8), replacing
  * its own dispatcher. Rules:
  * - `fetch(url, options)`: only hosts the guard admits, refused before any connection is made;
  * - `clientIdMetadataDocument.allowFetch(ctx, clientId)`: a Client ID Metadata Document is fetched

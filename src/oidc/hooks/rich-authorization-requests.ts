@@ -1,5 +1,5 @@
 /**
- * `features.richAuthorizationRequests` (RFC 9396): exact tool-call binding (DESIGN §6). Rules:
+ * `features.richAuthorizationRequests` (RFC 9396): exact tool-call binding (ARCHITECTURE.md §6). Rules:
  * - the one detail type is `mcp_tool_call` (tool name and SHA-256 of its canonical arguments),
  *   validated by `validateToolCallDetail`;
  * - it binds only CIBA requests: the detail is shown to approvers and carried into the token's

@@ -1,5 +1,5 @@
 /**
- * `ttl`: lifetimes in seconds of what oidc-provider issues and stores (DESIGN §5, §6). Rules:
+ * `ttl`: lifetimes in seconds of what oidc-provider issues and stores (ARCHITECTURE.md §5, §6). Rules:
  * - an access token lives as long as the shortest `expiresIn` of its elevated scopes, else the
  *   configured base lifetime (`ACCESS_TOKEN_TTL`); binding to its elevation may shorten it more
  *   (`jwt-customizer.ts`);

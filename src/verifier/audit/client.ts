@@ -75,7 +75,7 @@ export interface AuditClient extends AuditSink {
 }
 
 /**
- * Creates the client that ships audit events to the server's ingest endpoint (DESIGN §7.7):
+ * Creates the client that ships audit events to the server's ingest endpoint (ARCHITECTURE.md §7.7):
  * batched POSTs of `{ "events": [...] }` with `Authorization: Bearer <token>`. A failed POST puts
  * its batch back at the head of the queue and is retried with capped exponential backoff; the
  * server deduplicates by event id, so a batch that was stored but not acknowledged is harmless to

@@ -16,7 +16,7 @@ export interface ErrorResponse {
 export interface ChallengeOptions {
   /** Absolute URL of this resource's Protected Resource Metadata (`resource_metadata`). */
   resourceMetadataUrl: string;
-  /** Scopes every token carries; merged into a step-up `scope` (DESIGN §5). Default `[]`. */
+  /** Scopes every token carries; merged into a step-up `scope` (ARCHITECTURE.md §5). Default `[]`. */
   baseScopes?: readonly string[];
   /**
    * DPoP proof algorithms this resource accepts: the `algs` of its `DPoP` challenges

@@ -10,7 +10,7 @@ export type ToolCall = Required<PolicyToolCall>;
 type Outcome<D extends Decision['decision']> = Extract<Decision, { decision: D }>;
 
 /**
- * The verdict on one tool call (DESIGN §4 "Decision") as an edge enforces it: the policy engine's
+ * The verdict on one tool call (ARCHITECTURE.md §4 "Decision") as an edge enforces it: the policy engine's
  * `Decision` without what only logs need (the allowing scope, the step-up reason).
  */
 export type ToolCallDecision =
@@ -27,7 +27,7 @@ export type DecideToolCall = (
   call: ToolCall,
 ) => ToolCallDecision | Promise<ToolCallDecision>;
 
-/** JSON-RPC error code for an unauthorized call (DESIGN §7.5). */
+/** JSON-RPC error code for an unauthorized call (ARCHITECTURE.md §7.5). */
 export const UNAUTHORIZED = -32002;
 
 /** What the adapter must do with a request after its tool calls were decided. */

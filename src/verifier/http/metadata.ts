@@ -39,7 +39,7 @@ function absolute(name: string, value: string): string {
 /**
  * Builds this resource's RFC 9728 metadata document.
  * `offline_access` is never advertised: the MCP SDK client asks for every listed scope, and a
- * refresh token would let it refresh (losing elevated scopes) instead of re-authorizing (DESIGN §5).
+ * refresh token would let it refresh (losing elevated scopes) instead of re-authorizing (ARCHITECTURE.md §5).
  * @throws TypeError when `resource` or an authorization server is not an absolute URL.
  */
 export function protectedResourceMetadata(

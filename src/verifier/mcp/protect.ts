@@ -78,7 +78,7 @@ export function createToolProtection(
 }
 
 /**
- * Protects the tools of an `McpServer` (DESIGN §7.5–7.6). Register tools through the returned
+ * Protects the tools of an `McpServer` (ARCHITECTURE.md §7.5–7.6). Register tools through the returned
  * object's `registerTool`; each call then runs: span and metrics → `decide` → rate limit per
  * principal and tool → circuit breaker of the tool's dependency → retry (idempotent or read-only
  * tools only) → timeout → handler, and leaves one audit event. Failures are JSON-RPC errors

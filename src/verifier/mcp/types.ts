@@ -17,7 +17,7 @@ export interface ProtectOptions {
    */
   decide: (authInfo: AuthInfo, call: ToolCall) => ToolCallDecision | Promise<ToolCallDecision>;
   /**
-   * Whether `tools/list` shows `toolName` to this caller (DESIGN: only tools its roles could ever
+   * Whether `tools/list` shows `toolName` to this caller (ARCHITECTURE.md §7.5: only tools its roles could ever
    * invoke). Requests without `authInfo` see no tools.
    */
   visible: (authInfo: AuthInfo, toolName: string) => boolean | Promise<boolean>;

@@ -1,5 +1,5 @@
 /**
- * The audit event of a tool decision or invocation (DESIGN §7.7). It lives beside the other
+ * The audit event of a tool decision or invocation (ARCHITECTURE.md §7.7). It lives beside the other
  * observability outputs so that the MCP integration (which produces events) and the audit client
  * (which ships them) share one definition without depending on each other.
  */

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export type ToolStatus =
   'success' | 'error' | 'timeout' | 'denied' | 'rate_limited' | 'unavailable';
 
-/** The verifier's Prometheus metrics (DESIGN §7.6). */
+/** The verifier's Prometheus metrics (ARCHITECTURE.md §7.6). */
 export interface ToolMetrics {
   /** Registry the metrics live in; serve `registry.metrics()` on `/metrics`. */
   readonly registry: Registry;

@@ -21,7 +21,7 @@ export interface ToolSpanInput {
 const MAX_PARAMS_LENGTH = 4096;
 
 /**
- * Runs `fn` inside an active span `tool:<name>` with the attributes of DESIGN §7.6. The span ends
+ * Runs `fn` inside an active span `tool:<name>` with the attributes of ARCHITECTURE.md §7.6. The span ends
  * when `fn` settles; its status is ERROR when `fn` throws (the exception is recorded) or resolves
  * to a tool result with `isError: true`.
  *

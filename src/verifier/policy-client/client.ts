@@ -60,7 +60,7 @@ export interface PolicyClient {
 }
 
 /**
- * Creates the policy client of an MCP server (DESIGN §7.3): the role and scope policy from the
+ * Creates the policy client of an MCP server (ARCHITECTURE.md §7.3): the role and scope policy from the
  * server's signed bundle (revalidated every `refreshMs` with If-None-Match; the last good policy
  * is kept whenever a refresh fails or is refused) or from a local file, and revoked elevations
  * from the server's signed revocation feed, polled every `revocationPollMs` (≤ 10 s).

@@ -19,7 +19,7 @@ export interface PolicyClientOptions {
   refreshMs?: number;
   /**
    * How often the revocation feed is polled, ms. Default `5_000`; at most `10_000`, so a revoked
-   * elevation is refused within 10 s (DESIGN §6).
+   * elevation is refused within 10 s (ARCHITECTURE.md §6).
    */
   revocationPollMs?: number;
   /**
@@ -60,7 +60,7 @@ export type ResolvedPolicyClientOptions = Required<
 > &
   Pick<PolicyClientOptions, 'resource' | 'localBundle' | 'jwksUri'>;
 
-/** Longest revocation poll interval allowed: DESIGN §6 promises refusal within 10 s. */
+/** Longest revocation poll interval allowed: ARCHITECTURE.md §6 promises refusal within 10 s. */
 export const MAX_REVOCATION_POLL_MS = 10_000;
 
 function number(name: string, value: number, min: number, max = Infinity): number {

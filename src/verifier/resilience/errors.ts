@@ -1,5 +1,5 @@
 /**
- * Tool-call errors and their JSON-RPC codes (DESIGN §7.5). Every failure of a protected tool call
+ * Tool-call errors and their JSON-RPC codes (ARCHITECTURE.md §7.5). Every failure of a protected tool call
  * leaves as a {@link ToolError}; its `message` is written for the client and never carries the
  * underlying error's text (kept as `cause` for logs and spans).
  */

@@ -12,7 +12,7 @@ import type { TokenVerifier, VerifiedToken, VerifyContext } from './types.ts';
 const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 
 /**
- * Creates the access-token verifier of an MCP server (DESIGN §7.1).
+ * Creates the access-token verifier of an MCP server (ARCHITECTURE.md §7.1).
  *
  * A token is accepted when: it is at most `maxTokenLength` long and a compact JWS; its header
  * has `typ` `at+jwt` (or `application/at+jwt`, any case) and an allowed `alg`; it is signed by a

@@ -85,7 +85,7 @@ describe('Protected Resource Metadata (RFC 9728)', () => {
     }
   });
 
-  it('never advertises offline_access (DESIGN §5)', () => {
+  it('never advertises offline_access (ARCHITECTURE.md §5)', () => {
     const document = protectedResourceMetadata({
       resource: 'https://h/mcp',
       authorizationServers: ['https://as'],

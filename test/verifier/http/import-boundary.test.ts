@@ -14,7 +14,7 @@ function files(path: string): string[] {
 /** Runtime packages the token and HTTP layers may load; everything else server-side stays out. */
 const ALLOWED_PACKAGES = ['jose', 'cockatiel', 'lru-cache', 'oauth4webapi'];
 
-describe('verifier import boundary (DESIGN §1)', () => {
+describe('verifier import boundary (ARCHITECTURE.md §1)', () => {
   const sources = ['token', 'http', 'errors.ts'].flatMap((part) => files(join(verifier, part)));
 
   it('covers the token and HTTP layers', () => {
@@ -43,7 +43,7 @@ describe('verifier import boundary (DESIGN §1)', () => {
   });
 });
 
-/** Libraries the verifier as a whole may load; none of them is the server's (DESIGN §1). */
+/** Libraries the verifier as a whole may load; none of them is the server's (ARCHITECTURE.md §1). */
 const VERIFIER_PACKAGES = [
   'jose',
   'oauth4webapi',
@@ -67,7 +67,7 @@ function specifiers(source: string): string[] {
   return patterns.flatMap((pattern) => [...source.matchAll(pattern)].map((m) => m[1]));
 }
 
-describe('whole verifier import boundary (DESIGN §1)', () => {
+describe('whole verifier import boundary (ARCHITECTURE.md §1)', () => {
   it('loads only its own libraries and code from src/verifier or src/policy', () => {
     for (const file of files(verifier).filter((name) => name.endsWith('.ts'))) {
       for (const specifier of specifiers(readFileSync(file, 'utf8'))) {
