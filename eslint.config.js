@@ -86,7 +86,8 @@ export default tseslint.config(
               ]
                 .flatMap((d) => [`${up}/${d}/*`, `${up}/${d}`])
                 .concat([`${up}/main.ts`, `${up}/app.ts`, `${up}/errors.ts`]),
-              message: 'The verifier and policy engine must not import server code (ARCHITECTURE.md §1).',
+              message:
+                'The verifier and policy engine must not import server code (ARCHITECTURE.md §1).',
             },
           ],
         },
