@@ -15,6 +15,7 @@ export function exitCodeOf(code: ErrorCode): ExitCode {
     case 'ERR_CATALOGUE':
       return 2;
     case 'ERR_DATABASE_IN_USE':
+    case 'ERR_AUDIT_SOURCE':
     case 'ERR_NOT_FOUND':
     case 'ERR_CONFLICT':
     case 'ERR_INVALID':

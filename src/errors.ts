@@ -72,6 +72,9 @@ export type ErrorCode =
   | 'ERR_SELF_APPROVAL'
   | 'ERR_NOT_APPROVER'
   | 'ERR_ALREADY_DECIDED'
+  // Audit verification.
+  /** A checkpoint or key source (file, folder, URL) the verification needs cannot be read. */
+  | 'ERR_AUDIT_SOURCE'
   // Start and command line: never an HTTP answer.
   /** Bad command-line input. */
   | 'ERR_USAGE'

@@ -1,6 +1,7 @@
 import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
+import { AppError } from '../errors.ts';
 
 /**
  * Where checkpoints go outside the database, and where verification reads them back:
@@ -35,8 +36,10 @@ const lines = (text: string) =>
     .filter(Boolean);
 
 /** Thrown when a checkpoint or key source cannot be read; verification could not run. */
-export class SourceError extends Error {
-  readonly code = 'ERR_AUDIT_SOURCE';
+export class SourceError extends AppError<'ERR_AUDIT_SOURCE'> {
+  constructor(message: string) {
+    super('ERR_AUDIT_SOURCE', message);
+  }
 }
 
 async function fetchText(url: string, what: string): Promise<string> {

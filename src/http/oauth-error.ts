@@ -58,6 +58,7 @@ export function oauthErrorOf(code: ErrorCode): OAuthErrorCode {
     case 'ERR_NOT_APPROVER':
       return 'access_denied';
     case 'ERR_TEMPORARILY_UNAVAILABLE':
+    case 'ERR_AUDIT_SOURCE':
       return 'temporarily_unavailable';
     case 'ERR_USAGE':
     case 'ERR_CONFIG':

@@ -46,6 +46,8 @@ export const HTTP_ERRORS: Readonly<Record<ErrorCode, HttpAnswer>> = Object.freez
   ERR_SELF_APPROVAL: { status: 403 },
   ERR_NOT_APPROVER: { status: 403 },
   ERR_ALREADY_DECIDED: { status: 409 },
+  // The chain cannot be checked now: not the caller's fault, and not an answer about the chain.
+  ERR_AUDIT_SOURCE: { status: 503 },
   ERR_USAGE: 'internal',
   ERR_CONFIG: 'internal',
   ERR_CATALOGUE: 'internal',

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { databaseKinds } from '../helpers/databases.ts';
-import { startAdminFixture, type AdminFixture } from './fixture.ts';
+import { problem, startAdminFixture, type AdminFixture } from './fixture.ts';
 
 type Verification = {
   ok: boolean;
@@ -96,5 +98,16 @@ describe.each(databaseKinds())('admin API: audit (%s)', (kind) => {
       reason: 'content does not match its hash',
     });
     expect(result.count).toBe(Number(before.n));
+  });
+
+  it('answers 503 naming the source, not a bare 500, when the checkpoint folder cannot be read', async () => {
+    // A `.jws` entry that is a folder: the checkpoint folder can no longer be read as files.
+    const dir = f.t.server.config.auditCheckpoints.dir;
+    await mkdir(join(dir, '9999-12-31.jws'), { recursive: true });
+    const res = await f.api('GET', '/audit/verify', { token });
+    expect(res.status).toBe(503);
+    const body = await problem(res);
+    expect(body.code).toBe('ERR_AUDIT_SOURCE');
+    expect(body.detail).toMatch(/^checkpoints .*audit-checkpoints: EISDIR/);
   });
 });
