@@ -89,11 +89,21 @@ export function gatewayOptions(config: GatewayConfig, env: NodeJS.ProcessEnv): G
           ttlSeconds: route.principal.ttlSeconds,
         };
       }
+      let audit: { clientId: string; clientSecret: string } | undefined;
+      if (route.audit !== undefined) {
+        const secret = env[route.audit.clientSecretEnv] ?? '';
+        if (secret === '')
+          throw new GatewayConfigError(
+            `${route.path}: ${route.audit.clientSecretEnv} must hold the secret of ${route.audit.clientId}`,
+          );
+        audit = { clientId: route.audit.clientId, clientSecret: secret };
+      }
       return {
         ...route,
         headers: resolveHeaders(route.headers, env),
         rateLimit: route.rateLimit,
         principal,
+        audit,
       };
     }),
   };

@@ -67,6 +67,18 @@ const PrincipalHeader = z
   })
   .strict();
 
+/**
+ * The OAuth client a route sends its audit events as. Audit ingest takes a client's events only
+ * for the resource an admin registered it as (`clients add --mcp-resource`), so a gateway with
+ * several routes gives each route the client of its own resource.
+ */
+const AuditClient = z
+  .object({
+    clientId: z.string().min(1).describe('Client registered with --mcp-resource <this resource>'),
+    clientSecretEnv: z.string().min(1).describe('Environment variable holding the client secret'),
+  })
+  .strict();
+
 /** One protected upstream MCP server. */
 export const GatewayRouteSchema = z
   .object({
@@ -113,6 +125,10 @@ export const GatewayRouteSchema = z
       ),
     breaker: Breaker.default({ consecutiveFailures: 5, halfOpenAfterMs: 30_000 }).describe(
       'Circuit breaker of the upstream.',
+    ),
+    audit: AuditClient.optional().describe(
+      "Client this route's audit events are sent as. Default: GATEWAY_CLIENT_ID and " +
+        'GATEWAY_CLIENT_SECRET (one client for one resource).',
     ),
     principal: PrincipalHeader.optional().describe(
       'Forward who is calling as a short-lived JWT signed by the gateway. Default: off.',

@@ -20,9 +20,19 @@ export interface GatewayOptions {
     Omit<
       GatewayRouteOptions,
       'issuer' | 'resource' | 'metricsRegistry' | 'clientId' | 'clientSecret'
-    > & { resource?: string }
+    > & {
+      resource?: string;
+      /**
+       * This route's own audit client (registered as the MCP server of its resource). Default:
+       * the gateway's `clientId`/`clientSecret`.
+       */
+      audit?: { clientId: string; clientSecret: string };
+    }
   >;
-  /** The gateway's own OAuth client, to send audit events. Default: none (no audit). */
+  /**
+   * The gateway's OAuth client, to send audit events of routes without their own `audit`.
+   * Audit ingest takes its events only for the one resource it is registered as. Default: none.
+   */
   clientId?: string;
   /** Secret of `clientId`. Default: none. */
   clientSecret?: string;
@@ -91,13 +101,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const routes: GatewayRoute[] = [];
   try {
     for (const route of options.routes) {
+      const { audit, ...rest } = route;
       const created = await createGatewayRoute({
-        ...route,
+        ...rest,
         issuer: options.issuer,
         resource: route.resource ?? `http://localhost:${port}${route.path}`,
         metricsRegistry: registry,
-        clientId: options.clientId,
-        clientSecret: options.clientSecret,
+        clientId: audit?.clientId ?? options.clientId,
+        clientSecret: audit?.clientSecret ?? options.clientSecret,
       });
       routes.push(created);
       for (const path of [created.path, created.metadataPath]) {

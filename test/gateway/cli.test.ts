@@ -83,6 +83,22 @@ describe('mcp-elevate gateway on the command line', { timeout: 120_000 }, () => 
     [
       {
         routes: [
+          {
+            path: '/a',
+            upstream: 'http://h/mcp',
+            audit: { clientId: 'gw-a', clientSecretEnv: 'NO_SUCH_SECRET' },
+          },
+        ],
+      },
+      '/a: NO_SUCH_SECRET must hold the secret of gw-a',
+    ],
+    [
+      { routes: [{ path: '/a', upstream: 'http://h/mcp', audit: { clientId: 'gw-a' } }] },
+      'routes.0.audit.clientSecretEnv',
+    ],
+    [
+      {
+        routes: [
           { path: '/a', upstream: 'http://h/mcp', headers: { 'X-Key': { env: 'NO_SUCH_VAR' } } },
         ],
       },

@@ -272,6 +272,9 @@ describe.each(databaseKinds())(
       expect(described.some((d) => d.includes('deploy_service') && d.includes('denied'))).toBe(
         true,
       );
+      // Each route reports as the MCP server of its own resource, so both are in the trail.
+      const resources = new Set(events.map((e) => e.resource));
+      expect(resources).toEqual(new Set([stack.sse, stack.json]));
     });
   },
 );

@@ -10,6 +10,11 @@ import { startUpstream, type Upstream } from './upstream.ts';
 
 /** The gateway's own client, for audit ingest. */
 export const GATEWAY_CLIENT = { id: 'mcp-gateway', secret: 'mcp-gateway-secret-0123456789' };
+/** The audit client of the second route: each resource reports as its own MCP server. */
+export const JSON_ROUTE_CLIENT = {
+  id: 'mcp-gateway-json',
+  secret: 'mcp-gateway-json-secret-0123456789',
+};
 
 /** A key the gateway signs the principal header with, shared with the test upstream. */
 export const PRINCIPAL_SECRET = 'principal-header-key-0123456789-abcdef';
@@ -64,6 +69,12 @@ export async function startGatewayStack(
     mcpResource: sse,
   });
   await registerClient(t.server.provider, t.server.db.db, {
+    id: JSON_ROUTE_CLIENT.id,
+    secret: JSON_ROUTE_CLIENT.secret,
+    grantTypes: ['client_credentials'],
+    mcpResource: json,
+  });
+  await registerClient(t.server.provider, t.server.db.db, {
     id: SDK_CLIENT_ID,
     redirectUris: [SDK_REDIRECT],
     grantTypes: ['authorization_code'],
@@ -92,7 +103,13 @@ export async function startGatewayStack(
         resource: sse,
         principal: { secret: PRINCIPAL_SECRET, header: 'Mcp-Elevate-Principal', ttlSeconds: 60 },
       },
-      { ...route, path: '/json/mcp', upstream: stateless.url, resource: json },
+      {
+        ...route,
+        path: '/json/mcp',
+        upstream: stateless.url,
+        resource: json,
+        audit: { clientId: JSON_ROUTE_CLIENT.id, clientSecret: JSON_ROUTE_CLIENT.secret },
+      },
     ],
   });
   return {
