@@ -11,6 +11,7 @@ import { runCli } from '../helpers/cli.ts';
 import { AGENT_REDIRECT, CIBA, RESOURCE, userToken } from '../helpers/agents.ts';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts';
 import { hiddenField, type HttpBrowser } from '../helpers/browser.ts';
+import { approvalsForm, hostileSpellings } from '../security/signin-helpers.ts';
 import {
   PASSWORD,
   PRODUCTION,
@@ -27,8 +28,8 @@ const basic = (id: string, secret: string) =>
 /**
  * Two `mcp-elevate serve` processes on one PostgreSQL database behind one issuer, as behind a
  * load balancer, with a real SMTP server: one audit chain with checkpoints signed by both, each
- * mail sent once, quorum exact under racing approvals, CIBA `slow_down` across instances, and a
- * SIGTERM in the middle of a burst losing no request and no event.
+ * mail sent once, quorum exact under racing approvals, CIBA `slow_down` across instances, one
+ * sign-in throttle, and a SIGTERM in the middle of a burst losing no request and no event.
  */
 describe.skipIf(!process.env.TEST_DATABASE_URL)(
   'two serve processes on one PostgreSQL database',
@@ -244,6 +245,19 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
         for (const to of ['lead@example.com', 'lead2@example.com', 'sre@example.com'])
           expect(count(to, 'Approval needed', id), `${to}, ticket ${id}`).toBe(1);
       expect(smtp.received.filter((m) => m.rcptTo.includes('senior@example.com'))).toHaveLength(4);
+    });
+
+    it('sign-in failures on both instances draw on one budget; the account is then locked on both', async () => {
+      await new UserRepository(handle.db).create({
+        email: 'throttled@example.com',
+        password: PASSWORD,
+        roles: ['viewer'],
+      });
+      const spellings = Object.values(hostileSpellings('throttled@example.com'));
+      const forms = [approvalsForm(at(a)), approvalsForm(at(b))];
+      for (let i = 0; i < 5; i++)
+        expect(await forms[i % 2]!(spellings[i]!, 'wrong password')).toBe(401);
+      for (const form of forms) expect(await form('throttled@example.com', PASSWORD)).toBe(429);
     });
 
     it('SIGTERM to one instance in the middle of a burst: every request answered, every event chained', async () => {
