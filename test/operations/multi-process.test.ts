@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { connect, type Db } from '../../src/db/connect.ts';
 import { UserRepository } from '../../src/accounts/users.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
@@ -29,7 +31,7 @@ const basic = (id: string, secret: string) =>
  * Two `mcp-elevate serve` processes on one PostgreSQL database behind one issuer, as behind a
  * load balancer, with a real SMTP server: one audit chain with checkpoints signed by both, each
  * mail sent once, quorum exact under racing approvals, CIBA `slow_down` across instances, one
- * sign-in throttle, and a SIGTERM in the middle of a burst losing no request and no event.
+ * sign-in throttle, DPoP replay detection shared, and a SIGTERM in the middle of a burst losing no request and no event.
  */
 describe.skipIf(!process.env.TEST_DATABASE_URL)(
   'two serve processes on one PostgreSQL database',
@@ -258,6 +260,41 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
       for (let i = 0; i < 5; i++)
         expect(await forms[i % 2]!(spellings[i]!, 'wrong password')).toBe(401);
       for (const form of forms) expect(await form('throttled@example.com', PASSWORD)).toBe(429);
+    });
+
+    it('a DPoP proof used at one instance is refused as a replay at the other', async () => {
+      const added = await runCli(
+        ['clients', 'add', '--id', 'dpop-bot', '--secret', SECRET, '--role', 'developer'],
+        { DATABASE_URL: db.url, DATA_DIR: a.dataDir, SCOPES_FILE: scopes.file },
+      );
+      expect(added).toMatchObject({ code: 0, stderr: '' });
+      const { publicKey, privateKey } = await generateKeyPair('ES256');
+      const jwk = await exportJWK(publicKey);
+      const proof = () =>
+        new SignJWT({ htm: 'POST', htu: `${env.ISSUER}/token`, jti: randomUUID() })
+          .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk })
+          .setIssuedAt()
+          .sign(privateKey);
+      const token = (p: ServeProcess, dpop: string) =>
+        fetch(`${p.url}/token`, {
+          method: 'POST',
+          headers: {
+            authorization: basic('dpop-bot', SECRET),
+            'content-type': 'application/x-www-form-urlencoded',
+            dpop,
+          },
+          body: new URLSearchParams({ grant_type: 'client_credentials', resource: RESOURCE }),
+        });
+      const used = await proof();
+      const first = await token(a, used);
+      expect(first.status).toBe(200);
+      expect(await first.json()).toMatchObject({ token_type: 'DPoP' });
+      // A fresh proof works at the other instance; the used one is a replay there
+      // (oidc-provider answers a replay at /token as invalid_grant).
+      expect((await token(b, await proof())).status).toBe(200);
+      const replayed = await token(b, used);
+      expect(replayed.status).toBe(400);
+      expect(await replayed.json()).toMatchObject({ error: 'invalid_grant' });
     });
 
     it('SIGTERM to one instance in the middle of a burst: every request answered, every event chained', async () => {
