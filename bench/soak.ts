@@ -162,6 +162,8 @@ try {
             id: exampleClient.id,
             secret: exampleClient.secret,
             grantTypes: ['client_credentials'],
+            // Audit ingest takes events only from the registered MCP server of their resource.
+            mcpResource: RESOURCE,
           },
           ...callers.map((c) => ({ id: c.id, secret: c.secret, roles: ['developer'] })),
         ],

@@ -32,6 +32,14 @@ const FROM_DEFAULTS: Record<string, keyof typeof DEFAULTS> = {
   ACCESS_TOKEN_TTL: 'accessTokenTtlSeconds',
   CIBA_POLL_INTERVAL: 'cibaPollIntervalSeconds',
   AUDIT_INGEST_EVENTS_PER_MINUTE: 'auditIngestEventsPerMinute',
+  AUDIT_CHECKPOINT_EVERY_EVENTS: 'auditCheckpointEveryEvents',
+  AUDIT_CHECKPOINT_EVERY_SECONDS: 'auditCheckpointEverySeconds',
+};
+
+// Defaults derived from other variables, and where the configuration holds them.
+const DERIVED: Record<string, (config: ReturnType<typeof loadConfig>) => string> = {
+  ISSUER: (c) => c.issuer,
+  AUDIT_CHECKPOINT_DIR: (c) => c.auditCheckpoints.dir,
 };
 
 describe('the README configuration table', () => {
@@ -49,9 +57,11 @@ describe('the README configuration table', () => {
     } else if (cell !== 'unset') {
       // A default derived from other variables (`http://localhost:$PORT`): what the
       // configuration holds for an environment that sets only those variables.
-      const env = { PORT: '4321' };
-      const expected = cell!.replace(/\$([A-Z_]+)/g, (_, v: string) => env[v as 'PORT']);
-      expect(loadConfig(env)[camel(name) as 'issuer']).toBe(expected);
+      const env: Record<string, string> = { PORT: '4321', DATA_DIR: '/srv/mcp-elevate' };
+      const expected = cell!.replace(/\$([A-Z_]+)/g, (_, v: string) => env[v]!);
+      const derived = DERIVED[name];
+      expect(derived, `${name}: derived default without a DERIVED entry`).toBeDefined();
+      expect(derived!(loadConfig(env))).toBe(expected);
     }
   });
 });
@@ -71,7 +81,3 @@ describe('config/defaults.ts', () => {
     }).toThrow(TypeError);
   });
 });
-
-function camel(envName: string): string {
-  return envName.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-}
