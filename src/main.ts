@@ -40,6 +40,7 @@ import { mailNotifications } from './elevation/notifications.ts';
 import { createAdminRouter } from './admin/index.ts';
 import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 import { approvalRoutes } from './approvals/routes.ts';
+import { webSignInRoutes } from './web/sign-in.ts';
 import { homeRoutes } from './http/home.ts';
 import { DEFAULTS } from './config/defaults.ts';
 
@@ -222,6 +223,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           tokens,
         }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
+        webSignInRoutes({ users, signIn, csrf, audit }),
         approvalRoutes({
           elevation,
           users,

@@ -14,7 +14,7 @@ export interface ApprovalDeps {
   users: UserRepository;
   catalogue: Catalogue;
   audit: AuditLog;
-  /** Signs form tokens; bound here to the approver session id. */
+  /** Signs form tokens; bound here to the web session id. */
   csrf: Csrf;
   /** The one sign-in service (shared with the authorization form). */
   signIn: SignInService;

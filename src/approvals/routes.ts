@@ -9,12 +9,12 @@ import { invalid } from '../errors.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import {
   csrfRejected,
-  currentApprover,
-  mountLogin,
+  signedInUser,
   redirectToLogin,
   sessionBinding,
-  type Approver,
-} from './login.ts';
+  type SignedIn,
+} from '../web/sign-in.ts';
+import { pageHeaders } from '../web/page-headers.ts';
 import { ApprovalQueries, asDate } from './tickets.ts';
 import {
   NOTICES,
@@ -28,9 +28,6 @@ import { truncateCodePoints } from '../http/text.ts';
 
 export type { ApprovalDeps } from './deps.ts';
 
-/** Every approval page: nothing from elsewhere runs in, frames, or caches it (ARCHITECTURE.md §6). */
-const CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 const TICKET_ID = /^[\w-]{1,64}$/;
 
 const REFUSALS = {
@@ -48,9 +45,9 @@ const REFUSALS = {
 
 /**
  * The approver web pages under `/approvals` (ARCHITECTURE.md §6): sign-in, my pending tickets, one ticket
- * with approve/deny. Rules enforced:
- * - every page needs an approver session (its own cookie, see `session.ts`), else it sends the
- *   browser to sign in and back;
+ * with approve/deny (sign-in is the site's, `web/sign-in.ts`). Rules enforced:
+ * - every page needs a web session (`web/session.ts`), else it sends the browser to sign in and
+ *   back;
  * - the requester (or the user an agent acts for) never sees a decision form: 403;
  *   non-approvers: 403; both without any detail of the ticket;
  * - decision posts need the session's CSRF token and go through {@link ElevationService.decide},
@@ -63,19 +60,11 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
   const now = deps.currentDate ?? (() => new Date());
   const queries = new ApprovalQueries(deps.db, now);
 
-  router.use(async (ctx, next) => {
-    ctx.set('Content-Security-Policy', CSP);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    await next();
-  });
-
-  mountLogin(router, deps, form);
+  // Every approval page: nothing from elsewhere runs in, frames, or caches it.
+  router.use(pageHeaders());
 
   router.get('/', async (ctx) => {
-    const me = await currentApprover(deps, ctx);
+    const me = await signedInUser(deps, ctx);
     if (!me) return redirectToLogin(ctx, '/approvals');
     const groups = new Set(me.user.groups);
     const candidates = Object.entries(deps.catalogue.scopes)
@@ -98,7 +87,7 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
   });
 
   router.get('/:id', async (ctx) => {
-    const me = await currentApprover(deps, ctx);
+    const me = await signedInUser(deps, ctx);
     if (!me) return redirectToLogin(ctx, ctx.originalUrl);
     const ticket = await load(deps, ctx.params.id);
     const mine = await authorise(deps, ctx, me, ticket);
@@ -138,7 +127,7 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
   });
 
   router.post('/:id/decision', form, async (ctx) => {
-    const me = await currentApprover(deps, ctx);
+    const me = await signedInUser(deps, ctx);
     if (!me)
       return redirectToLogin(
         ctx,
@@ -193,7 +182,7 @@ async function load(deps: ApprovalDeps, id: string | undefined): Promise<TicketR
 async function authorise(
   deps: ApprovalDeps,
   ctx: Context,
-  me: Approver,
+  me: SignedIn,
   ticket: TicketRow,
 ): Promise<string[] | undefined> {
   if (ticket.requester_id === me.user.id || ticket.subject === me.user.id)
@@ -206,7 +195,7 @@ async function authorise(
 function refuse(
   deps: ApprovalDeps,
   ctx: Context,
-  me: Approver,
+  me: SignedIn,
   kind: keyof typeof REFUSALS,
 ): undefined {
   ctx.status = 403;
@@ -215,7 +204,7 @@ function refuse(
 }
 
 /** What every signed-in page shows: who is signed in, and the sign-out form with its token. */
-function chrome(deps: ApprovalDeps, me: Approver) {
+function chrome(deps: ApprovalDeps, me: SignedIn) {
   return {
     me: { email: me.user.email, name: me.user.name },
     csrf: deps.csrf.token(sessionBinding(me.session)),

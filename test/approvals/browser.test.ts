@@ -93,9 +93,7 @@ describe.skipIf(skip).each(databaseKinds())('approval pages in Chromium (%s)', (
       dialogs.push(d.message());
       void d.dismiss();
     });
-    await page.goto(
-      `${c.t.url}/approvals/login?next=${encodeURIComponent(`/approvals/${ticket.id}`)}`,
-    );
+    await page.goto(`${c.t.url}/login?next=${encodeURIComponent(`/approvals/${ticket.id}`)}`);
     await signInOnPage(page, 'sre@example.com');
     await page.waitForURL(`${c.t.url}/approvals/${ticket.id}`);
     await page.waitForLoadState('load');

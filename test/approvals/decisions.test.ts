@@ -62,7 +62,7 @@ describe.each(databaseKinds())('deciding on a ticket over HTTP (%s)', (kind) => 
     const res = await postDecision(new HttpBrowser(), c.t, ticket.id, 'approve', { csrf: null });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe(
-      `/approvals/login?next=${encodeURIComponent(`/approvals/${ticket.id}`)}`,
+      `/login?next=${encodeURIComponent(`/approvals/${ticket.id}`)}`,
     );
     expect(await ticketStatus(c.t, ticket.id)).toBe('pending');
   });

@@ -72,9 +72,9 @@ export async function signIn(
   next = '/approvals',
 ): Promise<{ browser: HttpBrowser; res: Response }> {
   const browser = new HttpBrowser();
-  const page = await browser.request(`${t.url}/approvals/login?next=${encodeURIComponent(next)}`);
+  const page = await browser.request(`${t.url}/login?next=${encodeURIComponent(next)}`);
   const csrf = hiddenField(await page.text(), 'csrf');
-  const res = await browser.request(`${t.url}/approvals/login`, {
+  const res = await browser.request(`${t.url}/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ csrf, next, email, password }),

@@ -35,13 +35,13 @@ describe.each(databaseKinds())('approver sign-in and sessions (%s)', (kind) => {
     const first = await b.request(`${c.t.url}/approvals/${ticket.id}`);
     expect(first.status).toBe(303);
     expect(first.headers.get('location')).toBe(
-      `/approvals/login?next=${encodeURIComponent(`/approvals/${ticket.id}`)}`,
+      `/login?next=${encodeURIComponent(`/approvals/${ticket.id}`)}`,
     );
     const { res } = await signIn(c.t, 'lead@example.com', PASSWORD, `/approvals/${ticket.id}`);
     expect(res.headers.get('location')).toBe(`/approvals/${ticket.id}`);
   });
 
-  it('after sign-in `next` leads only to a local approval page (no open redirect)', async () => {
+  it('after sign-in `next` leads only to a page of the web session (no open redirect)', async () => {
     const hostile = [
       'https://evil.example',
       '//evil.example/approvals',
@@ -51,6 +51,10 @@ describe.each(databaseKinds())('approver sign-in and sessions (%s)', (kind) => {
       '/approvals/../admin',
       '/interaction/x',
       'approvals',
+      '/account/../admin/v1/users',
+      '/login',
+      '/console/../logout',
+      '/approvals/logout',
     ];
     for (const next of hostile) {
       const { res } = await signIn(c.t, 'lead@example.com', PASSWORD, next);
@@ -62,13 +66,13 @@ describe.each(databaseKinds())('approver sign-in and sessions (%s)', (kind) => {
     expect(hiddenField(page, 'next')).toBe('/approvals');
   });
 
-  it('sets a signed, httpOnly, SameSite=Lax session cookie scoped to /approvals for 8 hours', async () => {
+  it('sets a signed, httpOnly, SameSite=Lax session cookie for the whole site (path /) for 8 hours', async () => {
     const { res } = await signIn(c.t, 'lead@example.com');
     const cookies = res.headers.getSetCookie().map((header) => Cookie.parse(header)!);
-    const session = cookies.find((cookie) => cookie.key === 'approver_session')!;
-    const sig = cookies.find((cookie) => cookie.key === 'approver_session.sig')!;
+    const session = cookies.find((cookie) => cookie.key === 'mcp_elevate_session')!;
+    const sig = cookies.find((cookie) => cookie.key === 'mcp_elevate_session.sig')!;
     for (const cookie of [session, sig]) {
-      expect(cookie).toMatchObject({ path: '/approvals', httpOnly: true, sameSite: 'lax' });
+      expect(cookie).toMatchObject({ path: '/', httpOnly: true, sameSite: 'lax' });
       const expires = (cookie.expires as Date).getTime();
       expect(Math.abs(expires - (Date.now() + 8 * 3600_000))).toBeLessThan(60_000);
     }
@@ -78,12 +82,14 @@ describe.each(databaseKinds())('approver sign-in and sessions (%s)', (kind) => {
   it('a tampered or unsigned session cookie is not a session', async () => {
     const b = await approver(c.t, 'lead@example.com');
     const page = `${c.t.url}/approvals`;
-    const value = b.cookie(page, 'approver_session')!;
-    b.editCookie(page, 'approver_session', value.replace(/^v1\.[^.]+/, `v1.${c.outsider}`));
+    const value = b.cookie(page, 'mcp_elevate_session')!;
+    b.editCookie(page, 'mcp_elevate_session', value.replace(/^v2\.[^.]+/, `v2.${c.outsider}`));
     expect((await b.request(page)).status).toBe(303);
-    b.editCookie(page, 'approver_session.sig', undefined);
-    b.editCookie(page, 'approver_session', value);
-    expect((await b.request(page)).status).toBe(303);
+    // Unsigned: a fresh session whose signature cookie alone is dropped.
+    const unsigned = await approver(c.t, 'lead@example.com');
+    expect((await unsigned.request(page)).status).toBe(200);
+    unsigned.editCookie(page, 'mcp_elevate_session.sig', undefined);
+    expect((await unsigned.request(page)).status).toBe(303);
   });
 
   it('wrong passwords get 401, are audited, and are throttled with 429 after five', async () => {
@@ -128,7 +134,9 @@ describe.each(databaseKinds())('approver sign-in and sessions (%s)', (kind) => {
       }),
     });
     expect(res.status).toBe(403);
-    expect(res.headers.getSetCookie().some((s) => s.startsWith('approver_session='))).toBe(false);
+    expect(res.headers.getSetCookie().some((s) => s.startsWith('mcp_elevate_session='))).toBe(
+      false,
+    );
   });
 
   it('sign-out needs the session token, then ends the session', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { safeNext } from '../../src/approvals/session.ts';
+import { safeNext } from '../../src/web/session.ts';
 import { formatDuration, timeLeft } from '../../src/approvals/presenter.ts';
 
 describe('where sign-in may lead (safeNext)', () => {

@@ -1,28 +1,43 @@
-import type Router from '@koa/router';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
-import type { User } from '../accounts/users.ts';
+import type { User, UserRepository } from '../accounts/users.ts';
+import type { SignInService } from '../accounts/sign-in.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Csrf } from '../http/csrf.ts';
 import { render } from '../http/views.ts';
 import { AppError } from '../errors.ts';
-import type { ApprovalDeps } from './deps.ts';
+import { DEFAULTS } from '../config/defaults.ts';
+import { truncateCodePoints } from '../http/text.ts';
 import {
   endSession,
   loginNonce,
   readSession,
   safeNext,
   startSession,
-  type ApproverSession,
+  type WebSession,
 } from './session.ts';
-import { truncateCodePoints } from '../http/text.ts';
+import { pageHeaders } from './page-headers.ts';
 
-/** A signed-in, still active approver. */
-export interface Approver {
-  session: ApproverSession;
+/** What sign-in and the signed-in pages need from the composition root. */
+export interface WebSignInDeps {
+  users: UserRepository;
+  /** The one sign-in service (shared with the authorization form). */
+  signIn: SignInService;
+  /** Signs form tokens, bound to the pre-login nonce or to the session id. */
+  csrf: Csrf;
+  audit: AuditLog;
+}
+
+/** A signed-in, still active person. */
+export interface SignedIn {
+  session: WebSession;
   user: User;
 }
 
 /** CSRF binding of forms inside a session: a token from another session (another `sid`) never verifies. */
-export const sessionBinding = (s: ApproverSession) => `approvals:${s.sid}`;
-const loginBinding = (nonce: string) => `approvals-login:${nonce}`;
+export const sessionBinding = (s: WebSession) => `web:${s.sid}`;
+const loginBinding = (nonce: string) => `web-login:${nonce}`;
 
 /** The answer to a form post without this session's CSRF token (403; the error page explains). */
 export const csrfRejected = () =>
@@ -32,13 +47,13 @@ export const csrfRejected = () =>
   );
 
 /**
- * The signed-in approver, or undefined. The account is re-read on every request, so disabling or
- * deleting a user ends their approver session at once, not after 8 hours.
+ * The signed-in person, or undefined. The account is re-read on every request, so disabling or
+ * deleting a user ends their web session at once, not after 8 hours.
  */
-export async function currentApprover(
-  deps: ApprovalDeps,
+export async function signedInUser(
+  deps: Pick<WebSignInDeps, 'users'>,
   ctx: Context,
-): Promise<Approver | undefined> {
+): Promise<SignedIn | undefined> {
   const session = readSession(ctx);
   if (!session) return undefined;
   const user = await deps.users.findById(session.userId);
@@ -49,21 +64,24 @@ export async function currentApprover(
   return { session, user };
 }
 
-/** Sends the browser to the sign-in page, coming back to `next` (a path under /approvals) afterwards. */
+/** Sends the browser to the sign-in page, coming back to `next` (a page of this session) afterwards. */
 export function redirectToLogin(ctx: Context, next: string): void {
   ctx.status = 303;
-  ctx.redirect(`/approvals/login?next=${encodeURIComponent(safeNext(next))}`);
+  ctx.redirect(`/login?next=${encodeURIComponent(safeNext(next))}`);
 }
 
 /**
- * Approver sign-in and sign-out. Rules enforced:
+ * The site's sign-in and sign-out (`/login`, `/logout`; `/approvals/login` and `/approvals/logout`
+ * answer the same, for links in mail sent before). Rules enforced:
  * - the sign-in form's CSRF token is bound to a pre-login nonce cookie (no login CSRF);
  * - the attempt goes through the one sign-in service (`SignInService`): normalised email,
  *   throttle shared with the authorization form, audited as `approver.login`;
  * - sign-out needs the session's CSRF token;
- * - after sign-in the browser goes only to a path under /approvals ({@link safeNext}).
+ * - after sign-in the browser goes only to a page of this session ({@link safeNext}).
  */
-export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware): void {
+export function webSignInRoutes(deps: WebSignInDeps): Router {
+  const router = new Router();
+  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
   const page = (
     ctx: Context,
     status: number,
@@ -71,24 +89,24 @@ export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware)
   ) => {
     const nonce = loginNonce(ctx, true)!;
     ctx.status = status;
-    ctx.body = render('approvals-login', {
+    ctx.body = render('sign-in', {
       ...fields,
-      action: '/approvals/login',
+      action: '/login',
       csrf: deps.csrf.token(loginBinding(nonce)),
     });
   };
 
-  router.get('/login', async (ctx) => {
+  const showForm: Middleware = async (ctx) => {
     const next = safeNext(ctx.query.next);
-    if (await currentApprover(deps, ctx)) {
+    if (await signedInUser(deps, ctx)) {
       ctx.status = 303;
       ctx.redirect(next);
       return;
     }
     page(ctx, 200, { next });
-  });
+  };
 
-  router.post('/login', form, async (ctx) => {
+  const submit: Middleware = async (ctx) => {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body.next);
     const nonce = loginNonce(ctx, false);
@@ -120,16 +138,16 @@ export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware)
       page(ctx, 401, { next, email: outcome.email, error: 'Wrong email or password.' });
       return;
     }
-    startSession(ctx, outcome.userId);
+    startSession(ctx, outcome.userId, 'pwd');
     ctx.status = 303;
     ctx.redirect(next);
-  });
+  };
 
-  router.post('/logout', form, async (ctx) => {
-    const me = await currentApprover(deps, ctx);
+  const logout: Middleware = async (ctx) => {
+    const me = await signedInUser(deps, ctx);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (me) {
-      // Without a valid token the session stays: a cross-site page must not sign approvers out.
+      // Without a valid token the session stays: a cross-site page must not sign people out.
       if (!deps.csrf.verify(sessionBinding(me.session), body.csrf)) throw csrfRejected();
       endSession(ctx);
       await deps.audit.append({
@@ -141,6 +159,13 @@ export function mountLogin(router: Router, deps: ApprovalDeps, form: Middleware)
       });
     }
     ctx.status = 303;
-    ctx.redirect('/approvals/login');
-  });
+    ctx.redirect('/login');
+  };
+
+  for (const base of ['', '/approvals']) {
+    router.get(`${base}/login`, pageHeaders(), showForm);
+    router.post(`${base}/login`, pageHeaders(), form, submit);
+    router.post(`${base}/logout`, pageHeaders(), form, logout);
+  }
+  return router;
 }
