@@ -3,8 +3,11 @@
 // UTC text (kept in the title, shown on hover); without JavaScript that text stays.
 (function () {
   var format = new Intl.DateTimeFormat(undefined, {
-    dateStyle: 'medium',
-    timeStyle: 'short',
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
     timeZoneName: 'short',
   });
   var times = document.querySelectorAll('time[datetime]');
