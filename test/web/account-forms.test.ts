@@ -22,7 +22,7 @@ describe.each(databaseKinds())('the account page forms (%s)', (kind) => {
     w = await startAccountWorld(kind);
     dev = await approver(w.t, 'dev@example.com');
     other = await approver(w.t, 'outsider@example.com');
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => w?.t.close());
 
   const url = (path: string) => `${w.t.url}${path}`;

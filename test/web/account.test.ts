@@ -31,7 +31,7 @@ describe.skipIf(skip).each(databaseKinds())('the account page in Chromium (%s)',
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
-  }, 120_000);
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await w?.t.close();
