@@ -58,6 +58,22 @@ describe.each(databaseKinds())('the account page forms (%s)', (kind) => {
     await nothingChanged();
   });
 
+  it("loads only a script file of this site: no inline script, CSP script-src 'self'", async () => {
+    const res = await dev.request(url('/account'));
+    const csp = res.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const scripts = [...(await res.text()).matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.map((m) => [m[1]!.trim(), m[2]])).toEqual([
+      ['src="/static/local-time.js" defer', ''],
+    ]);
+    const js = await fetch(url('/static/local-time.js'));
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await js.text()).toContain("querySelectorAll('time[datetime]')");
+  });
+
   it('refuses every form without a CSRF token, or with a token of another session, with 403', async () => {
     const foreign = await accountCsrf(other, w.t);
     // The same person signed in again elsewhere: that session's token is no good here either.
@@ -142,7 +158,10 @@ describe.each(databaseKinds())('the account page forms (%s)', (kind) => {
     // The access token no longer names a stored grant: the server's own verifier refuses it.
     await expect(
       requestElevation(w.agent, w.dev.tokens.access_token, 'mcp:deploy:staging'),
-    ).rejects.toBeDefined();
+    ).rejects.toMatchObject({
+      error: 'invalid_request',
+      error_description: expect.stringContaining('grant of this token has been revoked'),
+    });
     expect(await elevationRevoked(w.t, w.dev.elevation)).toBe(true);
     const page = await (await dev.request(url('/account'))).text();
     expect(page).not.toContain('data-agent="agent"');
