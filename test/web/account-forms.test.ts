@@ -111,6 +111,9 @@ describe.each(databaseKinds())('the account page forms (%s)', (kind) => {
     expect(unknown.status).toBe(404);
     const malformed = await postForm(other, url('/account/elevations/..%2F..%2Fx/drop'), { csrf });
     expect(malformed.status).toBe(404);
+    const noAgent = await postForm(other, url('/account/agents/revoke'), { csrf });
+    expect(noAgent.status).toBe(400);
+    expect(await noAgent.text()).toContain('Choose an agent to revoke.');
     await nothingChanged();
     // The refusals changed nothing of the outsider's own either.
     expect(await elevationRevoked(w.t, w.other.elevation)).toBe(false);
