@@ -40,6 +40,7 @@ import { mailNotifications } from './elevation/notifications.ts';
 import { createAdminRouter } from './admin/index.ts';
 import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 import { approvalRoutes } from './approvals/routes.ts';
+import { accountRoutes } from './web/account/routes.ts';
 import { webSignInRoutes } from './web/sign-in.ts';
 import { homeRoutes } from './http/home.ts';
 import { DEFAULTS } from './config/defaults.ts';
@@ -235,6 +236,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           provider,
           currentDate,
         }),
+        accountRoutes({ db: db.db, users, elevation, audit, csrf, provider, currentDate }),
       ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);

@@ -8,8 +8,10 @@ const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 
 /**
  * The home page (`/`, discovery's `service_documentation`): what this server is, with links to
- * both metadata documents, the JWKS, the approval pages and the documentation (`/docs`, the
- * project's README as plain text). Plain HTML, no JavaScript; every value is escaped.
+ * both metadata documents, the JWKS, the documentation (`/docs`, the project's README as plain
+ * text) and the pages for people: sign-in (`/login`), "My access" (`/account`), approvals
+ * (`/approvals`) and the admin console (`/console`). Plain HTML, no JavaScript; every value is
+ * escaped.
  */
 export function homeRoutes(deps: { issuer: string; catalogue: Catalogue }): Router {
   const router = new Router();

@@ -39,7 +39,7 @@ describe('the home page', () => {
     expect(html).not.toMatch(/<script/i);
   });
 
-  it('links to both metadata documents, the keys, the approval pages and the documentation, and each link works', async () => {
+  it('links to both metadata documents, the keys, the sign-in, account, approval and console pages and the documentation, and each link works', async () => {
     const html = await (await fetch(`${t.url}/`)).text();
     const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!);
     expect(links).toEqual(
@@ -47,13 +47,17 @@ describe('the home page', () => {
         '/.well-known/oauth-authorization-server',
         '/.well-known/openid-configuration',
         '/jwks',
+        '/login',
+        '/account',
         '/approvals',
+        '/console',
         '/docs',
       ]),
     );
-    for (const link of links) {
+    // The console is mounted by its own router (src/web/console), tested with it.
+    for (const link of links.filter((l) => l !== '/console')) {
       const res = await fetch(new URL(link, t.url), { redirect: 'manual' });
-      // /approvals sends a signed-out visitor to its sign-in page.
+      // /account and /approvals send a signed-out visitor to the sign-in page.
       expect([200, 302, 303]).toContain(res.status);
     }
     const docs = await fetch(`${t.url}/docs`);
