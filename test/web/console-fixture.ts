@@ -1,7 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { expect } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import * as client from 'openid-client';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { completeAuthorization } from '../helpers/flows.ts';
+import { registerClient } from '../../src/oidc/clients.ts';
+import { adminResource } from '../../src/oidc/resources.ts';
 
 /** Everyone's password in the console tests. */
 export const PASSWORD = 'console password 1';
@@ -87,8 +91,9 @@ export async function stepUp(
       .orderBy('created_at', 'desc')
       .executeTakeFirstOrThrow();
     await c.t.server.elevation.decide(ticket.id, c.approver, 'approve', 'ok');
-    await page.reload();
-    await page.waitForURL(/\/console\//);
+    // The waiting page refreshes itself every 3 s (meta refresh, no script) and then goes on;
+    // navigating ourselves could race it for the one-time interaction.
+    await page.waitForURL(/\/console\//, { timeout: 30_000 });
   }
 }
 
@@ -96,4 +101,80 @@ export async function stepUp(
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir('test-results/screenshots', { recursive: true });
   await page.screenshot({ path: `test-results/screenshots/console-${name}.png`, fullPage: true });
+}
+
+const REDIRECT = 'http://127.0.0.1:9/callback';
+
+/**
+ * An admin API token for `admin@example.com` through the real pages (authorization code + PKCE
+ * with a CLI-like client), its approval given by the security team: what an API caller holds.
+ */
+export async function apiToken(c: ConsoleCast): Promise<string> {
+  const exists = await c.t.server.db.db
+    .selectFrom('oidc_payload')
+    .select('id')
+    .where('model', '=', 'Client')
+    .where('id', '=', 'admin-cli')
+    .executeTakeFirst();
+  if (!exists)
+    await registerClient(c.t.server.provider, c.t.server.db.db, {
+      id: 'admin-cli',
+      redirectUris: [REDIRECT],
+      grantTypes: ['authorization_code'],
+    });
+  const config = await client.discovery(new URL(c.t.url), 'admin-cli', undefined, client.None(), {
+    execute: [client.allowInsecureRequests],
+  });
+  const resource = adminResource(c.t.url);
+  const verifier = client.randomPKCECodeVerifier();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    resource,
+    scope: 'mcp:admin',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  });
+  let approving: Promise<unknown> | undefined;
+  const callback = await completeAuthorization({
+    authorizationUrl: url.href,
+    redirectUri: REDIRECT,
+    email: 'admin@example.com',
+    password: PASSWORD,
+    justification: 'admin API call',
+    onWaiting: () => {
+      approving ??= c.t.server.db.db
+        .selectFrom('elevation_ticket')
+        .select('id')
+        .where('status', '=', 'pending')
+        .where('client_id', '=', 'admin-cli')
+        .executeTakeFirstOrThrow()
+        .then((t) => c.t.server.elevation.decide(t.id, c.approver, 'approve', 'ok'));
+    },
+  });
+  await approving;
+  const tokens = await client.authorizationCodeGrant(
+    config,
+    callback,
+    { pkceCodeVerifier: verifier },
+    { resource },
+  );
+  return tokens.access_token;
+}
+
+/** Calls the admin API with `token`. */
+export function api(
+  c: ConsoleCast,
+  token: string,
+  method: string,
+  path: string,
+  json?: unknown,
+): Promise<Response> {
+  return fetch(`${c.t.url}/admin/v1${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    body: json !== undefined ? JSON.stringify(json) : undefined,
+  });
 }

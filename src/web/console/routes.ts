@@ -5,7 +5,10 @@ import { pageHeaders } from '../page-headers.ts';
 import { ConsoleAccess } from './access.ts';
 import type { ConsoleDeps } from './deps.ts';
 import { PageKit } from './kit.ts';
+import { activityPages } from './pages/activity.ts';
+import { clientPages } from './pages/clients.ts';
 import { elevationPages } from './pages/elevations.ts';
+import { groupPages } from './pages/groups.ts';
 import { rolePages } from './pages/roles.ts';
 import type { ConsoleRouter } from './pages/router.ts';
 import { userPages } from './pages/users.ts';
@@ -36,6 +39,9 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
   });
   userPages(pages, kit);
   rolePages(pages, kit);
+  groupPages(pages, kit);
+  clientPages(pages, kit);
   elevationPages(pages, kit);
+  activityPages(pages, kit);
   return router;
 }
