@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { databaseKinds } from '../helpers/databases.ts';
 import { HttpBrowser, hiddenField } from '../helpers/browser.ts';
@@ -19,6 +19,8 @@ import {
 import { expectAccessible } from './console-axe.ts';
 
 const skip = !existsSync(CHROMIUM) && !process.env.REQUIRE_BROWSER;
+// Each test walks many pages in a real browser; a busy machine doubles the time.
+vi.setConfig({ testTimeout: 120_000 });
 const RESOURCE = 'http://localhost:4000/mcp';
 
 /** Every console page, by the name of its screenshot. */
@@ -255,6 +257,66 @@ describe.skipIf(skip).each(databaseKinds())('admin console in Chromium (%s)', (k
     }
     const still = await c.t.server.elevation.findElevation(live);
     expect(still?.revoked_at).toBeNull();
+  });
+
+  it('users are disabled, enabled and given a new password through the API operations, refusals worded as the API words them', async () => {
+    await page.goto(`${c.t.url}/console/users/${c.dev}`);
+    await page.getByRole('button', { name: 'Disable user' }).click();
+    await page.waitForURL(/notice=disabled$/);
+    expect(await page.locator('#user-state').innerText()).toBe('disabled');
+    expect((await c.t.server.users.findById(c.dev))?.disabled).toBe(true);
+    await page.getByRole('button', { name: 'Enable user' }).click();
+    await page.waitForURL(/notice=enabled$/);
+    expect((await c.t.server.users.findById(c.dev))?.disabled).toBe(false);
+
+    await page.getByRole('button', { name: 'Reset password' }).click();
+    const password = await page.locator('#secret').innerText();
+    expect(password.length).toBeGreaterThanOrEqual(20);
+    await screenshot(page, 'secret');
+    const fresh = new HttpBrowser();
+    const form = await fresh.request(`${c.t.url}/login`);
+    const signIn = await fresh.request(`${c.t.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        csrf: hiddenField(await form.text(), 'csrf'),
+        next: '/approvals',
+        email: 'dev@example.com',
+        password,
+      }),
+    });
+    expect(signIn.status).toBe(303);
+
+    // Disabling oneself: the API's self-lockout rule, in the API's words.
+    await page.goto(`${c.t.url}/console/users/${c.admin}`);
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Disable user' }).click(),
+    ]);
+    expect(res.status()).toBe(409);
+    const viaApi = await api(c, token, 'PATCH', `/users/${c.admin}`, { disabled: true });
+    const problem = (await viaApi.json()) as { code: string; detail: string };
+    expect(await page.locator('#refusal').innerText()).toBe(`${problem.detail} (${problem.code})`);
+    await expect
+      .poll(
+        async () =>
+          (
+            await c.t.server.db.db
+              .selectFrom('audit_event')
+              .select('actor')
+              .where('action', 'in', ['user.updated', 'user.password_reset'])
+              .where('subject', '=', c.dev)
+              .execute()
+          ).length,
+      )
+      .toBe(3);
+    const events = await c.t.server.db.db
+      .selectFrom('audit_event')
+      .select(['actor', 'client_id'])
+      .where('action', '=', 'user.updated')
+      .where('subject', '=', c.dev)
+      .execute();
+    for (const e of events) expect(e).toEqual({ actor: c.admin, client_id: 'mcp-elevate-console' });
   });
 
   it('revoking the admin elevation ends console access at once: the next page asks for it again', async () => {
