@@ -37,7 +37,13 @@ import { mcpResourceOf } from './oidc/clients.ts';
 import { createServerMetrics, metricsRoutes, observeProvider } from './ops/metrics.ts';
 import { createMailer, startOutboxWorker, type OutboxWorker } from './mail/index.ts';
 import { mailNotifications } from './elevation/notifications.ts';
-import { createAdminRouter } from './admin/index.ts';
+import {
+  adminAuthenticator,
+  adminRouteTable,
+  createAdminRouter,
+  type AdminDeps,
+} from './admin/index.ts';
+import { consoleRoutes } from './web/console/routes.ts';
 import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import { accountRoutes } from './web/account/routes.ts';
@@ -176,6 +182,16 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     // One sign-in service for both forms (authorization and approvals): one email spelling, one
     // throttle budget in the database shared by every instance.
     const signIn = new SignInService({ users, audit, throttle: new LoginThrottle(db.db) });
+    const adminDeps: AdminDeps = {
+      issuer: config.issuer,
+      provider,
+      db: db.db,
+      roles,
+      audit,
+      catalogue,
+      elevation,
+      tokens,
+    };
     const app = createApp({
       provider,
       providerMiddleware: providerRequestMiddleware(provider, config, catalogue),
@@ -213,18 +229,22 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           limits: { eventsPerMinute: config.auditIngestEventsPerMinute },
         }),
         trail.routes,
-        createAdminRouter({
+        createAdminRouter(adminDeps),
+        createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
+        webSignInRoutes({ users, signIn, csrf, audit }),
+        // The console runs the admin API's own operations behind its own token check.
+        consoleRoutes({
           issuer: config.issuer,
           provider,
           db: db.db,
+          users,
           roles,
-          audit,
-          catalogue,
-          elevation,
-          tokens,
+          authenticator: adminAuthenticator(adminDeps),
+          routes: adminRouteTable(adminDeps),
+          csrf,
+          cookieKey: cookieKeys[0]!,
+          currentDate,
         }),
-        createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
-        webSignInRoutes({ users, signIn, csrf, audit }),
         approvalRoutes({
           elevation,
           users,

@@ -78,6 +78,31 @@ export function publicRoute<
 
 const emptyQuery = z.strictObject({});
 
+/** A request's raw parts, before validation: path parameters, query and decoded body. */
+export interface RawInput {
+  params?: Record<string, unknown>;
+  query?: Record<string, unknown>;
+  body?: unknown;
+}
+
+/**
+ * Validates a request's parts with the route's own schemas, as the API does for every call (the
+ * console's pages use it too, so both refuse the same input with the same message).
+ *
+ * @throws {AppError} `ERR_VALIDATION` (400) naming every offending field.
+ */
+export function routeInput(
+  route: AnyRoute,
+  raw: RawInput,
+): { params: unknown; query: unknown; body: unknown } {
+  return {
+    params: route.params ? parsePart('path', route.params, raw.params ?? {}) : undefined,
+    // A query schema is always applied, so an unexpected parameter is an error, not ignored.
+    query: parsePart('query', route.query ?? emptyQuery, { ...raw.query }),
+    body: route.body ? parsePart('body', route.body, raw.body) : undefined,
+  };
+}
+
 // Admin responses name users, roles and secrets: never stored by a cache.
 const noStore: Middleware = async (ctx: Context, next: Next) => {
   ctx.set('Cache-Control', 'no-store');
@@ -90,12 +115,11 @@ const noStore: Middleware = async (ctx: Context, next: Next) => {
  */
 export function registerRoute(router: Router, route: AnyRoute, authenticate: Middleware): void {
   const validate: Middleware = async (ctx, next) => {
-    ctx.state.input = {
-      params: route.params ? parsePart('path', route.params, ctx.params) : undefined,
-      // A query schema is always applied, so an unexpected parameter is an error, not ignored.
-      query: parsePart('query', route.query ?? emptyQuery, { ...ctx.query }),
-      body: route.body ? parsePart('body', route.body, ctx.request.body) : undefined,
-    };
+    ctx.state.input = routeInput(route, {
+      params: ctx.params,
+      query: ctx.query,
+      body: ctx.request.body,
+    });
     await next();
   };
   const respond: Middleware = async (ctx) => {

@@ -85,10 +85,10 @@ export function adminRouteTable(deps: AdminDeps): AnyRoute[] {
 }
 
 /**
- * The Koa router of the admin REST API (ARCHITECTURE.md §8), mounted at {@link ADMIN_BASE_PATH}; what no
- * route takes there is answered by its fallback (404/405 problems), never by oidc-provider.
+ * The one check of an admin token (ARCHITECTURE.md §8): the API and the console both use it, so
+ * revoking an admin elevation ends access through either at once.
  */
-export function createAdminRouter(deps: AdminDeps): Router {
+export function adminAuthenticator(deps: AdminDeps): AdminAuthenticator {
   const tokens =
     deps.tokens ??
     createOwnTokenVerifier({
@@ -98,11 +98,19 @@ export function createAdminRouter(deps: AdminDeps): Router {
       roles: deps.roles,
       loadKeys: () => loadSigningKeys(deps.db),
     });
-  const auth = new AdminAuthenticator({
+  return new AdminAuthenticator({
     audience: adminResource(deps.issuer),
     baseScopes: deps.catalogue.baseScopes,
     tokens,
   });
+}
+
+/**
+ * The Koa router of the admin REST API (ARCHITECTURE.md §8), mounted at {@link ADMIN_BASE_PATH}; what no
+ * route takes there is answered by its fallback (404/405 problems), never by oidc-provider.
+ */
+export function createAdminRouter(deps: AdminDeps): Router {
+  const auth = adminAuthenticator(deps);
   const router = new Router({ prefix: ADMIN_BASE_PATH });
   const authenticate = auth.middleware();
   for (const route of adminRouteTable(deps)) registerRoute(router, route, authenticate);
