@@ -137,8 +137,7 @@ describe.skipIf(skip)('first contact: the README followed as separate processes'
         '/approvals',
       ]),
     );
-    // The console is mounted by its own router (src/web/console), tested with it.
-    for (const link of links.filter((l) => l.startsWith(server.url) && !l.endsWith('/console'))) {
+    for (const link of links.filter((l) => l.startsWith(server.url))) {
       expect((await fetch(link)).status, link).toBe(200);
     }
   });

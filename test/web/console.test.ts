@@ -16,7 +16,7 @@ import {
   startConsoleCast,
   type ConsoleCast,
 } from './console-fixture.ts';
-import { expectAccessible } from './console-axe.ts';
+import { expectAccessible } from '../helpers/axe.ts';
 
 const skip = !existsSync(CHROMIUM) && !process.env.REQUIRE_BROWSER;
 // Each test walks many pages in a real browser; a busy machine doubles the time.

@@ -18,7 +18,7 @@ import { DEFAULTS } from '../../config/defaults.ts';
 import { pageHeaders } from '../page-headers.ts';
 import { csrfRejected, redirectToLogin, sessionBinding, signedInUser } from '../sign-in.ts';
 import { accountPage } from './page.ts';
-import { LOCAL_TIME_SCRIPT, localTimeScript } from './local-time.ts';
+import { LOCAL_TIME_SCRIPT, localTimeScript } from '../local-time.ts';
 
 /** What the account page needs from the composition root. */
 export interface AccountDeps {

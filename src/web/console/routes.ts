@@ -18,7 +18,7 @@ export type { ConsoleDeps } from './deps.ts';
 /**
  * The admin console under `/console` (ARCHITECTURE.md §13): HTML forms over the admin API's own
  * operations, behind the same `mcp:admin` elevation ({@link ConsoleAccess}). Every page sends the
- * site's page headers (no scripts, no framing, no caching); every change is a form post with the
+ * site's page headers (only the site's own script files, no framing, no caching); every change is a form post with the
  * session's CSRF token, answered by a 303 and a notice, or by the page again with the API's refusal.
  */
 export function consoleRoutes(deps: ConsoleDeps): Router {
@@ -27,7 +27,8 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
   const kit = new PageKit(deps.routes, deps.currentDate ?? (() => new Date()));
   const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
   const gate = access.gate();
-  router.use(pageHeaders());
+  // Times are localised by the site's one static script (`web/local-time.ts`).
+  router.use(pageHeaders({ scripts: true }));
   access.register(router);
   const pages: ConsoleRouter = {
     get: (path, handler) => router.get(path, gate, handler),

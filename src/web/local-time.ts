@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Middleware } from 'koa';
 
-const SCRIPT = fileURLToPath(new URL('../../../views/static/local-time.js', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../views/static/local-time.js', import.meta.url));
 
 /** Where pages load the script from (`<script src>`; `pageHeaders({ scripts: true })` allows it). */
 export const LOCAL_TIME_SCRIPT = '/static/local-time.js';
