@@ -9,7 +9,10 @@ import { createTestDatabase } from '../helpers/databases.ts';
 import { freePort, startTestServer, type TestServer } from '../helpers/server.ts';
 import { startUpstreamIdp, type UpstreamIdp } from '../helpers/upstream-idp.ts';
 
-/** A server with three upstreams: `corp` (a real OpenID Provider), `down` (nothing listens), `junk` (answers garbage). */
+/**
+ * A server with four upstreams: `corp` (a real OpenID Provider, linking allowed), `partner` (the
+ * same provider, linking not allowed), `down` (nothing listens), `junk` (answers garbage).
+ */
 export interface FederatedServer {
   t: TestServer;
   idp: UpstreamIdp;
@@ -30,7 +33,10 @@ export async function startFederated(
 ): Promise<FederatedServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const idp = await startUpstreamIdp([`${url}/federation/corp/callback`]);
+  const idp = await startUpstreamIdp([
+    `${url}/federation/corp/callback`,
+    `${url}/federation/partner/callback`,
+  ]);
   const junk: HttpServer = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"issuer": 42, "this is": not json');
@@ -51,7 +57,15 @@ export async function startFederated(
           clientSecretEnv: 'CORP_CLIENT_SECRET',
           scopes: ['openid', 'email', 'profile', 'groups'],
           rules: CORP_RULES,
+          allowLinking: true,
           ...opts.corp,
+        },
+        {
+          id: 'partner',
+          name: 'Partner SSO',
+          issuer: idp.issuer,
+          clientId: idp.clientId,
+          clientSecretEnv: 'CORP_CLIENT_SECRET',
         },
         {
           id: 'down',
@@ -104,9 +118,10 @@ export async function webSignIn(
   f: FederatedServer,
   next = '/approvals',
   browser = new HttpBrowser(),
+  opts: { upstream?: string; stopAt?: string } = {},
 ): Promise<{ browser: HttpBrowser; url: string; res: Response }> {
   const page = await browser.request(`${f.t.url}/login?next=${encodeURIComponent(next)}`);
-  const href = upstreamLink(await page.text(), 'Corp SSO');
-  const step = await browser.follow(new URL(href, f.t.url).href);
+  const href = upstreamLink(await page.text(), opts.upstream ?? 'Corp SSO');
+  const step = await browser.follow(new URL(href, f.t.url).href, opts.stopAt);
   return { browser, ...step };
 }
