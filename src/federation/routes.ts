@@ -75,9 +75,30 @@ export function federationRoutes(deps: FederationRouteDeps): Router {
     return u;
   };
 
+  const audited = async (ctx: Context, u: Upstream, step: () => Promise<void>) => {
+    try {
+      await step();
+    } catch (err) {
+      await deps.audit.append({
+        action: 'federation.login',
+        result: 'failure',
+        data: {
+          upstream: u.id,
+          reason: isAppError(err) ? err.code : 'server_error',
+          address: ctx.ip,
+        },
+      });
+      throw err;
+    }
+  };
+
   router.get('/federation/:id/start', pageHeaders(), async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     const u = upstream(ctx.params.id!);
+    await audited(ctx, u, () => start(ctx, u));
+  });
+
+  async function start(ctx: Context, u: Upstream): Promise<void> {
     const uid = ctx.query.interaction;
     let returnTo: ReturnTarget;
     if (uid !== undefined) {
@@ -106,25 +127,12 @@ export function federationRoutes(deps: FederationRouteDeps): Router {
     ctx.cookies.set(TRANSACTION_COOKIE, key, cookie(ctx, '/federation/', ttl));
     ctx.status = 303;
     ctx.redirect(url.href);
-  });
+  }
 
   router.get('/federation/:id/callback', pageHeaders(), async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     const u = upstream(ctx.params.id!);
-    try {
-      await callback(ctx, u);
-    } catch (err) {
-      await deps.audit.append({
-        action: 'federation.login',
-        result: 'failure',
-        data: {
-          upstream: u.id,
-          reason: isAppError(err) ? err.code : 'server_error',
-          address: ctx.ip,
-        },
-      });
-      throw err;
-    }
+    await audited(ctx, u, () => callback(ctx, u));
   });
 
   async function callback(ctx: Context, u: Upstream): Promise<void> {

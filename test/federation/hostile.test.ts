@@ -45,7 +45,7 @@ describe('enterprise sign-in refuses what is not its own, and explains (pglite)'
     );
   });
 
-  it('answers 503 when the upstream is down and 502 when it answers garbage', async () => {
+  it('answers 503 when the upstream is down and 502 when it answers garbage, and audits both', async () => {
     await expectPage(
       await fetch(`${f.t.url}/federation/down/start`),
       503,
@@ -55,6 +55,29 @@ describe('enterprise sign-in refuses what is not its own, and explains (pglite)'
       await fetch(`${f.t.url}/federation/junk/start`),
       502,
       /Broken IdP sent an answer/,
+    );
+    // Retried: still down is still a page, not a stack.
+    await expectPage(await fetch(`${f.t.url}/federation/down/start`), 503, /try again/i);
+    await f.t.server.audit.flush();
+    const failures = await f.t.server.db.db
+      .selectFrom('audit_event')
+      .select('data')
+      .where('action', '=', 'federation.login')
+      .where('result', '=', 'failure')
+      .execute();
+    expect(failures.map((e) => e.data)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ upstream: 'down', reason: 'ERR_UPSTREAM_UNAVAILABLE' }),
+        expect.objectContaining({ upstream: 'junk', reason: 'ERR_UPSTREAM_INVALID' }),
+      ]),
+    );
+  });
+
+  it('refuses to start for an authorization flow that does not exist', async () => {
+    await expectPage(
+      await fetch(`${f.t.url}/federation/corp/start?interaction=no-such-flow`),
+      400,
+      /expired/,
     );
   });
 
