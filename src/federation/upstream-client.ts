@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client';
 import { AppError } from '../errors.ts';
+import type { RequestInit } from 'undici';
 import type { OutboundGuard } from '../http/outbound.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import type { Upstream } from './config.ts';
@@ -148,7 +149,7 @@ export class UpstreamClients {
       return (await this.#guard.fetch(url, {
         method: options.method,
         headers: options.headers as Record<string, string>,
-        body: options.body as string | undefined,
+        body: options.body as RequestInit['body'],
         signal: options.signal,
       })) as unknown as Response;
     } catch (err) {
