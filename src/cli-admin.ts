@@ -65,6 +65,7 @@ export function userInput(input: {
   name?: string;
   roles?: string[];
   groups?: string[];
+  attributes?: Record<string, unknown>;
 }): UserCreate {
   return validate(UserCreateBody, input, { roles: 'role', groups: 'group' });
 }

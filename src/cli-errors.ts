@@ -13,6 +13,7 @@ export function exitCodeOf(code: ErrorCode): ExitCode {
     case 'ERR_USAGE':
     case 'ERR_CONFIG':
     case 'ERR_CATALOGUE':
+    case 'ERR_FEDERATION_CONFIG':
       return 2;
     case 'ERR_DATABASE_IN_USE':
     case 'ERR_AUDIT_SOURCE':
@@ -52,6 +53,12 @@ export function exitCodeOf(code: ErrorCode): ExitCode {
     case 'ERR_SELF_APPROVAL':
     case 'ERR_NOT_APPROVER':
     case 'ERR_ALREADY_DECIDED':
+    case 'ERR_FEDERATION_STATE':
+    case 'ERR_UPSTREAM_UNAVAILABLE':
+    case 'ERR_UPSTREAM_INVALID':
+    case 'ERR_UPSTREAM_DENIED':
+    case 'ERR_ACCOUNT_LINK_REFUSED':
+    case 'ERR_LOCAL_LOGIN_DISABLED':
       return 1;
     default: {
       const _exhaustive: never = code;

@@ -7,6 +7,7 @@ import { connect } from './db/connect.ts';
 import { DatabaseInUseError } from './db/embedded.ts';
 import type { LockInfo } from './db/owner-lock.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { BREAK_GLASS_ATTRIBUTE } from './accounts/sign-in.ts';
 import {
   CLIENT_AUTH_METHODS,
   clientAuthentication,
@@ -40,7 +41,8 @@ Configuration comes from environment variables (see README). Use '<command> --he
   serve:
     'Usage: mcp-elevate serve\n\nStarts the server with the configuration from the environment.',
   migrate: 'Usage: mcp-elevate migrate\n\nApplies pending database migrations and exits.',
-  'users add': `Usage: mcp-elevate users add --email E --password P [--name N] [--role R]... [--group G]...`,
+  'users add': `Usage: mcp-elevate users add --email E --password P [--name N] [--role R]... [--group G]... [--break-glass]
+  --break-glass   the account may sign in with its password even when LOCAL_LOGIN=false`,
   'users list':
     'Usage: mcp-elevate users list\n\nPrints one user a line: email, name, roles, groups.',
   'clients add': `Usage: mcp-elevate clients add --id ID [--secret S] [--redirect-uri U]... [--grant-type T]... [--role R]... [--name N]
@@ -215,6 +217,7 @@ export async function main(argv: string[]): Promise<number> {
         name: { type: 'string' },
         role: { type: 'string', multiple: true },
         group: { type: 'string', multiple: true },
+        'break-glass': { type: 'boolean' },
       });
       const input = userInput({
         email: need(v.email, 'email'),
@@ -222,6 +225,7 @@ export async function main(argv: string[]): Promise<number> {
         name: v.name as string | undefined,
         roles: v.role as string[] | undefined,
         groups: v.group as string[] | undefined,
+        ...(v['break-glass'] ? { attributes: { [BREAK_GLASS_ATTRIBUTE]: true } } : {}),
       });
       const user = await withServer(key, (s) => addUser(s, input));
       console.log(`created user ${user.email} (${user.id})`);

@@ -72,6 +72,19 @@ export type ErrorCode =
   | 'ERR_SELF_APPROVAL'
   | 'ERR_NOT_APPROVER'
   | 'ERR_ALREADY_DECIDED'
+  // Enterprise sign-in (`federation/`).
+  /** A callback that does not belong to a sign-in this browser started (state, replay, `iss`). */
+  | 'ERR_FEDERATION_STATE'
+  /** The upstream identity provider cannot be reached now. */
+  | 'ERR_UPSTREAM_UNAVAILABLE'
+  /** The upstream identity provider answered something that fails validation. */
+  | 'ERR_UPSTREAM_INVALID'
+  /** The upstream refused the sign-in, or its identity cannot sign in here. */
+  | 'ERR_UPSTREAM_DENIED'
+  /** An upstream identity whose email belongs to a local account it may not be linked to. */
+  | 'ERR_ACCOUNT_LINK_REFUSED'
+  /** Password sign-in is turned off (`LOCAL_LOGIN=false`). */
+  | 'ERR_LOCAL_LOGIN_DISABLED'
   // Audit verification.
   /** A checkpoint or key source (file, folder, URL) the verification needs cannot be read. */
   | 'ERR_AUDIT_SOURCE'
@@ -82,6 +95,8 @@ export type ErrorCode =
   | 'ERR_CONFIG'
   /** scopes.json cannot be read or is invalid. */
   | 'ERR_CATALOGUE'
+  /** The federation file (`FEDERATION_FILE`) cannot be read or is invalid. */
+  | 'ERR_FEDERATION_CONFIG'
   /** The embedded database is owned by another process. */
   | 'ERR_DATABASE_IN_USE';
 

@@ -50,6 +50,7 @@ import { accountRoutes } from './web/account/routes.ts';
 import { webSignInRoutes } from './web/sign-in.ts';
 import { homeRoutes } from './http/home.ts';
 import { DEFAULTS } from './config/defaults.ts';
+import { createFederation } from './federation/index.ts';
 
 /** A running (or ready to run) authorization server. */
 export interface Server {
@@ -135,6 +136,16 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     });
     const currentDate = opts.currentDate ?? (() => new Date());
     const elevation = new ElevationService({ db: db.db, catalogue, roles, audit, currentDate });
+    // Enterprise sign-in: FEDERATION_FILE is checked here, before the port opens.
+    const federation = await createFederation({
+      config,
+      db: db.db,
+      users,
+      audit,
+      elevation,
+      roleNames: (await roles.roles()).map((r) => r.name),
+      currentDate,
+    });
     // One verifier of the server's own tokens for every consumer (ARCHITECTURE.md §8 Trust boundaries).
     const tokens = createOwnTokenVerifier({
       issuer: config.issuer,
@@ -181,7 +192,13 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const csrf = new Csrf(cookieKeys[0]!);
     // One sign-in service for both forms (authorization and approvals): one email spelling, one
     // throttle budget in the database shared by every instance.
-    const signIn = new SignInService({ users, audit, throttle: new LoginThrottle(db.db) });
+    const signIn = new SignInService({
+      users,
+      audit,
+      throttle: new LoginThrottle(db.db),
+      localLogin: config.localLogin,
+    });
+    const upstreams = federation.upstreams;
     const adminDeps: AdminDeps = {
       issuer: config.issuer,
       provider,
@@ -210,6 +227,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           csrf,
           elevation,
           signIn,
+          upstreams,
           issuer: config.issuer,
           currentDate,
         }),
@@ -231,7 +249,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         trail.routes,
         createAdminRouter(adminDeps),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
-        webSignInRoutes({ users, signIn, csrf, audit }),
+        webSignInRoutes({ users, signIn, csrf, audit, upstreams }),
+        federation.routes(provider),
         // The console runs the admin API's own operations behind its own token check.
         consoleRoutes({
           issuer: config.issuer,
@@ -279,6 +298,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         deleteExpiredCounters(db.db).catch((err) =>
           log.warn({ err }, 'expired throttle cleanup failed'),
         );
+        federation
+          .cleanup()
+          .catch((err) => log.warn({ err }, 'expired federation sign-in cleanup failed'));
       }, 10 * 60_000);
       // Pending tickets past their expiry are closed (and their flows told) within seconds.
       const sweep = setInterval(() => {
@@ -336,6 +358,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         await audit.close();
         await trail.close();
         mailer.close();
+        await federation.close();
         await db.close();
       },
     };

@@ -26,7 +26,12 @@ export interface SignInAttempt {
 export type SignInResult =
   | { kind: 'signed-in'; email: string; userId: string }
   | { kind: 'refused'; email: string }
-  | { kind: 'throttled'; email: string; retryAfter: number };
+  | { kind: 'throttled'; email: string; retryAfter: number }
+  /** `LOCAL_LOGIN=false` and not a correct break-glass sign-in (wrong passwords included). */
+  | { kind: 'local-login-off'; email: string };
+
+/** The account attribute that keeps password sign-in open under `LOCAL_LOGIN=false`. */
+export const BREAK_GLASS_ATTRIBUTE = 'breakGlass';
 
 /**
  * The one sign-in service behind every password form (ARCHITECTURE.md §8). In order:
@@ -37,17 +42,33 @@ export type SignInResult =
  *    so timing does not reveal which emails exist); disabled accounts never sign in;
  * 4. record the outcome (a success clears the account's counter);
  * 5. audit the attempt under the form's action, with the normalised email on failures and
- *    never the password.
+ *    never the password;
+ * 6. with `localLogin` false, only a break-glass account (attribute `breakGlass: true`) with its
+ *    right password signs in; every other attempt, a wrong password included, gets the same
+ *    `local-login-off` answer, so the form does not tell which accounts are break-glass ones.
  */
 export class SignInService {
   readonly #users: UserRepository;
   readonly #throttle: LoginThrottle;
   readonly #audit: AuditLog;
+  readonly #localLogin: boolean;
 
-  constructor(deps: { users: UserRepository; throttle: LoginThrottle; audit: AuditLog }) {
+  /** @param deps.localLogin - `LOCAL_LOGIN`; default true. */
+  constructor(deps: {
+    users: UserRepository;
+    throttle: LoginThrottle;
+    audit: AuditLog;
+    localLogin?: boolean;
+  }) {
     this.#users = deps.users;
     this.#throttle = deps.throttle;
     this.#audit = deps.audit;
+    this.#localLogin = deps.localLogin ?? true;
+  }
+
+  /** Whether the password forms are offered (`LOCAL_LOGIN`). */
+  get localLogin(): boolean {
+    return this.#localLogin;
   }
 
   async signIn(attempt: SignInAttempt): Promise<SignInResult> {
@@ -75,14 +96,19 @@ export class SignInService {
     }
     const row = email && storable ? await this.#users.findCredentials(email) : undefined;
     const ok = await verifyPassword(password, row?.password_hash ?? (await dummyHash()));
-    if (!row || !ok || row.disabled) {
+    const breakGlass = row?.attributes?.[BREAK_GLASS_ATTRIBUTE] === true;
+    if (!row || !ok || row.disabled || (!this.#localLogin && !breakGlass)) {
       await this.#audit.append({
         action,
         result: 'failure',
         actor: row?.id ?? null,
-        data: { email, address },
+        data: {
+          email,
+          address,
+          ...(this.#localLogin ? {} : { reason: 'local_login_disabled' }),
+        },
       });
-      return { kind: 'refused', email };
+      return this.#localLogin ? { kind: 'refused', email } : { kind: 'local-login-off', email };
     }
     await this.#throttle.succeeded(email, address);
     await this.#audit.append({
@@ -90,7 +116,7 @@ export class SignInService {
       result: 'success',
       actor: row.id,
       subject: row.id,
-      data: { address },
+      data: { address, ...(this.#localLogin ? {} : { breakGlass: true }) },
     });
     return { kind: 'signed-in', email, userId: row.id };
   }

@@ -12,8 +12,13 @@ export interface User {
   name: string;
   disabled: boolean;
   attributes: Record<string, unknown>;
+  /** Roles held directly: assigned by an administrator or by an upstream's rules. */
   roles: string[];
   groups: string[];
+  /** The subset of {@link roles} an upstream's rules grant (re-evaluated at each federated sign-in). */
+  federatedRoles: string[];
+  /** The subset of {@link groups} an upstream's rules grant. */
+  federatedGroups: string[];
 }
 
 export interface NewUserInput {
@@ -106,12 +111,16 @@ export class UserRepository {
     return res.numDeletedRows > 0n;
   }
 
-  /** Replaces a user's roles; every role must exist. False when there is no such user. */
+  /**
+   * Replaces the roles an administrator assigned; every role must exist. Roles an upstream's rules
+   * grant stay (federation re-evaluates them); naming one here makes it an administrator's
+   * assignment, which federation then leaves alone. False when there is no such user.
+   */
   async setRoles(id: string, roles: readonly string[]): Promise<boolean> {
     return this.#replaceLinks(id, 'role', roles);
   }
 
-  /** Replaces a user's approver groups; every group must exist. False when there is no such user. */
+  /** Replaces the approver groups an administrator assigned, as {@link setRoles} does roles. */
   async setGroups(id: string, groups: readonly string[]): Promise<boolean> {
     return this.#replaceLinks(id, 'approver_group', groups);
   }
@@ -141,18 +150,28 @@ export class UserRepository {
         return false;
       if (unique.length) await assertKnown(trx, table, unique);
       if (table === 'role') {
-        await trx.deleteFrom('user_role').where('user_id', '=', id).execute();
+        await trx
+          .deleteFrom('user_role')
+          .where('user_id', '=', id)
+          .where('source', 'is', null)
+          .execute();
         if (unique.length)
           await trx
             .insertInto('user_role')
             .values(unique.map((role_name) => ({ user_id: id, role_name })))
+            .onConflict((oc) => oc.columns(['user_id', 'role_name']).doUpdateSet({ source: null }))
             .execute();
       } else {
-        await trx.deleteFrom('group_member').where('user_id', '=', id).execute();
+        await trx
+          .deleteFrom('group_member')
+          .where('user_id', '=', id)
+          .where('source', 'is', null)
+          .execute();
         if (unique.length)
           await trx
             .insertInto('group_member')
             .values(unique.map((group_name) => ({ user_id: id, group_name })))
+            .onConflict((oc) => oc.columns(['group_name', 'user_id']).doUpdateSet({ source: null }))
             .execute();
       }
       return true;
@@ -198,12 +217,28 @@ export class UserRepository {
         >`coalesce((select json_agg(g.group_name order by g.group_name) from group_member g where g.user_id = app_user.id), '[]'::json)`.as(
           'group_names',
         ),
+        sql<
+          string[]
+        >`coalesce((select json_agg(r.role_name order by r.role_name) from user_role r where r.user_id = app_user.id and r.source is not null), '[]'::json)`.as(
+          'federated_role_names',
+        ),
+        sql<
+          string[]
+        >`coalesce((select json_agg(g.group_name order by g.group_name) from group_member g where g.user_id = app_user.id and g.source is not null), '[]'::json)`.as(
+          'federated_group_names',
+        ),
       ])
       .where('id', '=', id)
       .executeTakeFirst();
     if (!row) return undefined;
-    const { role_names: roles, group_names: groups, ...user } = row;
-    return present(user, roles, groups);
+    const {
+      role_names: roles,
+      group_names: groups,
+      federated_role_names: federatedRoles,
+      federated_group_names: federatedGroups,
+      ...user
+    } = row;
+    return present(user, { roles, groups, federatedRoles, federatedGroups });
   }
 
   async list(opts: { after?: string; limit?: number } = {}): Promise<User[]> {
@@ -219,28 +254,31 @@ export class UserRepository {
     const [roles, groups] = await Promise.all([
       this.#db
         .selectFrom('user_role')
-        .select(['user_id', 'role_name'])
+        .select(['user_id', 'role_name', 'source'])
         .where('user_id', 'in', ids)
         .execute(),
       this.#db
         .selectFrom('group_member')
-        .select(['user_id', 'group_name'])
+        .select(['user_id', 'group_name', 'source'])
         .where('user_id', 'in', ids)
         .execute(),
     ]);
-    return rows.map((r) =>
-      present(
-        r,
-        roles
-          .filter((x) => x.user_id === r.id)
+    return rows.map((r) => {
+      const mine = roles.filter((x) => x.user_id === r.id);
+      const member = groups.filter((x) => x.user_id === r.id);
+      return present(r, {
+        roles: mine.map((x) => x.role_name).sort(),
+        groups: member.map((x) => x.group_name).sort(),
+        federatedRoles: mine
+          .filter((x) => x.source !== null)
           .map((x) => x.role_name)
           .sort(),
-        groups
-          .filter((x) => x.user_id === r.id)
+        federatedGroups: member
+          .filter((x) => x.source !== null)
           .map((x) => x.group_name)
           .sort(),
-      ),
-    );
+      });
+    });
   }
 
   async rolesOf(userId: string): Promise<string[]> {
@@ -264,15 +302,17 @@ export class UserRepository {
   }
 }
 
-function present(row: UserRow, roles: string[], groups: string[]): User {
+function present(
+  row: UserRow,
+  links: Pick<User, 'roles' | 'groups' | 'federatedRoles' | 'federatedGroups'>,
+): User {
   return {
     id: row.id,
     email: row.email,
     name: row.name,
     disabled: row.disabled,
     attributes: row.attributes,
-    roles,
-    groups,
+    ...links,
   };
 }
 

@@ -74,8 +74,21 @@ export const UserView = named(
     name: z.string(),
     disabled: z.boolean(),
     attributes: z.record(z.string(), z.unknown()),
-    roles: z.array(z.string()).describe('Roles assigned directly (inherited ones are not listed)'),
-    groups: z.array(z.string()),
+    roles: z
+      .array(z.string())
+      .describe(
+        'Roles held directly, from an administrator or an upstream (inherited ones are not listed)',
+      ),
+    groups: z.array(z.string()).describe('Approver groups, from an administrator or an upstream'),
+    federatedRoles: z
+      .array(z.string())
+      .describe(
+        'The roles of `roles` that an upstream identity provider grants through its rules: ' +
+          're-evaluated at each sign-in there; setting roles does not remove them',
+      ),
+    federatedGroups: z
+      .array(z.string())
+      .describe('The groups of `groups` that an upstream identity provider grants'),
   }),
 );
 export const UserCreatedView = named(
@@ -279,6 +292,8 @@ export const present = {
     attributes: u.attributes,
     roles: u.roles,
     groups: u.groups,
+    federatedRoles: u.federatedRoles,
+    federatedGroups: u.federatedGroups,
   }),
   userPage: (p: Page<User>): z.output<typeof UserPageView> => ({
     items: p.items.map(present.user),

@@ -57,6 +57,16 @@ export const DEFAULTS = Object.freeze({
    * events came after it. Default 60: a quiet server's head is still pinned within a minute.
    */
   auditCheckpointEverySeconds: 60,
+  /**
+   * `FEDERATION_FILE`: the upstream identity providers of enterprise sign-in. Default
+   * `./federation.json`, read only when it exists (set explicitly, it must exist).
+   */
+  federationFile: './federation.json',
+  /**
+   * `LOCAL_LOGIN`: email and password sign-in on the sign-in pages. Default true; false leaves
+   * enterprise sign-in and break-glass accounts only.
+   */
+  localLogin: true,
 
   // ── Token, grant and session lifetimes (oidc-provider `ttl`), in seconds ─────────────────────
   /** Authorization codes: 60 s, well inside RFC 6749 §4.1.2's recommended 10-minute maximum. */
@@ -170,6 +180,14 @@ export const DEFAULTS = Object.freeze({
   outboundTimeoutMs: 5_000,
   /** Largest response body, in bytes: 1 MiB, far above any metadata document or JWKS. */
   outboundMaxResponseBytes: 1 * MiB,
+
+  // ── Enterprise sign-in (ARCHITECTURE.md §12) ─────────────────────────────────────────────────
+  /** A sign-in at an upstream must come back within this many ms: 10 minutes, a slow MFA prompt. */
+  federationTransactionTtlMs: 10 * MINUTE * 1000,
+  /** After a failed discovery, an upstream is answered 503 without retrying for this long: 5 s. */
+  federationDiscoveryRetryMs: 5_000,
+  /** A federated sign-in's hand-over to the authorization flow is valid this long, in ms: 2 min. */
+  federationHandoverTtlMs: 2 * MINUTE * 1000,
 
   // ── Availability and shutdown ────────────────────────────────────────────────────────────────
   /** `Retry-After` of a 503 while the database is unreachable, in seconds: 5. */

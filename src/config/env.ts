@@ -36,6 +36,16 @@ export const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default(DEFAULTS.mailFrom),
   /** Path of the scope catalogue. Default `./scopes.json`. */
   SCOPES_FILE: z.string().min(1).default(DEFAULTS.scopesFile),
+  /**
+   * Path of the upstream identity providers file (enterprise sign-in). Default `./federation.json`
+   * when that file exists; when set, the file must exist.
+   */
+  FEDERATION_FILE: z.string().min(1).default(DEFAULTS.federationFile),
+  /**
+   * Password sign-in on the sign-in pages. `false` hides the password forms and refuses password
+   * posts, except for break-glass accounts (attribute `breakGlass: true`). Default true.
+   */
+  LOCAL_LOGIN: boolish.default(DEFAULTS.localLogin),
   /** pino log level. Default `info`. */
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -116,6 +126,10 @@ export interface Config {
   readonly smtpUrl?: string;
   readonly mailFrom: string;
   readonly scopesFile: string;
+  /** The federation file and whether it must exist (set explicitly) or is read only if present. */
+  readonly federation: { readonly file: string; readonly required: boolean };
+  /** Password sign-in on the sign-in pages (`LOCAL_LOGIN`). */
+  readonly localLogin: boolean;
   readonly logLevel: Env['LOG_LEVEL'];
   readonly trustProxy: boolean;
   readonly accessTokenTtl: number;
@@ -174,6 +188,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     scopesFile: e.SCOPES_FILE,
+    federation: Object.freeze({
+      file: e.FEDERATION_FILE,
+      required: cleaned.FEDERATION_FILE !== undefined,
+    }),
+    localLogin: e.LOCAL_LOGIN,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     accessTokenTtl: e.ACCESS_TOKEN_TTL,

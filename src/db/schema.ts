@@ -38,6 +38,8 @@ export interface RoleTable {
 export interface UserRoleTable {
   user_id: string;
   role_name: string;
+  /** Null: assigned by an administrator; otherwise the upstream id whose rules grant it. */
+  source: ColumnType<string | null, string | null | undefined, string | null>;
 }
 export interface ClientRoleTable {
   client_id: string;
@@ -51,6 +53,29 @@ export interface ApproverGroupTable {
 export interface GroupMemberTable {
   group_name: string;
   user_id: string;
+  /** Null: added by an administrator; otherwise the upstream id whose rules grant it. */
+  source: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** A person at an upstream OpenID Provider, keyed by (issuer, sub), and the local user it is. */
+export interface FederatedIdentityTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  upstream_id: string;
+  created_at: Timestamp;
+  last_sign_in_at: Timestamp;
+}
+
+/** A sign-in through an upstream between its start and its callback (single use). */
+export interface FederationTransactionTable {
+  key_hash: string;
+  upstream_id: string;
+  state: string;
+  nonce: string;
+  code_verifier: string;
+  return_to: Json<Record<string, unknown>>;
+  expires_at: ColumnType<Date, Date, Date>;
 }
 
 export interface SigningKeyTable {
@@ -209,6 +234,8 @@ export interface Database {
   elevation: ElevationTable;
   ciba_poll: CibaPollTable;
   login_throttle: LoginThrottleTable;
+  federated_identity: FederatedIdentityTable;
+  federation_transaction: FederationTransactionTable;
 }
 
 export type UserRow = Selectable<UserTable>;

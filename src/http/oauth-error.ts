@@ -46,6 +46,7 @@ export function oauthErrorOf(code: ErrorCode): OAuthErrorCode {
     case 'ERR_TICKET_NOT_FOUND':
     case 'ERR_TICKET_CLOSED':
     case 'ERR_ALREADY_DECIDED':
+    case 'ERR_FEDERATION_STATE':
       return 'invalid_request';
     case 'ERR_INVALID_TOKEN':
       return 'invalid_token';
@@ -56,13 +57,19 @@ export function oauthErrorOf(code: ErrorCode): OAuthErrorCode {
     case 'ERR_INELIGIBLE':
     case 'ERR_SELF_APPROVAL':
     case 'ERR_NOT_APPROVER':
+    case 'ERR_UPSTREAM_DENIED':
+    case 'ERR_ACCOUNT_LINK_REFUSED':
+    case 'ERR_LOCAL_LOGIN_DISABLED':
       return 'access_denied';
     case 'ERR_TEMPORARILY_UNAVAILABLE':
     case 'ERR_AUDIT_SOURCE':
+    case 'ERR_UPSTREAM_UNAVAILABLE':
+    case 'ERR_UPSTREAM_INVALID':
       return 'temporarily_unavailable';
     case 'ERR_USAGE':
     case 'ERR_CONFIG':
     case 'ERR_CATALOGUE':
+    case 'ERR_FEDERATION_CONFIG':
     case 'ERR_DATABASE_IN_USE':
       return 'server_error';
     default: {

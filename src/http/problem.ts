@@ -48,9 +48,16 @@ export const HTTP_ERRORS: Readonly<Record<ErrorCode, HttpAnswer>> = Object.freez
   ERR_ALREADY_DECIDED: { status: 409 },
   // The chain cannot be checked now: not the caller's fault, and not an answer about the chain.
   ERR_AUDIT_SOURCE: { status: 503 },
+  ERR_FEDERATION_STATE: { status: 400 },
+  ERR_UPSTREAM_UNAVAILABLE: { status: 503, code: 'temporarily_unavailable' },
+  ERR_UPSTREAM_INVALID: { status: 502 },
+  ERR_UPSTREAM_DENIED: { status: 403, code: 'access_denied' },
+  ERR_ACCOUNT_LINK_REFUSED: { status: 409 },
+  ERR_LOCAL_LOGIN_DISABLED: { status: 403 },
   ERR_USAGE: 'internal',
   ERR_CONFIG: 'internal',
   ERR_CATALOGUE: 'internal',
+  ERR_FEDERATION_CONFIG: 'internal',
   ERR_DATABASE_IN_USE: 'internal',
 });
 

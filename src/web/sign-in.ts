@@ -18,6 +18,7 @@ import {
   type WebSession,
 } from './session.ts';
 import { pageHeaders } from './page-headers.ts';
+import { upstreamButtons } from './upstream-buttons.ts';
 
 /** What sign-in and the signed-in pages need from the composition root. */
 export interface WebSignInDeps {
@@ -27,6 +28,8 @@ export interface WebSignInDeps {
   /** Signs form tokens, bound to the pre-login nonce or to the session id. */
   csrf: Csrf;
   audit: AuditLog;
+  /** Upstream identity providers: a button each on the sign-in page. Default none. */
+  upstreams?: ReadonlyArray<{ id: string; name: string }>;
 }
 
 /** A signed-in, still active person. */
@@ -88,11 +91,15 @@ export function webSignInRoutes(deps: WebSignInDeps): Router {
     fields: { next: string; email?: string; error?: string },
   ) => {
     const nonce = loginNonce(ctx, true)!;
+    // LOCAL_LOGIN=false: the form only at the documented break-glass address (?break-glass).
+    const breakGlass = !deps.signIn.localLogin && ctx.query['break-glass'] !== undefined;
     ctx.status = status;
     ctx.body = render('sign-in', {
       ...fields,
-      action: '/login',
+      action: breakGlass ? '/login?break-glass' : '/login',
       csrf: deps.csrf.token(loginBinding(nonce)),
+      upstreams: upstreamButtons(deps.upstreams ?? [], { next: fields.next }),
+      passwordForm: deps.signIn.localLogin || breakGlass,
     });
   };
 
@@ -136,6 +143,15 @@ export function webSignInRoutes(deps: WebSignInDeps): Router {
     }
     if (outcome.kind === 'refused') {
       page(ctx, 401, { next, email: outcome.email, error: 'Wrong email or password.' });
+      return;
+    }
+    if (outcome.kind === 'local-login-off') {
+      page(ctx, 403, {
+        next,
+        email: outcome.email,
+        error:
+          'Password sign-in is turned off on this server. Sign in with your organisation instead.',
+      });
       return;
     }
     startSession(ctx, outcome.userId, 'pwd');

@@ -35,6 +35,8 @@ describe.each(databaseKinds())('admin API: users (%s)', (kind) => {
       'attributes',
       'disabled',
       'email',
+      'federatedGroups',
+      'federatedRoles',
       'generatedPassword',
       'groups',
       'id',

@@ -34,6 +34,8 @@ const FROM_DEFAULTS: Record<string, keyof typeof DEFAULTS> = {
   AUDIT_INGEST_EVENTS_PER_MINUTE: 'auditIngestEventsPerMinute',
   AUDIT_CHECKPOINT_EVERY_EVENTS: 'auditCheckpointEveryEvents',
   AUDIT_CHECKPOINT_EVERY_SECONDS: 'auditCheckpointEverySeconds',
+  FEDERATION_FILE: 'federationFile',
+  LOCAL_LOGIN: 'localLogin',
 };
 
 // Defaults derived from other variables, and where the configuration holds them.

@@ -7,8 +7,17 @@ import { HttpBrowser, formAction, hiddenField } from './browser.ts';
 export async function completeAuthorization(opts: {
   authorizationUrl: string;
   redirectUri: string;
-  email: string;
-  password: string;
+  email?: string;
+  password?: string;
+  /**
+   * Signs in on the login page instead of the password form (e.g. through an upstream's button):
+   * gets the page and its URL, returns where the browser ended up.
+   */
+  signIn?: (
+    html: string,
+    url: string,
+    browser: HttpBrowser,
+  ) => Promise<{ url: string; res: Response }>;
   justification?: string;
   browser?: HttpBrowser;
   /** Called with the waiting page's URL when an approval-gated request waits for approvers. */
@@ -29,13 +38,18 @@ export async function completeAuthorization(opts: {
     const html = await step.res.text();
     if (step.res.status !== 200)
       throw new Error(`unexpected ${step.res.status} at ${step.url}: ${html.slice(0, 300)}`);
+    if (opts.signIn && /\/interaction\/[\w-]+$/.test(step.url) && html.includes('<title>Sign in')) {
+      opts.onPage?.('login', html);
+      step = await opts.signIn(html, step.url, browser);
+      continue;
+    }
     const action = formAction(html, step.url);
     const csrf = hiddenField(html, 'csrf');
     opts.onPage?.(action.endsWith('/login') ? 'login' : 'consent', html);
     if (action.endsWith('/login')) {
       step = await browser.submit(
         action,
-        { csrf, email: opts.email, password: opts.password },
+        { csrf, email: opts.email ?? '', password: opts.password ?? '' },
         opts.redirectUri,
       );
       if (step.res.status === 401) throw new Error('login refused');

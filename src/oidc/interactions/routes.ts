@@ -9,6 +9,8 @@ import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { decideConsent, finishWithGrant, type ConsentDeps } from './consent.ts';
 import { DEFAULTS } from '../../config/defaults.ts';
+import { upstreamButtons } from '../../web/upstream-buttons.ts';
+import { LOCAL_LOGIN_OFF, passwordForm } from './password-form.ts';
 
 export interface InteractionDeps extends ConsentDeps {
   provider: Provider;
@@ -17,6 +19,8 @@ export interface InteractionDeps extends ConsentDeps {
   signIn: SignInService;
   csrf: Csrf;
   audit: AuditLog;
+  /** Upstream identity providers: a button each on the sign-in page. Default none. */
+  upstreams?: ReadonlyArray<{ id: string; name: string }>;
   /** Clock of the waiting page's time left. Default `() => new Date()`. */
   currentDate?: () => Date;
 }
@@ -42,10 +46,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const clientName = client?.clientName ?? String(details.params.client_id);
     if (details.prompt.name === 'login') {
       ctx.body = render('login', {
-        action: `/interaction/${details.uid}/login`,
         csrf: csrf.token(details.uid),
         clientName,
         reason: loginReason(details.prompt.reasons),
+        upstreams: upstreamButtons(deps.upstreams ?? [], { interaction: details.uid }),
+        ...passwordForm(deps, ctx.query, `/interaction/${details.uid}/login`),
       });
       return;
     }
@@ -81,10 +86,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     });
     const page = (error: string) =>
       render('login', {
-        action: ctx.path,
         csrf: csrf.token(details.uid),
         email: outcome.email,
         error,
+        upstreams: upstreamButtons(deps.upstreams ?? [], { interaction: details.uid }),
+        ...passwordForm(deps, ctx.query, ctx.path),
       });
     if (outcome.kind === 'throttled') {
       ctx.status = 429;
@@ -97,6 +103,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (outcome.kind === 'refused') {
       ctx.status = 401;
       ctx.body = page('Wrong email or password.');
+      return;
+    }
+    if (outcome.kind === 'local-login-off') {
+      ctx.status = 403;
+      ctx.body = page(LOCAL_LOGIN_OFF);
       return;
     }
     await provider.interactionFinished(
