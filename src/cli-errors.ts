@@ -52,6 +52,8 @@ export function exitCodeOf(code: ErrorCode): ExitCode {
     case 'ERR_SELF_APPROVAL':
     case 'ERR_NOT_APPROVER':
     case 'ERR_ALREADY_DECIDED':
+    case 'ERR_PASSKEY_REQUIRED':
+    case 'ERR_PASSKEY_INVALID':
       return 1;
     default: {
       const _exhaustive: never = code;

@@ -41,6 +41,11 @@ import { createAdminRouter } from './admin/index.ts';
 import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import { webSignInRoutes } from './web/sign-in.ts';
+import { PasskeyService } from './passkeys/service.ts';
+import { passkeyRoutes } from './passkeys/routes.ts';
+import { passkeyAssetRoutes } from './passkeys/assets.ts';
+import { deleteExpiredChallenges } from './passkeys/repository.ts';
+import { ADMIN_SCOPE } from './admin/auth.ts';
 import { homeRoutes } from './http/home.ts';
 import { DEFAULTS } from './config/defaults.ts';
 
@@ -127,7 +132,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       ...trail.logOptions,
     });
     const currentDate = opts.currentDate ?? (() => new Date());
-    const elevation = new ElevationService({ db: db.db, catalogue, roles, audit, currentDate });
+    const elevation = new ElevationService({
+      db: db.db,
+      catalogue,
+      roles,
+      audit,
+      currentDate,
+      // ADMIN_REQUIRE_PASSKEY: admin elevation is approved only with a passkey.
+      passkeyScopes: config.adminRequirePasskey ? [ADMIN_SCOPE] : [],
+    });
     // One verifier of the server's own tokens for every consumer (ARCHITECTURE.md §8 Trust boundaries).
     const tokens = createOwnTokenVerifier({
       issuer: config.issuer,
@@ -172,6 +185,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       },
     });
     const csrf = new Csrf(cookieKeys[0]!);
+    const passkeys = new PasskeyService({ db: db.db, audit, issuer: config.issuer, currentDate });
     // One sign-in service for both forms (authorization and approvals): one email spelling, one
     // throttle budget in the database shared by every instance.
     const signIn = new SignInService({ users, audit, throttle: new LoginThrottle(db.db) });
@@ -224,6 +238,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         }),
         createPolicyBundleRoutes({ issuer: config.issuer, catalogue, roles, signingKeys }),
         webSignInRoutes({ users, signIn, csrf, audit }),
+        passkeyAssetRoutes(),
+        // Before the approval pages, whose `/approvals/:id` would take `passkeys` for a ticket id.
+        passkeyRoutes({ passkeys, users, elevation, csrf, currentDate }),
         approvalRoutes({
           elevation,
           users,
@@ -231,6 +248,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           audit,
           csrf,
           signIn,
+          passkeys,
           db: db.db,
           provider,
           currentDate,
@@ -256,6 +274,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         );
         deleteExpiredCounters(db.db).catch((err) =>
           log.warn({ err }, 'expired throttle cleanup failed'),
+        );
+        deleteExpiredChallenges(db.db).catch((err) =>
+          log.warn({ err }, 'expired passkey challenge cleanup failed'),
         );
       }, 10 * 60_000);
       // Pending tickets past their expiry are closed (and their flows told) within seconds.

@@ -46,6 +46,7 @@ export function oauthErrorOf(code: ErrorCode): OAuthErrorCode {
     case 'ERR_TICKET_NOT_FOUND':
     case 'ERR_TICKET_CLOSED':
     case 'ERR_ALREADY_DECIDED':
+    case 'ERR_PASSKEY_INVALID':
       return 'invalid_request';
     case 'ERR_INVALID_TOKEN':
       return 'invalid_token';
@@ -56,6 +57,7 @@ export function oauthErrorOf(code: ErrorCode): OAuthErrorCode {
     case 'ERR_INELIGIBLE':
     case 'ERR_SELF_APPROVAL':
     case 'ERR_NOT_APPROVER':
+    case 'ERR_PASSKEY_REQUIRED':
       return 'access_denied';
     case 'ERR_TEMPORARILY_UNAVAILABLE':
     case 'ERR_AUDIT_SOURCE':

@@ -34,6 +34,7 @@ const FROM_DEFAULTS: Record<string, keyof typeof DEFAULTS> = {
   AUDIT_INGEST_EVENTS_PER_MINUTE: 'auditIngestEventsPerMinute',
   AUDIT_CHECKPOINT_EVERY_EVENTS: 'auditCheckpointEveryEvents',
   AUDIT_CHECKPOINT_EVERY_SECONDS: 'auditCheckpointEverySeconds',
+  ADMIN_REQUIRE_PASSKEY: 'adminRequirePasskey',
 };
 
 // Defaults derived from other variables, and where the configuration holds them.
