@@ -1,22 +1,19 @@
 import {
-  generateAuthenticationOptions,
   generateRegistrationOptions,
-  verifyAuthenticationResponse,
   verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
   type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { ApproverAuthentication, PasskeyProof } from '../elevation/service.ts';
+import type { ApproverAuthentication } from '../elevation/service.ts';
 import { notFound } from '../errors.ts';
 import { EXPIRED, challengeOf, parseResponse, passkeyInvalid } from './responses.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import { truncateCodePoints } from '../http/text.ts';
 import { PasskeyRepository, summary, type PasskeySummary } from './repository.ts';
+import { approvalOptions, expiry, verifyApproval, type CeremonyContext } from './approvals.ts';
 
 export type { PasskeySummary } from './repository.ts';
 
@@ -58,17 +55,18 @@ const ALGORITHMS = [-8, -7, -257];
 export class PasskeyService {
   readonly #repo: PasskeyRepository;
   readonly #audit: AuditLog;
-  readonly #rpID: string;
-  readonly #origin: string;
-  readonly #now: () => Date;
+  readonly #ceremony: CeremonyContext;
 
   constructor(deps: PasskeyServiceDeps) {
     this.#repo = new PasskeyRepository(deps.db);
     this.#audit = deps.audit;
     const issuer = new URL(deps.issuer);
-    this.#rpID = issuer.hostname;
-    this.#origin = issuer.origin;
-    this.#now = deps.currentDate ?? (() => new Date());
+    this.#ceremony = {
+      repo: this.#repo,
+      rpID: issuer.hostname,
+      origin: issuer.origin,
+      now: deps.currentDate ?? (() => new Date()),
+    };
   }
 
   /** The user's passkeys, oldest first. */
@@ -76,16 +74,12 @@ export class PasskeyService {
     return (await this.#repo.list(userId)).map(summary);
   }
 
-  #expiry(now: Date): Date {
-    return new Date(now.getTime() + DEFAULTS.passkeyChallengeTtlSeconds * 1000);
-  }
-
   /** Options for `navigator.credentials.create` (a new passkey for `user`), with a stored challenge. */
   async registrationOptions(user: PasskeyUser): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const existing = await this.#repo.list(user.id);
     const options = await generateRegistrationOptions({
       rpName: 'mcp-elevate',
-      rpID: this.#rpID,
+      rpID: this.#ceremony.rpID,
       userName: user.email,
       userDisplayName: user.name || user.email,
       userID: new TextEncoder().encode(user.id),
@@ -95,12 +89,12 @@ export class PasskeyService {
       authenticatorSelection: { residentKey: 'preferred', userVerification: 'required' },
       supportedAlgorithmIDs: ALGORITHMS,
     });
-    const now = this.#now();
+    const now = this.#ceremony.now();
     await this.#repo.issue(
       options.challenge,
       { userId: user.id, purpose: 'register' },
       now,
-      this.#expiry(now),
+      expiry(now),
     );
     return options;
   }
@@ -114,7 +108,7 @@ export class PasskeyService {
   async register(user: PasskeyUser, responseJson: unknown, name: unknown): Promise<PasskeySummary> {
     const response = parseResponse<RegistrationResponseJSON>(responseJson);
     const challenge = challengeOf(response);
-    const now = this.#now();
+    const now = this.#ceremony.now();
     if (!challenge || !(await this.#repo.consume(challenge, user.id, 'register', now)))
       throw passkeyInvalid(EXPIRED);
     if ((await this.#repo.list(user.id)).length >= DEFAULTS.passkeysPerUser)
@@ -126,8 +120,8 @@ export class PasskeyService {
       verified = await verifyRegistrationResponse({
         response,
         expectedChallenge: challenge,
-        expectedOrigin: this.#origin,
-        expectedRPID: this.#rpID,
+        expectedOrigin: this.#ceremony.origin,
+        expectedRPID: this.#ceremony.rpID,
         requireUserVerification: true,
         supportedAlgorithmIDs: ALGORITHMS,
       });
@@ -186,91 +180,20 @@ export class PasskeyService {
 
   /**
    * Options for `navigator.credentials.get` whose challenge is good only for `decision` on
-   * `ticketId` by `userId`, with user verification required.
-   * @throws {AppError} `ERR_PASSKEY_INVALID` when the user has no passkey.
+   * `ticketId` by `userId` (see {@link approvalOptions}).
    */
-  async approvalOptions(
-    userId: string,
-    ticketId: string,
-    decision: 'approve' | 'deny',
-  ): Promise<PublicKeyCredentialRequestOptionsJSON> {
-    const mine = await this.#repo.list(userId);
-    if (!mine.length)
-      throw passkeyInvalid('You have no passkey yet. Add one under “Your passkeys” first.');
-    const options = await generateAuthenticationOptions({
-      rpID: this.#rpID,
-      allowCredentials: mine.map((p) => ({ id: p.credential_id, transports: p.transports })),
-      userVerification: 'required',
-      timeout: DEFAULTS.passkeyChallengeTtlSeconds * 1000,
-    });
-    const now = this.#now();
-    await this.#repo.issue(
-      options.challenge,
-      { userId, purpose: 'approve', ticketId, decision },
-      now,
-      this.#expiry(now),
-    );
-    return options;
+  approvalOptions(userId: string, ticketId: string, decision: 'approve' | 'deny') {
+    return approvalOptions(this.#ceremony, userId, ticketId, decision);
   }
 
-  /**
-   * Verifies an assertion (JSON) for `decision` on `ticketId` by `userId` and consumes its
-   * challenge: what {@link ElevationService.decide} takes as proof. `sessionAmr` is how the web
-   * session was signed in (`pwd`, `fed`).
-   * @throws {AppError} `ERR_PASSKEY_INVALID`: malformed; challenge unknown, expired, used, or
-   *   issued for another ticket, decision or user; a passkey not the user's; a bad signature or
-   *   no user verification.
-   */
-  async verifyApproval(
+  /** Verifies an approval's assertion and consumes its challenge (see {@link verifyApproval}). */
+  verifyApproval(
     userId: string,
     ticketId: string,
     decision: 'approve' | 'deny',
     responseJson: unknown,
     sessionAmr: readonly string[],
   ): Promise<ApproverAuthentication> {
-    const response = parseResponse<AuthenticationResponseJSON>(responseJson);
-    const challenge = challengeOf(response);
-    const now = this.#now();
-    const issued = challenge && (await this.#repo.consume(challenge, userId, 'approve', now));
-    if (!issued) throw passkeyInvalid(EXPIRED);
-    if (issued.ticketId !== ticketId || issued.decision !== decision)
-      throw passkeyInvalid('This passkey check was made for another request or decision.');
-    const passkey = await this.#repo.byCredentialId(response.id);
-    if (!passkey || passkey.user_id !== userId)
-      throw passkeyInvalid('This passkey is not one of yours. Use a passkey you added here.');
-    let verified;
-    try {
-      verified = await verifyAuthenticationResponse({
-        response,
-        expectedChallenge: challenge,
-        expectedOrigin: this.#origin,
-        expectedRPID: this.#rpID,
-        credential: {
-          id: passkey.credential_id,
-          publicKey: new Uint8Array(passkey.public_key),
-          counter: Number(passkey.counter),
-          transports: passkey.transports,
-        },
-        requireUserVerification: true,
-      });
-    } catch {
-      verified = undefined;
-    }
-    if (!verified?.verified || !verified.authenticationInfo.userVerified)
-      throw passkeyInvalid('The passkey check failed. Try again.');
-    const info = verified.authenticationInfo;
-    await this.#repo.used(passkey.id, info.newCounter, now, info.credentialBackedUp);
-    const proof: PasskeyProof = {
-      passkeyId: passkey.id,
-      approverId: userId,
-      ticketId,
-      decision,
-      issuedAt: issued.issuedAt,
-      userVerified: info.userVerified,
-    };
-    // RFC 8176: `hwk` for a key bound to one device, `swk` for a synced one; `user` for the
-    // authenticator's check of the person.
-    const key = info.credentialDeviceType === 'multiDevice' ? 'swk' : 'hwk';
-    return { amr: [...sessionAmr, key, 'user'], passkey: proof };
+    return verifyApproval(this.#ceremony, userId, ticketId, decision, responseJson, sessionAmr);
   }
 }
