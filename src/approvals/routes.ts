@@ -79,8 +79,10 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
     ctx.body = render('approvals', { ...chrome(deps, me), tickets });
   });
 
-  // The ticket page may run a passkey ceremony: script files of this site only, never inline.
-  router.get('/:id', pageHeaders({ scripts: true }), async (ctx) => {
+  // A ticket page that runs a passkey ceremony: script files of this site only, never inline.
+  const withScripts = pageHeaders({ scripts: true });
+
+  router.get('/:id', async (ctx) => {
     const me = await signedInUser(deps, ctx);
     if (!me) return redirectToLogin(ctx, ctx.originalUrl);
     const ticket = await load(deps, ctx.params.id);
@@ -92,13 +94,17 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
       : undefined;
     const decided = decisions.some((d) => d.approverId === me.user.id);
     const done = String(ctx.query.done ?? '');
-    const passkey = deps.elevation.requiresPasskey(mine)
-      ? {
-          options: '/approvals/passkeys/approval-options',
-          enrolled: (await deps.passkeys.list(me.user.id)).length > 0,
-          scripts: PASSKEY_SCRIPTS,
-        }
-      : null;
+    // The form only while a decision by this approver can still change something.
+    const open = isOpen(ticket, now().getTime()) && !decided;
+    const passkey =
+      open && deps.elevation.requiresPasskey(mine)
+        ? {
+            options: '/approvals/passkeys/approval-options',
+            enrolled: (await deps.passkeys.list(me.user.id)).length > 0,
+            scripts: PASSKEY_SCRIPTS,
+          }
+        : null;
+    if (passkey) await withScripts(ctx, async () => {});
     ctx.body = render('approval', {
       ...chrome(deps, me),
       id: ticket.id,
@@ -119,11 +125,7 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
       timeLeft: timeLeft(ticket.expires_at, now().getTime()),
       decisions: presentDecisions(decisions),
       notice: Object.hasOwn(NOTICES, done) ? NOTICES[done as keyof typeof NOTICES] : null,
-      // The form only while a decision by this approver can still change something.
-      form:
-        isOpen(ticket, now().getTime()) && !decided
-          ? { action: `/approvals/${ticket.id}/decision`, passkey }
-          : null,
+      form: open ? { action: `/approvals/${ticket.id}/decision`, passkey } : null,
     });
   });
 
