@@ -59,6 +59,8 @@ export function exitCodeOf(code: ErrorCode): ExitCode {
     case 'ERR_UPSTREAM_DENIED':
     case 'ERR_ACCOUNT_LINK_REFUSED':
     case 'ERR_LOCAL_LOGIN_DISABLED':
+    case 'ERR_PASSKEY_REQUIRED':
+    case 'ERR_PASSKEY_INVALID':
       return 1;
     default: {
       const _exhaustive: never = code;

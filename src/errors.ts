@@ -85,6 +85,11 @@ export type ErrorCode =
   | 'ERR_ACCOUNT_LINK_REFUSED'
   /** Password sign-in is turned off (`LOCAL_LOGIN=false`). */
   | 'ERR_LOCAL_LOGIN_DISABLED'
+  /** Approving needs a fresh passkey assertion bound to the ticket and the decision. */
+  | 'ERR_PASSKEY_REQUIRED'
+  // Passkeys (`passkeys/`).
+  /** A WebAuthn response that does not verify, or whose challenge is unknown, used or expired. */
+  | 'ERR_PASSKEY_INVALID'
   // Audit verification.
   /** A checkpoint or key source (file, folder, URL) the verification needs cannot be read. */
   | 'ERR_AUDIT_SOURCE'

@@ -48,6 +48,11 @@ import { createPolicyBundleRoutes } from './policy-bundle/index.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import { accountRoutes } from './web/account/routes.ts';
 import { webSignInRoutes } from './web/sign-in.ts';
+import { PasskeyService } from './passkeys/service.ts';
+import { passkeyRoutes } from './passkeys/routes.ts';
+import { passkeyAssetRoutes } from './passkeys/assets.ts';
+import { deleteExpiredChallenges } from './passkeys/repository.ts';
+import { ADMIN_SCOPE } from './admin/auth.ts';
 import { homeRoutes } from './http/home.ts';
 import { DEFAULTS } from './config/defaults.ts';
 import { createFederation } from './federation/index.ts';
@@ -135,7 +140,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       ...trail.logOptions,
     });
     const currentDate = opts.currentDate ?? (() => new Date());
-    const elevation = new ElevationService({ db: db.db, catalogue, roles, audit, currentDate });
+    const elevation = new ElevationService({
+      db: db.db,
+      catalogue,
+      roles,
+      audit,
+      currentDate,
+      // ADMIN_REQUIRE_PASSKEY: admin elevation is approved only with a passkey.
+      passkeyScopes: config.adminRequirePasskey ? [ADMIN_SCOPE] : [],
+    });
     // Enterprise sign-in: FEDERATION_FILE is checked here, before the port opens.
     const federation = await createFederation({
       config,
@@ -190,6 +203,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       },
     });
     const csrf = new Csrf(cookieKeys[0]!);
+    const passkeys = new PasskeyService({ db: db.db, audit, issuer: config.issuer, currentDate });
     // One sign-in service for both forms (authorization and approvals): one email spelling, one
     // throttle budget in the database shared by every instance.
     const signIn = new SignInService({
@@ -264,6 +278,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           cookieKey: cookieKeys[0]!,
           currentDate,
         }),
+        passkeyAssetRoutes(),
+        // Before the approval pages, whose `/approvals/:id` would take `passkeys` for a ticket id.
+        passkeyRoutes({ passkeys, users, elevation, csrf, currentDate }),
         approvalRoutes({
           elevation,
           users,
@@ -271,6 +288,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           audit,
           csrf,
           signIn,
+          passkeys,
           db: db.db,
           provider,
           currentDate,
@@ -301,6 +319,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         federation
           .cleanup()
           .catch((err) => log.warn({ err }, 'expired federation sign-in cleanup failed'));
+        deleteExpiredChallenges(db.db).catch((err) =>
+          log.warn({ err }, 'expired passkey challenge cleanup failed'),
+        );
       }, 10 * 60_000);
       // Pending tickets past their expiry are closed (and their flows told) within seconds.
       const sweep = setInterval(() => {

@@ -7,6 +7,7 @@ import type { UserRepository } from '../accounts/users.ts';
 import type { SignInService } from '../accounts/sign-in.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Csrf } from '../http/csrf.ts';
+import type { PasskeyService } from '../passkeys/service.ts';
 
 /** What the approval pages need from the composition root. */
 export interface ApprovalDeps {
@@ -20,6 +21,8 @@ export interface ApprovalDeps {
   signIn: SignInService;
   /** Read-only queries (pending list, decisions). */
   db: Kysely<Database>;
+  /** Passkeys of approvers: verifies the assertion of an approval that needs one. */
+  passkeys: PasskeyService;
   /** Looks up agent (client) names. */
   provider: Provider;
   /** Clock of "time left" and of which tickets are still open. Default `() => new Date()`. */

@@ -92,3 +92,26 @@ export function presentDecisions(decisions: DecisionView[]) {
     at: d.at.toISOString(),
   }));
 }
+
+/** Why a decision or a ticket page is refused (403), as the refusal page says it. */
+export const REFUSALS = {
+  self: {
+    title: 'You cannot approve your own request',
+    message:
+      'This elevation was requested by you or for your account. Another approver has to decide on it.',
+  },
+  foreign: {
+    title: 'You are not an approver for this request',
+    message:
+      'Only members of the groups that approve its scopes can decide on it. Ask an administrator if you think you should be one.',
+  },
+  passkey: {
+    title: 'A passkey is needed to approve this request',
+    message:
+      'Approving this request needs a fresh check with one of your passkeys, which needs JavaScript in your browser. Nothing was recorded; the request is still waiting. Go back to it and approve again with your passkey, or deny it.',
+  },
+  passkeyFailed: {
+    title: 'The passkey check did not succeed',
+    message: 'Nothing was recorded; the request is still waiting.',
+  },
+} as const;

@@ -5,7 +5,9 @@ import type { TicketRow } from '../db/schema.ts';
 import type { ApprovalDeps } from './deps.ts';
 import { ElevationError, ticketNotFound } from '../elevation/errors.ts';
 import { render } from '../http/views.ts';
-import { invalid } from '../errors.ts';
+import { invalid, isAppError } from '../errors.ts';
+import type { ApproverAuthentication } from '../elevation/service.ts';
+import { PASSKEY_SCRIPTS } from '../passkeys/routes.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import {
   csrfRejected,
@@ -18,6 +20,7 @@ import { pageHeaders } from '../web/page-headers.ts';
 import { ApprovalQueries, asDate } from './tickets.ts';
 import {
   NOTICES,
+  REFUSALS,
   isOpen,
   outcome,
   presentDecisions,
@@ -30,19 +33,6 @@ export type { ApprovalDeps } from './deps.ts';
 
 const TICKET_ID = /^[\w-]{1,64}$/;
 
-const REFUSALS = {
-  self: {
-    title: 'You cannot approve your own request',
-    message:
-      'This elevation was requested by you or for your account. Another approver has to decide on it.',
-  },
-  foreign: {
-    title: 'You are not an approver for this request',
-    message:
-      'Only members of the groups that approve its scopes can decide on it. Ask an administrator if you think you should be one.',
-  },
-} as const;
-
 /**
  * The approver web pages under `/approvals` (ARCHITECTURE.md §6): sign-in, my pending tickets, one ticket
  * with approve/deny (sign-in is the site's, `web/sign-in.ts`). Rules enforced:
@@ -52,7 +42,10 @@ const REFUSALS = {
  *   non-approvers: 403; both without any detail of the ticket;
  * - decision posts need the session's CSRF token and go through {@link ElevationService.decide},
  *   which alone applies quorum and race safety; the answer is a 303 back to the ticket page;
- * - views escape everything; pages work without JavaScript.
+ * - approving a ticket whose scopes need a passkey takes a fresh assertion made for this ticket
+ *   and this decision (`passkeys/`): the page runs the ceremony and posts it with the form; the
+ *   service alone decides whether it is enough (`ERR_PASSKEY_REQUIRED`); denying never needs one;
+ * - views escape everything; pages work without JavaScript, except a passkey ceremony.
  */
 export function approvalRoutes(deps: ApprovalDeps): Router {
   const router = new Router({ prefix: '/approvals' });
@@ -86,6 +79,9 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
     ctx.body = render('approvals', { ...chrome(deps, me), tickets });
   });
 
+  // A ticket page that runs a passkey ceremony: script files of this site only, never inline.
+  const withScripts = pageHeaders({ scripts: true });
+
   router.get('/:id', async (ctx) => {
     const me = await signedInUser(deps, ctx);
     if (!me) return redirectToLogin(ctx, ctx.originalUrl);
@@ -98,6 +94,17 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
       : undefined;
     const decided = decisions.some((d) => d.approverId === me.user.id);
     const done = String(ctx.query.done ?? '');
+    // The form only while a decision by this approver can still change something.
+    const open = isOpen(ticket, now().getTime()) && !decided;
+    const passkey =
+      open && deps.elevation.requiresPasskey(mine)
+        ? {
+            options: '/approvals/passkeys/approval-options',
+            enrolled: (await deps.passkeys.list(me.user.id)).length > 0,
+            scripts: PASSKEY_SCRIPTS,
+          }
+        : null;
+    if (passkey) await withScripts(ctx, async () => {});
     ctx.body = render('approval', {
       ...chrome(deps, me),
       id: ticket.id,
@@ -118,11 +125,7 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
       timeLeft: timeLeft(ticket.expires_at, now().getTime()),
       decisions: presentDecisions(decisions),
       notice: Object.hasOwn(NOTICES, done) ? NOTICES[done as keyof typeof NOTICES] : null,
-      // The form only while a decision by this approver can still change something.
-      form:
-        isOpen(ticket, now().getTime()) && !decided
-          ? { action: `/approvals/${ticket.id}/decision` }
-          : null,
+      form: open ? { action: `/approvals/${ticket.id}/decision`, passkey } : null,
     });
   });
 
@@ -144,14 +147,29 @@ export function approvalRoutes(deps: ApprovalDeps): Router {
         : '';
     let notice: keyof typeof NOTICES = body.decision;
     try {
-      await deps.elevation.decide(ticket.id, me.user.id, body.decision, comment);
+      // The session's sign-in, and a passkey assertion when the form carries one (its challenge
+      // is consumed here, once, whatever the decision's outcome).
+      let authentication: ApproverAuthentication = { amr: [me.session.method] };
+      if (typeof body.assertion === 'string' && body.assertion)
+        authentication = await deps.passkeys.verifyApproval(
+          me.user.id,
+          ticket.id,
+          body.decision,
+          body.assertion,
+          authentication.amr,
+        );
+      await deps.elevation.decide(ticket.id, me.user.id, body.decision, comment, authentication);
     } catch (err) {
+      if (isAppError(err, 'ERR_PASSKEY_INVALID'))
+        return refuse(deps, ctx, me, 'passkeyFailed', err.message, ticket.id);
       if (!(err instanceof ElevationError)) throw err;
       switch (err.code) {
         case 'ERR_SELF_APPROVAL':
           return refuse(deps, ctx, me, 'self');
         case 'ERR_NOT_APPROVER':
           return refuse(deps, ctx, me, 'foreign');
+        case 'ERR_PASSKEY_REQUIRED':
+          return refuse(deps, ctx, me, 'passkey', undefined, ticket.id);
         // Someone else closed it first (quorum reached, denied, expired) or this is a second
         // click: nothing changed; the page says so and shows the outcome.
         case 'ERR_TICKET_CLOSED':
@@ -197,9 +215,18 @@ function refuse(
   ctx: Context,
   me: SignedIn,
   kind: keyof typeof REFUSALS,
+  why?: string,
+  ticketId?: string,
 ): undefined {
+  const { title, message } = REFUSALS[kind];
   ctx.status = 403;
-  ctx.body = render('approval-refused', { ...chrome(deps, me), ...REFUSALS[kind], kind });
+  ctx.body = render('approval-refused', {
+    ...chrome(deps, me),
+    title,
+    message: why ? `${why} ${message}` : message,
+    kind,
+    back: ticketId ? `/approvals/${ticketId}` : null,
+  });
   return undefined;
 }
 

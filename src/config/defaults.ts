@@ -67,6 +67,11 @@ export const DEFAULTS = Object.freeze({
    * enterprise sign-in and break-glass accounts only.
    */
   localLogin: true,
+  /**
+   * `ADMIN_REQUIRE_PASSKEY`: approvals of `mcp:admin` need a passkey, as if its catalogue entry
+   * said `approval.requirePasskey`. Default false: passkeys are opt-in until approvers enrolled.
+   */
+  adminRequirePasskey: false,
 
   // ── Token, grant and session lifetimes (oidc-provider `ttl`), in seconds ─────────────────────
   /** Authorization codes: 60 s, well inside RFC 6749 §4.1.2's recommended 10-minute maximum. */
@@ -98,6 +103,17 @@ export const DEFAULTS = Object.freeze({
   justificationMaxCodePoints: 200,
   /** Largest approver comment kept, in code points: 1 000; a longer one is cut, not refused. */
   approvalCommentMaxCodePoints: 1000,
+
+  // ── Passkeys (WebAuthn) of approvers ─────────────────────────────────────────────────────────
+  /**
+   * Lifetime of a ceremony challenge, in seconds: 120. An approval's assertion is fresh only this
+   * long after its challenge was issued (the browser's own ceremony timeout is the same).
+   */
+  passkeyChallengeTtlSeconds: 2 * MINUTE,
+  /** Longest passkey name, in code points: 64; a longer one is cut, not refused. */
+  passkeyNameMaxCodePoints: 64,
+  /** Passkeys one user may hold: 20, plenty for every device and a spare key. */
+  passkeysPerUser: 20,
 
   // ── Sign-in (shared by the authorization form and the approval pages) ────────────────────────
   /** Throttle window, in seconds: 900 (15 minutes), a common lockout period. */

@@ -97,6 +97,8 @@ export const envSchema = z.object({
    * admitted by OUTBOUND_ALLOW. Default: none.
    */
   AUDIT_CHECKPOINT_WEBHOOK: url.optional(),
+  /** Approvals of `mcp:admin` need a passkey (as `approval.requirePasskey` would). Default false. */
+  ADMIN_REQUIRE_PASSKEY: boolish.default(DEFAULTS.adminRequirePasskey),
   /**
    * Hosts (`cimd.internal`), addresses and CIDR ranges (`10.0.0.0/8`), comma-separated, that
    * outbound fetches (client metadata documents, `jwks_uri`) may reach although they are not
@@ -144,6 +146,8 @@ export interface Config {
     readonly dir: string;
     readonly webhook?: string;
   };
+  /** Approvals of `mcp:admin` need a passkey (`ADMIN_REQUIRE_PASSKEY`). */
+  readonly adminRequirePasskey: boolean;
 }
 
 /** Thrown when the environment is invalid; its message is one line naming the variable. */
@@ -205,5 +209,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       dir: e.AUDIT_CHECKPOINT_DIR ?? join(e.DATA_DIR, 'audit-checkpoints'),
       ...(webhook ? { webhook } : {}),
     }),
+    adminRequirePasskey: e.ADMIN_REQUIRE_PASSKEY,
   });
 }

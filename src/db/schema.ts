@@ -214,6 +214,38 @@ export interface LoginThrottleTable {
   expires_at: ColumnType<Date | null, Date | null, Date | null>;
 }
 
+/** An approver's WebAuthn credential (passkey). */
+export interface PasskeyTable {
+  /** Our id: what pages, forms and audit events name. */
+  id: string;
+  /** The authenticator's credential id (base64url), unique across the site. */
+  credential_id: string;
+  user_id: string;
+  /** COSE public key. */
+  public_key: Uint8Array;
+  /** Signature counter; int8, read it through `Number()` (PGlite and pg differ). */
+  counter: ColumnType<string | number, number | undefined, number>;
+  transports: ColumnType<string[], string | undefined, string>;
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: boolean;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+/** A single-use WebAuthn challenge, shared by every instance. */
+export interface WebauthnChallengeTable {
+  challenge: string;
+  user_id: string;
+  purpose: 'register' | 'approve';
+  /** For `approve`: the ticket and the decision the assertion will be good for. */
+  ticket_id: string | null;
+  decision: 'approve' | 'deny' | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used: Generated<boolean>;
+}
+
 export interface Database {
   oidc_payload: OidcPayloadTable;
   app_user: UserTable;
@@ -236,6 +268,8 @@ export interface Database {
   login_throttle: LoginThrottleTable;
   federated_identity: FederatedIdentityTable;
   federation_transaction: FederationTransactionTable;
+  passkey: PasskeyTable;
+  webauthn_challenge: WebauthnChallengeTable;
 }
 
 export type UserRow = Selectable<UserTable>;
@@ -244,3 +278,4 @@ export type RoleRow = Selectable<RoleTable>;
 export type AuditRow = Selectable<AuditEventTable>;
 export type TicketRow = Selectable<ElevationTicketTable>;
 export type ElevationRow = Selectable<ElevationTable>;
+export type PasskeyRow = Selectable<PasskeyTable>;

@@ -7,7 +7,8 @@ export type ElevationErrorCode =
   | 'ERR_TICKET_CLOSED'
   | 'ERR_SELF_APPROVAL'
   | 'ERR_NOT_APPROVER'
-  | 'ERR_ALREADY_DECIDED';
+  | 'ERR_ALREADY_DECIDED'
+  | 'ERR_PASSKEY_REQUIRED';
 
 /** A request or decision an elevation rule refuses. */
 export class ElevationError<
@@ -38,3 +39,8 @@ export const notAnApprover = () =>
   new ElevationError('ERR_NOT_APPROVER', 'you are not an approver for this ticket');
 export const alreadyDecided = () =>
   new ElevationError('ERR_ALREADY_DECIDED', 'you have already decided on this ticket');
+export const passkeyRequiredError = () =>
+  new ElevationError(
+    'ERR_PASSKEY_REQUIRED',
+    'approving this request needs a fresh passkey check made for this request and this decision',
+  );

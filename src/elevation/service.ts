@@ -16,11 +16,18 @@ import {
 import { bindMintingToken, type BoundToken, type MintingToken } from './token-binding.ts';
 import { HookList, type ElevationHooks } from './hooks.ts';
 import { IneligibleError } from './errors.ts';
-import { approvableScopes, firstIneligible } from './rules/index.ts';
+import {
+  NO_AUTHENTICATION,
+  approvableScopes,
+  firstIneligible,
+  passkeyRequired,
+  type ApproverAuthentication,
+} from './rules/index.ts';
 
 export type { ElevationHooks } from './hooks.ts';
 export type { ElevationOutcome, ElevationPrincipal, ElevationRequest } from './requests.ts';
 export type { BoundToken, MintingToken } from './token-binding.ts';
+export type { ApproverAuthentication, PasskeyProof } from './rules/index.ts';
 
 /** Dependencies of {@link ElevationService}. */
 export interface ElevationServiceDeps {
@@ -30,6 +37,11 @@ export interface ElevationServiceDeps {
   audit: AuditLog;
   /** Clock of ticket expiry, claim windows and elevation windows. Default `() => new Date()`. */
   currentDate?: () => Date;
+  /**
+   * Scopes whose approval needs a passkey although their catalogue entry does not say
+   * `requirePasskey` (`ADMIN_REQUIRE_PASSKEY` names `mcp:admin`). Default none.
+   */
+  passkeyScopes?: readonly string[];
 }
 
 /**
@@ -54,6 +66,7 @@ export class ElevationService {
   readonly #hooks = new HookList();
   readonly #requests: ElevationRequests;
   readonly #decisions: TicketDecisions;
+  readonly #passkeyScopes: readonly string[];
 
   constructor(deps: ElevationServiceDeps) {
     this.#db = deps.db;
@@ -61,6 +74,7 @@ export class ElevationService {
     this.#roles = deps.roles;
     this.#audit = deps.audit;
     this.#now = deps.currentDate ?? (() => new Date());
+    this.#passkeyScopes = Object.freeze([...(deps.passkeyScopes ?? [])]);
     this.#elevations = new ElevationRepository(deps.db, this.#now);
     this.#tickets = new TicketRepository(deps.db);
     const parts = {
@@ -76,7 +90,7 @@ export class ElevationService {
       ...parts,
       checkEligible: (principal, scopes) => this.checkEligible(principal, scopes),
     });
-    this.#decisions = new TicketDecisions(parts);
+    this.#decisions = new TicketDecisions({ ...parts, passkeyScopes: this.#passkeyScopes });
   }
 
   addHooks(h: ElevationHooks): void {
@@ -124,18 +138,33 @@ export class ElevationService {
     return approvableScopes(this.#catalogue, ticket.scopes, await this.#tickets.groupsOf(userId));
   }
 
-  /** Records one approver's decision and applies the quorum rules (rule `decideTicket`). */
+  /**
+   * Records one approver's decision and applies the quorum rules (rule `decideTicket`): the one
+   * place a decision is taken, whatever the entry point. Approving a scope that needs a passkey
+   * ({@link requiresPasskey}) needs `authentication.passkey`, a proof from the passkey service
+   * bound to this ticket, this decision and this approver; `authentication.amr` goes to the audit
+   * event of the decision.
+   * @param authentication How the approver authenticated. Default: nothing stated, no passkey.
+   * @throws {ElevationError} `ERR_TICKET_NOT_FOUND`, `ERR_TICKET_CLOSED`, `ERR_SELF_APPROVAL`,
+   *   `ERR_NOT_APPROVER`, `ERR_ALREADY_DECIDED`, `ERR_PASSKEY_REQUIRED`.
+   */
   async decide(
     ticketId: string,
     approverId: string,
     decision: 'approve' | 'deny',
     comment = '',
+    authentication: ApproverAuthentication = NO_AUTHENTICATION,
   ): Promise<TicketRow> {
     return inSpan(
       'ticket.decide',
       { 'mcp.ticket.id': ticketId, 'mcp.ticket.decision': decision },
-      () => this.#decisions.decide(ticketId, approverId, decision, comment),
+      () => this.#decisions.decide(ticketId, approverId, decision, comment, authentication),
     );
+  }
+
+  /** Whether approving any of `scopes` needs a passkey (rule `passkeyRequired`). */
+  requiresPasskey(scopes: readonly string[]): boolean {
+    return scopes.some((s) => passkeyRequired(this.#catalogue, s, this.#passkeyScopes));
   }
 
   /** The requester withdraws a pending ticket. */

@@ -9,17 +9,25 @@ import type { HookList } from './hooks.ts';
 import {
   alreadyDecided,
   notAnApprover,
+  passkeyRequiredError,
   selfApproval,
   ticketClosed,
   ticketNotFound,
 } from './errors.ts';
-import { decideTicket, elevationLifetime, ownTicket, type TicketFacts } from './rules/index.ts';
+import {
+  decideTicket,
+  elevationLifetime,
+  ownTicket,
+  type ApproverAuthentication,
+  type TicketFacts,
+} from './rules/index.ts';
 
 const REFUSALS = {
   ticket_closed: (t: TicketRow) => ticketClosed(t.status),
   self_approval: () => selfApproval(),
   not_an_approver: () => notAnApprover(),
   already_decided: () => alreadyDecided(),
+  passkey_required: () => passkeyRequiredError(),
 } as const;
 
 const facts = (t: TicketRow): TicketFacts => ({
@@ -39,6 +47,8 @@ export interface TicketDecisionsDeps {
   elevations: ElevationRepository;
   tickets: TicketRepository;
   hooks: HookList;
+  /** Scopes needing a passkey beyond the catalogue's `requirePasskey` (`ADMIN_REQUIRE_PASSKEY`). */
+  passkeyScopes: readonly string[];
 }
 
 /**
@@ -54,12 +64,13 @@ export class TicketDecisions {
     this.#deps = deps;
   }
 
-  /** Records one approver's decision and applies the quorum rules. */
+  /** Records one approver's decision, authenticated as `authentication` says, and applies the quorum rules. */
   async decide(
     ticketId: string,
     approverId: string,
     decision: 'approve' | 'deny',
     comment: string,
+    authentication: ApproverAuthentication,
   ): Promise<TicketRow> {
     const { db, tickets, catalogue, hooks } = this.#deps;
     const ticket = await db.transaction().execute(async (trx) => {
@@ -73,6 +84,9 @@ export class TicketDecisions {
         decisions: await tickets.decisions(trx, t.id),
         decision,
         now: this.#deps.now(),
+        ticketId: t.id,
+        authentication,
+        passkeyScopes: this.#deps.passkeyScopes,
       });
       if (outcome.outcome === 'refused') throw REFUSALS[outcome.reason](t);
       if (outcome.outcome === 'expired') return this.#close(trx, t, 'expired', null);
@@ -92,7 +106,14 @@ export class TicketDecisions {
           subject: t.subject,
           clientId: t.client_id,
           resource: t.resource,
-          data: { ticket: t.id, scopes, comment },
+          // How the approver authenticated (RFC 8176 `amr`) and which passkey: never key material.
+          data: {
+            ticket: t.id,
+            scopes,
+            comment,
+            amr: [...authentication.amr],
+            ...(authentication.passkey ? { passkey: authentication.passkey.passkeyId } : {}),
+          },
         },
       ]);
       if (outcome.status === 'pending') return t;

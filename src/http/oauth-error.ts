@@ -47,6 +47,7 @@ export function oauthErrorOf(code: ErrorCode): OAuthErrorCode {
     case 'ERR_TICKET_CLOSED':
     case 'ERR_ALREADY_DECIDED':
     case 'ERR_FEDERATION_STATE':
+    case 'ERR_PASSKEY_INVALID':
       return 'invalid_request';
     case 'ERR_INVALID_TOKEN':
       return 'invalid_token';
@@ -60,6 +61,7 @@ export function oauthErrorOf(code: ErrorCode): OAuthErrorCode {
     case 'ERR_UPSTREAM_DENIED':
     case 'ERR_ACCOUNT_LINK_REFUSED':
     case 'ERR_LOCAL_LOGIN_DISABLED':
+    case 'ERR_PASSKEY_REQUIRED':
       return 'access_denied';
     case 'ERR_TEMPORARILY_UNAVAILABLE':
     case 'ERR_AUDIT_SOURCE':

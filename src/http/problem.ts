@@ -46,6 +46,8 @@ export const HTTP_ERRORS: Readonly<Record<ErrorCode, HttpAnswer>> = Object.freez
   ERR_SELF_APPROVAL: { status: 403 },
   ERR_NOT_APPROVER: { status: 403 },
   ERR_ALREADY_DECIDED: { status: 409 },
+  ERR_PASSKEY_REQUIRED: { status: 403 },
+  ERR_PASSKEY_INVALID: { status: 400 },
   // The chain cannot be checked now: not the caller's fault, and not an answer about the chain.
   ERR_AUDIT_SOURCE: { status: 503 },
   ERR_FEDERATION_STATE: { status: 400 },

@@ -104,6 +104,12 @@ export const ApprovalSchema = z.strictObject({
     .describe('Approver groups; a member of any of them may approve'),
   quorum: z.int().min(1).default(1).describe('Distinct approvals needed'),
   ttl: z.int().positive().default(900).describe('Seconds an approval ticket stays open'),
+  requirePasskey: z
+    .boolean()
+    .optional()
+    .describe(
+      'When true an approval needs a fresh passkey (WebAuthn) assertion with user verification, bound to the ticket and the decision',
+    ),
 });
 
 /** One scope of the catalogue. A scope with `minRole` is *elevated*. */

@@ -36,6 +36,7 @@ const FROM_DEFAULTS: Record<string, keyof typeof DEFAULTS> = {
   AUDIT_CHECKPOINT_EVERY_SECONDS: 'auditCheckpointEverySeconds',
   FEDERATION_FILE: 'federationFile',
   LOCAL_LOGIN: 'localLogin',
+  ADMIN_REQUIRE_PASSKEY: 'adminRequirePasskey',
 };
 
 // Defaults derived from other variables, and where the configuration holds them.

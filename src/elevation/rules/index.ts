@@ -27,6 +27,15 @@ export {
   type TokenBindingInput,
 } from './token.ts';
 export {
+  NO_AUTHENTICATION,
+  PASSKEY_ASSERTION_MAX_AGE_SECONDS,
+  passkeyRequired,
+  passkeySatisfies,
+  type ApproverAuthentication,
+  type PasskeyCheck,
+  type PasskeyProof,
+} from './passkeys.ts';
+export {
   approvableScopes,
   decideTicket,
   ownTicket,

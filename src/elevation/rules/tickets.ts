@@ -1,5 +1,6 @@
 import type { Catalogue } from '../../policy/index.ts';
 import { definition, gatedScopes } from './scopes.ts';
+import { passkeyRequired, passkeySatisfies, type ApproverAuthentication } from './passkeys.ts';
 
 /** A ticket as the ticket rules read it. */
 export interface TicketFacts {
@@ -71,6 +72,12 @@ export interface TicketDecisionInput {
   decisions: readonly RecordedDecision[];
   decision: 'approve' | 'deny';
   now: Date;
+  /** The ticket's id, which a passkey assertion must be bound to. */
+  ticketId?: string;
+  /** How the approver authenticated. Default: no passkey. */
+  authentication?: ApproverAuthentication;
+  /** Scopes needing a passkey beyond the catalogue's `requirePasskey` (`ADMIN_REQUIRE_PASSKEY`). */
+  passkeyScopes?: readonly string[];
 }
 
 /**
@@ -81,7 +88,12 @@ export interface TicketDecisionInput {
 export type TicketDecision =
   | {
       outcome: 'refused';
-      reason: 'ticket_closed' | 'self_approval' | 'not_an_approver' | 'already_decided';
+      reason:
+        | 'ticket_closed'
+        | 'self_approval'
+        | 'not_an_approver'
+        | 'already_decided'
+        | 'passkey_required';
     }
   | { outcome: 'expired' }
   | { outcome: 'recorded'; scopes: string[]; status: 'pending' | 'approved' | 'denied' };
@@ -93,7 +105,11 @@ export type TicketDecision =
  * 3. past its expiry it closes as expired, whatever the decision;
  * 4. only by a member of an approval group of one of its gated scopes (`not_an_approver`);
  * 5. once per approver (`already_decided`);
- * 6. one deny denies; an approval approves once {@link quorumMet}, else the ticket stays pending.
+ * 6. one deny denies (a passkey is never needed to say no);
+ * 7. an approval covering a scope that needs a passkey ({@link passkeyRequired}) needs a passkey
+ *    assertion bound to this ticket, this decision and this approver, fresh
+ *    ({@link passkeySatisfies}) (`passkey_required`);
+ * 8. an approval approves once {@link quorumMet}, else the ticket stays pending.
  */
 export function decideTicket(input: TicketDecisionInput): TicketDecision {
   const { catalogue, ticket, approverId } = input;
@@ -105,6 +121,16 @@ export function decideTicket(input: TicketDecisionInput): TicketDecision {
   if (input.decisions.some((d) => d.approverId === approverId))
     return { outcome: 'refused', reason: 'already_decided' };
   if (input.decision === 'deny') return { outcome: 'recorded', scopes, status: 'denied' };
+  if (
+    scopes.some((s) => passkeyRequired(catalogue, s, input.passkeyScopes)) &&
+    !passkeySatisfies(input.authentication ?? { amr: [] }, {
+      ticketId: input.ticketId ?? '',
+      approverId,
+      decision: input.decision,
+      now: input.now,
+    })
+  )
+    return { outcome: 'refused', reason: 'passkey_required' };
   const decisions = [...input.decisions, { approverId, decision: input.decision, scopes }];
   return {
     outcome: 'recorded',
