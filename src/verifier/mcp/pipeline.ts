@@ -217,17 +217,3 @@ export async function runTool<E extends PolicyExtra>(
     metrics.toolRequests.inc({ tool: tool.label, status, user_role: role });
   }
 }
-
-/**
- * Wraps `callback` in the protection pipeline of tool `name` (see {@link runTool}).
- */
-export function protectCallback<E extends PolicyExtra>(
-  ctx: PipelineContext,
-  name: string,
-  annotations: ToolAnnotations | undefined,
-  options: ProtectedToolOptions,
-  callback: NormalisedCallback<E>,
-): (args: Record<string, unknown> | undefined, extra: E) => Promise<CallToolResult> {
-  const tool = toolPipeline(ctx, name, annotations, options);
-  return (args, extra) => runTool(ctx, tool, callback, args, extra);
-}
