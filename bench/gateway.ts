@@ -22,7 +22,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { compareProfiles, summariseProfile } from './lib/cpu-profile.ts';
+import { compareProfileFiles } from './lib/cpu-profile.ts';
 import { createScratchDatabase } from './lib/scratch-database.ts';
 import { envNumber, int, machineLoad, median } from './lib/stats.ts';
 import { measuredAt } from './lib/commit.ts';
@@ -241,21 +241,12 @@ console.log(
   `after a ${mb(warmed)} MB warm-up transfer: ${mb(streamed)} MB through the gateway in ${streamSeconds.toFixed(1)} s (${mb(streamed / streamSeconds)} MB/s); gateway RSS ${mb(rssBefore)} MB before, ${mb(Math.min(...rssSamples))}-${mb(Math.max(...rssSamples))} MB during (${rssSamples.length} samples), largest drift ${(drift * 100).toFixed(1)} %`,
 );
 console.log(machineLoad());
-if (profileDir) {
-  const [ours, plain] = await Promise.all([
-    summariseProfile(join(profileDir, 'gateway.cpuprofile')),
-    summariseProfile(join(profileDir, 'proxy.cpuprofile')),
-  ]);
-  const [n, m] = [t('gateway').requests, t('proxy').requests];
-  console.log(
-    `\nCPU profiles of the measured runs (${profileDir}/{gateway,proxy}.cpuprofile; profiling slows both, so ignore this run's req/s)`,
-  );
-  console.log(`self time µs/req: gateway, plain proxy, difference; by owner`);
-  for (const line of compareProfiles(ours.byOwner, n, plain.byOwner, m, 15)) console.log(line);
-  console.log(`by function`);
-  for (const line of compareProfiles(ours.byFunction, n, plain.byFunction, m, 40))
+if (profileDir)
+  for (const line of await compareProfileFiles(
+    [join(profileDir, 'gateway.cpuprofile'), t('gateway').requests],
+    [join(profileDir, 'proxy.cpuprofile'), t('proxy').requests],
+  ))
     console.log(line);
-}
 
 const verdicts = [
   [
