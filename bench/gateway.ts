@@ -15,9 +15,14 @@
  *
  * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; a scratch
  * database is created next to it and dropped), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s per
- * run), BENCH_ROUNDS (4), BENCH_WARMUP (2 s per target), BENCH_STREAM_MB (200).
+ * run), BENCH_ROUNDS (4), BENCH_WARMUP (2 s per target), BENCH_STREAM_MB (200), BENCH_CPU_PROF (a
+ * folder: V8 CPU profiles of the gateway and the plain proxy over the measured runs, and their self
+ * time per request side by side; profiling slows both, so ignore that run's req/s).
  */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { compareProfileFiles } from './lib/cpu-profile.ts';
 import { createScratchDatabase } from './lib/scratch-database.ts';
 import { envNumber, int, machineLoad, median } from './lib/stats.ts';
 import { measuredAt } from './lib/commit.ts';
@@ -33,6 +38,7 @@ const rounds = Math.round(envNumber('BENCH_ROUNDS', 4));
 const warmup = envNumber('BENCH_WARMUP', 2);
 const streamBytes = envNumber('BENCH_STREAM_MB', 200) * 1024 * 1024;
 const baseUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 
 type Target = 'direct' | 'gateway' | 'proxy';
 const TARGETS: Target[] = ['direct', 'gateway', 'proxy'];
@@ -142,6 +148,7 @@ try {
       duration: seconds,
     });
   for (const t of TARGETS) await run(t, warmup);
+  if (profileDir) [gateway, proxy].forEach((c) => c.profileStart());
   for (let r = 0; r < rounds; r++) {
     for (const t of r % 2 === 0 ? TARGETS : [...TARGETS].reverse()) {
       // CPU of the process the client talks to: the upstream, the gateway or the proxy.
@@ -157,6 +164,11 @@ try {
       x.bad += result.non2xx + result.errors + result.timeouts;
       x.cpuMicros += after.cpuMicros - before.cpuMicros;
     }
+  }
+  if (profileDir) {
+    await mkdir(profileDir, { recursive: true });
+    await gateway.profileStop(join(profileDir, 'gateway.cpuprofile'));
+    await proxy.profileStop(join(profileDir, 'proxy.cpuprofile'));
   }
 
   // 200 MB through the gateway, read as it arrives and dropped; the gateway's RSS sampled meanwhile.
@@ -229,6 +241,12 @@ console.log(
   `after a ${mb(warmed)} MB warm-up transfer: ${mb(streamed)} MB through the gateway in ${streamSeconds.toFixed(1)} s (${mb(streamed / streamSeconds)} MB/s); gateway RSS ${mb(rssBefore)} MB before, ${mb(Math.min(...rssSamples))}-${mb(Math.max(...rssSamples))} MB during (${rssSamples.length} samples), largest drift ${(drift * 100).toFixed(1)} %`,
 );
 console.log(machineLoad());
+if (profileDir)
+  for (const line of await compareProfileFiles(
+    [join(profileDir, 'gateway.cpuprofile'), t('gateway').requests],
+    [join(profileDir, 'proxy.cpuprofile'), t('proxy').requests],
+  ))
+    console.log(line);
 
 const verdicts = [
   [

@@ -98,3 +98,22 @@ export async function startCpuProfile(): Promise<(file: string) => Promise<void>
     await writeFile(file, JSON.stringify(profile));
   };
 }
+
+/**
+ * The report of two profiles side by side, per unit of work (e.g. per request): self time in
+ * µs per unit of each and their difference, by owner then by function, largest differences first.
+ * @param a `[file, units]` of the first profile; `b` likewise.
+ */
+export async function compareProfileFiles(
+  a: [file: string, units: number],
+  b: [file: string, units: number],
+): Promise<string[]> {
+  const [x, y] = await Promise.all([summariseProfile(a[0]), summariseProfile(b[0])]);
+  return [
+    `\nCPU profiles of the measured runs (${a[0]}, ${b[0]}; profiling slows both, so ignore this run's req/s)`,
+    'self time µs per unit: first, second, difference; by owner',
+    ...compareProfiles(x.byOwner, a[1], y.byOwner, b[1], 15),
+    'by function',
+    ...compareProfiles(x.byFunction, a[1], y.byFunction, b[1], 40),
+  ];
+}

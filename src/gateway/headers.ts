@@ -25,15 +25,31 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-function connectionTokens(value: string | string[] | undefined): Set<string> {
-  const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+/** The header names a Connection header lists (`keep-alive` and `close` name none). */
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined) return NO_TOKENS;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  // The common values, without splitting.
+  const lower = joined.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'close') return NO_TOKENS;
   return new Set(
-    joined
+    lower
       .split(',')
-      .map((token) => token.trim().toLowerCase())
+      .map((token) => token.trim())
       .filter(Boolean),
   );
 }
+
+/** Request headers never sent upstream besides the hop-by-hop ones (see the rules above). */
+const NOT_FORWARDED = new Set([
+  'authorization',
+  'dpop',
+  'host',
+  'content-length',
+  'accept-encoding',
+]);
 
 /**
  * Headers for the upstream request.
@@ -47,21 +63,21 @@ export function upstreamRequestHeaders(
 ): Record<string, string | string[]> {
   const named = connectionTokens(incoming.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || dropped.has(name))
-      continue;
+  for (const name in incoming) {
+    const value = incoming[name];
     if (
-      name === 'authorization' ||
-      name === 'dpop' ||
-      name === 'host' ||
-      name === 'content-length' ||
-      name === 'accept-encoding'
+      value === undefined ||
+      HOP_BY_HOP.has(name) ||
+      NOT_FORWARDED.has(name) ||
+      named.has(name) ||
+      dropped.has(name)
     )
       continue;
     out[name] = value;
   }
   out['accept-encoding'] = 'identity';
-  return Object.assign(out, extra);
+  for (const name in extra) out[name] = extra[name];
+  return out;
 }
 
 /**
@@ -74,7 +90,8 @@ export function clientResponseHeaders(
 ): Record<string, string | string[]> {
   const named = connectionTokens(upstream.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
     if (dropLength && name === 'content-length') continue;
     out[name] = value;

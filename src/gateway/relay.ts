@@ -6,13 +6,16 @@ import { eventData } from './sse.ts';
 /** A JSON-RPC request id. */
 export type JsonRpcId = string | number | null;
 
-/** Aborts when the client goes away before its response was finished. */
-export function clientGone(res: ServerResponse): AbortSignal {
+/**
+ * A controller aborted when the client goes away before its response was finished; the caller
+ * may abort it for its own reasons too (e.g. a tool call's timeout).
+ */
+export function clientGone(res: ServerResponse): AbortController {
   const controller = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) controller.abort();
   });
-  return controller.signal;
+  return controller;
 }
 
 /** Writes `chunk`, waiting for the client to drain when its buffer is full (backpressure). */
@@ -112,7 +115,12 @@ export class OutcomeSniffer {
   /** Whether the response answered request `id` with an error or an `isError` result. */
   failed(contentType: string, id: JsonRpcId | undefined): boolean {
     if (this.#size > SNIFF_LIMIT) return false;
-    const text = Buffer.concat(this.#parts).toString('utf8');
+    const text = (
+      this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts, this.#size)
+    ).toString('utf8');
+    // Both outcomes need a member named "error" or "isError"; JSON can spell a name with
+    // escapes, so only a body with neither that text nor any escape is read as success unparsed.
+    if (!text.includes('rror') && !text.includes('\\u')) return false;
     const messages: unknown[] = [];
     try {
       if (contentType.startsWith('text/event-stream')) {

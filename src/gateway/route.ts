@@ -5,7 +5,7 @@ import { JsonRpcParseError } from '../verifier/errors.ts';
 import { readJsonRpcBody, type RequestWithBody } from '../verifier/http/body.ts';
 import { challenge } from '../verifier/http/challenge.ts';
 import { metadataPath } from '../verifier/http/metadata.ts';
-import { createPipelineContext, protectCallback } from '../verifier/mcp/pipeline.ts';
+import { createPipelineContext, runTool, toolPipeline } from '../verifier/mcp/pipeline.ts';
 import {
   createMcpProtection,
   type McpProtection,
@@ -20,6 +20,7 @@ import {
   ToolError,
 } from '../verifier/resilience/errors.ts';
 import type { RateLimiterOptions } from '../verifier/resilience/rate-limit.ts';
+import type { AuthenticatedRequest } from '../verifier/http/node.ts';
 import { toAuthInfo } from '../verifier/token/auth-info.ts';
 import type { VerifiedToken } from '../verifier/token/types.ts';
 import {
@@ -81,7 +82,10 @@ interface Message {
 }
 
 const DEPENDENCY = 'upstream';
+/** Settings of every tool of a route: one breaker for the upstream, the route's timeout. */
+const TOOL_OPTIONS = { dependency: DEPENDENCY };
 const NEVER = new AbortController().signal;
+const ALLOWED = { decision: 'allow' } as const;
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -158,10 +162,11 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
   const documentPath = metadataPath(options.resource);
 
   const upstreamHeaders = async (req: IncomingMessage, auth: VerifiedToken) =>
-    upstreamRequestHeaders(req.headers, dropped, {
-      ...options.headers,
-      ...(sign && { [principalHeader]: await sign(auth) }),
-    });
+    upstreamRequestHeaders(
+      req.headers,
+      dropped,
+      sign ? { ...options.headers, [principalHeader]: await sign(auth) } : options.headers,
+    );
 
   /** Everything but a tool call: through the breaker until the headers, then streamed. */
   async function exchange(
@@ -219,21 +224,22 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     res: ServerResponse,
     auth: VerifiedToken,
     message: Message,
-    gone: AbortSignal,
+    cancel: AbortController,
   ): Promise<void> {
     const name = message.params!.name as string;
     const args = isObject(message.params!.arguments) ? message.params!.arguments : {};
     const headers = await upstreamHeaders(req, auth);
+    // Serialised again, not forwarded as received: the upstream must read what was decided
+    // (a body with duplicate keys could otherwise mean one call here and another upstream).
     const body = JSON.stringify(message);
     let sentType = '';
-    const run = protectCallback(
-      ctx,
-      name,
-      undefined,
-      { dependency: DEPENDENCY },
-      async (_args, extra) => {
-        // The attempt's signal (timeout) or the client hanging up stops the exchange.
-        const signal = AbortSignal.any([extra.signal, gone]);
+    const exchangeOnce = async (_args: unknown, extra: { signal: AbortSignal }) => {
+      // The attempt's signal (timeout) or the client hanging up stops the exchange: both abort
+      // `cancel`, the request's one controller.
+      const { signal } = cancel;
+      const onTimeout = () => cancel.abort(extra.signal.reason);
+      extra.signal.addEventListener('abort', onTimeout, { once: true });
+      try {
         const upstream = await sendUpstream(options.upstream, agent, {
           method: 'POST',
           headers,
@@ -253,12 +259,18 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
         }
         const failed = upstream.statusCode >= 400 || sniffer.failed(sentType, message.id);
         return { content: [], ...(failed && { isError: true }) };
-      },
-    );
+      } finally {
+        extra.signal.removeEventListener('abort', onTimeout);
+      }
+    };
     try {
-      // Not `gone` as the pipeline's signal: the timeout policy reports a parent abort as a
+      // Not the client's signal as the pipeline's: the timeout policy reports a parent abort as a
       // timeout, and a client hanging up must not count against the upstream's breaker.
-      await run(args, { signal: NEVER, authInfo: toAuthInfo(auth) });
+      const authInfo = (req as AuthenticatedRequest).auth ?? toAuthInfo(auth);
+      const tool = toolPipeline(ctx, name, undefined, TOOL_OPTIONS);
+      // The guard decided this very call (same token, same parsed body) and allowed it, or it
+      // would have answered: that decision stands, it is not taken a second time.
+      await runTool(ctx, tool, exchangeOnce, args, { signal: NEVER, authInfo }, ALLOWED);
     } catch (error) {
       // The pipeline rejects with ToolErrors only (an open breaker is -32004 with retryAfterMs).
       writeFailure(
@@ -316,7 +328,8 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
       // Someone else's session: answered as an unknown one, which tells nothing about it.
       return reply(res, 404, rpcError(null, -32001, 'Session not found'));
     }
-    const gone = clientGone(res);
+    const cancel = clientGone(res);
+    const gone = cancel.signal;
     if (method !== 'POST') return exchange(req, res, auth, undefined, gone);
     const message = (req as RequestWithBody).body;
     if (Array.isArray(message))
@@ -324,7 +337,7 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     if (!isObject(message)) return reply(res, 400, rpcError(null, -32600, 'Invalid Request'));
     const rpc = message as Message;
     if (rpc.method === 'tools/call' && isObject(rpc.params) && typeof rpc.params.name === 'string')
-      return toolCall(req, res, auth, rpc, gone);
+      return toolCall(req, res, auth, rpc, cancel);
     return exchange(req, res, auth, rpc, gone);
   }
 

@@ -64,5 +64,13 @@ export async function verifyBearer(
 ): Promise<VerifiedToken> {
   const { scheme, token } = parseAuthorization(authorization);
   const proof = single(dpop, 'DPoP');
-  return verifier.verify(token, { method: request.method, url: request.url, dpop: proof, scheme });
+  // `url` is read only for a DPoP proof: a caller may compute it on demand (a getter).
+  return verifier.verify(token, {
+    method: request.method,
+    get url() {
+      return request.url;
+    },
+    dpop: proof,
+    scheme,
+  });
 }

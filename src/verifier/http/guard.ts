@@ -88,9 +88,15 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
     }
     // DPoP's htu is the URL the client addressed; the resource's origin is the public one even
     // behind a proxy, while the Host header is client-controlled.
-    const url = new URL(target, origin).href;
+    // Resolved only when a DPoP proof is checked.
+    const request = {
+      method,
+      get url() {
+        return new URL(target, origin).href;
+      },
+    };
     const headers = req.headersDistinct;
-    const auth = await verifyBearer(verifier, headers.authorization, headers.dpop, { method, url });
+    const auth = await verifyBearer(verifier, headers.authorization, headers.dpop, request);
     if (options.decide === undefined || method !== 'POST') return { kind: 'pass', auth };
     const body = await readJsonRpcBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
     const outcome = await gateToolCalls(body, auth, options.decide);

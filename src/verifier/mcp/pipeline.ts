@@ -10,18 +10,11 @@ import type { Principal } from '../observability/principal.ts';
 import { redact } from '../observability/redact.ts';
 import { traceToolCall, TRACER_NAME } from '../observability/tracing.ts';
 import type { BreakerRegistry } from '../resilience/breakers.ts';
-import {
-  DEPENDENCY_FAILED,
-  EXECUTION_FAILED,
-  RATE_LIMITED,
-  TIMEOUT,
-  ToolError,
-  UNAUTHORIZED,
-} from '../resilience/errors.ts';
-import type { ToolErrorCode } from '../resilience/errors.ts';
-import { sharedBreakers, withToolPolicy } from '../resilience/policy.ts';
-import type { PolicyExtra } from '../resilience/policy.ts';
+import { EXECUTION_FAILED, ToolError } from '../resilience/errors.ts';
+import { sharedBreakers, toolPolicy } from '../resilience/policy.ts';
+import type { PolicyExtra, ToolPolicy } from '../resilience/policy.ts';
 import { RateLimiter } from '../resilience/rate-limit.ts';
+import { refusal, STATUS } from './outcome.ts';
 import { reportToolFailure } from './sdk-hooks.ts';
 import type { ProtectedToolOptions, ProtectOptions } from './types.ts';
 
@@ -34,14 +27,26 @@ export interface PipelineContext {
   breakers: BreakerRegistry;
   limiter: RateLimiter | false;
   defaults: NonNullable<ProtectOptions['defaults']>;
-  /** Tool policies by tool and settings, so a server built per request reuses them. */
-  policies: LRUCache<string, ToolPolicyWrapper>;
+  /** Tool pipelines by tool and settings, so a server built per request reuses them. */
+  tools: LRUCache<string, ToolPipeline>;
 }
 
-type ToolPolicyWrapper = ReturnType<typeof withToolPolicy>;
+/**
+ * What one tool with given settings keeps for all its calls, whatever the server or request:
+ * built once by {@link toolPipeline}, then run per call by {@link runTool}.
+ */
+export interface ToolPipeline {
+  readonly name: string;
+  /** Rate limit, breaker, retry and timeout of this tool. */
+  readonly policy: ToolPolicy;
+  /** Whether audit events flush at once without an elevation (see `ProtectedToolOptions`). */
+  readonly critical: boolean;
+  /** The tool's `tool` metric label. */
+  readonly label: string;
+}
 
-/** Most distinct tool settings whose policies are kept. */
-const MAX_POLICIES = 1_000;
+/** Most distinct tool settings whose pipelines are kept. */
+const MAX_TOOLS = 1_000;
 
 /** Builds what protected tools share; once per protection (see `createToolProtection`). */
 export function createPipelineContext(
@@ -63,34 +68,47 @@ export function createPipelineContext(
           ? rateLimit
           : new RateLimiter(rateLimit ?? {}),
     defaults: options.defaults ?? {},
-    policies: new LRUCache({ max: MAX_POLICIES }),
+    tools: new LRUCache({ max: MAX_TOOLS }),
   };
 }
 
-/** The policy of one tool with these settings: built on first use, then shared. */
-function policyFor(
+/**
+ * The pipeline of tool `name` with these settings: built on first use, then shared by every
+ * server and call of this protection that uses the same settings.
+ */
+export function toolPipeline(
   ctx: PipelineContext,
   name: string,
   annotations: ToolAnnotations | undefined,
   options: ProtectedToolOptions,
-): ToolPolicyWrapper {
-  const settings = {
-    tool: name,
-    annotations: {
-      idempotentHint: annotations?.idempotentHint,
-      readOnlyHint: annotations?.readOnlyHint,
-    },
-    dependency: options.dependency,
-    timeoutMs: options.timeoutMs ?? ctx.defaults.timeoutMs,
-    retry: options.retry ?? ctx.defaults.retry,
-  };
-  const key = JSON.stringify(settings);
-  let policy = ctx.policies.get(key);
-  if (policy === undefined) {
-    policy = withToolPolicy({ ...settings, breakers: ctx.breakers, rateLimiter: ctx.limiter });
-    ctx.policies.set(key, policy);
+): ToolPipeline {
+  const timeoutMs = options.timeoutMs ?? ctx.defaults.timeoutMs;
+  const retry = options.retry ?? ctx.defaults.retry;
+  const critical = options.critical ?? annotations?.destructiveHint === true;
+  const retryKey = retry === undefined ? '' : retry === false ? 'false' : JSON.stringify(retry);
+  const key = `${name}\u0000${annotations?.idempotentHint}\u0000${annotations?.readOnlyHint}\u0000${options.dependency}\u0000${timeoutMs}\u0000${retryKey}\u0000${critical}`;
+  let tool = ctx.tools.get(key);
+  if (tool === undefined) {
+    tool = {
+      name,
+      policy: toolPolicy({
+        tool: name,
+        annotations: {
+          idempotentHint: annotations?.idempotentHint,
+          readOnlyHint: annotations?.readOnlyHint,
+        },
+        dependency: options.dependency,
+        timeoutMs,
+        retry,
+        breakers: ctx.breakers,
+        rateLimiter: ctx.limiter,
+      }),
+      critical,
+      label: ctx.metrics.toolLabel(name),
+    };
+    ctx.tools.set(key, tool);
   }
-  return policy;
+  return tool;
 }
 
 /** A tool callback normalised to `(args, extra)`; `args` is `{}` for tools without input. */
@@ -99,123 +117,103 @@ export type NormalisedCallback<E extends PolicyExtra> = (
   extra: E,
 ) => CallToolResult | Promise<CallToolResult>;
 
-const STATUS: Record<ToolErrorCode, ToolStatus> = {
-  [EXECUTION_FAILED]: 'error',
-  [TIMEOUT]: 'timeout',
-  [UNAUTHORIZED]: 'denied',
-  [RATE_LIMITED]: 'rate_limited',
-  [DEPENDENCY_FAILED]: 'unavailable',
-};
-
-/** Turns a decision other than `allow` into the -32002 error the caller receives. */
-function refusal(decision: Exclude<ToolCallDecision, { decision: 'allow' }>): ToolError {
-  if (decision.decision === 'step_up') {
-    return new ToolError(UNAUTHORIZED, 'This call needs an elevated token', {
-      retryable: false,
-      suggestedAction: `Request step-up authorization for scope(s): ${decision.scopes.join(' ')}`,
+function audit(
+  ctx: PipelineContext,
+  tool: ToolPipeline,
+  principal: Principal,
+  args: Record<string, unknown>,
+  result: AuditResult,
+  decision?: AuditDecision,
+): void {
+  if (ctx.audit === undefined) return;
+  try {
+    ctx.audit.record({
+      subject: principal.subject ?? principal.id,
+      clientId: principal.clientId ?? '',
+      tool: tool.name,
+      params: redact(args),
+      result,
+      ...(principal.elevation !== undefined && { elevation: principal.elevation }),
+      critical: tool.critical || principal.elevation !== undefined,
+      ...(decision !== undefined && { decision }),
     });
+  } catch {
+    // A sink must not throw; if one does, the call's outcome still stands.
   }
-  return new ToolError(UNAUTHORIZED, 'This call is not permitted', {
-    retryable: false,
-    ...(decision.requiredRole !== undefined && {
-      suggestedAction: `Requires role ${decision.requiredRole}`,
-    }),
-  });
+}
+
+async function authorize(
+  ctx: PipelineContext,
+  name: string,
+  authInfo: AuthInfo | undefined,
+  args: Record<string, unknown>,
+): Promise<ToolCallDecision> {
+  if (authInfo === undefined) return { decision: 'deny', reason: 'unauthenticated' };
+  try {
+    return await ctx.decide(authInfo, { name, arguments: args });
+  } catch {
+    return { decision: 'deny', reason: 'authorization failed' };
+  }
 }
 
 /**
- * Wraps `callback` in the protection pipeline, outermost first: span `tool:<name>` and metrics →
- * authorization (`decide`) → rate limit → circuit breaker → retry → timeout → handler, and one
- * audit event per call. Failures leave as {@link ToolError}s reported to `sdk-hooks.ts`.
+ * Runs one call of `callback` in `tool`'s pipeline, outermost first: span `tool:<name>` and
+ * metrics → authorization (`decide`) → rate limit → circuit breaker → retry → timeout →
+ * `callback`, and one audit event. Failures leave as {@link ToolError}s, also reported to
+ * `sdk-hooks.ts` (for the MCP SDK's request handler).
+ * @param rawArgs the call's arguments; `undefined` is `{}` (a tool without input).
+ * @param decided the decision already taken on this very call (same token, same arguments
+ *   object), e.g. by the HTTP guard in front: it is counted and audited as if taken here.
  */
-export function protectCallback<E extends PolicyExtra>(
+export async function runTool<E extends PolicyExtra>(
   ctx: PipelineContext,
-  name: string,
-  annotations: ToolAnnotations | undefined,
-  options: ProtectedToolOptions,
+  tool: ToolPipeline,
   callback: NormalisedCallback<E>,
-): (args: Record<string, unknown> | undefined, extra: E) => Promise<CallToolResult> {
-  const guarded = policyFor(ctx, name, annotations, options)(callback);
-  const criticalTool = options.critical ?? annotations?.destructiveHint === true;
-
-  const audit = (
-    principal: Principal,
-    args: Record<string, unknown>,
-    result: AuditResult,
-    decision?: AuditDecision,
-  ): void => {
-    if (ctx.audit === undefined) return;
-    try {
-      ctx.audit.record({
-        subject: principal.subject ?? principal.id,
-        clientId: principal.clientId ?? '',
-        tool: name,
-        params: redact(args),
-        result,
-        ...(principal.elevation !== undefined && { elevation: principal.elevation }),
-        critical: criticalTool || principal.elevation !== undefined,
-        ...(decision !== undefined && { decision }),
-      });
-    } catch {
-      // A sink must not throw; if one does, the call's outcome still stands.
-    }
-  };
-
-  const authorize = async (
-    authInfo: AuthInfo | undefined,
-    args: Record<string, unknown>,
-  ): Promise<ToolCallDecision> => {
-    if (authInfo === undefined) return { decision: 'deny', reason: 'unauthenticated' };
-    try {
-      return await ctx.decide(authInfo, { name, arguments: args });
-    } catch {
-      return { decision: 'deny', reason: 'authorization failed' };
-    }
-  };
-
-  return async (rawArgs, extra) => {
-    const args = rawArgs ?? {};
-    const principal = principalOf(extra.authInfo);
-    const role = primaryRole(principal);
-    const tool = ctx.metrics.toolLabel(name);
-    const stopTimer = ctx.metrics.toolDuration.startTimer({ tool });
-    ctx.metrics.activeRequests.inc();
-    let status: ToolStatus = 'success';
-    try {
-      return await traceToolCall(
-        { tool: name, userId: principal.id, role, params: args },
-        async () => {
-          const decision = await authorize(extra.authInfo, args);
-          ctx.metrics.authDecisions.inc({ decision: decision.decision });
-          if (decision.decision !== 'allow') {
-            audit(principal, args, 'denied', decision.decision);
-            throw refusal(decision);
-          }
-          const result = await guarded(args, extra);
-          if (result.isError === true) status = 'error';
-          audit(principal, args, result.isError === true ? 'failure' : 'success', 'allow');
-          return result;
-        },
-        ctx.tracer,
-      );
-    } catch (error) {
-      const failure =
-        error instanceof ToolError
-          ? error
-          : new ToolError(
-              EXECUTION_FAILED,
-              `Tool ${name} failed`,
-              { retryable: false },
-              { cause: error },
-            );
-      status = STATUS[failure.code];
-      if (status !== 'denied') audit(principal, args, 'failure', 'allow');
-      reportToolFailure(failure);
-      throw failure;
-    } finally {
-      stopTimer();
-      ctx.metrics.activeRequests.dec();
-      ctx.metrics.toolRequests.inc({ tool, status, user_role: role });
-    }
-  };
+  rawArgs: Record<string, unknown> | undefined,
+  extra: E,
+  decided?: ToolCallDecision,
+): Promise<CallToolResult> {
+  const args = rawArgs ?? {};
+  const { metrics } = ctx;
+  const principal = principalOf(extra.authInfo);
+  const role = primaryRole(principal);
+  const started = performance.now();
+  metrics.activeRequests.inc();
+  let status: ToolStatus = 'success';
+  try {
+    return await traceToolCall(
+      { tool: tool.name, userId: principal.id, role, params: args },
+      async () => {
+        const decision = decided ?? (await authorize(ctx, tool.name, extra.authInfo, args));
+        metrics.authDecisions.inc({ decision: decision.decision });
+        if (decision.decision !== 'allow') {
+          audit(ctx, tool, principal, args, 'denied', decision.decision);
+          throw refusal(decision);
+        }
+        const result = await tool.policy.run(callback, args, extra);
+        if (result.isError === true) status = 'error';
+        audit(ctx, tool, principal, args, result.isError === true ? 'failure' : 'success', 'allow');
+        return result;
+      },
+      ctx.tracer,
+    );
+  } catch (error) {
+    const failure =
+      error instanceof ToolError
+        ? error
+        : new ToolError(
+            EXECUTION_FAILED,
+            `Tool ${tool.name} failed`,
+            { retryable: false },
+            { cause: error },
+          );
+    status = STATUS[failure.code];
+    if (status !== 'denied') audit(ctx, tool, principal, args, 'failure', 'allow');
+    reportToolFailure(failure);
+    throw failure;
+  } finally {
+    metrics.toolDuration.observe({ tool: tool.label }, (performance.now() - started) / 1000);
+    metrics.activeRequests.dec();
+    metrics.toolRequests.inc({ tool: tool.label, status, user_role: role });
+  }
 }

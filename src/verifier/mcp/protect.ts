@@ -13,7 +13,7 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js';
 import { createToolMetrics } from '../observability/metrics.ts';
 import type { ToolMetrics } from '../observability/metrics.ts';
-import { createPipelineContext, protectCallback } from './pipeline.ts';
+import { createPipelineContext, runTool, toolPipeline } from './pipeline.ts';
 import type { NormalisedCallback, PipelineContext } from './pipeline.ts';
 import { installToolHooks } from './sdk-hooks.ts';
 import { releaseJsonResponseStreamsOnConnect } from './sdk-json-response-leak.ts';
@@ -119,15 +119,16 @@ function protectWith(
     cb: unknown,
     toolOptions: ProtectedToolOptions,
   ): ToolCallback<ZodRawShapeCompat> => {
-    const normalised: NormalisedCallback<Extra> = withInput
-      ? (args, extra) =>
-          (cb as (a: unknown, e: Extra) => CallToolResult | Promise<CallToolResult>)(args, extra)
-      : (_args, extra) => (cb as (e: Extra) => CallToolResult | Promise<CallToolResult>)(extra);
-    const run = protectCallback(ctx, name, annotations, toolOptions, normalised);
-    const sdkCallback = withInput
-      ? (args: Record<string, unknown>, extra: Extra) => run(args, extra)
-      : (extra: Extra) => run(undefined, extra);
-    return sdkCallback as ToolCallback<ZodRawShapeCompat>;
+    const tool = toolPipeline(ctx, name, annotations, toolOptions);
+    if (withInput) {
+      const callback = cb as NormalisedCallback<Extra>;
+      return ((args: Record<string, unknown>, extra: Extra) =>
+        runTool(ctx, tool, callback, args, extra)) as ToolCallback<ZodRawShapeCompat>;
+    }
+    const callback: NormalisedCallback<Extra> = (_args, extra) =>
+      (cb as (e: Extra) => CallToolResult | Promise<CallToolResult>)(extra);
+    return ((extra: Extra) =>
+      runTool(ctx, tool, callback, undefined, extra)) as unknown as ToolCallback<ZodRawShapeCompat>;
   };
 
   return {

@@ -42,7 +42,11 @@ export async function traceToolCall<T>(
   // Redacting and serialising the arguments is the costly part: only for a span that records.
   if (span.isRecording()) span.setAttribute('mcp.tool.params', paramsAttribute(input.params));
   try {
-    const result = await context.with(trace.setSpan(context.active(), span), () => fn(span));
+    // A span without a valid context (no OpenTelemetry SDK registered, no parent) has nothing to
+    // propagate: making it active would only allocate a context per call.
+    const result = await (trace.isSpanContextValid(span.spanContext())
+      ? context.with(trace.setSpan(context.active(), span), () => fn(span))
+      : fn(span));
     if (isErrorResult(result))
       span.setStatus({ code: SpanStatusCode.ERROR, message: 'tool returned isError' });
     return result;

@@ -35,15 +35,28 @@ function factsOf(caller: Caller): Facts {
   return { principal: policyPrincipal(principalOf(caller)), scopes: caller.scopes };
 }
 
-/** The catalogue's key for `resource`, compared as the token verifier compares audiences. */
+/** Keys found by {@link catalogueResource}, per policy (a policy never changes once loaded). */
+const resourceKeys = new WeakMap<Policy, Map<string, string>>();
+
+/**
+ * The catalogue's key for `resource`, compared as the token verifier compares audiences. Found
+ * once per policy and resource: a client asks for the same one or two on every call.
+ */
 export function catalogueResource(
   policy: Policy,
   resource: string | undefined,
 ): string | undefined {
   if (resource === undefined) return undefined;
-  return (
-    Object.keys(policy.catalogue.resources).find((key) => sameResource(key, resource)) ?? resource
-  );
+  let keys = resourceKeys.get(policy);
+  if (keys === undefined) resourceKeys.set(policy, (keys = new Map()));
+  let key = keys.get(resource);
+  if (key === undefined) {
+    key =
+      Object.keys(policy.catalogue.resources).find((k) => sameResource(k, resource)) ?? resource;
+    // Bounded: callers pass their own configured resource, but keep a stray caller from growing it.
+    if (keys.size < 64) keys.set(resource, key);
+  }
+  return key;
 }
 
 /**

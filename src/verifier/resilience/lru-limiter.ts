@@ -64,9 +64,18 @@ export class LruRateLimiter extends StoreAbstract {
     return this.#windows.size;
   }
 
-  // The four hooks rate-limiter-flexible's store base class calls (see RateLimiterStoreAbstract).
+  /**
+   * `consume(key)` with one point, as the base class computes it for this store (no blocking,
+   * no even spreading: neither is configured), without its promises and result objects.
+   * @returns the points left in the window, or `-1 - msBeforeNext` when the call is refused.
+   */
+  take(key: string): number {
+    const window = this.#upsertNow(this.getKey(key), 1, this.duration * 1000);
+    if (window.consumed <= this.points) return Math.max(this.points - window.consumed, 0);
+    return -1 - (Number.isFinite(window.endsAt) ? Math.max(0, window.endsAt - this.#now()) : -1);
+  }
 
-  _upsert(key: string, points: number, msDuration: number, forceExpire = false): Promise<Window> {
+  #upsertNow(key: string, points: number, msDuration: number, forceExpire = false): Window {
     const now = this.#now();
     const current = this.#windows.get(key);
     const window: Window =
@@ -75,7 +84,13 @@ export class LruRateLimiter extends StoreAbstract {
         : { consumed: current.consumed + points, endsAt: current.endsAt };
     const ttl = window.endsAt - now;
     this.#windows.set(key, window, Number.isFinite(ttl) ? { ttl } : {});
-    return Promise.resolve(window);
+    return window;
+  }
+
+  // The four hooks rate-limiter-flexible's store base class calls (see RateLimiterStoreAbstract).
+
+  _upsert(key: string, points: number, msDuration: number, forceExpire = false): Promise<Window> {
+    return Promise.resolve(this.#upsertNow(key, points, msDuration, forceExpire));
   }
 
   _get(key: string): Promise<Window | null> {

@@ -1,16 +1,9 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
-import {
-  ExponentialBackoff,
-  handleWhen,
-  isBrokenCircuitError,
-  noop,
-  retry,
-  timeout,
-  TimeoutStrategy,
-  wrap,
-} from 'cockatiel';
+import { ExponentialBackoff, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
+import type { CircuitBreakerPolicy, RetryPolicy } from 'cockatiel';
 import { principalOf } from '../observability/principal.ts';
+import { attemptWithTimeout } from './attempt-timeout.ts';
 import { BreakerRegistry } from './breakers.ts';
 import { isRetryableError, isTaskCancelled, isValidationError } from './classify.ts';
 import { DEPENDENCY_FAILED, EXECUTION_FAILED, RATE_LIMITED, TIMEOUT, ToolError } from './errors.ts';
@@ -78,20 +71,16 @@ export function rateLimitKey(authInfo: AuthInfo | undefined, tool: string): stri
 /** Breakers used when no registry is passed, so tools naming one dependency share a breaker. */
 export const sharedBreakers = new BreakerRegistry();
 
+/** One tool's policy; `run` applies it to one call of `handler` (see {@link withToolPolicy}). */
+export interface ToolPolicy {
+  run<A, R, E extends PolicyExtra>(handler: PolicyHandler<A, R, E>, args: A, extra: E): Promise<R>;
+}
+
 /**
- * Returns a wrapper that runs a tool handler under: a rate limit per principal and tool (-32003),
- * then the dependency's circuit breaker (-32004 while open, without calling the handler), retry
- * with exponential backoff and jitter for retryable errors of idempotent tools, and a timeout per
- * attempt (-32001). Any other failure becomes -32000. The wrapped handler only ever rejects with a
- * {@link ToolError}.
- *
- * The retry policy is outermost so every attempt passes the breaker and counts towards it.
+ * Builds the policy {@link withToolPolicy} applies, once per tool and settings: the handler is
+ * passed per call, so callers that have a new handler for every call (the gateway) share it.
  */
-export function withToolPolicy(
-  options: ToolPolicyOptions,
-): <A, R, E extends PolicyExtra>(
-  handler: PolicyHandler<A, R, E>,
-) => (args: A, extra: E) => Promise<R> {
+export function toolPolicy(options: ToolPolicyOptions): ToolPolicy {
   const { tool } = options;
   const dependency = options.dependency ?? tool;
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -101,7 +90,7 @@ export function withToolPolicy(
     options.annotations?.idempotentHint === true || options.annotations?.readOnlyHint === true;
   const isRetryable = options.isRetryable ?? isRetryableError;
 
-  const retryPolicy =
+  const retryPolicy: RetryPolicy | undefined =
     idempotent && options.retry !== false
       ? retry(handleWhen(isRetryable), {
           maxAttempts: Math.max(0, (options.retry?.maxAttempts ?? 3) - 1),
@@ -110,18 +99,8 @@ export function withToolPolicy(
             maxDelay: options.retry?.maxDelayMs ?? 2_000,
           }),
         })
-      : noop;
-  // abortOnReturn off: cockatiel would otherwise abort every finished call's signal, and each
-  // abort builds a DOMException with a stack trace, the largest single cost of a protected call.
-  // A timeout and the client's cancellation still abort the handler's signal.
-  const attemptTimeout = timeout(timeoutMs, {
-    strategy: TimeoutStrategy.Aggressive,
-    abortOnReturn: false,
-  });
-  const policy =
-    retryPolicy === noop
-      ? wrap(breakers.get(dependency), attemptTimeout)
-      : wrap(retryPolicy, breakers.get(dependency), attemptTimeout);
+      : undefined;
+  const breaker: CircuitBreakerPolicy = breakers.get(dependency);
 
   const toToolError = (error: unknown, cancelled: boolean): ToolError => {
     if (error instanceof ToolError) return error;
@@ -163,25 +142,52 @@ export function withToolPolicy(
     );
   };
 
-  return (handler) => async (args, extra) => {
-    if (limiter) {
-      const verdict = await limiter.consume(rateLimitKey(extra.authInfo, tool));
-      if (!verdict.allowed) {
-        throw new ToolError(RATE_LIMITED, `Rate limit exceeded for ${tool}`, {
-          retryable: true,
-          retryAfterMs: verdict.retryAfterMs,
-          suggestedAction: 'Wait retryAfterMs before calling this tool again.',
-        });
+  return {
+    async run(handler, args, extra) {
+      if (limiter) {
+        const verdict = await limiter.consume(rateLimitKey(extra.authInfo, tool));
+        if (!verdict.allowed) {
+          throw new ToolError(RATE_LIMITED, `Rate limit exceeded for ${tool}`, {
+            retryable: true,
+            retryAfterMs: verdict.retryAfterMs,
+            suggestedAction: 'Wait retryAfterMs before calling this tool again.',
+          });
+        }
       }
-    }
-    try {
-      // The handler gets the attempt's signal: aborted on timeout and when the client cancels.
-      return await policy.execute(
-        ({ signal }) => handler(args, { ...extra, signal }),
-        extra.signal,
-      );
-    } catch (error) {
-      throw toToolError(error, extra.signal.aborted);
-    }
+      // Every attempt passes the breaker (so it counts towards it), then runs under its own
+      // timeout; the handler gets the attempt's signal, aborted on timeout and when the client
+      // cancels.
+      const attempt = (signal: AbortSignal) =>
+        breaker.execute(
+          ({ signal: inner }) =>
+            attemptWithTimeout((s) => handler(args, { ...extra, signal: s }), inner, timeoutMs),
+          signal,
+        );
+      try {
+        return await (retryPolicy === undefined
+          ? attempt(extra.signal)
+          : retryPolicy.execute(({ signal }) => attempt(signal), extra.signal));
+      } catch (error) {
+        throw toToolError(error, extra.signal.aborted);
+      }
+    },
   };
+}
+
+/**
+ * Returns a wrapper that runs a tool handler under: a rate limit per principal and tool (-32003),
+ * then the dependency's circuit breaker (-32004 while open, without calling the handler), retry
+ * with exponential backoff and jitter for retryable errors of idempotent tools, and a timeout per
+ * attempt (-32001). Any other failure becomes -32000. The wrapped handler only ever rejects with a
+ * {@link ToolError}.
+ *
+ * The retry policy is outermost so every attempt passes the breaker and counts towards it.
+ */
+export function withToolPolicy(
+  options: ToolPolicyOptions,
+): <A, R, E extends PolicyExtra>(
+  handler: PolicyHandler<A, R, E>,
+) => (args: A, extra: E) => Promise<R> {
+  const policy = toolPolicy(options);
+  return (handler) => (args, extra) => policy.run(handler, args, extra);
 }
