@@ -293,7 +293,16 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           provider,
           currentDate,
         }),
-        accountRoutes({ db: db.db, users, elevation, audit, csrf, provider, currentDate }),
+        accountRoutes({
+          db: db.db,
+          users,
+          elevation,
+          audit,
+          csrf,
+          provider,
+          passkeys,
+          currentDate,
+        }),
       ],
     });
     if (opts.bootstrapAdmin !== false) await bootstrapAdmin(config, users, log);

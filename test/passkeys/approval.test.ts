@@ -51,6 +51,9 @@ describe.skipIf(skip).each(databaseKinds())(
       const row = lead.locator(`#passkeys tr[data-passkey="${passkeyId}"]`);
       expect(await row.innerText()).toContain('Work laptop');
       expect(await row.innerText()).toContain('this device only');
+      // "My access" lists it too, from the same service.
+      await lead.goto(`${c.origin}/account`);
+      expect(await lead.locator('#passkey-list').innerText()).toContain('Work laptop');
       const data = await auditData(c, 'passkey.registered', c.lead);
       expect(data).toEqual({
         passkey: passkeyId,

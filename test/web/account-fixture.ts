@@ -1,6 +1,4 @@
-import { mkdir } from 'node:fs/promises';
 import * as client from 'openid-client';
-import type { Page } from 'playwright-core';
 import { registerClient } from '../../src/oidc/clients.ts';
 import { AGENT_REDIRECT, CIBA, requestElevation, userToken } from '../helpers/agents.ts';
 import { pollDecided } from '../helpers/ciba.ts';
@@ -108,11 +106,7 @@ export function postForm(
   });
 }
 
-/** Keeps a full-page screenshot as a test artifact: `test-results/screenshots/<name>.png`. */
-export async function screenshot(page: Page, name: string): Promise<void> {
-  await mkdir('test-results/screenshots', { recursive: true });
-  await page.screenshot({ path: `test-results/screenshots/${name}.png`, fullPage: true });
-}
+export { screenshot } from '../helpers/screenshots.ts';
 
 /** Whether the elevation is still standing (not revoked). */
 export async function elevationRevoked(t: TestServer, id: string): Promise<boolean> {

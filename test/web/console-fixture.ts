@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { screenshot as saveScreenshot } from '../helpers/screenshots.ts';
 import { expect } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import * as client from 'openid-client';
@@ -98,10 +98,7 @@ export async function stepUp(
 }
 
 /** Saves `test-results/screenshots/console-<name>.png`. */
-export async function screenshot(page: Page, name: string): Promise<void> {
-  await mkdir('test-results/screenshots', { recursive: true });
-  await page.screenshot({ path: `test-results/screenshots/console-${name}.png`, fullPage: true });
-}
+export const screenshot = (page: Page, name: string) => saveScreenshot(page, `console-${name}`);
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 

@@ -1,3 +1,4 @@
+import type { PasskeyService } from '../../passkeys/service.ts';
 import type Provider from 'oidc-provider';
 import type { TicketRow } from '../../db/schema.ts';
 import type { User, UserRepository } from '../../accounts/users.ts';
@@ -6,6 +7,7 @@ import type { TicketAdminService } from '../../admin/services/tickets.ts';
 import type { UserGrants } from '../../oidc/user-grants.ts';
 import {
   cancellable,
+  instant,
   noticeFor,
   presentAgent,
   presentDecisions,
@@ -26,6 +28,8 @@ export interface AccountReaders {
   elevations: ElevationAdminService;
   tickets: TicketAdminService;
   grants: UserGrants;
+  /** The user's passkeys (`PasskeyService.list`, as `/approvals/passkeys` shows them). */
+  passkeys: Pick<PasskeyService, 'list'>;
   now: () => Date;
 }
 
@@ -36,11 +40,12 @@ export interface AccountReaders {
  */
 export async function accountPage(r: AccountReaders, user: User, done: unknown) {
   const now = r.now();
-  const [live, asRequester, asSubject, agents] = await Promise.all([
+  const [live, asRequester, asSubject, agents, passkeys] = await Promise.all([
     r.elevations.list({ subject: user.id, live: true, limit: 100 }),
     r.tickets.list({ requester: user.id, limit: REQUESTS_READ }),
     r.tickets.list({ subject: user.id, limit: REQUESTS_READ }),
     r.grants.list(user.id),
+    r.passkeys.list(user.id),
   ]);
   // The requester rule (`ownTicket`): tickets they asked for, and those asked for them.
   const byId = new Map<string, TicketRow>();
@@ -77,6 +82,12 @@ export async function accountPage(r: AccountReaders, user: User, done: unknown) 
     pending: pending.map((t) => presentTicket(t, now, agentName)),
     history,
     agents: agents.map((a) => presentAgent(a, agentName)),
+    passkeys: passkeys.map((p) => ({
+      name: p.name,
+      kind: p.deviceType === 'multiDevice' ? 'synced passkey' : 'this device only',
+      added: instant(p.createdAt),
+      lastUsed: p.lastUsedAt ? instant(p.lastUsedAt) : null,
+    })),
   };
 }
 

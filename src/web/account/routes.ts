@@ -1,3 +1,4 @@
+import type { PasskeyService } from '../../passkeys/service.ts';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
@@ -30,6 +31,8 @@ export interface AccountDeps {
   csrf: Csrf;
   /** Looks up agent names and revokes grants' tokens. */
   provider: Provider;
+  /** Lists the user's passkeys. */
+  passkeys: Pick<PasskeyService, 'list'>;
   /** Clock of "time left" and of which requests are still open. Default `() => new Date()`. */
   currentDate?: () => Date;
 }
