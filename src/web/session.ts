@@ -118,7 +118,7 @@ export function loginNonce(ctx: Context, create: boolean): string | undefined {
  * - only a string that is a path on this site: starts with one `/`, no `//` or `/\` (which browsers
  *   read as another host), no backslashes or control characters;
  * - only the pages this session is valid on ({@link SESSION_PAGES} and below), never a sign-in or
- *   sign-out path;
+ *   sign-out path in any spelling the router answers (it ignores case and a trailing slash);
  * - anything else falls back to `/approvals`.
  */
 export function safeNext(next: unknown): string {
@@ -135,6 +135,6 @@ export function safeNext(next: unknown): string {
   if (url.origin !== base.origin) return fallback;
   const page = SESSION_PAGES.find((p) => url.pathname === p || url.pathname.startsWith(`${p}/`));
   if (!page) return fallback;
-  if (/\/(login|logout)$/.test(url.pathname)) return fallback;
+  if (/\/(login|logout)\/*$/i.test(url.pathname)) return fallback;
   return `${url.pathname}${url.search}`;
 }
