@@ -93,7 +93,11 @@ export function startSession(
   return session;
 }
 
-/** Ends the session (the browser drops the cookie). */
+/**
+ * Ends the session in this browser (the cookie is cleared). Sessions are stateless: a copy of the
+ * cookie taken earlier stays valid until its 8 hours are up, unless the account is disabled or
+ * deleted (ARCHITECTURE.md §13).
+ */
 export function endSession(ctx: Context): void {
   assertKeys(ctx);
   ctx.cookies.set(SESSION_COOKIE, null, cookieOptions(ctx, 0));
