@@ -49,7 +49,7 @@ describe.skipIf(skip).each(databaseKinds())('approval pages in Chromium (%s)', (
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
     await page.goto(`${c.t.url}/approvals/${ticket.id}`);
-    expect(new URL(page.url()).pathname).toBe('/approvals/login');
+    expect(new URL(page.url()).pathname).toBe('/login');
     await signInOnPage(page, 'lead@example.com');
     await page.waitForURL(`${c.t.url}/approvals/${ticket.id}`);
 
