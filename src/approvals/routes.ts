@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { TicketRow } from '../db/schema.ts';
 import type { ApprovalDeps } from './deps.ts';
@@ -28,6 +27,7 @@ import {
   timeLeft,
 } from './presenter.ts';
 import { truncateCodePoints } from '../http/text.ts';
+import { formBody } from '../http/form-body.ts';
 
 export type { ApprovalDeps } from './deps.ts';
 
@@ -49,7 +49,7 @@ const TICKET_ID = /^[\w-]{1,64}$/;
  */
 export function approvalRoutes(deps: ApprovalDeps): Router {
   const router = new Router({ prefix: '/approvals' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
+  const form = formBody();
   const now = deps.currentDate ?? (() => new Date());
   const queries = new ApprovalQueries(deps.db, now);
 

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
+import { formBody } from '../http/form-body.ts';
 import type { Context } from 'koa';
 import type { UserRepository } from '../accounts/users.ts';
 import type { ElevationService } from '../elevation/service.ts';
@@ -7,7 +7,6 @@ import { notAnApprover, ticketClosed, ticketNotFound } from '../elevation/errors
 import type { Csrf } from '../http/csrf.ts';
 import { render } from '../http/views.ts';
 import { invalid, isAppError } from '../errors.ts';
-import { DEFAULTS } from '../config/defaults.ts';
 import {
   csrfRejected,
   redirectToLogin,
@@ -52,7 +51,7 @@ export const PASSKEY_SCRIPTS = [WEBAUTHN_BUNDLE_PATH, PASSKEYS_SCRIPT_PATH] as c
  */
 export function passkeyRoutes(deps: PasskeyRouteDeps): Router {
   const router = new Router({ prefix: '/approvals/passkeys' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
+  const form = formBody();
   const now = deps.currentDate ?? (() => new Date());
   router.use(pageHeaders({ scripts: true }));
 

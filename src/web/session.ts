@@ -93,7 +93,11 @@ export function startSession(
   return session;
 }
 
-/** Ends the session (the browser drops the cookie). */
+/**
+ * Ends the session in this browser (the cookie is cleared). Sessions are stateless: a copy of the
+ * cookie taken earlier stays valid until its 8 hours are up, unless the account is disabled or
+ * deleted (ARCHITECTURE.md §13).
+ */
 export function endSession(ctx: Context): void {
   assertKeys(ctx);
   ctx.cookies.set(SESSION_COOKIE, null, cookieOptions(ctx, 0));
@@ -118,7 +122,7 @@ export function loginNonce(ctx: Context, create: boolean): string | undefined {
  * - only a string that is a path on this site: starts with one `/`, no `//` or `/\` (which browsers
  *   read as another host), no backslashes or control characters;
  * - only the pages this session is valid on ({@link SESSION_PAGES} and below), never a sign-in or
- *   sign-out path;
+ *   sign-out path in any spelling the router answers (it ignores case and a trailing slash);
  * - anything else falls back to `/approvals`.
  */
 export function safeNext(next: unknown): string {
@@ -135,6 +139,6 @@ export function safeNext(next: unknown): string {
   if (url.origin !== base.origin) return fallback;
   const page = SESSION_PAGES.find((p) => url.pathname === p || url.pathname.startsWith(`${p}/`));
   if (!page) return fallback;
-  if (/\/(login|logout)$/.test(url.pathname)) return fallback;
+  if (/\/(login|logout)\/*$/i.test(url.pathname)) return fallback;
   return `${url.pathname}${url.search}`;
 }

@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
 import type { User, UserRepository } from '../accounts/users.ts';
 import type { SignInService } from '../accounts/sign-in.ts';
@@ -7,7 +6,6 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { render } from '../http/views.ts';
 import { AppError } from '../errors.ts';
-import { DEFAULTS } from '../config/defaults.ts';
 import { truncateCodePoints } from '../http/text.ts';
 import {
   endSession,
@@ -19,6 +17,7 @@ import {
 } from './session.ts';
 import { pageHeaders } from './page-headers.ts';
 import { upstreamButtons } from './upstream-buttons.ts';
+import { formBody } from '../http/form-body.ts';
 
 /** What sign-in and the signed-in pages need from the composition root. */
 export interface WebSignInDeps {
@@ -84,7 +83,7 @@ export function redirectToLogin(ctx: Context, next: string): void {
  */
 export function webSignInRoutes(deps: WebSignInDeps): Router {
   const router = new Router();
-  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
+  const form = formBody();
   const page = (
     ctx: Context,
     status: number,

@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
 import type { UserRepository } from '../../accounts/users.ts';
 import type { SignInService } from '../../accounts/sign-in.ts';
@@ -8,9 +7,9 @@ import { render } from '../../http/views.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { decideConsent, finishWithGrant, type ConsentDeps } from './consent.ts';
-import { DEFAULTS } from '../../config/defaults.ts';
 import { upstreamButtons } from '../../web/upstream-buttons.ts';
 import { LOCAL_LOGIN_OFF, passwordForm } from './password-form.ts';
+import { formBody } from '../../http/form-body.ts';
 
 export interface InteractionDeps extends ConsentDeps {
   provider: Provider;
@@ -32,7 +31,7 @@ export interface InteractionDeps extends ConsentDeps {
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { provider, csrf } = deps;
   const router = new Router({ prefix: '/interaction' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
+  const form = formBody();
 
   // Frame and content policy come from the security headers in front of every route.
   router.use(async (ctx, next) => {

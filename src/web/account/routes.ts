@@ -1,6 +1,5 @@
 import type { PasskeyService } from '../../passkeys/service.ts';
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
@@ -15,11 +14,11 @@ import { UserGrants } from '../../oidc/user-grants.ts';
 import { ElevationError } from '../../elevation/errors.ts';
 import { invalid, notFound } from '../../errors.ts';
 import { render } from '../../http/views.ts';
-import { DEFAULTS } from '../../config/defaults.ts';
 import { pageHeaders } from '../page-headers.ts';
 import { csrfRejected, redirectToLogin, sessionBinding, signedInUser } from '../sign-in.ts';
 import { accountPage } from './page.ts';
 import { LOCAL_TIME_SCRIPT, localTimeScript } from '../local-time.ts';
+import { formBody } from '../../http/form-body.ts';
 
 /** What the account page needs from the composition root. */
 export interface AccountDeps {
@@ -57,7 +56,7 @@ const ID = /^[\w-]{1,64}$/;
  */
 export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router();
-  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
+  const form = formBody();
   const now = deps.currentDate ?? (() => new Date());
   const services = {
     elevations: new ElevationAdminService({

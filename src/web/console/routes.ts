@@ -1,6 +1,5 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
-import { DEFAULTS } from '../../config/defaults.ts';
+import { formBody } from '../../http/form-body.ts';
 import { pageHeaders } from '../page-headers.ts';
 import { ConsoleAccess } from './access.ts';
 import type { ConsoleDeps } from './deps.ts';
@@ -25,7 +24,7 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
   const router = new Router({ prefix: '/console' });
   const access = new ConsoleAccess(deps);
   const kit = new PageKit(deps.routes, deps.currentDate ?? (() => new Date()));
-  const form = bodyParser({ enableTypes: ['form'], formLimit: DEFAULTS.formMaxBodyBytes });
+  const form = formBody();
   const gate = access.gate();
   // Times are localised by the site's one static script (`web/local-time.ts`).
   router.use(pageHeaders({ scripts: true }));
