@@ -80,9 +80,20 @@ export function clientAuthentication(
       },
     };
   }
-  const secret = input.secret ?? randomBytes(24).toString('base64url');
+  const secret = input.secret ?? newClientSecret();
   return { metadata: { token_endpoint_auth_method: method, client_secret: secret }, secret };
 }
+
+/**
+ * A new client secret: 24 random bytes (192 bits), base64url. The one generator of secrets, for
+ * registration and for rotation ({@link rotateClientSecret}).
+ */
+export function newClientSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Authentication methods whose clients hold a shared secret (RFC 7591 §2). */
+export const SECRET_AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post'];
 
 /**
  * Registers a static client (agent, MCP server, CLI-made app). The metadata is validated by

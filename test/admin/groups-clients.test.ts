@@ -142,6 +142,57 @@ describe.each(databaseKinds())('admin API: groups and clients (%s)', (kind) => {
     expect((await grant()).status).toBe(401);
   });
 
+  it("rotates a client's secret: the new one shown once works, the old one stops at once, the event holds no secret", async () => {
+    const created = (await (
+      await f.api('POST', '/clients', { token, json: { id: 'rotating-bot' } })
+    ).json()) as Client;
+    const grant = (secret: string) =>
+      fetch(`${f.t.url}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`rotating-bot:${secret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: MCP_RESOURCE }),
+      });
+    expect((await grant(created.clientSecret!)).status).toBe(200);
+
+    const res = await f.api('POST', '/clients/rotating-bot/secret', { token });
+    expect(res.status).toBe(200);
+    const rotated = (await res.json()) as Client;
+    expect(rotated).toMatchObject({ id: 'rotating-bot' });
+    expect(rotated.clientSecret).toMatch(/^[\w-]{32}$/);
+    expect(rotated.clientSecret).not.toBe(created.clientSecret);
+    expect((await grant(created.clientSecret!)).status).toBe(401);
+    expect((await grant(rotated.clientSecret!)).status).toBe(200);
+    const got = await (await f.api('GET', '/clients/rotating-bot', { token })).text();
+    expect(got).not.toContain(rotated.clientSecret!);
+
+    await f.t.server.audit.flush();
+    const events = await f.t.server.db.db
+      .selectFrom('audit_event')
+      .select(['data'])
+      .where('action', '=', 'client.secret_rotated')
+      .execute();
+    expect(events).toHaveLength(1);
+    const data = JSON.stringify(events[0]!.data);
+    expect(data).toContain('rotating-bot');
+    expect(data).not.toContain(rotated.clientSecret!);
+    expect(data).not.toContain(created.clientSecret!);
+
+    // A client without a secret has none to rotate; an unknown client is a 404.
+    await f.api('POST', '/clients', {
+      token,
+      json: { id: 'public-app', redirectUris: ['http://127.0.0.1:9/cb'] },
+    });
+    const none = await f.api('POST', '/clients/public-app/secret', { token });
+    expect(none.status).toBe(400);
+    expect((await problem(none)).detail).toBe(
+      'client public-app authenticates with none and has no secret to rotate',
+    );
+    expect((await f.api('POST', '/clients/no-such-client/secret', { token })).status).toBe(404);
+  });
+
   it('refuses unknown roles and scopes, duplicate ids and invalid metadata without registering anything', async () => {
     const cases: Array<[unknown, number, RegExp]> = [
       [{ id: 'bot-a', roles: ['wizard'] }, 400, /wizard/],

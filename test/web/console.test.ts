@@ -319,6 +319,33 @@ describe.skipIf(skip).each(databaseKinds())('admin console in Chromium (%s)', (k
     for (const e of events) expect(e).toEqual({ actor: c.admin, client_id: 'mcp-elevate-console' });
   });
 
+  it("a client's secret is rotated in the console through the API's operation: shown once, the old one refused", async () => {
+    const created = (await (
+      await api(c, token, 'POST', '/clients', { id: 'console-rotated' })
+    ).json()) as { clientSecret: string };
+    const grant = (secret: string) =>
+      fetch(`${c.t.url}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`console-rotated:${secret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: RESOURCE }),
+      });
+    await page.goto(`${c.t.url}/console/clients/console-rotated`);
+    await page.getByRole('button', { name: 'Rotate the secret' }).click();
+    const secret = await page.locator('#secret').innerText();
+    expect(secret).not.toBe(created.clientSecret);
+    expect((await grant(created.clientSecret)).status).toBe(401);
+    expect((await grant(secret)).status).toBe(200);
+    const events = await c.t.server.db.db
+      .selectFrom('audit_event')
+      .select(['actor', 'client_id'])
+      .where('action', '=', 'client.secret_rotated')
+      .execute();
+    expect(events).toEqual([{ actor: c.admin, client_id: 'mcp-elevate-console' }]);
+  });
+
   it('revoking the admin elevation ends console access at once: the next page asks for it again', async () => {
     const mine = await c.t.server.db.db
       .selectFrom('elevation')

@@ -85,6 +85,24 @@ export function clientRoutes(clients: ClientAdminService): AnyRoute[] {
         present.client(await clients.setScopes(actor, params.id, body.scopes)),
     }),
     adminRoute({
+      method: 'post',
+      path: '/clients/:id/secret',
+      operationId: 'rotateClientSecret',
+      summary: 'Give a client a new generated secret (the old one stops working)',
+      tag,
+      params: ClientParams,
+      errors: [400, 404],
+      response: {
+        status: 200,
+        description: 'The client, with its new secret this once',
+        schema: ClientCreatedView,
+      },
+      handle: async ({ params, actor }) => {
+        const { client, clientSecret } = await clients.rotateSecret(actor, params.id);
+        return present.createdClient(client, clientSecret);
+      },
+    }),
+    adminRoute({
       method: 'delete',
       path: '/clients/:id',
       operationId: 'deleteClient',

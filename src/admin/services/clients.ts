@@ -3,7 +3,7 @@ import type { Adapter, default as Provider } from 'oidc-provider';
 import type { Database } from '../../db/schema.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError, notFound } from '../../errors.ts';
-import { registerClient } from '../../oidc/clients.ts';
+import { newClientSecret, registerClient, SECRET_AUTH_METHODS } from '../../oidc/clients.ts';
 import { sameResource, type Catalogue } from '../../policy/index.ts';
 import type { AdminActor } from '../auth.ts';
 import { decodeCursor, PAGE_SIZE, toPage, type Page } from '../pagination.ts';
@@ -198,6 +198,56 @@ export class ClientAdminService {
   }
 
   /**
+   * Gives a client that authenticates with a shared secret (`client_secret_basic` or
+   * `client_secret_post`) a new generated secret, returned here and never again; the old one stops
+   * working at once on this instance and, on others, within the adapter's client cache time.
+   * Audited as `client.secret_rotated` (without the secret).
+   * @throws AppError `ERR_NOT_FOUND` for an unknown client, `ERR_INVALID_REQUEST` for a client
+   * without a secret (`private_key_jwt`, `none`).
+   */
+  async rotateSecret(
+    actor: AdminActor,
+    id: string,
+  ): Promise<{ client: ClientRecord; clientSecret: string }> {
+    const clientSecret = newClientSecret();
+    let stored: Record<string, unknown> = {};
+    const client = await this.#change(async (trx) => {
+      const row = await trx
+        .selectFrom('oidc_payload')
+        .select('payload')
+        .where('model', '=', 'Client')
+        .where('id', '=', id)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row) fail(id);
+      const metadata = (
+        typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload
+      ) as Record<string, unknown>;
+      const method = String(metadata.token_endpoint_auth_method ?? 'client_secret_basic');
+      if (!SECRET_AUTH_METHODS.includes(method))
+        throw new AppError(
+          'ERR_INVALID_REQUEST',
+          `client ${id} authenticates with ${method} and has no secret to rotate`,
+        );
+      stored = { ...metadata, client_secret: clientSecret };
+      await trx
+        .updateTable('oidc_payload')
+        .set({ payload: JSON.stringify(stored) })
+        .where('model', '=', 'Client')
+        .where('id', '=', id)
+        .execute();
+      await this.#deps.audit.appendIn(trx, [
+        adminEvent(actor, 'client.secret_rotated', { client: id, method }),
+      ]);
+      return (await this.#find(trx, id))!;
+    });
+    // Written again through the provider's adapter, the same payload: its write evicts this
+    // instance's cached copy, so the old secret stops here at once.
+    await this.#clientAdapter().upsert(id, stored as never, 0);
+    return { client, clientSecret };
+  }
+
+  /**
    * Deletes a client with its roles and scopes. Its JWT access tokens stay valid until they expire;
    * other instances may serve its cached metadata for up to the adapter's client cache time.
    */
@@ -219,8 +269,12 @@ export class ClientAdminService {
   // The provider's adapter caches client metadata; its own destroy (idempotent once the row is
   // gone) evicts this instance's copy, so the deleted client stops authenticating at once.
   async #forget(id: string): Promise<void> {
+    await this.#clientAdapter().destroy(id);
+  }
+
+  #clientAdapter(): Adapter {
     // `Client.adapter` exists at run time but is missing from the type definitions.
-    await (this.#deps.provider.Client as unknown as { adapter: Adapter }).adapter.destroy(id);
+    return (this.#deps.provider.Client as unknown as { adapter: Adapter }).adapter;
   }
 
   /** Scope names deduplicated; every one must be in the catalogue (400 naming the others). */

@@ -129,4 +129,24 @@ export function clientPages(r: ConsoleRouter, kit: PageKit): void {
     }),
   );
   change('/delete', (ctx) => kit.call(ctx, 'deleteClient', { params: params(ctx) }));
+  r.post('/clients/:id/secret', (ctx) =>
+    kit.act(
+      ctx,
+      async () => {
+        const rotated = await kit.call<Client & { clientSecret: string }>(
+          ctx,
+          'rotateClientSecret',
+          { params: params(ctx) },
+        );
+        kit.show(ctx, 'console-secret', 'clients', {
+          title: 'Shown once',
+          what: 'client secret',
+          who: rotated.id,
+          secret: rotated.clientSecret,
+          back: href(rotated.id),
+        });
+      },
+      (refusal) => one(ctx, refusal),
+    ),
+  );
 }
