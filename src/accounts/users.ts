@@ -19,6 +19,8 @@ export interface User {
   federatedRoles: string[];
   /** The subset of {@link groups} an upstream's rules grant. */
   federatedGroups: string[];
+  /** Web sessions begun before this instant are over; absent when none was ended. */
+  sessionsNotBefore?: Date;
 }
 
 export interface NewUserInput {
@@ -98,11 +100,31 @@ export class UserRepository {
     };
     const row = await this.#db
       .updateTable('app_user')
-      .set({ ...set, updated_at: sql`now()` })
+      // Disabling ends the web sessions too, so enabling again does not revive copies of them.
+      .set({
+        ...set,
+        ...(patch.disabled ? { sessions_not_before: new Date() } : {}),
+        updated_at: sql`now()`,
+      })
       .where('id', '=', id)
       .returning('id')
       .executeTakeFirst();
     return row ? this.findById(id) : undefined;
+  }
+
+  /**
+   * Ends every web session of the user begun before `at` (ms precision), on every instance and
+   * in every browser, copies of the cookie included: what sign-out does. False when there is no
+   * such user.
+   */
+  async endWebSessions(id: string, at = new Date()): Promise<boolean> {
+    const row = await this.#db
+      .updateTable('app_user')
+      .set({ sessions_not_before: at })
+      .where('id', '=', id)
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Deletes a user (their role and group memberships go with them). False when there was none. */
@@ -132,7 +154,8 @@ export class UserRepository {
     const password_hash = await hashPassword(password);
     const row = await this.#db
       .updateTable('app_user')
-      .set({ password_hash, updated_at: sql`now()` })
+      // A new password ends the account's web sessions begun with the old one.
+      .set({ password_hash, sessions_not_before: new Date(), updated_at: sql`now()` })
       .where('id', '=', id)
       .returning('id')
       .executeTakeFirst();
@@ -312,6 +335,7 @@ function present(
     name: row.name,
     disabled: row.disabled,
     attributes: row.attributes,
+    ...(row.sessions_not_before ? { sessionsNotBefore: new Date(row.sessions_not_before) } : {}),
     ...links,
   };
 }

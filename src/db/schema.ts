@@ -22,6 +22,8 @@ export interface UserTable {
   password_hash: string;
   disabled: Generated<boolean>;
   attributes: ColumnType<Record<string, unknown>, string | undefined, string>;
+  /** Web sessions begun before this instant are over (sign-out, new password, disabling). */
+  sessions_not_before: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

@@ -94,9 +94,8 @@ export function startSession(
 }
 
 /**
- * Ends the session in this browser (the cookie is cleared). Sessions are stateless: a copy of the
- * cookie taken earlier stays valid until its 8 hours are up, unless the account is disabled or
- * deleted (ARCHITECTURE.md §13).
+ * Clears the session cookie in this browser. Ending it on the server (copies of the cookie
+ * included) is `UserRepository.endWebSessions`, which sign-out calls (ARCHITECTURE.md §13).
  */
 export function endSession(ctx: Context): void {
   assertKeys(ctx);

@@ -59,7 +59,9 @@ export async function signedInUser(
   const session = readSession(ctx);
   if (!session) return undefined;
   const user = await deps.users.findById(session.userId);
-  if (!user || user.disabled) {
+  // Ended on the server (sign-out, a new password, disabling): copies of the cookie are over too.
+  const ended = user?.sessionsNotBefore && session.signedInAt < user.sessionsNotBefore.getTime();
+  if (!user || user.disabled || ended) {
     endSession(ctx);
     return undefined;
   }
@@ -164,6 +166,8 @@ export function webSignInRoutes(deps: WebSignInDeps): Router {
     if (me) {
       // Without a valid token the session stays: a cross-site page must not sign people out.
       if (!deps.csrf.verify(sessionBinding(me.session), body.csrf)) throw csrfRejected();
+      // Ended on the server as well: a copy of the cookie taken before is refused everywhere.
+      await deps.users.endWebSessions(me.user.id);
       endSession(ctx);
       await deps.audit.append({
         action: 'approver.logout',

@@ -154,7 +154,8 @@ describe.each(databaseKinds())(
       });
 
       it('ends the session in the browser, and the page state after it is signed out', async () => {
-        const b = await approver(w.t, 'dev@example.com');
+        // Another account than the world's signed-in ones: sign-out ends all of its sessions.
+        const b = await approver(w.t, 'sre@example.com');
         const csrf = await accountCsrf(b, w.t);
         const res = await postForm(b, url('/approvals/logout'), { csrf });
         expect(res.status).toBe(303);
@@ -165,6 +166,27 @@ describe.each(databaseKinds())(
         const post = await postForm(b, url(`/account/tickets/${w.dev.pending}/cancel`), { csrf });
         expect(post.headers.get('location')).toBe('/login?next=%2Faccount');
         await nothingChanged();
+      });
+    });
+
+    describe('sign-out on the server', () => {
+      it('a copy of the cookie taken before sign-out is refused everywhere, and so is a second session of the account', async () => {
+        const b = await approver(w.t, 'lead@example.com');
+        const second = await approver(w.t, 'lead@example.com');
+        const copy = [SESSION_COOKIE, `${SESSION_COOKIE}.sig`]
+          .map((name) => `${name}=${b.cookie(w.t.url, name)}`)
+          .join('; ');
+        const withCopy = () =>
+          fetch(url('/account'), { headers: { cookie: copy }, redirect: 'manual' });
+        expect((await withCopy()).status).toBe(200);
+        expect((await second.request(url('/approvals'))).status).toBe(200);
+        const csrf = await accountCsrf(b, w.t);
+        expect((await postForm(b, url('/logout'), { csrf })).status).toBe(303);
+        expect((await withCopy()).status).toBe(303);
+        expect((await second.request(url('/approvals'))).status).toBe(303);
+        // Signing in again begins a session that works.
+        const again = await approver(w.t, 'lead@example.com');
+        expect((await again.request(url('/approvals'))).status).toBe(200);
       });
     });
 
