@@ -23,7 +23,8 @@ async function oldSchema() {
   return { db, add };
 }
 
-describe('stored emails are rewritten to the one spelling', () => {
+// Each test replays every migration on a fresh embedded database: longer than the default.
+describe('stored emails are rewritten to the one spelling', { timeout: 120_000 }, () => {
   it('existing accounts are found under every spelling after the upgrade', async () => {
     const { db, add } = await oldSchema();
     try {
