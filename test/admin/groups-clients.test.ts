@@ -191,6 +191,8 @@ describe.each(databaseKinds())('admin API: groups and clients (%s)', (kind) => {
       'client public-app authenticates with none and has no secret to rotate',
     );
     expect((await f.api('POST', '/clients/no-such-client/secret', { token })).status).toBe(404);
+    for (const id of ['rotating-bot', 'public-app'])
+      expect((await f.api('DELETE', `/clients/${id}`, { token })).status).toBe(204);
   });
 
   it('refuses unknown roles and scopes, duplicate ids and invalid metadata without registering anything', async () => {

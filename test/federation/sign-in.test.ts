@@ -56,13 +56,16 @@ describe.each(databaseKinds())(
     }, 180_000);
     afterAll(async () => f?.close());
 
-    const events = (action: string) =>
-      f.t.server.db.db
+    // Audit appends are buffered: flushed first, so every event of the step just taken is there.
+    const events = async (action: string) => {
+      await f.t.server.audit.flush();
+      return f.t.server.db.db
         .selectFrom('audit_event')
         .selectAll()
         .where('action', '=', action)
         .orderBy('seq')
         .execute();
+    };
 
     it('signs an MCP client user in just in time, with roles from upstream groups, and steps up', async () => {
       f.idp.accounts.set('alice-sub', {
