@@ -385,7 +385,7 @@ describe.skipIf(skip)('first contact: the README followed as separate processes'
       // The approver signs in at /approvals in their browser first.
       const page = await browser.newPage();
       await page.goto(`${server.url}/approvals`);
-      expect(new URL(page.url()).pathname).toBe('/approvals/login');
+      expect(new URL(page.url()).pathname).toBe('/login');
       await page.locator('#email').fill(SEC.email);
       await page.locator('#password').fill(SEC.password);
       await page.getByRole('button', { name: 'Sign in' }).click();
