@@ -16,7 +16,7 @@ import {
   type WebSession,
 } from './session.ts';
 import { pageHeaders } from './page-headers.ts';
-import { upstreamButtons } from './upstream-buttons.ts';
+import { upstreamButtons } from '../http/upstream-buttons.ts';
 import { formBody } from '../http/form-body.ts';
 
 /** What sign-in and the signed-in pages need from the composition root. */

@@ -7,7 +7,7 @@ import { render } from '../../http/views.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { decideConsent, finishWithGrant, type ConsentDeps } from './consent.ts';
-import { upstreamButtons } from '../../web/upstream-buttons.ts';
+import { upstreamButtons } from '../../http/upstream-buttons.ts';
 import { LOCAL_LOGIN_OFF, passwordForm } from './password-form.ts';
 import { formBody } from '../../http/form-body.ts';
 

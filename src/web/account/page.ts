@@ -1,4 +1,3 @@
-import type { PasskeyService } from '../../passkeys/service.ts';
 import type Provider from 'oidc-provider';
 import type { TicketRow } from '../../db/schema.ts';
 import type { User, UserRepository } from '../../accounts/users.ts';
@@ -21,6 +20,21 @@ const HISTORY = 20;
 /** Requests read per query; enough for a person's pending and recent ones. */
 const REQUESTS_READ = 100;
 
+/**
+ * The user's passkeys as `PasskeyService.list` gives them (`passkeys/`, which builds on this
+ * folder's session, so the shape is named here rather than imported).
+ */
+export interface PasskeyLister {
+  list(userId: string): Promise<
+    Array<{
+      name: string;
+      deviceType: 'singleDevice' | 'multiDevice';
+      createdAt: Date;
+      lastUsedAt: Date | null;
+    }>
+  >;
+}
+
 /** The services the account page reads through. */
 export interface AccountReaders {
   users: UserRepository;
@@ -29,7 +43,7 @@ export interface AccountReaders {
   tickets: TicketAdminService;
   grants: UserGrants;
   /** The user's passkeys (`PasskeyService.list`, as `/approvals/passkeys` shows them). */
-  passkeys: Pick<PasskeyService, 'list'>;
+  passkeys: PasskeyLister;
   now: () => Date;
 }
 

@@ -1,4 +1,3 @@
-import type { PasskeyService } from '../../passkeys/service.ts';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
@@ -16,7 +15,7 @@ import { invalid, notFound } from '../../errors.ts';
 import { render } from '../../http/views.ts';
 import { pageHeaders } from '../page-headers.ts';
 import { csrfRejected, redirectToLogin, sessionBinding, signedInUser } from '../sign-in.ts';
-import { accountPage } from './page.ts';
+import { accountPage, type PasskeyLister } from './page.ts';
 import { LOCAL_TIME_SCRIPT, localTimeScript } from '../local-time.ts';
 import { formBody } from '../../http/form-body.ts';
 
@@ -31,7 +30,7 @@ export interface AccountDeps {
   /** Looks up agent names and revokes grants' tokens. */
   provider: Provider;
   /** Lists the user's passkeys. */
-  passkeys: Pick<PasskeyService, 'list'>;
+  passkeys: PasskeyLister;
   /** Clock of "time left" and of which requests are still open. Default `() => new Date()`. */
   currentDate?: () => Date;
 }
