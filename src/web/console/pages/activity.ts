@@ -1,4 +1,6 @@
 import type { Context } from 'koa';
+import type { z } from 'zod';
+import type { AuditEventView } from '../../../admin/presenters.ts';
 import { badge, timeLeft, when } from '../format.ts';
 import { text, type PageKit, type Refusal } from '../kit.ts';
 import type { ConsoleRouter } from './router.ts';
@@ -17,17 +19,8 @@ interface Ticket {
   elevationId: string | null;
   decisions?: Array<{ approverId: string; decision: string; comment: string; createdAt: string }>;
 }
-interface AuditEvent {
-  seq: string;
-  id: string;
-  time: string;
-  actor: string | null;
-  action: string;
-  result: string;
-  subject: string | null;
-  clientId: string | null;
-  data: Record<string, unknown>;
-}
+/** As the admin API answers it (its presenter's schema). */
+type AuditEvent = z.output<typeof AuditEventView>;
 
 const STATUSES = ['pending', 'approved', 'denied', 'expired', 'cancelled'];
 const AUDIT_FILTERS = ['actor', 'action', 'result', 'subject', 'client', 'from', 'to'] as const;

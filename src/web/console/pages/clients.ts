@@ -1,18 +1,12 @@
 import type { Context } from 'koa';
+import type { z } from 'zod';
+import type { ClientView } from '../../../admin/presenters.ts';
 import { CLIENT_AUTH_METHODS } from '../../../oidc/clients.ts';
 import { formBody, list, text, type PageKit, type Refusal } from '../kit.ts';
 import type { ConsoleRouter } from './router.ts';
 
-interface Client {
-  id: string;
-  name?: string;
-  grantTypes: string[];
-  redirectUris: string[];
-  tokenEndpointAuthMethod: string;
-  roles: string[];
-  scopes: string[];
-  mcpResource?: string;
-}
+/** As the admin API answers it (its presenter's schema). */
+type Client = z.output<typeof ClientView>;
 
 const GRANT_TYPES = [
   'authorization_code',

@@ -1,22 +1,12 @@
 import type { Context } from 'koa';
+import type { z } from 'zod';
+import type { ElevationView } from '../../../admin/presenters.ts';
 import { badge, timeLeft, when } from '../format.ts';
 import type { PageKit, Refusal } from '../kit.ts';
 import type { ConsoleRouter } from './router.ts';
 
-interface Elevation {
-  id: string;
-  state: string;
-  subject: string;
-  clientId: string;
-  scopes: string[];
-  resource: string;
-  ticketId: string | null;
-  createdAt: string;
-  claimBy: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  revokedBy: string | null;
-}
+/** As the admin API answers it (its presenter's schema). */
+type Elevation = z.output<typeof ElevationView>;
 
 const SHOW = ['live', 'ended', 'all'] as const;
 

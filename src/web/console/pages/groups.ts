@@ -1,20 +1,15 @@
 import type { Context } from 'koa';
+import type { z } from 'zod';
+import type { GroupView, UserView } from '../../../admin/presenters.ts';
 import { PAGE_SIZE } from '../../../admin/pagination.ts';
 import { when } from '../format.ts';
 import { formBody, list, text, type PageKit, type Refusal } from '../kit.ts';
 import type { ConsoleRouter } from './router.ts';
 
-interface Group {
-  name: string;
-  description: string;
-  members: string[];
-  createdAt: string;
-}
-interface User {
-  id: string;
-  email: string;
-  name: string;
-}
+/** As the admin API answers it (its presenter's schema). */
+type Group = z.output<typeof GroupView>;
+/** As the admin API answers it (its presenter's schema). */
+type User = z.output<typeof UserView>;
 
 const href = (name: string) => `/console/groups/${encodeURIComponent(name)}`;
 

@@ -1,18 +1,14 @@
 import type { Context } from 'koa';
+import type { z } from 'zod';
+import type { RoleView } from '../../../admin/presenters.ts';
 import { AppError } from '../../../errors.ts';
 import { layoutRoles } from '../graph.ts';
 import { formBody, list, text, type PageKit, type Refusal } from '../kit.ts';
 import { when } from '../format.ts';
 import type { ConsoleRouter } from './router.ts';
 
-interface Role {
-  name: string;
-  description: string;
-  inherits: string[];
-  permissions: unknown[];
-  createdAt: string;
-  updatedAt: string;
-}
+/** As the admin API answers it (its presenter's schema). */
+type Role = z.output<typeof RoleView>;
 
 /** The permissions field: JSON text of the API's `permissions` array; empty means none. */
 function permissions(value: unknown): unknown {

@@ -1,17 +1,13 @@
 import type { Context } from 'koa';
+import type { z } from 'zod';
+import type { UserView } from '../../../admin/presenters.ts';
 import { PAGE_SIZE } from '../../../admin/pagination.ts';
 import { badge } from '../format.ts';
 import { formBody, list, text, type PageKit, type Refusal } from '../kit.ts';
 import type { ConsoleRouter } from './router.ts';
 
-interface User {
-  id: string;
-  email: string;
-  name: string;
-  disabled: boolean;
-  roles: string[];
-  groups: string[];
-}
+/** As the admin API answers it (its presenter's schema). */
+type User = z.output<typeof UserView>;
 type UserPage = { items: User[]; nextCursor: string | null };
 
 /** Pages read while searching: the API lists by email, the page looks through at most this many. */
