@@ -17,8 +17,9 @@
  * database is created next to it and dropped), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s per
  * run), BENCH_ROUNDS (4 runs per variant and mode), BENCH_WARMUP (2 s per variant and mode),
  * BENCH_MCP_MODES (`stateless,stateful`), BENCH_CPU_PROF (a folder: after the measured runs of a
- * mode, profile one more run of (i) and of (ii) and print where (ii) spends its extra time per
- * request; profiling slows both, so those runs are not counted).
+ * mode, profile one more run of two variants and print where the first spends its extra time per
+ * request; profiling slows both, so those runs are not counted), BENCH_CPU_PROF_PAIR (the two
+ * variants profiled, default `ours,none`; `ours-tools,ours` shows what protectMcpServer adds).
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -39,6 +40,13 @@ const rounds = Math.round(envNumber('BENCH_ROUNDS', 4));
 const warmup = envNumber('BENCH_WARMUP', 2);
 const baseUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
+const profilePair = (process.env.BENCH_CPU_PROF_PAIR || 'ours,none')
+  .split(',')
+  .map((v) => v.trim()) as Variant[];
+if (profilePair.length !== 2 || !profilePair.every((v) => VARIANTS.includes(v)))
+  throw new TypeError(
+    `BENCH_CPU_PROF_PAIR: expected two of ${VARIANTS.join(', ')}, separated by a comma`,
+  );
 const modes = (process.env.BENCH_MCP_MODES || MODES.join(','))
   .split(',')
   .map((m) => m.trim()) as Mode[];
@@ -73,6 +81,7 @@ interface Tally {
   non2xx: number;
   errors: number;
   cpuMicros: number;
+  gcMicros: number;
 }
 const newTally = (): Tally => ({
   rps: [],
@@ -82,6 +91,7 @@ const newTally = (): Tally => ({
   non2xx: 0,
   errors: 0,
   cpuMicros: 0,
+  gcMicros: 0,
 });
 
 console.log(
@@ -186,6 +196,7 @@ try {
           t.non2xx += result.non2xx;
           t.errors += result.errors + result.timeouts;
           t.cpuMicros += after.cpuMicros - before.cpuMicros;
+          t.gcMicros += after.gcMicros - before.gcMicros;
         }
       }
 
@@ -193,24 +204,22 @@ try {
         await mkdir(profileDir, { recursive: true });
         const requests: Partial<Record<Variant, number>> = {};
         const file = (v: Variant) => join(profileDir, `${mode}-${v}.cpuprofile`);
-        for (const v of ['ours', 'none'] as const) {
+        const [a, b] = profilePair;
+        for (const v of profilePair) {
           targets.get(v)!.child.profileStart();
           requests[v] = (await run(v, duration)).requests.total;
           await targets.get(v)!.child.profileStop(file(v));
         }
-        const [p, q] = await Promise.all([
-          summariseProfile(file('ours')),
-          summariseProfile(file('none')),
-        ]);
+        const [p, q] = await Promise.all([summariseProfile(file(a)), summariseProfile(file(b))]);
         profileLines.set(mode, [
-          `CPU profiles, ${mode} (${profileDir}/${mode}-{ours,none}.cpuprofile; profiled runs not counted above)`,
-          `self time per request in µs: (ii), (i), difference; ${int((p.totalMs * 1000) / requests.ours!)} vs ${int((q.totalMs * 1000) / requests.none!)} µs in all`,
+          `CPU profiles, ${mode} (${profileDir}/${mode}-{${a},${b}}.cpuprofile; profiled runs not counted above)`,
+          `self time per request in µs: ${LABELS[a]}, ${LABELS[b]}, difference; ${int((p.totalMs * 1000) / requests[a]!)} vs ${int((q.totalMs * 1000) / requests[b]!)} µs in all`,
           'by owner:',
-          ...compareProfiles(p.byOwner, requests.ours!, q.byOwner, requests.none!, 8).map(
+          ...compareProfiles(p.byOwner, requests[a]!, q.byOwner, requests[b]!, 8).map(
             (l) => `  ${l}`,
           ),
           'by function:',
-          ...compareProfiles(p.byFunction, requests.ours!, q.byFunction, requests.none!, 15).map(
+          ...compareProfiles(p.byFunction, requests[a]!, q.byFunction, requests[b]!, 15).map(
             (l) => `  ${l}`,
           ),
         ]);
@@ -243,12 +252,12 @@ for (const [mode, tallies] of results) {
     `${mode} MCP server${mode === 'stateless' ? ' (new McpServer + transport per request)' : ' (one session)'}`,
   );
   console.log(
-    `${''.padEnd(38)}${'req/s'.padStart(8)}${'range'.padStart(14)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'non-2xx'.padStart(9)}${'errors'.padStart(8)}${'CPU µs/req'.padStart(12)}`,
+    `${''.padEnd(38)}${'req/s'.padStart(8)}${'range'.padStart(14)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'non-2xx'.padStart(9)}${'errors'.padStart(8)}${'CPU µs/req'.padStart(12)}${'GC µs/req'.padStart(11)}`,
   );
   for (const v of VARIANTS) {
     const x = t(v);
     console.log(
-      `${LABELS[v].padEnd(38)}${int(rps(v)).padStart(8)}${`${int(Math.min(...x.rps))}-${int(Math.max(...x.rps))}`.padStart(14)}${median(x.p50).toFixed(1).padStart(8)}${median(x.p99).toFixed(1).padStart(8)}${String(x.non2xx).padStart(9)}${String(x.errors).padStart(8)}${int(cpu(v)).padStart(12)}`,
+      `${LABELS[v].padEnd(38)}${int(rps(v)).padStart(8)}${`${int(Math.min(...x.rps))}-${int(Math.max(...x.rps))}`.padStart(14)}${median(x.p50).toFixed(1).padStart(8)}${median(x.p99).toFixed(1).padStart(8)}${String(x.non2xx).padStart(9)}${String(x.errors).padStart(8)}${int(cpu(v)).padStart(12)}${int(t(v).gcMicros / t(v).requests).padStart(11)}`,
     );
   }
   const ours = ratio('ours', 'none');

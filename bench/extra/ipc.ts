@@ -6,6 +6,7 @@
  * server's figures (CPU, memory) are its own.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { once } from 'node:events';
 import { startCpuProfile } from '../lib/cpu-profile.ts';
 
@@ -13,6 +14,8 @@ import { startCpuProfile } from '../lib/cpu-profile.ts';
 export interface Sample {
   /** CPU time of the target process (user + system), microseconds. */
   cpuMicros: number;
+  /** Time spent in garbage collection (wall time of V8's pauses, from `gc` performance entries), microseconds. */
+  gcMicros: number;
   /** Resident set size, bytes. */
   rss: number;
   /** Heap in use, bytes: after a full garbage collection when the sample asked for one (the live set), else as found. */
@@ -52,6 +55,10 @@ export async function serveChild(start: () => Promise<ChildTarget>): Promise<voi
       'this benchmark target must be started by a bench/*.ts driver (fork with IPC)',
     );
   const send = (m: ChildMessage) => process.send!(m);
+  let gcMicros = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMicros += entry.duration * 1000;
+  }).observe({ entryTypes: ['gc'] });
   const target = await start();
   let stopProfile: ((file: string) => Promise<void>) | undefined;
   process.on('message', async (message: DriverMessage) => {
@@ -64,6 +71,7 @@ export async function serveChild(start: () => Promise<ChildTarget>): Promise<voi
         send({
           type: 'sample',
           cpuMicros: user + system,
+          gcMicros,
           rss,
           heapUsed,
           statements: target.statements?.() ?? [],

@@ -231,6 +231,8 @@ export async function createMcpProtection(options: McpProtectionOptions): Promis
       ...options.tools,
       rateLimit: rateLimiter(options.tools?.rateLimit, store),
       decide: policy.decide,
+      // The guards above decide with the same policy: a call they allowed is not decided twice.
+      guardDecide: decideAtEdge,
       visible: policy.visible,
       metrics,
       audit,

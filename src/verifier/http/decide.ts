@@ -30,9 +30,14 @@ export type DecideToolCall = (
 /** JSON-RPC error code for an unauthorized call (ARCHITECTURE.md §7.5). */
 export const UNAUTHORIZED = -32002;
 
-/** What the adapter must do with a request after its tool calls were decided. */
+/**
+ * What the adapter must do with a request after its tool calls were decided; `allow` lists the
+ * tool calls that were decided (and allowed), in order.
+ */
 export type GateOutcome =
-  { kind: 'allow' } | { kind: 'step_up'; scopes: string[] } | { kind: 'deny'; body: unknown };
+  | { kind: 'allow'; calls: ToolCall[] }
+  | { kind: 'step_up'; scopes: string[] }
+  | { kind: 'deny'; body: unknown };
 
 type Id = string | number | null;
 interface Message {
@@ -66,6 +71,7 @@ export async function gateToolCalls(
   const messages = (batch ? body : [body]).filter(isObject) as Message[];
   const denied = new Map<Message, { reason: string; requiredRole?: string }>();
   const scopes = new Set<string>();
+  const calls: ToolCall[] = [];
   for (const message of messages) {
     if (
       message.method !== 'tools/call' ||
@@ -74,7 +80,9 @@ export async function gateToolCalls(
     )
       continue;
     const args = isObject(message.params.arguments) ? message.params.arguments : {};
-    const verdict = await decide(auth, { name: message.params.name, arguments: args });
+    const call = { name: message.params.name, arguments: args };
+    calls.push(call);
+    const verdict = await decide(auth, call);
     if (verdict.decision === 'deny') denied.set(message, verdict);
     else if (verdict.decision === 'step_up') verdict.scopes.forEach((scope) => scopes.add(scope));
   }
@@ -99,5 +107,5 @@ export async function gateToolCalls(
       });
     return { kind: 'deny', body: batch ? responses : responses[0] };
   }
-  return scopes.size > 0 ? { kind: 'step_up', scopes: [...scopes] } : { kind: 'allow' };
+  return scopes.size > 0 ? { kind: 'step_up', scopes: [...scopes] } : { kind: 'allow', calls };
 }

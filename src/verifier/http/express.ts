@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { toAuthInfo } from '../token/auth-info.ts';
+import { authInfoFor } from './allowed-calls.ts';
 import { createGuard, type ResourceServerAuthOptions } from './guard.ts';
 import { writeGuardResponse, type AuthenticatedRequest } from './node.ts';
 
@@ -19,7 +19,7 @@ export function expressAuth(
     // originalUrl: mounting (app.use('/mcp', …)) rewrites req.url, but clients see the full path.
     guard(req, req.originalUrl ?? req.url ?? '/').then((result) => {
       if (result.kind === 'respond') return writeGuardResponse(res, result);
-      (req as AuthenticatedRequest).auth = toAuthInfo(result.auth);
+      (req as AuthenticatedRequest).auth = authInfoFor(result.auth, result.allowance);
       next();
     }, next);
   };

@@ -3,6 +3,7 @@ import type { TokenVerifier, VerifiedToken } from '../token/types.ts';
 import { schemeOf, verifyBearer } from './bearer.ts';
 import { DEFAULT_BODY_LIMIT, readJsonRpcBody, type RequestWithBody } from './body.ts';
 import { challenge } from './challenge.ts';
+import type { GuardAllowance } from './allowed-calls.ts';
 import { gateToolCalls, type DecideToolCall } from './decide.ts';
 import {
   metadataPath,
@@ -32,9 +33,12 @@ export interface ResourceServerAuthOptions {
   onError?: (error: unknown) => void;
 }
 
-/** What an adapter does with a request: let it through with its token, or answer it now. */
+/**
+ * What an adapter does with a request: let it through with its token (and the tool calls `decide`
+ * allowed, for `authInfoFor`), or answer it now.
+ */
 export type GuardResult =
-  | { kind: 'pass'; auth: VerifiedToken }
+  | { kind: 'pass'; auth: VerifiedToken; allowance?: GuardAllowance }
   | { kind: 'respond'; status: number; headers: Record<string, string>; body: unknown };
 
 /** The framework-neutral pipeline every adapter runs; see {@link createGuard}. */
@@ -97,9 +101,10 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
     };
     const headers = req.headersDistinct;
     const auth = await verifyBearer(verifier, headers.authorization, headers.dpop, request);
-    if (options.decide === undefined || method !== 'POST') return { kind: 'pass', auth };
+    const { decide } = options;
+    if (decide === undefined || method !== 'POST') return { kind: 'pass', auth };
     const body = await readJsonRpcBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
-    const outcome = await gateToolCalls(body, auth, options.decide);
+    const outcome = await gateToolCalls(body, auth, decide);
     if (outcome.kind === 'deny')
       return { kind: 'respond', status: 200, headers: {}, body: outcome.body };
     if (outcome.kind === 'step_up') {
@@ -107,7 +112,7 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
         dpop: auth.jkt !== undefined,
       });
     }
-    return { kind: 'pass', auth };
+    return { kind: 'pass', auth, allowance: { decide, calls: outcome.calls } };
   }
 
   return async (req, target) => {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { toAuthInfo } from '../token/auth-info.ts';
+import { authInfoFor } from './allowed-calls.ts';
 import { createGuard, type ResourceServerAuthOptions } from './guard.ts';
 
 /** The parts of a Koa context the middleware uses; Koa itself is never imported here. */
@@ -35,7 +35,7 @@ export function koaAuth(
       ctx.body = result.body ?? null;
       return;
     }
-    const auth = toAuthInfo(result.auth);
+    const auth = authInfoFor(result.auth, result.allowance);
     ctx.req.auth = auth;
     ctx.state.auth = auth;
     await next();

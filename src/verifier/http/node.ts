@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { toAuthInfo } from '../token/auth-info.ts';
+import { authInfoFor } from './allowed-calls.ts';
 import type { VerifiedToken } from '../token/types.ts';
 import { createGuard, type GuardResult, type ResourceServerAuthOptions } from './guard.ts';
 
@@ -39,7 +39,7 @@ export function nodeHttpAuth(
       writeGuardResponse(res, result);
       return undefined;
     }
-    (req as AuthenticatedRequest).auth = toAuthInfo(result.auth);
+    (req as AuthenticatedRequest).auth = authInfoFor(result.auth, result.allowance);
     return result.auth;
   };
 }

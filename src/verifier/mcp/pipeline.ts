@@ -2,6 +2,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { LRUCache } from 'lru-cache';
+import { allowedByGuard } from '../http/allowed-calls.ts';
 import type { ToolCallDecision } from '../http/decide.ts';
 import type { AuditDecision, AuditResult, AuditSink } from '../observability/audit-event.ts';
 import type { ToolMetrics, ToolStatus } from '../observability/metrics.ts';
@@ -21,6 +22,7 @@ import type { ProtectedToolOptions, ProtectOptions } from './types.ts';
 /** What every protected tool of one protection shares, across its servers and sessions. */
 export interface PipelineContext {
   decide: ProtectOptions['decide'];
+  guardDecide: ProtectOptions['guardDecide'];
   metrics: ToolMetrics;
   tracer: Pick<Tracer, 'startSpan'>;
   audit?: AuditSink;
@@ -56,6 +58,7 @@ export function createPipelineContext(
   const rateLimit = options.rateLimit;
   return {
     decide: options.decide,
+    guardDecide: options.guardDecide,
     metrics,
     // A ProxyTracer: it follows an OpenTelemetry SDK registered later on.
     tracer: options.tracer ?? trace.getTracer(TRACER_NAME),
@@ -142,6 +145,9 @@ function audit(
   }
 }
 
+const ALLOW: ToolCallDecision = { decision: 'allow' };
+
+/** The call's decision: the guard's when it allowed this very call (`guardDecide`), else `decide`'s. */
 async function authorize(
   ctx: PipelineContext,
   name: string,
@@ -149,6 +155,8 @@ async function authorize(
   args: Record<string, unknown>,
 ): Promise<ToolCallDecision> {
   if (authInfo === undefined) return { decision: 'deny', reason: 'unauthenticated' };
+  if (ctx.guardDecide !== undefined && allowedByGuard(authInfo, ctx.guardDecide, name, args))
+    return ALLOW;
   try {
     return await ctx.decide(authInfo, { name, arguments: args });
   } catch {

@@ -50,6 +50,19 @@ function webTransportOf(transport: Transport): object | undefined {
   return inner;
 }
 
+/**
+ * A stateless transport (no `sessionIdGenerator`) of an SDK that refuses to serve it a second
+ * request (`_hasHandledRequest`) holds at most one entry, gone with the transport at the end of
+ * its request: nothing to release, and the SDK's stateless pattern (a transport per request)
+ * does not pay for the workaround.
+ */
+function oneRequestOnly(web: object): boolean {
+  return (
+    (web as { sessionIdGenerator?: unknown }).sessionIdGenerator === undefined &&
+    '_hasHandledRequest' in web
+  );
+}
+
 /** Makes a JSON-response entry release itself once answered; leaves SSE entries as they are. */
 function releasing(entry: unknown): void {
   if (typeof entry !== 'object' || entry === null) {
@@ -86,7 +99,8 @@ function releasing(entry: unknown): void {
  *
  * Harmless where the SDK fixed the issue (the SDK's own release then finds nothing left to do;
  * nothing is released twice), for SSE responses, for other transports (returned untouched) and
- * when applied twice.
+ * when applied twice. Stateless transports (no `sessionIdGenerator`), which the SDK lets serve
+ * one request only, are returned untouched: their one entry goes with them.
  *
  * @param transport - a `StreamableHTTPServerTransport` or
  *   `WebStandardStreamableHTTPServerTransport` (any other transport is returned as is).
@@ -96,7 +110,7 @@ function releasing(entry: unknown): void {
  */
 export function releaseJsonResponseStreams<T extends Transport>(transport: T): T {
   const web = webTransportOf(transport);
-  if (web === undefined || released.has(web)) return transport;
+  if (web === undefined || oneRequestOnly(web) || released.has(web)) return transport;
   const map = (web as { _streamMapping?: unknown })._streamMapping;
   if (!(map instanceof Map)) throw unsupported('the transport has no `_streamMapping` map');
   const set = map.set;

@@ -1,6 +1,6 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Tracer } from '@opentelemetry/api';
-import type { ToolCall, ToolCallDecision } from '../http/decide.ts';
+import type { DecideToolCall, ToolCall, ToolCallDecision } from '../http/decide.ts';
 import type { AuditSink } from '../observability/audit-event.ts';
 import type { ToolMetrics } from '../observability/metrics.ts';
 import type { BreakerRegistry } from '../resilience/breakers.ts';
@@ -16,6 +16,16 @@ export interface ProtectOptions {
    * input schema parsed (`{}` for a tool without one).
    */
   decide: (authInfo: AuthInfo, call: ToolCall) => ToolCallDecision | Promise<ToolCallDecision>;
+  /**
+   * The `decide` of the HTTP guard (`nodeHttpAuth`, `expressAuth`, `koaAuth`) in front of these
+   * servers, when its decisions are at least as strict as {@link ProtectOptions.decide}'s (e.g.
+   * the same policy). A `tools/call` that this guard allowed in the same HTTP request, for the
+   * same tool with deeply equal arguments, is then not decided a second time; it is still counted
+   * and audited as allowed. Calls whose arguments the tool's input schema changed (defaults,
+   * coercion) are decided again. `createMcpProtection` sets it for its own guards. Default: none
+   * (every call is decided here).
+   */
+  guardDecide?: DecideToolCall;
   /**
    * Whether `tools/list` shows `toolName` to this caller (ARCHITECTURE.md §7.5: only tools its roles could ever
    * invoke). Requests without `authInfo` see no tools.

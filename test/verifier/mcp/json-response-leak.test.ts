@@ -226,16 +226,23 @@ describe('an SDK that fixed the leak', () => {
 });
 
 describe('an SDK whose internals changed shape', () => {
+  // Stateful transports: the ones the workaround acts on (stateless ones are left alone).
   const naming = new RegExp(SDK_JSON_RESPONSE_LEAK_ISSUE.replace(/[/.]/g, '\\$&'));
 
   it('a transport without the wrapped web-standard transport is refused, naming the issue', () => {
-    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      enableJsonResponse: true,
+    });
     delete (transport as unknown as { _webStandardTransport?: unknown })._webStandardTransport;
     expect(() => releaseJsonResponseStreams(transport)).toThrow(naming);
   });
 
   it('a transport without the stream map is refused, naming the issue', () => {
-    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      enableJsonResponse: true,
+    });
     (internals(transport) as unknown as { _streamMapping: unknown })._streamMapping = {};
     expect(() => releaseJsonResponseStreams(transport)).toThrow(naming);
   });
@@ -243,14 +250,20 @@ describe('an SDK whose internals changed shape', () => {
   it('a protected server refuses to connect such a transport', async () => {
     const server = new McpServer({ name: 'shape', version: '1.0.0' });
     protectMcpServer(server, { decide: allowAll, visible: () => true });
-    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      enableJsonResponse: true,
+    });
     (internals(transport) as unknown as { _streamMapping: unknown })._streamMapping = new Set();
     await expect(server.connect(transport)).rejects.toThrow(naming);
   });
 
   it('a per-request entry of another shape is refused when registered, naming the issue', () => {
     const transport = releaseJsonResponseStreams(
-      new StreamableHTTPServerTransport({ enableJsonResponse: true }),
+      new StreamableHTTPServerTransport({
+        sessionIdGenerator: randomUUID,
+        enableJsonResponse: true,
+      }),
     );
     const map = internals(transport)._streamMapping as Map<string, unknown>;
     expect(() => map.set('s1', { resolve: () => {}, cleanup: () => {} })).toThrow(naming);
@@ -262,5 +275,63 @@ describe('an SDK whose internals changed shape', () => {
     const { InMemoryTransport } = await import('@modelcontextprotocol/sdk/inMemory.js');
     const [a] = InMemoryTransport.createLinkedPair();
     expect(releaseJsonResponseStreams(a)).toBe(a);
+  });
+});
+
+describe('a stateless transport (no sessionIdGenerator)', () => {
+  it('is left as it is: the SDK serves it one request, so its one entry goes with it', async () => {
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    const map = internals(transport)._streamMapping;
+    expect(releaseJsonResponseStreams(transport)).toBe(transport);
+    expect(Object.hasOwn(map, 'set')).toBe(false);
+    // What makes skipping it sound: the SDK refuses a second request on it.
+    const server = new McpServer({ name: 'stateless', version: '1.0.0' });
+    protectMcpServer(server, {
+      decide: allowAll,
+      visible: () => true,
+      rateLimit: false,
+    }).registerTool('echo', {}, () => ({ content: [{ type: 'text' as const, text: 'echo' }] }));
+    await server.connect(transport);
+    const http: Server = createServer((req, res) => {
+      void (async () => {
+        const body = await readJson(req);
+        (req as IncomingMessage & { auth?: unknown }).auth = authInfo('alice', ['developer']);
+        await transport.handleRequest(req, res, body);
+      })().catch(() => (res.headersSent ? res.end() : res.writeHead(500).end()));
+    });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    closers.push(async () => {
+      await transport.close();
+      http.closeAllConnections();
+      http.close();
+    });
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+    const call = () =>
+      fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-06-18',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: {} },
+        }),
+      });
+    const first = await call();
+    expect(first.status).toBe(200);
+    expect(((await first.json()) as { result: unknown }).result).toEqual({
+      content: [{ type: 'text', text: 'echo' }],
+    });
+    expect(Object.hasOwn(map, 'set')).toBe(false);
+    const second = await call();
+    expect(second.status).not.toBe(200);
   });
 });
