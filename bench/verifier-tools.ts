@@ -9,6 +9,8 @@
  * verifier at BENCH_ROOT offers it, else per server (`protectMcpServer`), so one file measures an
  * older tree too. CPU time (user + system) of this process per call; the client's share is the same
  * in both variants, so the difference is the protection's. Runs alternate; medians are printed.
+ * A diagnostic: the throughput target of the protection is measured over HTTP (bench/verifier-http.ts,
+ * variant iv), where a call also costs the HTTP server and transport.
  *
  * Environment: BENCH_ROOT (tree whose src/verifier is measured; default this one), BENCH_CALLS
  * (calls per run, 4 000), BENCH_ROUNDS (5), BENCH_MODES (`stateful,stateless`).
@@ -132,13 +134,11 @@ for (const [mode, run] of (
   const [a, b] = [median(plain), median(guarded)];
   // The throughput a protected server loses, as CPU per call is what limits it on a busy core.
   const cost = 1 - a / b;
-  verdicts.push(
-    `${mode} ${(cost * 100).toFixed(1)} % (target < 15 %) ${cost < 0.15 ? 'met' : 'MISSED'}`,
-  );
+  verdicts.push(`${mode} +${(b - a).toFixed(1)} µs per call (${(cost * 100).toFixed(1)} %)`);
   console.log(
     `${mode.padEnd(10)} unprotected ${a.toFixed(1)} µs, protected ${b.toFixed(1)} µs, +${(b - a).toFixed(1)} µs per call, throughput cost ${(cost * 100).toFixed(1)} % (protection ${protection})`,
   );
 }
 console.log(
-  `summary: protection's throughput cost: ${verdicts.join('; ')}; measured at ${measuredAt()}`,
+  `summary: protection's CPU per call over InMemoryTransport: ${verdicts.join('; ')} (no target here: an in-memory call is far cheaper than a served one, so the < 15 % throughput target is judged over HTTP by bench/verifier-http.ts); measured at ${measuredAt()}`,
 );
