@@ -15,7 +15,9 @@
  *
  * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; a scratch
  * database is created next to it and dropped), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s per
- * run), BENCH_ROUNDS (4 runs per variant and mode), BENCH_WARMUP (2 s per variant and mode),
+ * run), BENCH_ROUNDS (4 runs per variant and mode), BENCH_FRESH_PROCESSES (1, the default: every
+ * round starts a new process per variant, warmed up again; 0: one process per variant and mode),
+ * BENCH_WARMUP (2 s per variant process),
  * BENCH_MCP_MODES (`stateless,stateful`), BENCH_CPU_PROF (a folder: after the measured runs of a
  * mode, profile one more run of two variants and print where the first spends its extra time per
  * request; profiling slows both, so those runs are not counted), BENCH_CPU_PROF_PAIR (the two
@@ -39,6 +41,7 @@ const TARGET_PROTECTION_COST = 0.15;
 const connections = envNumber('BENCH_CONNECTIONS', 10);
 const duration = envNumber('BENCH_DURATION', 5);
 const rounds = Math.round(envNumber('BENCH_ROUNDS', 4));
+const freshProcesses = envNumber('BENCH_FRESH_PROCESSES', 1) !== 0;
 const warmup = envNumber('BENCH_WARMUP', 2);
 const baseUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
@@ -129,62 +132,67 @@ try {
     const tallies = new Map<Variant, Tally>(VARIANTS.map((v) => [v, newTally()]));
     results.set(mode, tallies);
     const targets = new Map<Variant, { child: RunningChild; headers: Record<string, string> }>();
-    try {
-      for (const v of VARIANTS) {
-        const child = await startChild(
-          `${LABELS[v]} (${mode})`,
-          new URL('./extra/mcp-variant.ts', import.meta.url),
-          {
-            BENCH_VARIANT: v,
-            BENCH_MCP_MODE: mode,
-            BENCH_ISSUER: issuer,
-            BENCH_RESOURCE: RESOURCE,
-          },
-        );
-        const url = child.info.url;
-        const headers =
-          mode === 'stateful'
-            ? {
-                ...baseHeaders,
-                'mcp-session-id': await openSession(url, baseHeaders),
-                'mcp-protocol-version': PROTOCOL_VERSION,
-              }
-            : baseHeaders;
-        targets.set(v, { child, headers });
-        // Each must answer the call, and the protected ones must refuse a request without a token.
-        const res = await fetch(url, { method: 'POST', headers, body: probeBody });
-        const text = await res.text();
-        if (res.status !== 200 || !text.includes('api-gateway'))
-          throw new Error(
-            `${LABELS[v]} (${mode}): expected the tool's result, got ${res.status} ${text.slice(0, 200)}`,
-          );
-        if (v !== 'none') {
-          const { authorization: _, ...anonymous } = headers;
-          const refused = await fetch(url, { method: 'POST', headers: anonymous, body: probeBody });
-          await refused.text();
-          if (refused.status !== 401)
-            throw new Error(
-              `${LABELS[v]} (${mode}): a request without a token got ${refused.status}`,
-            );
-        }
-      }
-
-      const run = (v: Variant, seconds: number) => {
-        const { child, headers } = targets.get(v)!;
-        // idReplacement (autocannon 9; not in bench/types): a fresh id in place of [<id>] per request.
-        const options = {
-          url: child.info.url,
-          method: 'POST' as const,
-          headers,
-          body: callBody,
-          idReplacement: true,
-          connections,
-          duration: seconds,
-        };
-        return autocannon(options);
+    const run = (v: Variant, seconds: number) => {
+      const { child, headers } = targets.get(v)!;
+      // idReplacement (autocannon 9; not in bench/types): a fresh id in place of [<id>] per request.
+      const options = {
+        url: child.info.url,
+        method: 'POST' as const,
+        headers,
+        body: callBody,
+        idReplacement: true,
+        connections,
+        duration: seconds,
       };
-      for (const v of VARIANTS) await run(v, warmup);
+      return autocannon(options);
+    };
+    /** Starts (or restarts) the process of variant `v` and checks it, then warms it up. */
+    const startTarget = async (v: Variant) => {
+      await targets.get(v)?.child.stop();
+      const child = await startChild(
+        `${LABELS[v]} (${mode})`,
+        new URL('./extra/mcp-variant.ts', import.meta.url),
+        {
+          BENCH_VARIANT: v,
+          BENCH_MCP_MODE: mode,
+          BENCH_ISSUER: issuer,
+          BENCH_RESOURCE: RESOURCE,
+        },
+      );
+      const url = child.info.url;
+      const headers =
+        mode === 'stateful'
+          ? {
+              ...baseHeaders,
+              'mcp-session-id': await openSession(url, baseHeaders),
+              'mcp-protocol-version': PROTOCOL_VERSION,
+            }
+          : baseHeaders;
+      targets.set(v, { child, headers });
+      // Each must answer the call, and the protected ones must refuse a request without a token.
+      const res = await fetch(url, { method: 'POST', headers, body: probeBody });
+      const text = await res.text();
+      if (res.status !== 200 || !text.includes('api-gateway'))
+        throw new Error(
+          `${LABELS[v]} (${mode}): expected the tool's result, got ${res.status} ${text.slice(0, 200)}`,
+        );
+      if (v !== 'none') {
+        const { authorization: _, ...anonymous } = headers;
+        const refused = await fetch(url, { method: 'POST', headers: anonymous, body: probeBody });
+        await refused.text();
+        if (refused.status !== 401)
+          throw new Error(
+            `${LABELS[v]} (${mode}): a request without a token got ${refused.status}`,
+          );
+      }
+      await run(v, warmup);
+    };
+    try {
       for (let r = 0; r < rounds; r++) {
+        // A process's own luck (JIT and GC decisions) moves its CPU per request by more than the
+        // differences measured here: each round measures fresh processes, so the medians over
+        // rounds compare variants, not processes.
+        if (r === 0 || freshProcesses) for (const v of VARIANTS) await startTarget(v);
         for (const v of r % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
           const { child } = targets.get(v)!;
           const before = await child.sample();
