@@ -15,8 +15,10 @@
  *
  * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; a scratch
  * database is created next to it and dropped), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s per
- * run), BENCH_ROUNDS (4 runs per variant and mode), BENCH_FRESH_PROCESSES (1, the default: every
- * round starts a new process per variant, warmed up again; 0: one process per variant and mode),
+ * run), BENCH_ROUNDS (4 runs per variant and mode), BENCH_FRESH_PROCESSES (0, the default: one
+ * process per variant and mode, warm for all its rounds, as a long-running server is; 1: a new
+ * process per variant every round, warmed up for BENCH_WARMUP only, to see how much of a
+ * difference is one process's JIT and GC luck),
  * BENCH_WARMUP (2 s per variant process),
  * BENCH_MCP_MODES (`stateless,stateful`), BENCH_CPU_PROF (a folder: after the measured runs of a
  * mode, profile one more run of two variants and print where the first spends its extra time per
@@ -41,7 +43,7 @@ const TARGET_PROTECTION_COST = 0.15;
 const connections = envNumber('BENCH_CONNECTIONS', 10);
 const duration = envNumber('BENCH_DURATION', 5);
 const rounds = Math.round(envNumber('BENCH_ROUNDS', 4));
-const freshProcesses = envNumber('BENCH_FRESH_PROCESSES', 1) !== 0;
+const freshProcesses = envNumber('BENCH_FRESH_PROCESSES', 0) !== 0;
 const warmup = envNumber('BENCH_WARMUP', 2);
 const baseUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
@@ -189,9 +191,9 @@ try {
     };
     try {
       for (let r = 0; r < rounds; r++) {
-        // A process's own luck (JIT and GC decisions) moves its CPU per request by more than the
-        // differences measured here: each round measures fresh processes, so the medians over
-        // rounds compare variants, not processes.
+        // BENCH_FRESH_PROCESSES: a process's own JIT and GC luck can move its CPU per request by
+        // more than the differences measured here; fresh processes each round average it out,
+        // at the price of less warm code.
         if (r === 0 || freshProcesses) for (const v of VARIANTS) await startTarget(v);
         for (const v of r % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
           const { child } = targets.get(v)!;

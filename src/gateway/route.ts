@@ -1,11 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
-import { JsonRpcParseError } from '../verifier/errors.ts';
-import { readJsonRpcBody, type RequestWithBody } from '../verifier/http/body.ts';
-import { challenge } from '../verifier/http/challenge.ts';
+import type { RequestWithBody } from '../verifier/http/body.ts';
 import { metadataPath } from '../verifier/http/metadata.ts';
-import { createPipelineContext, runTool, toolPipeline } from '../verifier/mcp/pipeline.ts';
+import { createPipelineContext } from '../verifier/mcp/pipeline.ts';
 import {
   createMcpProtection,
   type McpProtection,
@@ -13,25 +11,16 @@ import {
 } from '../verifier/protect.ts';
 import { BreakerRegistry, type BreakerRegistryOptions } from '../verifier/resilience/breakers.ts';
 import { isTaskCancelled } from '../verifier/resilience/classify.ts';
-import {
-  DEPENDENCY_FAILED,
-  EXECUTION_FAILED,
-  TIMEOUT,
-  ToolError,
-} from '../verifier/resilience/errors.ts';
+import { DEPENDENCY_FAILED, TIMEOUT, ToolError } from '../verifier/resilience/errors.ts';
 import type { RateLimiterOptions } from '../verifier/resilience/rate-limit.ts';
-import type { AuthenticatedRequest } from '../verifier/http/node.ts';
-import { toAuthInfo } from '../verifier/token/auth-info.ts';
 import type { VerifiedToken } from '../verifier/token/types.ts';
-import {
-  clientResponseHeaders,
-  HEADER_MISMATCH,
-  headerMismatch,
-  upstreamRequestHeaders,
-} from './headers.ts';
+import { isObject, reply, rpcError } from './answer.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { refuseMismatch } from './mismatch.ts';
 import { principalSigner } from './principal.ts';
-import { clientGone, OutcomeSniffer, relay, writeFailure, type JsonRpcId } from './relay.ts';
+import { clientGone, relay, writeFailure } from './relay.ts';
 import { SessionOwners } from './sessions.ts';
+import { DEPENDENCY, toolCaller, type Message } from './tool-call.ts';
 import { relayToolsList } from './tools-list.ts';
 import { sendUpstream, upstreamAgent, upstreamFailure } from './upstream.ts';
 
@@ -75,45 +64,11 @@ export interface GatewayRoute {
   close(): Promise<void>;
 }
 
-interface Message {
-  id?: JsonRpcId;
-  method?: unknown;
-  params?: { name?: unknown; arguments?: unknown };
-}
-
-const DEPENDENCY = 'upstream';
-/** Settings of every tool of a route: one breaker for the upstream, the route's timeout. */
-const TOOL_OPTIONS = { dependency: DEPENDENCY };
-const NEVER = new AbortController().signal;
-const ALLOWED = { decision: 'allow' } as const;
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Upstream trouble opens the breaker; a client that hangs up or sends bad input does not. */
 function upstreamTrouble(error: Error): boolean {
   if (error instanceof ToolError) return error.code === DEPENDENCY_FAILED || error.code === TIMEOUT;
   return isTaskCancelled(error);
 }
-
-function reply(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Cache-Control': 'no-store',
-    ...headers,
-  });
-  res.end(JSON.stringify(body));
-}
-
-const rpcError = (id: JsonRpcId | undefined, code: number, message: string) => ({
-  jsonrpc: '2.0',
-  id: id ?? null,
-  error: { code, message },
-});
 
 /**
  * One protected upstream (ARCHITECTURE.md §11): the verifier's HTTP guard (metadata, challenges, per-call
@@ -167,6 +122,13 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
       dropped,
       sign ? { ...options.headers, [principalHeader]: await sign(auth) } : options.headers,
     );
+  const toolCall = toolCaller({
+    ctx,
+    upstream: options.upstream,
+    agent,
+    sessions,
+    upstreamHeaders,
+  });
 
   /** Everything but a tool call: through the breaker until the headers, then streamed. */
   async function exchange(
@@ -218,105 +180,9 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     }
   }
 
-  /** A `tools/call`, inside the verifier's tool pipeline; the upstream's answer streams through. */
-  async function toolCall(
-    req: IncomingMessage,
-    res: ServerResponse,
-    auth: VerifiedToken,
-    message: Message,
-    cancel: AbortController,
-  ): Promise<void> {
-    const name = message.params!.name as string;
-    const args = isObject(message.params!.arguments) ? message.params!.arguments : {};
-    const headers = await upstreamHeaders(req, auth);
-    // Serialised again, not forwarded as received: the upstream must read what was decided
-    // (a body with duplicate keys could otherwise mean one call here and another upstream).
-    const body = JSON.stringify(message);
-    let sentType = '';
-    const exchangeOnce = async (_args: unknown, extra: { signal: AbortSignal }) => {
-      // The attempt's signal (timeout) or the client hanging up stops the exchange: both abort
-      // `cancel`, the request's one controller.
-      const { signal } = cancel;
-      const onTimeout = () => cancel.abort(extra.signal.reason);
-      extra.signal.addEventListener('abort', onTimeout, { once: true });
-      try {
-        const upstream = await sendUpstream(options.upstream, agent, {
-          method: 'POST',
-          headers,
-          body,
-          signal,
-          headersTimeoutMs: 0,
-        });
-        sessions.learn(upstream.headers['mcp-session-id'], auth);
-        const sniffer = new OutcomeSniffer();
-        sentType = String(upstream.headers['content-type'] ?? '');
-        res.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers));
-        try {
-          await relay(upstream.body, res, signal, sniffer.push);
-        } catch (error) {
-          upstream.body.destroy();
-          throw error;
-        }
-        const failed = upstream.statusCode >= 400 || sniffer.failed(sentType, message.id);
-        return { content: [], ...(failed && { isError: true }) };
-      } finally {
-        extra.signal.removeEventListener('abort', onTimeout);
-      }
-    };
-    try {
-      // Not the client's signal as the pipeline's: the timeout policy reports a parent abort as a
-      // timeout, and a client hanging up must not count against the upstream's breaker.
-      const authInfo = (req as AuthenticatedRequest).auth ?? toAuthInfo(auth);
-      const tool = toolPipeline(ctx, name, undefined, TOOL_OPTIONS);
-      // The guard decided this very call (same token, same parsed body) and allowed it, or it
-      // would have answered: that decision stands, it is not taken a second time.
-      await runTool(ctx, tool, exchangeOnce, args, { signal: NEVER, authInfo }, ALLOWED);
-    } catch (error) {
-      // The pipeline rejects with ToolErrors only (an open breaker is -32004 with retryAfterMs).
-      writeFailure(
-        res,
-        message.id,
-        error instanceof ToolError
-          ? error
-          : new ToolError(EXECUTION_FAILED, `Tool ${name} failed`, { retryable: false }),
-        sentType,
-      );
-    }
-  }
-
-  /**
-   * Checks `Mcp-Method` / `Mcp-Name` before the guard decides: a call must not be challenged or
-   * refused on a body its routing headers contradict. Only requests carrying them are read here;
-   * the guard then reuses the parsed body. Answers and resolves true when the request is refused.
-   */
-  async function refuseMismatch(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    if (
-      req.method !== 'POST' ||
-      (req.headers['mcp-method'] === undefined && req.headers['mcp-name'] === undefined)
-    )
-      return false;
-    let message: unknown;
-    try {
-      message = await readJsonRpcBody(req, options.bodyLimitBytes);
-    } catch (error) {
-      if (error instanceof JsonRpcParseError)
-        reply(res, 400, rpcError(null, -32700, 'Parse error'));
-      else {
-        const answer = challenge(error, { resourceMetadataUrl: protection.metadataUrl });
-        reply(res, answer.status, answer.body, { ...answer.headers, Connection: 'close' });
-      }
-      return true;
-    }
-    if (!isObject(message)) return false;
-    const mismatch = headerMismatch(req.headers, message);
-    if (mismatch === undefined) return false;
-    const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null;
-    reply(res, 400, rpcError(id, HEADER_MISMATCH, mismatch));
-    return true;
-  }
-
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (await refuseMismatch(req, res)) return;
+    const limits = { bodyLimitBytes: options.bodyLimitBytes, metadataUrl: protection.metadataUrl };
+    if (await refuseMismatch(req, res, limits)) return;
     const auth = await protection.guard(req, res);
     if (auth === undefined) return;
     const method = req.method ?? 'GET';
