@@ -1,22 +1,16 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { CLIENT_AUTH_FAILED, HINT_REFUSED, type SecurityEvents } from '../audit/security-events.ts';
+import { refusedHintOf } from './ciba/hint-refusal.ts';
 import { explainClientAuthFailure } from './client-auth-failures.ts';
 
 const cut = (v: unknown) => (typeof v === 'string' ? v.slice(0, 200) : undefined);
 
-/** The hint a CIBA refusal is about, from oidc-provider's error; undefined for other errors. */
-function refusedHint(err: { error?: string; error_description?: string }): string | undefined {
-  if (err.error === 'expired_login_hint_token' || err.error === 'unknown_user_id')
-    return 'login_hint_token';
-  if (err.error !== 'invalid_request') return undefined;
-  return /^(login_hint_token|id_token_hint|login_hint) /.exec(err.error_description ?? '')?.[1];
-}
-
 /**
  * Feeds {@link SecurityEvents} from oidc-provider's events: every failed client authentication
  * at an endpoint where clients authenticate (token, introspection, revocation, PAR, CIBA), and
- * every CIBA request refused for its `login_hint_token`, `login_hint` or `id_token_hint`.
+ * every CIBA request refused for its `login_hint_token`, `login_hint` or `id_token_hint` (an error
+ * marked by `refuseHint`, whatever its wording).
  * Never the secret, the assertion or the hint itself.
  */
 export function observeSecurityEvents(provider: Provider, events: SecurityEvents): void {
@@ -49,7 +43,7 @@ export function observeSecurityEvents(provider: Provider, events: SecurityEvents
   }
   on('backchannel_authentication.error', (ctx, err) => {
     const e = err as { error?: string; error_description?: string };
-    const hint = refusedHint(e);
+    const hint = refusedHintOf(err);
     if (!hint) return;
     events.record(
       {

@@ -12,6 +12,7 @@
 import { errors } from 'oidc-provider';
 import { OwnTokenError } from '../../tokens/index.ts';
 import { acceptedScopes } from '../resources.ts';
+import { refuseHint } from './hint-refusal.ts';
 import type { CibaCallback, CibaDeps } from './types.ts';
 
 export function processLoginHintToken(
@@ -29,12 +30,17 @@ export function processLoginHintToken(
       return token.subject;
     } catch (err) {
       if (!(err instanceof OwnTokenError)) throw err;
+      const refused = (error: Error) => refuseHint('login_hint_token', error);
       if (err.code === 'ERR_JWT_EXPIRED')
-        throw new errors.ExpiredLoginHintToken('login_hint_token has expired');
+        throw refused(new errors.ExpiredLoginHintToken('login_hint_token has expired'));
       if (err.code === 'ERR_SUBJECT_UNKNOWN' || err.code === 'ERR_SUBJECT_DISABLED')
-        throw new errors.UnknownUserId('login_hint_token names an unknown or disabled user');
-      throw new errors.InvalidRequest(
-        `login_hint_token is not a current access token of this server for this client: ${err.message}`,
+        throw refused(
+          new errors.UnknownUserId('login_hint_token names an unknown or disabled user'),
+        );
+      throw refused(
+        new errors.InvalidRequest(
+          `login_hint_token is not a current access token of this server for this client: ${err.message}`,
+        ),
       );
     }
   };

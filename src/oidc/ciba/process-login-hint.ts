@@ -4,12 +4,16 @@
  * named only by `login_hint_token`. Anything else is `invalid_request`.
  */
 import { errors } from 'oidc-provider';
+import { refuseHint } from './hint-refusal.ts';
 import type { CibaCallback } from './types.ts';
 
 export const processLoginHint: CibaCallback<'processLoginHint'> = async (ctx, loginHint) => {
   if (loginHint !== ctx.oidc.client!.clientId)
-    throw new errors.InvalidRequest(
-      'login_hint must be your own client_id (or use login_hint_token for a user)',
+    throw refuseHint(
+      'login_hint',
+      new errors.InvalidRequest(
+        'login_hint must be your own client_id (or use login_hint_token for a user)',
+      ),
     );
   return loginHint;
 };

@@ -7,13 +7,17 @@
  * - one `resource` per request (`invalid_target` for more): an elevation is for one MCP server.
  */
 import { errors } from 'oidc-provider';
+import { refuseHint } from './hint-refusal.ts';
 import type { CibaCallback } from './types.ts';
 
 export const validateRequestContext: CibaCallback<'validateRequestContext'> = async (ctx) => {
   const params = ctx.oidc.params!;
   if (params.id_token_hint !== undefined)
-    throw new errors.InvalidRequest(
-      'id_token_hint is not accepted: use login_hint_token (your current access token) or login_hint (your own client_id)',
+    throw refuseHint(
+      'id_token_hint',
+      new errors.InvalidRequest(
+        'id_token_hint is not accepted: use login_hint_token (your current access token) or login_hint (your own client_id)',
+      ),
     );
   if (Array.isArray(params.resource) && params.resource.length > 1)
     throw new errors.InvalidTarget('only one resource may be requested');
