@@ -84,6 +84,8 @@ console.log(`${machineLoad()}\n`);
 const database = await createScratchDatabase(baseUrl);
 const children: RunningChild[] = [];
 const rssSamples: number[] = [];
+/** The gateway's ArrayBuffer memory (chunks in flight or awaiting collection) at the same samples. */
+const bufferSamples: number[] = [];
 let rssBefore = 0;
 let streamed = 0;
 let warmed = 0;
@@ -191,7 +193,9 @@ try {
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      rssSamples.push((await gateway.sample()).rss);
+      const sample = await gateway.sample();
+      rssSamples.push(sample.rss);
+      bufferSamples.push(sample.arrayBuffers);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
@@ -238,7 +242,7 @@ console.log(
 const drift = Math.max(...rssSamples.map((v) => Math.abs(v / rssBefore - 1)));
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 console.log(
-  `after a ${mb(warmed)} MB warm-up transfer: ${mb(streamed)} MB through the gateway in ${streamSeconds.toFixed(1)} s (${mb(streamed / streamSeconds)} MB/s); gateway RSS ${mb(rssBefore)} MB before, ${mb(Math.min(...rssSamples))}-${mb(Math.max(...rssSamples))} MB during (${rssSamples.length} samples), largest drift ${(drift * 100).toFixed(1)} %`,
+  `after a ${mb(warmed)} MB warm-up transfer: ${mb(streamed)} MB through the gateway in ${streamSeconds.toFixed(1)} s (${mb(streamed / streamSeconds)} MB/s); gateway RSS ${mb(rssBefore)} MB before, ${mb(Math.min(...rssSamples))}-${mb(Math.max(...rssSamples))} MB during (${rssSamples.length} samples), largest drift ${(drift * 100).toFixed(1)} %; ArrayBuffers ${mb(Math.min(...bufferSamples))}-${mb(Math.max(...bufferSamples))} MB`,
 );
 console.log(machineLoad());
 if (profileDir)

@@ -18,6 +18,8 @@ export interface Sample {
   gcMicros: number;
   /** Resident set size, bytes. */
   rss: number;
+  /** Memory of ArrayBuffers and Buffers (outside the V8 heap), bytes. */
+  arrayBuffers: number;
   /** Heap in use, bytes: after a full garbage collection when the sample asked for one (the live set), else as found. */
   heapUsed: number;
   /** SQL statements sent to PostgreSQL so far, by text, with the rows they returned or changed; empty without a database. */
@@ -67,12 +69,13 @@ export async function serveChild(start: () => Promise<ChildTarget>): Promise<voi
         // Only children started with `exposeGc` have it; the collection's own CPU is counted.
         if (message.gc) (globalThis as { gc?: () => void }).gc?.();
         const { user, system } = process.cpuUsage();
-        const { rss, heapUsed } = process.memoryUsage();
+        const { rss, heapUsed, arrayBuffers } = process.memoryUsage();
         send({
           type: 'sample',
           cpuMicros: user + system,
           gcMicros,
           rss,
+          arrayBuffers,
           heapUsed,
           statements: target.statements?.() ?? [],
           extra: target.extra?.() ?? {},
