@@ -17,6 +17,7 @@ import {
   type ToolCallDecision,
 } from '../../../src/verifier/index.ts';
 import type { ToolCall } from '../../../src/verifier/http/decide.ts';
+import { postToolCall } from '../../helpers/mcp-http.ts';
 import { listen, type Started } from '../http/fixtures.ts';
 import { RESOURCE, signAccessToken, startIssuer, type TestIssuer } from '../token/fixtures.ts';
 
@@ -145,20 +146,8 @@ async function call(
   args: Record<string, unknown>,
 ): Promise<{ result?: { content: Array<{ text: string }> }; error?: { code: number } }> {
   const token = await signAccessToken(issuer, { roles: ['developer'] });
-  const res = await fetch(`${urls[adapter]}/mcp?p=${which}`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-06-18',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name, arguments: args },
-    }),
+  const res = await postToolCall(`${urls[adapter]}/mcp?p=${which}`, name, args, {
+    authorization: `Bearer ${token}`,
   });
   expect(res.status).toBe(200);
   return (await res.json()) as never;

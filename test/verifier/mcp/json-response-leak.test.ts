@@ -11,6 +11,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { protectMcpServer } from '../../../src/verifier/mcp/protect.ts';
 import { releaseJsonResponseStreams } from '../../../src/verifier/index.ts';
 import { SDK_JSON_RESPONSE_LEAK_ISSUE } from '../../../src/verifier/mcp/sdk-json-response-leak.ts';
+import { postToolCall } from '../../helpers/mcp-http.ts';
 import { allowAll, authInfo } from './harness.ts';
 
 /** The SDK's internals the workaround acts on, read to observe what a session retains. */
@@ -310,21 +311,7 @@ describe('a stateless transport (no sessionIdGenerator)', () => {
       http.close();
     });
     const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
-    const call = () =>
-      fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2025-06-18',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'tools/call',
-          params: { name: 'echo', arguments: {} },
-        }),
-      });
+    const call = () => postToolCall(url, 'echo', {});
     const first = await call();
     expect(first.status).toBe(200);
     expect(((await first.json()) as { result: unknown }).result).toEqual({
