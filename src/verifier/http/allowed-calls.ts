@@ -6,9 +6,10 @@ import type { DecideToolCall, ToolCall } from './decide.ts';
 
 /**
  * The `tools/call`s an HTTP guard decided and allowed in one request, with the `decide` that
- * allowed them. It travels on the request's `AuthInfo` (a non-enumerable symbol property: not
- * serialised, not copied by a spread) from the guard to `protectMcpServer`, which then need not
- * decide the same call a second time (see `ProtectOptions.guardDecide`).
+ * allowed them. It is kept for the request's `AuthInfo` object (in a module-private `WeakMap`:
+ * invisible to tool code, not carried by copies) from the guard to `protectMcpServer`, which then
+ * need not decide the same call a second time (see `ProtectOptions.guardDecide`). The arguments
+ * are the guard's own copy, taken before it decided.
  */
 export interface GuardAllowance {
   /** The guard's `decide`: an allowance counts only for a protection that trusts this function. */
@@ -17,7 +18,7 @@ export interface GuardAllowance {
   readonly calls: readonly ToolCall[];
 }
 
-const ALLOWANCE = Symbol('mcp-elevate.guardAllowance');
+const allowances = new WeakMap<AuthInfo, GuardAllowance>();
 
 /**
  * The MCP SDK's `AuthInfo` for a request the guard let through (what `req.auth` carries), with
@@ -26,8 +27,7 @@ const ALLOWANCE = Symbol('mcp-elevate.guardAllowance');
  */
 export function authInfoFor(auth: VerifiedToken, allowance?: GuardAllowance): AuthInfo {
   const authInfo = toAuthInfo(auth);
-  if (allowance !== undefined && allowance.calls.length > 0)
-    Object.defineProperty(authInfo, ALLOWANCE, { value: allowance });
+  if (allowance !== undefined && allowance.calls.length > 0) allowances.set(authInfo, allowance);
   return authInfo;
 }
 
@@ -43,7 +43,7 @@ export function allowedByGuard(
   name: string,
   args: Record<string, unknown>,
 ): boolean {
-  const allowance = (authInfo as { [ALLOWANCE]?: GuardAllowance })[ALLOWANCE];
+  const allowance = allowances.get(authInfo);
   if (allowance === undefined || allowance.decide !== decide) return false;
   return allowance.calls.some(
     (call) => call.name === name && isDeepStrictEqual(call.arguments, args),

@@ -50,6 +50,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+function nonEmptyScopes(scopes: unknown): scopes is string[] {
+  return (
+    Array.isArray(scopes) && scopes.length > 0 && scopes.every((s) => typeof s === 'string' && s)
+  );
+}
+
 function errorResponse(id: Id | undefined, message: string, data: Record<string, unknown>) {
   return { jsonrpc: '2.0', id: id ?? null, error: { code: UNAUTHORIZED, message, data } };
 }
@@ -60,6 +66,8 @@ function errorResponse(id: Id | undefined, message: string, data: Record<string,
  *   request's id); in a batch nothing runs, and the batch's other requests get a retryable
  *   `-32002` saying why, because a partly executed batch could not be answered coherently;
  * - otherwise any step-up → one 403 challenge naming the union of the scopes needed;
+ * - a verdict that is neither `allow`, `deny` nor a `step_up` naming at least one scope counts as
+ *   a denial (fail closed);
  * - anything that is not a well-formed `tools/call` is left for the MCP server to answer.
  */
 export async function gateToolCalls(
@@ -80,11 +88,16 @@ export async function gateToolCalls(
     )
       continue;
     const args = isObject(message.params.arguments) ? message.params.arguments : {};
-    const call = { name: message.params.name, arguments: args };
-    calls.push(call);
-    const verdict = await decide(auth, call);
-    if (verdict.decision === 'deny') denied.set(message, verdict);
-    else if (verdict.decision === 'step_up') verdict.scopes.forEach((scope) => scopes.add(scope));
+    // What was decided, copied before `decide` runs: neither `decide` nor code running after the
+    // guard (a middleware editing req.body) can change what the allowance says was allowed.
+    const decided = { name: message.params.name, arguments: structuredClone(args) };
+    const verdict = await decide(auth, { name: message.params.name, arguments: args });
+    if (verdict.decision === 'allow') calls.push(decided);
+    else if (verdict.decision === 'step_up' && nonEmptyScopes(verdict.scopes))
+      verdict.scopes.forEach((scope) => scopes.add(scope));
+    else if (verdict.decision === 'deny') denied.set(message, verdict);
+    // Fail closed: a step-up naming no scope, or a verdict that is none of the three.
+    else denied.set(message, { reason: 'authorization failed' });
   }
   if (denied.size > 0) {
     const responses = messages
