@@ -1,6 +1,9 @@
 import { PolicyError } from './errors.ts';
 import type { Permission, Role } from './schema.ts';
 
+/** Distinct role lists whose permissions a graph remembers (see `RoleGraph.permissions`). */
+const MAX_REMEMBERED_ROLE_LISTS = 1_000;
+
 /** Resolved role inheritance. Built once per role set; every query is a lookup, not a walk. */
 export interface RoleGraph {
   /** Roles by name, in declaration order. */
@@ -15,8 +18,11 @@ export interface RoleGraph {
    * after a token was issued must grant nothing.
    */
   effective(names: readonly string[]): string[];
-  /** The permissions of {@link RoleGraph.effective}`(names)`, in the same order. */
-  permissions(names: readonly string[]): Permission[];
+  /**
+   * The permissions of {@link RoleGraph.effective}`(names)`, in the same order; frozen, and
+   * remembered per list of names (a graph never changes once built).
+   */
+  permissions(names: readonly string[]): readonly Permission[];
   /** True when one of `principalRoles` is `minRole` or inherits it, transitively. */
   satisfies(principalRoles: readonly string[], minRole: string): boolean;
 }
@@ -86,6 +92,7 @@ export function buildRoleGraph(roles: readonly Role[]): RoleGraph {
   };
   for (const role of roles) resolve(role.name);
 
+  const permissionsOf = new Map<string, readonly Permission[]>();
   const effective = (names: readonly string[]): string[] => {
     const out = new Set<string>();
     for (const name of names) {
@@ -101,8 +108,16 @@ export function buildRoleGraph(roles: readonly Role[]): RoleGraph {
     has: (name: string) => byName.has(name),
     ancestors: (name: string) => closure.get(name) ?? [],
     effective,
-    permissions: (names: readonly string[]) =>
-      effective(names).flatMap((name) => byName.get(name)!.permissions),
+    permissions: (names: readonly string[]) => {
+      // Every decision asks for the caller's roles: the same few lists, over and over.
+      const key = JSON.stringify(names);
+      let known = permissionsOf.get(key);
+      if (known === undefined) {
+        known = Object.freeze(effective(names).flatMap((name) => byName.get(name)!.permissions));
+        if (permissionsOf.size < MAX_REMEMBERED_ROLE_LISTS) permissionsOf.set(key, known);
+      }
+      return known;
+    },
     satisfies: (principalRoles: readonly string[], minRole: string) =>
       effective(principalRoles).includes(minRole),
   });

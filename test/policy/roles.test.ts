@@ -59,6 +59,22 @@ describe('default roles', () => {
     expect(graph.permissions(['admin'])).toContainEqual({ resource: '*', action: '*' });
   });
 
+  it('remember the permissions of a list of roles, frozen, keyed without collisions', () => {
+    const first = graph.permissions(['developer']);
+    expect(graph.permissions(['developer'])).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(() => (first as unknown[]).push({ resource: '*', action: '*' })).toThrow(TypeError);
+    expect(graph.permissions(['developer'])).not.toContainEqual({ resource: '*', action: '*' });
+    // Names that would run together in a joined key stay apart.
+    const tricky = buildRoleGraph([
+      role('ab', [], [{ resource: 'tool:x', action: 'invoke' }]),
+      role('a'),
+      role('b'),
+    ]);
+    expect(tricky.permissions(['a', 'b'])).toEqual([]);
+    expect(tricky.permissions(['ab'])).toEqual([{ resource: 'tool:x', action: 'invoke' }]);
+  });
+
   it('are frozen so a consumer cannot widen them by accident', () => {
     expect(Object.isFrozen(DEFAULT_ROLES)).toBe(true);
     expect(Object.isFrozen(DEFAULT_ROLES[0].permissions[0])).toBe(true);
