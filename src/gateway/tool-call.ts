@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Agent } from 'undici';
 import type { AuthenticatedRequest } from '../verifier/http/node.ts';
-import { runTool, toolPipeline, type PipelineContext } from '../verifier/mcp/pipeline.ts';
+import { ALLOW, runTool, toolPipeline, type PipelineContext } from '../verifier/mcp/pipeline.ts';
 import { EXECUTION_FAILED, ToolError } from '../verifier/resilience/errors.ts';
 import { toAuthInfo } from '../verifier/token/auth-info.ts';
 import type { VerifiedToken } from '../verifier/token/types.ts';
@@ -36,7 +36,6 @@ export interface ToolCallDeps {
 export const DEPENDENCY = 'upstream';
 const TOOL_OPTIONS = { dependency: DEPENDENCY };
 const NEVER = new AbortController().signal;
-const ALLOWED = { decision: 'allow' } as const;
 
 /**
  * A route's `tools/call` handler: the call runs inside the verifier's tool pipeline and the
@@ -105,7 +104,7 @@ export function toolCaller(
       const tool = toolPipeline(deps.ctx, name, undefined, TOOL_OPTIONS);
       // The guard decided this very call (same token, same parsed body) and allowed it, or it
       // would have answered: that decision stands, it is not taken a second time.
-      await runTool(deps.ctx, tool, exchangeOnce, args, { signal: NEVER, authInfo }, ALLOWED);
+      await runTool(deps.ctx, tool, exchangeOnce, args, { signal: NEVER, authInfo }, ALLOW);
     } catch (error) {
       // The pipeline rejects with ToolErrors only (an open breaker is -32004 with retryAfterMs).
       writeFailure(

@@ -145,7 +145,8 @@ function audit(
   }
 }
 
-const ALLOW: ToolCallDecision = { decision: 'allow' };
+/** The decision on a call allowed before it got here (the guard's), for `runTool`'s `decided`. */
+export const ALLOW: ToolCallDecision = Object.freeze({ decision: 'allow' });
 
 /** The call's decision: the guard's when it allowed this very call (`guardDecide`), else `decide`'s. */
 async function authorize(
