@@ -15,11 +15,12 @@
  *
  * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; a scratch
  * database is created next to it and dropped), BENCH_CONNECTIONS (10), BENCH_DURATION (5 s per
- * run), BENCH_ROUNDS (4 runs per variant and mode), BENCH_FRESH_PROCESSES (0, the default: one
- * process per variant and mode, warm for all its rounds, as a long-running server is; 1: a new
- * process per variant every round, warmed up for BENCH_WARMUP only, to see how much of a
- * difference is one process's JIT and GC luck),
- * BENCH_WARMUP (2 s per variant process),
+ * run), BENCH_ROUNDS (4 runs per variant and mode), BENCH_FRESH_PROCESSES (1, the default: a
+ * new process per variant every round, warmed up for BENCH_WARMUP first, so that no one process's
+ * JIT and GC luck decides a variant's figures: two processes of the very same server differ by up
+ * to 20 µs of CPU per request, 7 % of throughput; 0: one process per variant and mode, warm for
+ * all its rounds),
+ * BENCH_WARMUP (5 s per variant process: about 20 000 requests),
  * BENCH_MCP_MODES (`stateless,stateful`), BENCH_CPU_PROF (a folder: after the measured runs of a
  * mode, profile one more run of two variants and print where the first spends its extra time per
  * request; profiling slows both, so those runs are not counted), BENCH_CPU_PROF_PAIR (the two
@@ -43,8 +44,8 @@ const TARGET_PROTECTION_COST = 0.15;
 const connections = envNumber('BENCH_CONNECTIONS', 10);
 const duration = envNumber('BENCH_DURATION', 5);
 const rounds = Math.round(envNumber('BENCH_ROUNDS', 4));
-const freshProcesses = envNumber('BENCH_FRESH_PROCESSES', 0) !== 0;
-const warmup = envNumber('BENCH_WARMUP', 2);
+const freshProcesses = (process.env.BENCH_FRESH_PROCESSES ?? '1') !== '0';
+const warmup = envNumber('BENCH_WARMUP', 5);
 const baseUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 const profilePair = (process.env.BENCH_CPU_PROF_PAIR || 'ours,none')
@@ -192,8 +193,7 @@ try {
     try {
       for (let r = 0; r < rounds; r++) {
         // BENCH_FRESH_PROCESSES: a process's own JIT and GC luck can move its CPU per request by
-        // more than the differences measured here; fresh processes each round average it out,
-        // at the price of less warm code.
+        // more than the differences measured here; fresh processes each round average it out.
         if (r === 0 || freshProcesses) for (const v of VARIANTS) await startTarget(v);
         for (const v of r % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
           const { child } = targets.get(v)!;
