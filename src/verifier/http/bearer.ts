@@ -4,7 +4,10 @@ import type { TokenVerifier, VerifiedToken } from '../token/types.ts';
 /** A header as Node exposes it: absent, one value, or every value (`req.headersDistinct`). */
 export type HeaderValue = string | readonly string[] | undefined;
 
-/** The request facts DPoP needs: method and the absolute URL the client addressed. */
+/**
+ * The request facts DPoP needs: method and the absolute URL the client addressed. `url` is read
+ * only for a request with a `DPoP` header, so it may be a getter computing it on demand.
+ */
 export interface RequestInfo {
   method: string;
   url: string;
@@ -64,12 +67,11 @@ export async function verifyBearer(
 ): Promise<VerifiedToken> {
   const { scheme, token } = parseAuthorization(authorization);
   const proof = single(dpop, 'DPoP');
-  // `url` is read only for a DPoP proof: a caller may compute it on demand (a getter).
+  // `url` is read only when there is a proof to check it against: a caller may compute it on
+  // demand (a getter). Without a proof a DPoP-bound token is refused before any URL is compared.
   return verifier.verify(token, {
     method: request.method,
-    get url() {
-      return request.url;
-    },
+    url: proof === undefined ? '' : request.url,
     dpop: proof,
     scheme,
   });

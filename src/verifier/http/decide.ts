@@ -56,6 +56,17 @@ function nonEmptyScopes(scopes: unknown): scopes is string[] {
   );
 }
 
+/** Arguments without keys, as the guard records them: nothing in them to change. */
+const NO_ARGUMENTS: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/**
+ * A deep copy of a call's arguments: what `structuredClone` copies (own enumerable string keys),
+ * or, for a call without any, one shared frozen `{}`.
+ */
+function copyOf(args: Record<string, unknown>): Record<string, unknown> {
+  return Object.keys(args).length === 0 ? NO_ARGUMENTS : structuredClone(args);
+}
+
 function errorResponse(id: Id | undefined, message: string, data: Record<string, unknown>) {
   return { jsonrpc: '2.0', id: id ?? null, error: { code: UNAUTHORIZED, message, data } };
 }
@@ -90,7 +101,7 @@ export async function gateToolCalls(
     const args = isObject(message.params.arguments) ? message.params.arguments : {};
     // What was decided, copied before `decide` runs: neither `decide` nor code running after the
     // guard (a middleware editing req.body) can change what the allowance says was allowed.
-    const decided = { name: message.params.name, arguments: structuredClone(args) };
+    const decided = { name: message.params.name, arguments: copyOf(args) };
     const verdict = await decide(auth, { name: message.params.name, arguments: args });
     if (verdict.decision === 'allow') calls.push(decided);
     else if (verdict.decision === 'step_up' && nonEmptyScopes(verdict.scopes))

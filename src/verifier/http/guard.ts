@@ -90,16 +90,14 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
       if (method === 'OPTIONS')
         return { kind: 'respond', status: 204, headers: CORS, body: undefined };
     }
+    const headers = req.headersDistinct;
     // DPoP's htu is the URL the client addressed; the resource's origin is the public one even
-    // behind a proxy, while the Host header is client-controlled.
-    // Resolved only when a DPoP proof is checked.
+    // behind a proxy, while the Host header is client-controlled. Resolved only for a request
+    // with a DPoP proof: no other compares it.
     const request = {
       method,
-      get url() {
-        return new URL(target, origin).href;
-      },
+      url: headers.dpop === undefined ? '' : new URL(target, origin).href,
     };
-    const headers = req.headersDistinct;
     const auth = await verifyBearer(verifier, headers.authorization, headers.dpop, request);
     const { decide } = options;
     if (decide === undefined || method !== 'POST') return { kind: 'pass', auth };
