@@ -1,6 +1,6 @@
 // A plain MCP server that knows nothing of OAuth: the kind `mcp-elevate gateway` protects.
-// Stateless Streamable HTTP with JSON answers; run it with `PORT=4100 node examples/plain-mcp-server.ts`
-// and put the gateway in front: `mcp-elevate gateway --upstream http://localhost:4100/mcp`.
+// Stateless Streamable HTTP with JSON answers; run it with `PORT=4100 npx node examples/plain-mcp-server.ts`
+// (the project's Node 24) and put the gateway in front: `npx mcp-elevate gateway --upstream http://localhost:4100/mcp`.
 import { createServer } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';

@@ -8,6 +8,7 @@ import {
   type McpProtection,
   type McpProtectionOptions,
 } from '../verifier/index.ts';
+import { unlistedResource } from '../verifier/policy-client/decisions.ts';
 import { ExampleStore } from './data.ts';
 import { McpSessions } from './sessions.ts';
 import { registerExampleTools } from './tools.ts';
@@ -59,7 +60,8 @@ function send(res: ServerResponse, status: number, body: string, type = 'applica
  * Metadata at `/.well-known/oauth-protected-resource<path>`, Prometheus metrics at `/metrics`
  * (unauthenticated, like most scrape targets: keep it off public networks) and `/healthz`.
  *
- * @throws PolicyClientError when the authorization server's policy cannot be loaded at start.
+ * @throws PolicyClientError when the authorization server's policy cannot be loaded at start;
+ *   Error when its catalogue does not list `resource` (no token could be issued for it).
  */
 export async function startExampleMcpServer(
   options: ExampleMcpServerOptions,
@@ -94,6 +96,13 @@ export async function startExampleMcpServer(
   } catch (error) {
     await closeHttp();
     throw error;
+  }
+  // A resource the issuer does not list gets no tokens: refuse to serve it rather than run unusable.
+  const unlisted = unlistedResource(protection.policy.current(), resource);
+  if (unlisted !== undefined) {
+    await protection.close();
+    await closeHttp();
+    throw new Error(unlisted);
   }
 
   const store = new ExampleStore();

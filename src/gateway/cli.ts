@@ -49,22 +49,31 @@ async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<Gatew
     throw new UsageError('--resource must be an absolute URL');
   const path = v.resource === undefined ? '/mcp' : new URL(v.resource).pathname;
   const secret = env.GATEWAY_PRINCIPAL_SECRET;
-  return parseGatewayConfig(
-    {
-      port,
-      ...(v.host !== undefined && { host: v.host }),
-      routes: [
-        {
-          path,
-          upstream: v.upstream,
-          ...(v.resource !== undefined && { resource: v.resource }),
-          ...(secret !== undefined &&
-            secret !== '' && { principal: { secretEnv: 'GATEWAY_PRINCIPAL_SECRET' } }),
-        },
-      ],
-    },
-    'flags',
-  );
+  try {
+    return parseGatewayConfig(
+      {
+        port,
+        ...(v.host !== undefined && { host: v.host }),
+        routes: [
+          {
+            path,
+            upstream: v.upstream,
+            ...(v.resource !== undefined && { resource: v.resource }),
+            ...(secret !== undefined &&
+              secret !== '' && { principal: { secretEnv: 'GATEWAY_PRINCIPAL_SECRET' } }),
+          },
+        ],
+      },
+      'flags',
+    );
+  } catch (error) {
+    // Named by the flag that set the field, not by the configuration file's path to it.
+    if (!(error instanceof GatewayConfigError)) throw error;
+    const [, field, reason] = /^flags: (?:routes\.0\.)?(\w+): (.*)$/.exec(error.message) ?? [];
+    throw new UsageError(
+      field === undefined ? error.message : `--${field === 'path' ? 'resource' : field}: ${reason}`,
+    );
+  }
 }
 
 /** The options of `startGateway` for a validated configuration, secrets read from `env`. */
@@ -129,14 +138,20 @@ export async function runGateway(
   }
   try {
     const gateway = await startGateway(options);
+    const everywhere = options.host === undefined || options.host === '0.0.0.0';
     for (const route of gateway.routes)
       console.log(
-        `gateway: ${route.resource} -> ${route.upstream} (listening on ${gateway.url}${route.path})`,
+        `gateway: ${route.resource} -> ${route.upstream} (listening on ${everywhere ? `port ${gateway.port}, all interfaces: ` : ''}${gateway.url}${route.path})`,
       );
     for (const signal of ['SIGINT', 'SIGTERM'] as const)
       process.once(signal, () => void gateway.close().finally(() => process.exit(0)));
     return -1;
   } catch (error) {
+    // A route the issuer cannot issue tokens for is bad configuration, found once it answered.
+    if (error instanceof GatewayConfigError) {
+      console.error(`mcp-elevate: ${error.message}`);
+      return 2;
+    }
     // Policy client and listen errors carry client-safe, one-line messages (no secrets).
     console.error(
       `mcp-elevate: gateway failed to start: ${String((error as Error).message ?? error).split('\n')[0]}`,

@@ -7,7 +7,7 @@ import { z } from 'zod';
  * (`node scripts/generate-gateway-schema.ts`). Every option documents its default.
  */
 
-const httpUrl = z.url({ protocol: /^https?$/, normalize: false });
+const httpUrl = z.url({ protocol: /^https?$/, normalize: false, error: 'must be an http(s) URL' });
 
 /** A header value given literally, or read from an environment variable at start. */
 const HeaderValue = z.union([

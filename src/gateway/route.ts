@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { RequestWithBody } from '../verifier/http/body.ts';
 import { metadataPath } from '../verifier/http/metadata.ts';
 import { createPipelineContext } from '../verifier/mcp/pipeline.ts';
+import { unlistedResource } from '../verifier/policy-client/decisions.ts';
 import {
   createMcpProtection,
   type McpProtection,
@@ -15,6 +16,7 @@ import { DEPENDENCY_FAILED, TIMEOUT, ToolError } from '../verifier/resilience/er
 import type { RateLimiterOptions } from '../verifier/resilience/rate-limit.ts';
 import type { VerifiedToken } from '../verifier/token/types.ts';
 import { isObject, reply, rpcError } from './answer.ts';
+import { GatewayConfigError } from './config.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { refuseMismatch } from './mismatch.ts';
 import { principalSigner } from './principal.ts';
@@ -76,7 +78,8 @@ function upstreamTrouble(error: Error): boolean {
  * answer streams back. `tools/call` runs in the verifier's tool pipeline (span, metrics, second
  * decision, rate limit per principal and tool, breaker, timeout, audit); `tools/list` answers are
  * filtered for the caller; every other exchange passes the breaker and streams through.
- * @throws PolicyClientError when the policy cannot be loaded at start.
+ * @throws PolicyClientError when the policy cannot be loaded at start; GatewayConfigError when
+ *   the issuer's catalogue does not list the route's resource.
  */
 export async function createGatewayRoute(options: GatewayRouteOptions): Promise<GatewayRoute> {
   const protection = await createMcpProtection({
@@ -88,6 +91,13 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     metricsRegistry: options.metricsRegistry,
     http: { bodyLimitBytes: options.bodyLimitBytes },
   });
+  // A resource the issuer does not list gets no tokens: every request would be refused, so say
+  // so at start rather than serve a route nobody can use.
+  const unlisted = unlistedResource(protection.policy.current(), options.resource);
+  if (unlisted !== undefined) {
+    await protection.close();
+    throw new GatewayConfigError(`${options.path}: ${unlisted}`);
+  }
   const breakers = new BreakerRegistry({ ...options.breaker, isFailure: upstreamTrouble });
   // The same shared parts as `protectMcpServer` builds once per protection.
   const ctx = createPipelineContext(

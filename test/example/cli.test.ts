@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
-import { freePort } from '../helpers/server.ts';
+import { freePort, startTestServer } from '../helpers/server.ts';
 
 describe('mcp-elevate example-mcp-server', () => {
   it('documents its port option and environment', async () => {
@@ -24,4 +24,21 @@ describe('mcp-elevate example-mcp-server', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain('policy/v1/bundle');
   });
+
+  it('refuses to start, in one line, for a resource the issuer does not list', async () => {
+    const t = await startTestServer('pglite');
+    try {
+      const port = await freePort();
+      const resource = `http://127.0.0.1:${port}/unlisted/mcp`;
+      const result = await runCli(['example-mcp-server', '--port', String(port)], {
+        ISSUER: t.url,
+        EXAMPLE_RESOURCE: resource,
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toContain(`resource ${resource} is not in the issuer's catalogue`);
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
 });

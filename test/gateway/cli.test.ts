@@ -43,7 +43,8 @@ describe('mcp-elevate gateway on the command line', { timeout: 120_000 }, () => 
       ['--upstream', 'http://127.0.0.1:1/mcp', '--port', 'eighty'],
       '--port must be a port number (1-65535)',
     ],
-    [['--upstream', 'ftp://example.com/mcp'], 'flags: routes.0.upstream'],
+    [['--upstream', 'ftp://example.com/mcp'], '--upstream: must be an http(s) URL'],
+    [['--upstream', 'http://127.0.0.1:1/mcp', '--host', ''], '--host: '],
     [
       ['--upstream', 'http://127.0.0.1:1/mcp', '--resource', 'not a url'],
       '--resource must be an absolute URL',
@@ -193,6 +194,27 @@ describe('a gateway process streaming a large answer', { timeout: 120_000 }, () 
   afterAll(async () => {
     child?.kill('SIGTERM');
     await stack?.close();
+  });
+
+  it('refuses to start, in one line (exit 2), for a resource the issuer does not list', async () => {
+    const port = await freePort();
+    for (const resource of [`http://127.0.0.1:${port}/mcp`, `${stack.spare[0]!}/elsewhere`]) {
+      const result = await runCli(
+        [
+          'gateway',
+          '--upstream',
+          stack.stateless.url,
+          '--port',
+          String(port),
+          '--resource',
+          resource,
+        ],
+        { ISSUER: stack.t.url },
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toContain(`resource ${resource} is not in the issuer's catalogue`);
+    }
   });
 
   it('streams a 40 MB answer: while the client reads nothing, the gateway holds far less than the answer', async () => {

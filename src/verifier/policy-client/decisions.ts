@@ -35,6 +35,26 @@ function factsOf(caller: Caller): Facts {
   return { principal: policyPrincipal(principalOf(caller)), scopes: caller.scopes };
 }
 
+/**
+ * The catalogue's own spelling of `resource`, compared as the token verifier compares audiences
+ * (`sameResource`), or undefined when the catalogue does not list it: then the authorization
+ * server issues no token for it.
+ */
+export function listedResource(policy: Policy, resource: string): string | undefined {
+  return Object.keys(policy.catalogue.resources).find((k) => sameResource(k, resource));
+}
+
+/**
+ * Why a protection for `resource` would be of no use under `policy`: the catalogue does not list
+ * it, so the authorization server issues no token for it. Undefined when it is listed (or no
+ * policy is loaded yet). The one check of every entry point that serves a resource at start (the
+ * gateway's routes, the example MCP server).
+ */
+export function unlistedResource(policy: Policy | undefined, resource: string): string | undefined {
+  if (policy === undefined || listedResource(policy, resource) !== undefined) return undefined;
+  return `resource ${resource} is not in the issuer's catalogue (the \`resources\` of its scopes.json), so no token can be issued for it`;
+}
+
 /** Keys found by {@link catalogueResource}, per policy (a policy never changes once loaded). */
 const resourceKeys = new WeakMap<Policy, Map<string, string>>();
 
@@ -51,8 +71,7 @@ export function catalogueResource(
   if (keys === undefined) resourceKeys.set(policy, (keys = new Map()));
   let key = keys.get(resource);
   if (key === undefined) {
-    key =
-      Object.keys(policy.catalogue.resources).find((k) => sameResource(k, resource)) ?? resource;
+    key = listedResource(policy, resource) ?? resource;
     // Bounded: callers pass their own configured resource, but keep a stray caller from growing it.
     if (keys.size < 64) keys.set(resource, key);
   }
