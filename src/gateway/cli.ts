@@ -31,6 +31,15 @@ function flags(args: string[]) {
   }
 }
 
+/** The flag that sets each field of the configuration built from flags. */
+const FLAG_OF: Readonly<Record<string, string>> = {
+  port: '--port',
+  host: '--host',
+  path: '--resource',
+  upstream: '--upstream',
+  resource: '--resource',
+};
+
 /** The configuration the flags describe (`--config`, or one upstream). */
 async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<GatewayConfig> {
   const v = flags(args);
@@ -68,11 +77,11 @@ async function configFrom(args: string[], env: NodeJS.ProcessEnv): Promise<Gatew
     );
   } catch (error) {
     // Named by the flag that set the field, not by the configuration file's path to it.
-    if (!(error instanceof GatewayConfigError)) throw error;
-    const [, field, reason] = /^flags: (?:routes\.0\.)?(\w+): (.*)$/.exec(error.message) ?? [];
-    throw new UsageError(
-      field === undefined ? error.message : `--${field === 'path' ? 'resource' : field}: ${reason}`,
-    );
+    if (!(error instanceof GatewayConfigError) || error.issue === undefined) throw error;
+    const { path, reason } = error.issue;
+    const field = path[0] === 'routes' ? path[2] : path[0];
+    const flag = FLAG_OF[String(field)];
+    throw new UsageError(flag === undefined ? error.message : `${flag}: ${reason}`);
   }
 }
 

@@ -169,12 +169,16 @@ export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 /** A configuration problem, printed as one line naming the file and the field. */
 export class GatewayConfigError extends Error {
   readonly code = 'ERR_GATEWAY_CONFIG';
-}
+  /**
+   * For an invalid field: its path in the configuration (e.g. `['routes', 0, 'upstream']`) and
+   * what is wrong with it, so a caller may name it its own way (the CLI names the flag).
+   */
+  readonly issue?: { path: readonly PropertyKey[]; reason: string };
 
-/** The first zod issue as `path: message`. */
-function firstIssue(error: z.ZodError): string {
-  const issue = error.issues[0]!;
-  return `${issue.path.length > 0 ? issue.path.join('.') : '(top level)'}: ${issue.message}`;
+  constructor(message: string, issue?: { path: readonly PropertyKey[]; reason: string }) {
+    super(message);
+    if (issue !== undefined) this.issue = issue;
+  }
 }
 
 /**
@@ -183,7 +187,11 @@ function firstIssue(error: z.ZodError): string {
  */
 export function parseGatewayConfig(value: unknown, source = 'configuration'): GatewayConfig {
   const parsed = GatewayConfigSchema.safeParse(value);
-  if (!parsed.success) throw new GatewayConfigError(`${source}: ${firstIssue(parsed.error)}`);
+  if (!parsed.success) {
+    const { path, message } = parsed.error.issues[0]!;
+    const where = path.length > 0 ? path.join('.') : '(top level)';
+    throw new GatewayConfigError(`${source}: ${where}: ${message}`, { path, reason: message });
+  }
   return parsed.data;
 }
 

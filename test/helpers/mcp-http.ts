@@ -1,3 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+
 /** MCP Streamable HTTP protocol version the raw requests of the tests announce. */
 export const TEST_PROTOCOL_VERSION = '2025-06-18';
 
@@ -27,4 +31,23 @@ export function postToolCall(
       params: { name, arguments: args },
     }),
   });
+}
+
+/**
+ * Answers one request with `server` in the MCP SDK's stateless pattern: a transport of its own
+ * (no session, JSON answers), the server closed with the response. `body` is the parsed request.
+ */
+export async function serveStateless(
+  server: McpServer,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: unknown,
+): Promise<void> {
+  const transport = new StreamableHTTPServerTransport({
+    sessionIdGenerator: undefined,
+    enableJsonResponse: true,
+  });
+  res.on('close', () => void server.close());
+  await server.connect(transport);
+  await transport.handleRequest(req, res, body);
 }

@@ -16,6 +16,7 @@ import {
   type ToolCallDecision,
 } from '../../../src/verifier/index.ts';
 import type { ToolCall } from '../../../src/verifier/http/decide.ts';
+import { serveStateless } from '../../helpers/mcp-http.ts';
 import { listen, type Started } from '../http/fixtures.ts';
 import { RESOURCE, signAccessToken, startIssuer, type TestIssuer } from '../token/fixtures.ts';
 
@@ -185,16 +186,10 @@ function registerTools(server: McpServer): void {
 }
 
 /** The SDK's stateless pattern: one server and transport per request, JSON responses. */
-async function serveStateless(req: IncomingMessage, res: ServerResponse, body: unknown) {
+async function serveAttacked(req: IncomingMessage, res: ServerResponse, body: unknown) {
   const server = new McpServer({ name: 'attack', version: '1.0.0' });
   registerTools(server);
-  const transport = new StreamableHTTPServerTransport({
-    sessionIdGenerator: undefined,
-    enableJsonResponse: true,
-  });
-  res.on('close', () => void server.close());
-  await server.connect(transport);
-  await transport.handleRequest(req, res, body);
+  await serveStateless(server, req, res, body);
 }
 
 let issuer: TestIssuer;
@@ -217,14 +212,14 @@ beforeAll(async () => {
   const nodeServer = await listen(
     createServer(async (req, res) => {
       if ((await node(req, res)) === undefined) return;
-      await serveStateless(req, res, (req as { body?: unknown }).body);
+      await serveAttacked(req, res, (req as { body?: unknown }).body);
     }),
   );
 
   const app = express();
   // A raw body parser in front of the guard: the guard gets a Buffer, the app parses it itself.
   app.post('/raw', express.raw({ type: '*/*' }), expressAuth(options), (req, res) => {
-    void serveStateless(req, res, JSON.parse((req.body as Buffer).toString('utf8')));
+    void serveAttacked(req, res, JSON.parse((req.body as Buffer).toString('utf8')));
   });
   app.use(express.json(), expressAuth(options));
   // Application middleware after the guard that fills in a default environment.
@@ -242,7 +237,7 @@ beforeAll(async () => {
     next();
   });
   app.post(['/mcp', '/defaults', '/copy/:how'], (req, res) => {
-    void serveStateless(req, res, req.body);
+    void serveAttacked(req, res, req.body);
   });
   const expressServer = await listen(createServer(app));
 

@@ -17,7 +17,7 @@ import {
   type ToolCallDecision,
 } from '../../../src/verifier/index.ts';
 import type { ToolCall } from '../../../src/verifier/http/decide.ts';
-import { postToolCall } from '../../helpers/mcp-http.ts';
+import { postToolCall, serveStateless } from '../../helpers/mcp-http.ts';
 import { listen, type Started } from '../http/fixtures.ts';
 import { RESOURCE, signAccessToken, startIssuer, type TestIssuer } from '../token/fixtures.ts';
 
@@ -84,13 +84,7 @@ async function serveMcp(
     { inputSchema: { service: z.string(), environment: z.string().default('production') } },
     ({ service, environment }) => ok(`${service} to ${environment}`),
   );
-  const transport = new StreamableHTTPServerTransport({
-    sessionIdGenerator: undefined,
-    enableJsonResponse: true,
-  });
-  res.on('close', () => void server.close());
-  await server.connect(transport);
-  await transport.handleRequest(req, res, body);
+  await serveStateless(server, req, res, body);
 }
 
 const protections = { trusting, distrusting, unset } as const;
