@@ -1,14 +1,15 @@
 import { userInfo } from 'node:os';
 import type { z } from 'zod';
-import { AppError } from './errors.ts';
+import { AppError, notFound } from './errors.ts';
 import type { AdminActor } from './admin/auth.ts';
 import {
   ClientCreateBody,
+  RoleAssignmentBody,
   UserCreateBody,
   type ClientCreate,
   type UserCreate,
 } from './admin/schemas.ts';
-import { ClientAdminService } from './admin/services/clients.ts';
+import { ClientAdminService, type ClientRecord } from './admin/services/clients.ts';
 import { KeyAdminService } from './admin/services/keys.ts';
 import { UserAdminService } from './admin/services/users.ts';
 import type { Server } from './main.ts';
@@ -96,6 +97,11 @@ export function clientInput(input: {
   return secret === undefined ? body : { ...body, secret };
 }
 
+/** `users roles` / `clients roles`: the role names checked by the admin API's rules. */
+export function rolesInput(roles: string[] | undefined): string[] {
+  return validate(RoleAssignmentBody, { roles: roles ?? [] }, { roles: 'role' }).roles;
+}
+
 /** `users add`: creates the user and its `user.created` audit event together. */
 export async function addUser(s: Server, body: UserCreate) {
   const service = new UserAdminService({ db: s.db.db, audit: s.audit, roles: s.roles });
@@ -105,15 +111,52 @@ export async function addUser(s: Server, body: UserCreate) {
 /** `clients add`: registers the client and its `client.created` audit event. */
 export async function addClient(s: Server, input: ClientCreate & { secret?: string }) {
   const { secret, ...body } = input;
-  const service = new ClientAdminService({
+  const { client, clientSecret } = await clientService(s).create(
+    cliActor('clients add'),
+    body,
+    secret,
+  );
+  return { clientId: client.id, clientSecret };
+}
+
+function clientService(s: Server): ClientAdminService {
+  return new ClientAdminService({
     db: s.db.db,
     audit: s.audit,
     provider: s.provider,
     catalogue: s.catalogue,
     roles: s.roles,
   });
-  const { client, clientSecret } = await service.create(cliActor('clients add'), body, secret);
-  return { clientId: client.id, clientSecret };
+}
+
+/** `clients list`: every registered client, in id order (never a secret). */
+export async function listClients(s: Server): Promise<ClientRecord[]> {
+  const service = clientService(s);
+  const all: ClientRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await service.list({ limit: 100, ...(cursor === undefined ? {} : { cursor }) });
+    all.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return all;
+}
+
+/** `clients roles`: the client's own roles set to `roles`, audited as `client.roles_set`. */
+export async function setClientRoles(s: Server, id: string, roles: string[]) {
+  return clientService(s).setRoles(cliActor('clients roles'), id, roles);
+}
+
+/**
+ * `users roles`: the roles of the user with this email (any spelling the sign-in form accepts)
+ * set to `roles`, audited as `user.roles_set`.
+ * @throws AppError `ERR_NOT_FOUND` when no user has that email.
+ */
+export async function setUserRoles(s: Server, email: string, roles: string[]) {
+  const user = await s.users.findCredentials(email);
+  if (user === undefined) throw notFound(`user ${email}`);
+  const service = new UserAdminService({ db: s.db.db, audit: s.audit, roles: s.roles });
+  return service.setRoles(cliActor('users roles'), user.id, roles);
 }
 
 /** `keys rotate`: the new key and its `signing_key.rotated` audit event. */

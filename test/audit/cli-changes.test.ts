@@ -1,5 +1,7 @@
 import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJwt } from 'jose';
+import { RESOURCE } from '../helpers/agents.ts';
 import { databaseKinds } from '../helpers/databases.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -82,6 +84,120 @@ describe.each(databaseKinds())(
         grantTypes: ['client_credentials'],
         roles: ['viewer'],
       });
+    });
+
+    /** The `roles` claim of a client_credentials token `id` gets from the running server now. */
+    async function tokenRoles(id: string): Promise<unknown> {
+      const res = await fetch(`${t.url}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${id}:${SECRET}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: RESOURCE }),
+      });
+      expect(res.status).toBe(200);
+      return decodeJwt(((await res.json()) as { access_token: string }).access_token).roles;
+    }
+
+    it('clients roles: replaced, audited, in the next tokens of the running server; add refuses an existing id', async () => {
+      const add = ['clients', 'add', '--id', 'roles-bot', '--secret', SECRET];
+      expect(await runCli([...add, '--role', 'viewer'], env)).toMatchObject({ code: 0 });
+      expect(await tokenRoles('roles-bot')).toEqual(['viewer']);
+
+      // Adding again changes nothing and says which command does.
+      const again = await runCli([...add, '--role', 'developer'], env);
+      expect(again).toMatchObject({ code: 1, stdout: '' });
+      expect(again.stderr).toBe(
+        "mcp-elevate: a client with id roles-bot already exists; change its roles with 'mcp-elevate clients roles --id roles-bot --role R'\n",
+      );
+      expect(again.stderr).not.toContain(SECRET);
+
+      const set = await runCli(
+        ['clients', 'roles', '--id', 'roles-bot', '--role', 'developer', '--role', 'developer'],
+        env,
+      );
+      expect(set).toMatchObject({ code: 0, stdout: 'client roles-bot: roles developer\n' });
+      const e = await eventOf('clients-roles', 'client.roles_set');
+      expect(e.data).toMatchObject({
+        client: 'roles-bot',
+        before: ['viewer'],
+        after: ['developer'],
+      });
+      // Another process changed the database: the server's role cache lets it show within 5 s.
+      await expect
+        .poll(() => tokenRoles('roles-bot'), { timeout: 10_000, interval: 500 })
+        .toEqual(['developer', 'viewer']);
+      const listed = await runCli(['clients', 'list'], env);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout.split('\n')).toContain('roles-bot\t-\tclient_credentials\tdeveloper');
+      expect(listed.stdout).not.toContain(SECRET);
+
+      // Refusals change nothing: an unknown client or role, a malformed name, no --id.
+      for (const [args, code, stderr] of [
+        [['--id', 'nobody', '--role', 'viewer'], 1, 'mcp-elevate: client nobody not found\n'],
+        [
+          ['--id', 'roles-bot', '--role', 'no-such-role'],
+          1,
+          'mcp-elevate: unknown role: no-such-role\n',
+        ],
+        [['--id', 'roles-bot', '--role', 'Bad Role'], 2, /^mcp-elevate: --role: /],
+        [['--role', 'viewer'], 2, 'mcp-elevate: --id is required\n'],
+      ] as const) {
+        const res = await runCli(['clients', 'roles', ...args], env);
+        expect(res.code, args.join(' ')).toBe(code);
+        if (typeof stderr === 'string') expect(res.stderr).toBe(stderr);
+        else expect(res.stderr).toMatch(stderr);
+      }
+      expect(await tokenRoles('roles-bot')).toEqual(['developer', 'viewer']);
+
+      // No --role takes every role away.
+      const none = await runCli(['clients', 'roles', '--id', 'roles-bot'], env);
+      expect(none).toMatchObject({ code: 0, stdout: 'client roles-bot: roles (none)\n' });
+      await expect
+        .poll(() => tokenRoles('roles-bot'), { timeout: 10_000, interval: 500 })
+        .toEqual([]);
+    });
+
+    it('users roles: found by any spelling of the email, replaced and audited', async () => {
+      const add = [
+        'users',
+        'add',
+        '--email',
+        'Roles.User@Example.com',
+        '--password',
+        'a long cli password',
+      ];
+      const created = await runCli([...add, '--role', 'viewer'], env);
+      expect(created.code).toBe(0);
+      const id = /\(([^)]+)\)/.exec(created.stdout)![1];
+      const again = await runCli(add, env);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(
+        "already exists; change its roles with 'mcp-elevate users roles --email Roles.User@Example.com --role R'",
+      );
+
+      const set = await runCli(
+        ['users', 'roles', '--email', 'ROLES.USER@example.COM', '--role', 'developer'],
+        env,
+      );
+      expect(set).toMatchObject({
+        code: 0,
+        stdout: 'user roles.user@example.com: roles developer\n',
+      });
+      const e = await eventOf('users-roles', 'user.roles_set');
+      expect(e.subject).toBe(id);
+      expect(e.data).toMatchObject({ before: ['viewer'], after: ['developer'] });
+      expect((await t.server.users.findById(id))?.roles).toEqual(['developer']);
+
+      const unknown = await runCli(['users', 'roles', '--email', 'nobody@example.com'], env);
+      expect(unknown).toMatchObject({
+        code: 1,
+        stderr: 'mcp-elevate: user nobody@example.com not found\n',
+      });
+      const badRole = await runCli(
+        ['users', 'roles', '--email', 'roles.user@example.com', '--role', 'nope'],
+        env,
+      );
+      expect(badRole).toMatchObject({ code: 1, stderr: 'mcp-elevate: unknown role: nope\n' });
+      expect((await t.server.users.findById(id))?.roles).toEqual(['developer']);
     });
 
     it('keys rotate', async () => {
