@@ -7,6 +7,7 @@ import { answerOAuthError } from './oauth-error.ts';
 import { PROBLEM_TYPE, problemBody, problemOf } from './problem.ts';
 import { unsafeText, type UnsafeText } from './text.ts';
 import { DEFAULTS } from '../config/defaults.ts';
+import { readAndPutBack } from './request-body.ts';
 
 /**
  * The one input boundary in front of every route (ARCHITECTURE.md §8 "Trust boundaries"), oidc-provider's
@@ -185,47 +186,6 @@ function firstUnsafe(root: unknown): UnsafeText | undefined {
     }
   }
   return undefined;
-}
-
-/**
- * Reads the whole body (at most `max` bytes) and puts it back at the front of the stream, so
- * that the next reader gets it unchanged. Only data already buffered is read, and the stream is
- * never read past its end while empty, so its `end` is still to come for the next reader.
- *
- * @returns the body, or undefined when it is larger than `max`.
- */
-async function readAndPutBack(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for (;;) {
-    while (req.readableLength > 0) {
-      const chunk = req.read() as Buffer;
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > max) return undefined;
-    }
-    // `complete`: the whole message arrived; everything left is in the buffer (now empty).
-    if (req.complete) break;
-    await moreData(req);
-  }
-  const body = Buffer.concat(chunks, size);
-  // Synchronously after the last read: the stream's end is only scheduled, and is called off
-  // by the data being back in its buffer.
-  if (size) req.unshift(body);
-  return body;
-}
-
-function moreData(req: IncomingMessage): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: unknown) => {
-      req.off('readable', ready).off('error', done).off('close', closed);
-      if (err) reject(err instanceof Error ? err : new Error('request stream failed'));
-      else resolve();
-    };
-    const ready = () => done();
-    const closed = () => done(req.complete ? undefined : new Error('request aborted'));
-    req.once('readable', ready).once('error', done).once('close', closed);
-  });
 }
 
 /** Answers a refusal here (this runs in front of the error middleware), in the edge's own shape. */

@@ -2,6 +2,7 @@ import * as querystring from 'node:querystring';
 import type { Middleware } from 'koa';
 import { AppError } from '../errors.ts';
 import { answerOAuthError } from '../http/oauth-error.ts';
+import { readAndPutBack } from '../http/request-body.ts';
 
 /** oidc-provider's own limit for a request body (lib/shared/selective_body.js). */
 const BODY_LIMIT = 56 * 1024;
@@ -14,8 +15,9 @@ const BODY_LIMIT = 56 * 1024;
  * resources, `resourceIndicators` hooks). Values that name no known resource pass unchanged, so
  * oidc-provider answers them with `invalid_target` as before.
  *
- * A urlencoded body is read here (within oidc-provider's size limit) and handed to oidc-provider as
- * an already read body, which it accepts in place of the stream.
+ * A urlencoded body is read here (within oidc-provider's size limit) and put back on the request
+ * stream, rewritten when it named a resource in another spelling (its `Content-Length` with it), so
+ * oidc-provider reads the body from the stream as it does without this middleware.
  *
  * @param paths The endpoints that take `resource`: authorization, PAR, token, backchannel.
  * @param resolve The known spelling of a value, or undefined (see `knownResource`).
@@ -41,35 +43,29 @@ export function knownResourceParams(
       if (rewrite(query)) ctx.querystring = querystring.stringify(query);
     }
     if (ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded') && ctx.req.readable) {
-      let body: string;
+      const { req } = ctx;
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      let read: Buffer | undefined;
       try {
-        body = await readBody(ctx.req);
+        if (!(declared > BODY_LIMIT))
+          read = await readAndPutBack(req, BODY_LIMIT, (body) => {
+            const params = querystring.parse(body.toString('utf8'));
+            if (!rewrite(params)) return body;
+            const rewritten = Buffer.from(querystring.stringify(params));
+            if (req.headers['content-length'] !== undefined)
+              req.headers['content-length'] = String(rewritten.length);
+            return rewritten;
+          });
       } catch {
+        // The client went away or broke the stream: answered below as an unreadable body.
+      }
+      if (read === undefined) {
         return answerOAuthError(
           ctx,
           new AppError('ERR_INVALID_REQUEST', 'failed to parse the request body'),
         );
       }
-      const params = querystring.parse(body);
-      (ctx.req as { body?: string }).body = rewrite(params) ? querystring.stringify(params) : body;
     }
     return next();
   };
-}
-
-async function readBody(
-  req: NodeJS.ReadableStream & { headers: Record<string, unknown> },
-): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > BODY_LIMIT) throw new Error('request entity too large');
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of req) {
-    received += (chunk as Buffer).length;
-    if (received > BODY_LIMIT) throw new Error('request entity too large');
-    chunks.push(chunk as Buffer);
-  }
-  if (!Number.isNaN(declared) && received !== declared)
-    throw new Error('request size did not match content length');
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -240,6 +240,17 @@ describe.skipIf(skip)('first contact: the README followed as separate processes'
       ).toBe(401);
       const console = await cli('clients', 'add', '--id', 'console', '--redirect-uri', REDIRECT);
       expect(console).toMatchObject({ code: 0, stdout: 'created client console\n', stderr: '' });
+      // The token requests left no warning in the server's output: oidc-provider read each body
+      // from the stream itself (a resource parameter in another spelling is rewritten there).
+      const respelled = await clientCredentials(
+        server.url,
+        { resource: 'HTTP://LOCALHOST:4000/mcp' },
+        { authorization: basic(BOT.id, BOT.secret) },
+      );
+      expect(respelled.status).toBe(200);
+      const { access_token } = (await respelled.json()) as { access_token: string };
+      expect(decodeJwt(access_token).aud).toBe('http://localhost:4000/mcp');
+      expect(server.output()).not.toMatch(/WARNING|already parsed/);
     },
   );
 

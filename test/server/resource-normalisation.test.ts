@@ -118,6 +118,48 @@ describe.each(databaseKinds())('resource identifiers compared after normalisatio
     }
   });
 
+  it('the rewritten body reaches the token endpoint whole, sent with or without a length', async () => {
+    const form = (resource: string) =>
+      new URLSearchParams({
+        grant_type: 'client_credentials',
+        resource,
+        scope: 'mcp:tools:read',
+      }).toString();
+    const headers = {
+      authorization: `Basic ${Buffer.from('bot:bot-secret-123456').toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    };
+    // Chunked (no Content-Length), in two pieces: the rewritten body is longer than the one sent.
+    const spelling = 'http://localhost:4000/%6D%63%70';
+    const [head, tail] = [form(spelling).slice(0, 20), form(spelling).slice(20)];
+    const chunked = await fetch(`${t.url}/token`, {
+      method: 'POST',
+      headers,
+      body: new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(head));
+          controller.enqueue(new TextEncoder().encode(tail));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(200);
+    expect(decodeJwt(((await chunked.json()) as { access_token: string }).access_token).aud).toBe(
+      LOCAL,
+    );
+    // With a length, and the parameters around the rewritten one kept as they were.
+    const res = await fetch(`${t.url}/token`, {
+      method: 'POST',
+      headers,
+      body: form('HTTPS://MCP.Example.COM:443/tools/'),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { access_token: string; scope: string };
+    expect(decodeJwt(body.access_token).aud).toBe(REMOTE);
+    expect(body.scope.split(' ')).toContain('mcp:tools:read');
+  });
+
   it('spellings that name another resource stay unknown: invalid_target', async () => {
     for (const other of [
       'http://localhost:4001/mcp',
