@@ -161,9 +161,9 @@ const withoutNpmWarnings = (text: string) =>
     .filter((line) => !line.startsWith('npm warn'))
     .join('\n');
 
-/** `npx mcp-elevate example-mcp-server` running as a process of its own. */
+/** A process of its own (`npx mcp-elevate example-mcp-server`, a README line) that serves HTTP. */
 export interface ExampleProcess {
-  /** Its MCP endpoint on the listening address, `http://localhost:<port>/mcp`. */
+  /** Its MCP endpoint on the listening address, `http://localhost:<port>/mcp` (for the example). */
   url: string;
   output(): string;
   stop(): Promise<void>;
@@ -177,7 +177,27 @@ export async function startExampleProcess(
   port: number,
   env: Record<string, string>,
 ): Promise<ExampleProcess> {
-  const child = spawn('npx', ['mcp-elevate', 'example-mcp-server', '--port', String(port)], {
+  const started = await startProcess(
+    ['npx', 'mcp-elevate', 'example-mcp-server', '--port', String(port)],
+    env,
+    `http://localhost:${port}/.well-known/oauth-protected-resource/mcp`,
+  );
+  return { ...started, url: `http://localhost:${port}/mcp` };
+}
+
+/**
+ * Starts `command` in the repository as a user would in a terminal of its own (`['sh', '-c',
+ * line]` for a line of a README), with the user's PATH and `env`, and waits until `readyUrl`
+ * answers 2xx. `url` is `readyUrl`.
+ * @throws when it exits first, or is not ready within 240 s (with what it printed).
+ */
+export async function startProcess(
+  command: string[],
+  env: Record<string, string>,
+  readyUrl: string,
+): Promise<ExampleProcess> {
+  const [file, ...args] = command;
+  const child = spawn(file!, args, {
     cwd: REPO,
     env: { PATH: USER_PATH, HOME: process.env.HOME ?? tmpdir(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -186,22 +206,13 @@ export async function startExampleProcess(
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
-  const url = `http://localhost:${port}/mcp`;
   try {
-    await waitUntilReady(
-      `http://localhost:${port}/.well-known/oauth-protected-resource/mcp`,
-      child,
-      () => text,
-    );
+    await waitUntilReady(readyUrl, child, () => text);
   } catch (error) {
     killGroup(child);
     throw error;
   }
-  return {
-    url,
-    output: () => text,
-    stop: () => stopGroup(child),
-  };
+  return { url: readyUrl, output: () => text, stop: () => stopGroup(child) };
 }
 
 /**
