@@ -13,29 +13,41 @@ export function globMatch(pattern: string, name: string): boolean {
   if (typeof pattern !== 'string' || typeof name !== 'string') {
     throw new TypeError('globMatch expects two strings');
   }
-  const p = Array.from(pattern);
-  const s = Array.from(name);
+  // Walks both strings by code point in place: no copy of either (it runs for every permission
+  // of every decision).
   let pi = 0;
   let si = 0;
-  let star = -1; // index in p of the last `*` seen
-  let resume = 0; // index in s that the last `*` currently absorbs up to
-  while (si < s.length) {
-    if (pi < p.length && p[pi] === '*') {
+  let star = -1; // index in pattern of the last `*` seen
+  let resume = 0; // index in name that the last `*` currently absorbs up to
+  while (si < name.length) {
+    if (pi < pattern.length && pattern.charCodeAt(pi) === STAR) {
       star = pi++;
       resume = si;
-    } else if (pi < p.length && (p[pi] === '?' || p[pi] === s[si])) {
-      pi++;
-      si++;
+    } else if (
+      pi < pattern.length &&
+      (pattern.charCodeAt(pi) === ANY || pattern.codePointAt(pi) === name.codePointAt(si))
+    ) {
+      pi += width(pattern, pi);
+      si += width(name, si);
     } else if (star !== -1) {
       // Let the last `*` swallow one more character and retry from just after it.
       pi = star + 1;
-      si = ++resume;
+      resume += width(name, resume);
+      si = resume;
     } else {
       return false;
     }
   }
-  while (pi < p.length && p[pi] === '*') pi++;
-  return pi === p.length;
+  while (pi < pattern.length && pattern.charCodeAt(pi) === STAR) pi++;
+  return pi === pattern.length;
+}
+
+const STAR = 0x2a; // `*`
+const ANY = 0x3f; // `?`
+
+/** UTF-16 units of the code point at `i`: 2 for a surrogate pair, else 1 (a lone surrogate too). */
+function width(text: string, i: number): number {
+  return text.codePointAt(i)! > 0xffff ? 2 : 1;
 }
 
 /** `*` allows any action; otherwise actions must be equal (actions are not globs). */

@@ -4,6 +4,37 @@ import type { TokenVerifier, VerifiedToken } from '../token/types.ts';
 /** A header as Node exposes it: absent, one value, or every value (`req.headersDistinct`). */
 export type HeaderValue = string | readonly string[] | undefined;
 
+/** A request's `Authorization` and `DPoP` headers, each every value when repeated. */
+export interface CredentialHeaders {
+  authorization: HeaderValue;
+  dpop: HeaderValue;
+}
+
+/**
+ * The `Authorization` and `DPoP` headers from a Node request's `rawHeaders` (names in any case),
+ * each one value, or every value when the request repeats it, as `req.headersDistinct` would
+ * give them: `req.headers` keeps only the first `Authorization` and joins repeated `DPoP`
+ * values with commas, which would hide a repetition. Read in place, without building
+ * `headersDistinct` (an array for every header of the request).
+ */
+export function credentialHeaders(rawHeaders: readonly string[]): CredentialHeaders {
+  let authorization: HeaderValue;
+  let dpop: HeaderValue;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization')
+      authorization = withValue(authorization, rawHeaders[i + 1]!);
+    else if (name.length === 4 && name.toLowerCase() === 'dpop')
+      dpop = withValue(dpop, rawHeaders[i + 1]!);
+  }
+  return { authorization, dpop };
+}
+
+function withValue(values: HeaderValue, value: string): HeaderValue {
+  if (values === undefined) return value;
+  return typeof values === 'string' ? [values, value] : [...values, value];
+}
+
 /**
  * The request facts DPoP needs: method and the absolute URL the client addressed. `url` is read
  * only for a request with a `DPoP` header, so it may be a getter computing it on demand.

@@ -87,9 +87,10 @@ export async function gateToolCalls(
   decide: DecideToolCall,
 ): Promise<GateOutcome> {
   const batch = Array.isArray(body);
-  const messages = (batch ? body : [body]).filter(isObject) as Message[];
-  const denied = new Map<Message, { reason: string; requiredRole?: string }>();
-  const scopes = new Set<string>();
+  const messages = (batch ? body.filter(isObject) : isObject(body) ? [body] : []) as Message[];
+  // Built when first needed: most requests hold one call, allowed.
+  let denied: Map<Message, { reason: string; requiredRole?: string }> | undefined;
+  let scopes: Set<string> | undefined;
   const calls: ToolCall[] = [];
   for (const message of messages) {
     if (
@@ -105,16 +106,17 @@ export async function gateToolCalls(
     const verdict = await decide(auth, { name: message.params.name, arguments: args });
     if (verdict.decision === 'allow') calls.push(decided);
     else if (verdict.decision === 'step_up' && nonEmptyScopes(verdict.scopes))
-      verdict.scopes.forEach((scope) => scopes.add(scope));
-    else if (verdict.decision === 'deny') denied.set(message, verdict);
+      for (const scope of verdict.scopes) (scopes ??= new Set()).add(scope);
+    else if (verdict.decision === 'deny') (denied ??= new Map()).set(message, verdict);
     // Fail closed: a step-up naming no scope, or a verdict that is none of the three.
-    else denied.set(message, { reason: 'authorization failed' });
+    else (denied ??= new Map()).set(message, { reason: 'authorization failed' });
   }
-  if (denied.size > 0) {
+  if (denied !== undefined) {
+    const refused = denied;
     const responses = messages
-      .filter((message) => denied.has(message) || message.id !== undefined)
+      .filter((message) => refused.has(message) || message.id !== undefined)
       .map((message) => {
-        const verdict = denied.get(message);
+        const verdict = refused.get(message);
         if (verdict === undefined) {
           return errorResponse(message.id, 'batch refused: it contains a denied tool call', {
             retryable: true,
@@ -131,5 +133,5 @@ export async function gateToolCalls(
       });
     return { kind: 'deny', body: batch ? responses : responses[0] };
   }
-  return scopes.size > 0 ? { kind: 'step_up', scopes: [...scopes] } : { kind: 'allow', calls };
+  return scopes !== undefined ? { kind: 'step_up', scopes: [...scopes] } : { kind: 'allow', calls };
 }

@@ -1,6 +1,6 @@
 import { InsufficientScopeError, JsonRpcParseError, PayloadTooLargeError } from '../errors.ts';
 import type { TokenVerifier, VerifiedToken } from '../token/types.ts';
-import { schemeOf, verifyBearer } from './bearer.ts';
+import { credentialHeaders, schemeOf, verifyBearer } from './bearer.ts';
 import { DEFAULT_BODY_LIMIT, readJsonRpcBody, type RequestWithBody } from './body.ts';
 import { challenge } from './challenge.ts';
 import type { GuardAllowance } from './allowed-calls.ts';
@@ -90,7 +90,7 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
       if (method === 'OPTIONS')
         return { kind: 'respond', status: 204, headers: CORS, body: undefined };
     }
-    const headers = req.headersDistinct;
+    const headers = credentialHeaders(req.rawHeaders);
     // DPoP's htu is the URL the client addressed; the resource's origin is the public one even
     // behind a proxy, while the Host header is client-controlled. Resolved only for a request
     // with a DPoP proof: no other compares it.
@@ -129,7 +129,7 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
       const extra: Record<string, string> =
         error instanceof PayloadTooLargeError ? { Connection: 'close' } : {};
       const response = challenge(error, challengeOptions, {
-        scheme: schemeOf(req.headersDistinct.authorization),
+        scheme: schemeOf(credentialHeaders(req.rawHeaders).authorization),
       });
       if (response.status === 500) options.onError?.(error);
       return {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import { createTokenVerifier } from '../../../src/verifier/token/verifier.ts';
 import { signAccessToken, startIssuer, type TestIssuer } from '../token/fixtures.ts';
 import { DEFAULT_DPOP_ALGS, send, startGuardedServer, type Started } from './fixtures.ts';
@@ -73,6 +74,35 @@ describe('reading the Authorization header', () => {
     const reply = await withAuthorization(`DPoP ${token}`, { DPoP: ['a.b.c', 'd.e.f'] });
     expect(reply.status).toBe(400);
     expect(reply.json().error_description).toBe('multiple DPoP headers');
+  });
+
+  it('sees a repeated Authorization or DPoP header whatever the case of its names', async () => {
+    const token = await signAccessToken(issuer, { aud: resource });
+    const { host, pathname } = new URL(resource);
+    /** The response's status line and body to a request with exactly these header lines. */
+    const rawGet = async (lines: string[]) => {
+      const socket = connect(Number(new URL(resource).port), '127.0.0.1');
+      // Written, not ended: the server answers `Connection: close` and closes the connection.
+      socket.write(
+        [`GET ${pathname} HTTP/1.1`, `Host: ${host}`, 'Connection: close', ...lines, '', ''].join(
+          '\r\n',
+        ),
+      );
+      let text = '';
+      for await (const chunk of socket) text += String(chunk);
+      return { status: text.split('\r\n')[0], body: text.slice(text.indexOf('\r\n\r\n') + 4) };
+    };
+    const twice = await rawGet([
+      `authorization: Bearer ${token}`,
+      `AUTHORIZATION: Bearer ${token}`,
+    ]);
+    expect(twice.status).toBe('HTTP/1.1 400 Bad Request');
+    expect(twice.body).toContain('multiple Authorization headers');
+    const proofs = await rawGet([`Authorization: DPoP ${token}`, 'dpop: a.b.c', 'DPOP: d.e.f']);
+    expect(proofs.status).toBe('HTTP/1.1 400 Bad Request');
+    expect(proofs.body).toContain('multiple DPoP headers');
+    // Once each, in any case, is read as usual.
+    expect((await rawGet([`aUtHoRiZaTiOn: Bearer ${token}`])).status).toBe('HTTP/1.1 200 OK');
   });
 
   it('accepts a DPoP-bound token with a proof for the public URL of the request', async () => {
