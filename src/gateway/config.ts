@@ -7,6 +7,35 @@ import { z } from 'zod';
  * (`node scripts/generate-gateway-schema.ts`). Every option documents its default.
  */
 
+/**
+ * Header names the gateway sets or checks itself on the upstream request, refused as extra or
+ * principal headers: the HTTP framing and hop-by-hop ones, and MCP's session and routing headers.
+ */
+const RESERVED_HEADERS = new Set([
+  'connection',
+  'content-length',
+  'content-type',
+  'expect',
+  'host',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'accept-encoding',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'mcp-method',
+  'mcp-name',
+  'last-event-id',
+]);
+const notReserved = (name: string) => !RESERVED_HEADERS.has(name.toLowerCase());
+const RESERVED_MESSAGE = 'is a header the gateway sets or checks itself';
+
+/** Longest delay a Node.js timer takes (2^31 − 1 ms, about 24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const httpUrl = z.url({ protocol: /^https?$/, normalize: false, error: 'must be an http(s) URL' });
 
 /** A header value given literally, or read from an environment variable at start. */
@@ -40,6 +69,7 @@ const Breaker = z
     halfOpenAfterMs: z
       .int()
       .min(0)
+      .max(MAX_TIMER_MS)
       .default(30_000)
       .describe('Milliseconds before one trial request passes an open breaker. Default 30000.'),
   })
@@ -56,6 +86,10 @@ const PrincipalHeader = z
     header: z
       .string()
       .regex(/^[A-Za-z0-9-]+$/)
+      .refine(
+        (name) => notReserved(name) && !['authorization', 'dpop'].includes(name.toLowerCase()),
+        RESERVED_MESSAGE,
+      )
       .default('Mcp-Elevate-Principal')
       .describe('Header name. Default Mcp-Elevate-Principal.'),
     ttlSeconds: z
@@ -98,6 +132,11 @@ export const GatewayRouteSchema = z
       ),
     headers: z
       .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/), HeaderValue)
+      .superRefine((headers, ctx) => {
+        for (const name of Object.keys(headers))
+          if (!notReserved(name))
+            ctx.addIssue({ code: 'custom', path: [name], message: RESERVED_MESSAGE });
+      })
       .default({})
       .describe(
         'Extra headers sent upstream, e.g. an API key of the upstream ({ "env": "NAME" } ' +
@@ -106,6 +145,7 @@ export const GatewayRouteSchema = z
     timeoutMs: z
       .int()
       .min(1)
+      .max(MAX_TIMER_MS)
       .default(30_000)
       .describe(
         'Longest tool call (-32001 after it), and longest wait for the headers of any ' +

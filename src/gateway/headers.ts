@@ -7,8 +7,14 @@ import type { IncomingHttpHeaders } from 'node:http';
  * - the caller's credentials (Authorization, DPoP) never go upstream: MCP forbids token
  *   passthrough, and the upstream must not be able to replay a token meant for the gateway;
  * - a principal header sent by the caller is dropped, so only the gateway can assert it;
+ * - a header whose name holds an underscore is dropped: CGI-style servers (WSGI, PHP, …) read
+ *   `Mcp_Session_Id` as `Mcp-Session-Id`, which would pass a header the gateway checks or drops
+ *   under another name;
  * - Host and Content-Length are set by the HTTP client for the upstream request; Accept-Encoding
- *   asks for identity so that `tools/list` answers can be read and rewritten;
+ *   asks for identity so that `tools/list` answers can be read and rewritten; Expect is the
+ *   gateway's business with its client, not the upstream's;
+ * - from the upstream, `WWW-Authenticate` stops here: the client authenticates to the gateway,
+ *   whose challenges alone name where (an upstream's would send it elsewhere);
  * - everything else (Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept, Content-Type,
  *   Mcp-Method, Mcp-Name, …) passes unchanged.
  */
@@ -49,6 +55,7 @@ const NOT_FORWARDED = new Set([
   'host',
   'content-length',
   'accept-encoding',
+  'expect',
 ]);
 
 /**
@@ -70,7 +77,8 @@ export function upstreamRequestHeaders(
       HOP_BY_HOP.has(name) ||
       NOT_FORWARDED.has(name) ||
       named.has(name) ||
-      dropped.has(name)
+      dropped.has(name) ||
+      name.includes('_')
     )
       continue;
     out[name] = value;
@@ -93,7 +101,7 @@ export function clientResponseHeaders(
   for (const name in upstream) {
     const value = upstream[name];
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    if (dropLength && name === 'content-length') continue;
+    if (name === 'www-authenticate' || (dropLength && name === 'content-length')) continue;
     out[name] = value;
   }
   return out;

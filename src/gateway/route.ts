@@ -23,8 +23,8 @@ import { principalSigner } from './principal.ts';
 import { clientGone, relay, writeFailure } from './relay.ts';
 import { SessionOwners } from './sessions.ts';
 import { DEPENDENCY, toolCaller, type Message } from './tool-call.ts';
-import { relayToolsList } from './tools-list.ts';
-import { sendUpstream, upstreamAgent, upstreamFailure } from './upstream.ts';
+import { mediaType, relayFilteredEvents, relayToolsList } from './tools-list.ts';
+import { discardBody, sendUpstream, upstreamAgent, upstreamFailure } from './upstream.ts';
 
 /** Settings of one protected upstream (see `GatewayRouteSchema` for the documented defaults). */
 export interface GatewayRouteOptions {
@@ -64,6 +64,34 @@ export interface GatewayRoute {
   readonly protection: McpProtection;
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Longest tool name taken (MCP: tool names SHOULD be 1 to 128 characters). */
+export const MAX_TOOL_NAME_LENGTH = 128;
+
+/**
+ * The refusal of a request the gateway cannot decide as the upstream may read it, else undefined.
+ * Every `tools/call` is decided before it goes upstream, so one that could not be (params not an
+ * object, a name that is not a string of 1 to {@link MAX_TOOL_NAME_LENGTH} characters) is
+ * refused (-32602) rather than left to an upstream that might read it leniently; so is a method
+ * that only a lenient reader would take for `tools/call` (`Tools/Call`, `tools/call `, -32601).
+ */
+function undecidableCall(rpc: Message): unknown {
+  const id = typeof rpc.id === 'string' || typeof rpc.id === 'number' ? rpc.id : null;
+  if (typeof rpc.method !== 'string') return undefined;
+  if (rpc.method !== 'tools/call') {
+    return rpc.method.trim().toLowerCase() === 'tools/call'
+      ? rpcError(id, -32601, 'Method not found')
+      : undefined;
+  }
+  const name = isObject(rpc.params) ? rpc.params.name : undefined;
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_TOOL_NAME_LENGTH)
+    return rpcError(
+      id,
+      -32602,
+      `Invalid params: tools/call needs a tool name of 1 to ${MAX_TOOL_NAME_LENGTH} characters`,
+    );
+  return undefined;
 }
 
 /** Upstream trouble opens the breaker; a client that hangs up or sends bad input does not. */
@@ -170,20 +198,23 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     if (req.method === 'DELETE' && upstream.statusCode < 300)
       sessions.forget(req.headers['mcp-session-id']);
     try {
-      if (message?.method === 'tools/list' && message.id !== undefined) {
-        await relayToolsList(
-          upstream,
-          res,
-          message.id,
-          (name) => protection.policy.visible(auth, name),
-          gone,
-        );
+      const visible = (name: string) => protection.policy.visible(auth, name);
+      const ok = upstream.statusCode >= 200 && upstream.statusCode < 300;
+      if (message?.method === 'tools/list') {
+        await relayToolsList(upstream, res, visible, gone);
+      } else if (
+        req.method === 'GET' &&
+        ok &&
+        mediaType(upstream.headers['content-type']) === 'text/event-stream'
+      ) {
+        // A resumed stream (Last-Event-ID) replays earlier answers: tool lists among them.
+        await relayFilteredEvents(upstream, res, visible, gone);
       } else {
         res.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers));
         await relay(upstream.body, res, gone);
       }
     } catch (error) {
-      upstream.body.destroy();
+      discardBody(upstream.body);
       const failure =
         error instanceof ToolError ? error : upstreamFailure(error, breakers, DEPENDENCY);
       writeFailure(res, message?.id, failure, String(upstream.headers['content-type'] ?? ''));
@@ -212,8 +243,9 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
       return reply(res, 400, rpcError(null, -32600, 'JSON-RPC batches are not supported'));
     if (!isObject(message)) return reply(res, 400, rpcError(null, -32600, 'Invalid Request'));
     const rpc = message as Message;
-    if (rpc.method === 'tools/call' && isObject(rpc.params) && typeof rpc.params.name === 'string')
-      return toolCall(req, res, auth, rpc, cancel);
+    const undecidable = undecidableCall(rpc);
+    if (undecidable !== undefined) return reply(res, 400, undecidable);
+    if (rpc.method === 'tools/call') return toolCall(req, res, auth, rpc, cancel);
     return exchange(req, res, auth, rpc, gone);
   }
 

@@ -10,9 +10,11 @@ const single = (value: string | string[] | undefined) => (Array.isArray(value) ?
 /**
  * Who opened each upstream session (`Mcp-Session-Id`), so that a session id alone does not let
  * another client or user into it: the upstream sees no credentials and cannot check this itself.
- * Sessions are learned from the upstream's answers; an id the gateway has not seen (it restarted,
- * or another instance saw it) is let through to the upstream, which knows whether it exists.
- * Memory is bounded: the least recently used sessions are forgotten first.
+ * Sessions are learned from the upstream's answers. An id the gateway does not know is refused
+ * like another caller's (fail closed): after a restart, on another instance without sticky
+ * sessions, or once forgotten, the client starts a new session, as MCP has it do on a 404.
+ * Memory is bounded: the least recently used sessions are forgotten first, and with them only
+ * their use, never their owner.
  */
 export class SessionOwners {
   readonly #owners: LRUCache<string, string>;
@@ -27,12 +29,11 @@ export class SessionOwners {
     if (id !== undefined && id !== '' && !this.#owners.has(id)) this.#owners.set(id, ownerOf(auth));
   }
 
-  /** Whether the caller may use this session id (it is theirs, or unknown here). */
+  /** Whether the caller may use this session id: no id, or one the caller opened here. */
   mayUse(sessionId: string | string[] | undefined, auth: VerifiedToken): boolean {
     const id = single(sessionId);
     if (id === undefined) return true;
-    const owner = this.#owners.get(id);
-    return owner === undefined || owner === ownerOf(auth);
+    return this.#owners.get(id) === ownerOf(auth);
   }
 
   /** Forgets a session the client deleted. */

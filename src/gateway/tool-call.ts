@@ -9,7 +9,7 @@ import { isObject } from './answer.ts';
 import { clientResponseHeaders } from './headers.ts';
 import { OutcomeSniffer, relay, writeFailure, type JsonRpcId } from './relay.ts';
 import type { SessionOwners } from './sessions.ts';
-import { sendUpstream } from './upstream.ts';
+import { discardBody, sendUpstream } from './upstream.ts';
 
 /** A JSON-RPC request as the gateway reads it. */
 export interface Message {
@@ -88,7 +88,7 @@ export function toolCaller(
         try {
           await relay(upstream.body, res, signal, sniffer.push);
         } catch (error) {
-          upstream.body.destroy();
+          discardBody(upstream.body);
           throw error;
         }
         const failed = upstream.statusCode >= 400 || sniffer.failed(sentType, message.id);

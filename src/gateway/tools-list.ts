@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { EXECUTION_FAILED, ToolError } from '../verifier/resilience/errors.ts';
 import { clientResponseHeaders } from './headers.ts';
-import { relay, write, type JsonRpcId } from './relay.ts';
+import { relay, write } from './relay.ts';
 import { eventData, SseEventSplitter, withData } from './sse.ts';
-import type { UpstreamResponse } from './upstream.ts';
+import { discardBody, type UpstreamResponse } from './upstream.ts';
 
 /** Whether the caller may see a tool (the policy client's `visible`, bound to the caller). */
 export type ToolVisible = (name: string) => Promise<boolean>;
@@ -11,10 +11,10 @@ export type ToolVisible = (name: string) => Promise<boolean>;
 /** Largest `tools/list` answer (JSON body, or one SSE event) read for filtering. */
 export const TOOLS_LIST_LIMIT = 8 * 1024 * 1024;
 
-const tooLarge = () =>
-  new ToolError(EXECUTION_FAILED, 'The upstream tools/list answer is too large to filter', {
-    retryable: false,
-  });
+const BOM = '\uFEFF';
+
+const unfilterable = (why: string) =>
+  new ToolError(EXECUTION_FAILED, `The upstream tools/list answer ${why}`, { retryable: false });
 
 /** A tool the caller may see; a failing check hides that tool only (fail closed). */
 async function shown(tool: unknown, visible: ToolVisible): Promise<boolean> {
@@ -28,16 +28,30 @@ async function shown(tool: unknown, visible: ToolVisible): Promise<boolean> {
 }
 
 /**
- * `message` with `result.tools` cut to the tools the caller may see, when it is the answer to
- * request `id`; otherwise undefined (leave the message as it is).
+ * `message` with every tool list in it cut to the tools the caller may see, or undefined when it
+ * holds none. A tool list is the `result.tools` array of any JSON-RPC response, whatever request
+ * it answers (its id is not trusted to say), alone or in a batch: a client reads it as one.
  */
-async function filtered(message: unknown, id: JsonRpcId, visible: ToolVisible): Promise<unknown> {
-  const m = message as { id?: unknown; result?: { tools?: unknown } } | null;
-  if (typeof m !== 'object' || m === null || m.id !== id || !Array.isArray(m.result?.tools))
-    return undefined;
+async function filtered(message: unknown, visible: ToolVisible): Promise<unknown> {
+  if (Array.isArray(message)) {
+    const items = await Promise.all(message.map((item) => filtered(item, visible)));
+    return items.some((item) => item !== undefined)
+      ? items.map((item, i) => item ?? message[i])
+      : undefined;
+  }
+  const m = message as { result?: { tools?: unknown } } | null;
+  if (typeof m !== 'object' || m === null || !Array.isArray(m.result?.tools)) return undefined;
   const tools = m.result.tools as unknown[];
   const keep = await Promise.all(tools.map((tool) => shown(tool, visible)));
   return { ...m, result: { ...m.result, tools: tools.filter((_, i) => keep[i]) } };
+}
+
+/** The media type of a Content-Type header, lower-case, without parameters. */
+export function mediaType(header: string | string[] | undefined): string {
+  return String(header ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
 }
 
 async function readAll(upstream: UpstreamResponse, limit: number): Promise<string> {
@@ -46,8 +60,8 @@ async function readAll(upstream: UpstreamResponse, limit: number): Promise<strin
   for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
-      upstream.body.destroy();
-      throw tooLarge();
+      discardBody(upstream.body);
+      throw unfilterable('is too large to filter');
     }
     parts.push(chunk);
   }
@@ -56,71 +70,94 @@ async function readAll(upstream: UpstreamResponse, limit: number): Promise<strin
 
 /**
  * Sends the upstream's answer to a `tools/list` request on, showing the caller only the tools
- * its roles could ever invoke (ARCHITECTURE.md §7.5). A JSON answer is read whole (at most `limit`
- * bytes) and rewritten; an SSE answer is rewritten event by event, other events (notifications,
- * answers to other requests) passing through untouched. Non-200 answers pass through as they are.
- * @throws ToolError (-32000) when the answer or one event exceeds `limit`: it cannot be filtered,
- *   and an unfiltered list must not reach the caller.
+ * its roles could ever invoke (ARCHITECTURE.md §7.5). Fails closed: any 2xx answer is read, a
+ * JSON one whole (at most `limit` bytes; a byte order mark, a batch and any id are read as a
+ * client would) and rewritten; an SSE one event by event ({@link relayFilteredEvents}). An
+ * answer with an error status passes through as it is: a client reads no result from it.
+ * @throws ToolError (-32000) when the answer or one event exceeds `limit`, or a JSON answer is
+ *   not JSON: it cannot be filtered, and an unfiltered list must not reach the caller.
  */
 export async function relayToolsList(
   upstream: UpstreamResponse,
   res: ServerResponse,
-  id: JsonRpcId,
   visible: ToolVisible,
   signal: AbortSignal,
   limit = TOOLS_LIST_LIMIT,
 ): Promise<void> {
-  const type = String(upstream.headers['content-type'] ?? '');
-  if (upstream.statusCode !== 200) {
+  if (upstream.statusCode < 200 || upstream.statusCode >= 300) {
     res.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers));
     return relay(upstream.body, res, signal);
   }
-  if (!type.startsWith('text/event-stream')) {
-    const text = await readAll(upstream, limit);
-    let body = text;
+  if (mediaType(upstream.headers['content-type']) === 'text/event-stream')
+    return relayFilteredEvents(upstream, res, visible, signal, limit);
+  const text = await readAll(upstream, limit);
+  let body = text;
+  if (text.trim() !== '') {
+    let parsed: unknown;
     try {
-      const rewritten = await filtered(JSON.parse(text), id, visible);
-      if (rewritten !== undefined) body = JSON.stringify(rewritten);
+      parsed = JSON.parse(text.startsWith(BOM) ? text.slice(1) : text);
     } catch {
-      // Not JSON: nothing the client could read as a tool list either.
+      throw unfilterable('is not JSON');
     }
-    res.writeHead(200, {
-      ...clientResponseHeaders(upstream.headers, true),
-      'content-length': String(Buffer.byteLength(body)),
-    });
-    res.end(body);
-    return;
+    const rewritten = await filtered(parsed, visible);
+    if (rewritten !== undefined) body = JSON.stringify(rewritten);
   }
-  res.writeHead(200, clientResponseHeaders(upstream.headers, true));
+  res.writeHead(upstream.statusCode, {
+    ...clientResponseHeaders(upstream.headers, true),
+    'content-length': String(Buffer.byteLength(body)),
+  });
+  res.end(body);
+}
+
+/**
+ * Relays an SSE answer event by event (each at most `limit` bytes), every tool list in an
+ * event's data cut to what the caller may see (see {@link filtered}); a byte order mark opening
+ * the stream is dropped, as clients drop it. Used for `tools/list` answers and for GET streams,
+ * where a resumed stream (`Last-Event-ID`) replays earlier answers, tool lists among them.
+ * @throws ToolError (-32000) when one event exceeds `limit`.
+ */
+export async function relayFilteredEvents(
+  upstream: UpstreamResponse,
+  res: ServerResponse,
+  visible: ToolVisible,
+  signal: AbortSignal,
+  limit = TOOLS_LIST_LIMIT,
+): Promise<void> {
+  res.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers, true));
   const splitter = new SseEventSplitter(limit);
-  for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+  let first = true;
+  for await (const bytes of upstream.body as AsyncIterable<Buffer>) {
     if (signal.aborted) throw signal.reason;
+    let chunk = bytes;
+    if (first && chunk.length > 0) {
+      first = false;
+      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+    }
     let events: Buffer[];
     try {
       events = splitter.push(chunk);
     } catch {
-      upstream.body.destroy();
-      throw tooLarge();
+      discardBody(upstream.body);
+      throw unfilterable('has an event too large to filter');
     }
-    for (const raw of events) await write(res, await rewriteEvent(raw, id, visible));
+    for (const raw of events) await write(res, await rewriteEvent(raw, visible));
   }
   const rest = splitter.rest();
-  if (rest.length > 0) await write(res, await rewriteEvent(rest, id, visible));
+  if (rest.length > 0) await write(res, await rewriteEvent(rest, visible));
   res.end();
 }
 
-async function rewriteEvent(
-  raw: Buffer,
-  id: JsonRpcId,
-  visible: ToolVisible,
-): Promise<Buffer | string> {
+async function rewriteEvent(raw: Buffer, visible: ToolVisible): Promise<Buffer | string> {
   const event = raw.toString('utf8');
   const data = eventData(event);
   if (data === undefined || data === '') return raw;
+  let parsed: unknown;
   try {
-    const rewritten = await filtered(JSON.parse(data), id, visible);
-    return rewritten === undefined ? raw : withData(event, JSON.stringify(rewritten));
+    parsed = JSON.parse(data);
   } catch {
+    // Data a JSON reader cannot read holds no tool list it could show.
     return raw;
   }
+  const rewritten = await filtered(parsed, visible);
+  return rewritten === undefined ? raw : withData(event, JSON.stringify(rewritten));
 }

@@ -72,13 +72,23 @@ export async function sendUpstream(
     );
   }
   if (response.statusCode >= 500) {
-    response.body.destroy();
+    discardBody(response.body);
     throw new ToolError(DEPENDENCY_FAILED, UPSTREAM_FAILED, {
       retryable: true,
       suggestedAction: 'Retry later.',
     });
   }
   return response;
+}
+
+/**
+ * Stops reading an upstream body and frees its connection. Destroying an undici body before its
+ * end emits an `error` (`RequestAbortedError`); with nobody listening that would end the process,
+ * so every body the gateway gives up on goes through here.
+ */
+export function discardBody(body: UpstreamResponse['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 /**

@@ -105,12 +105,35 @@ describe('mcp-elevate gateway on the command line', { timeout: 120_000 }, () => 
       },
       'environment variable NO_SUCH_VAR is not set',
     ],
-  ])('refuses the configuration %j naming the field', (config, message) => {
-    expect(() => gatewayOptions(parseGatewayConfig(config, 'gateway.json'), {})).toThrow(
-      GatewayConfigError,
-    );
-    expect(() => gatewayOptions(parseGatewayConfig(config, 'gateway.json'), {})).toThrow(message);
-  });
+    // Longer than a timer can wait: every call would time out at once.
+    [
+      { routes: [{ path: '/a', upstream: 'http://h/mcp', timeoutMs: 2 ** 31 }] },
+      'routes.0.timeoutMs',
+    ],
+    [
+      { routes: [{ path: '/a', upstream: 'http://h/mcp', breaker: { halfOpenAfterMs: 2 ** 31 } }] },
+      'routes.0.breaker.halfOpenAfterMs',
+    ],
+    // Headers the gateway sets or checks itself, in any case.
+    ...['Host', 'Transfer-Encoding', 'content-length', 'Mcp-Session-Id', 'Expect'].map((name) => [
+      { routes: [{ path: '/a', upstream: 'http://h/mcp', headers: { [name]: 'x' } }] },
+      'is a header the gateway sets or checks itself',
+    ]),
+    ...['Authorization', 'Mcp-Session-Id', 'mcp-method'].map((header) => [
+      {
+        routes: [{ path: '/a', upstream: 'http://h/mcp', principal: { secretEnv: 'K', header } }],
+      },
+      'is a header the gateway sets or checks itself',
+    ]),
+  ] as Array<[unknown, string]>)(
+    'refuses the configuration %j naming the field',
+    (config, message) => {
+      expect(() => gatewayOptions(parseGatewayConfig(config, 'gateway.json'), {})).toThrow(
+        GatewayConfigError,
+      );
+      expect(() => gatewayOptions(parseGatewayConfig(config, 'gateway.json'), {})).toThrow(message);
+    },
+  );
 
   it(
     'prints a configuration error as one line and exits with 2',

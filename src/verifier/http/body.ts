@@ -4,6 +4,13 @@ import { JsonRpcParseError, PayloadTooLargeError } from '../errors.ts';
 /** Default body limit: 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+/**
+ * Deepest nesting of arrays and objects accepted in a JSON-RPC body. Copying, serialising or
+ * redacting deeper values recurses past the stack (about 5,000 levels); tool arguments never need
+ * more than a few dozen.
+ */
+export const MAX_JSON_DEPTH = 64;
+
 /** A Node request that may already carry a parsed body (Express `express.json()`, or an earlier read). */
 export type RequestWithBody = IncomingMessage & { body?: unknown };
 
@@ -16,7 +23,7 @@ export type RequestWithBody = IncomingMessage & { body?: unknown };
  *
  * @param limitBytes Largest accepted body. Default 1 MiB.
  * @throws PayloadTooLargeError (→ 413) when larger, JsonRpcParseError (→ 400, JSON-RPC -32700)
- *   when not JSON.
+ *   when not JSON or nested deeper than {@link MAX_JSON_DEPTH}, whoever parsed it.
  */
 export async function readJsonRpcBody(
   req: RequestWithBody,
@@ -30,7 +37,7 @@ export async function readJsonRpcBody(
       throw new PayloadTooLargeError('request body too large');
     return parseJson(typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8'));
   }
-  if (req.body !== undefined) return req.body;
+  if (req.body !== undefined) return shallowEnough(req.body);
   const declared = Number(req.headers['content-length']);
   // Refuse before reading a byte when the client already told us it is too big.
   if (Number.isFinite(declared) && declared > limitBytes)
@@ -41,11 +48,28 @@ export async function readJsonRpcBody(
 }
 
 function parseJson(text: string): unknown {
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw new JsonRpcParseError('Parse error: invalid JSON');
   }
+  return shallowEnough(parsed);
+}
+
+/** `value` itself when no array or object in it is nested deeper than {@link MAX_JSON_DEPTH}. */
+function shallowEnough(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  // Iterative: the check must not recurse into what it guards against.
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > MAX_JSON_DEPTH)
+      throw new JsonRpcParseError(`Parse error: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+    for (const child of Array.isArray(node) ? node : Object.values(node as object))
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return value;
 }
 
 /**
