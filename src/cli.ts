@@ -132,6 +132,16 @@ export async function main(argv: string[]): Promise<number> {
     console.log(HELP.main);
     return cmd ? 0 : 1;
   }
+  // A group without its command (`clients`, `users --help`): the usage of each of its commands.
+  const group = Object.keys(HELP).filter((k) => k.startsWith(`${key} `));
+  if (!HELP[key] && group.length > 0 && rest.every((arg) => arg === '--help')) {
+    if (rest.length === 0) {
+      const names = group.map((k) => k.slice(key.length + 1)).join('|');
+      throw new UsageError(`a command is needed: ${key} ${names} (see mcp-elevate ${key} --help)`);
+    }
+    console.log(group.map((k) => HELP[k]!.split('\n')[0]).join('\n'));
+    return 0;
+  }
   if (!HELP[key]) throw new UsageError(`unknown command '${key}' (see mcp-elevate --help)`);
   if (rest.includes('--help')) {
     console.log(HELP[key]);

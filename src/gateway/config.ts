@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { z } from 'zod';
 
 /**
@@ -121,9 +121,12 @@ export const GatewayRouteSchema = z
       .regex(/^\/[\x21-\x7e]*$/, 'must be an absolute path such as /mcp')
       .refine((p) => !/[?#]/.test(p), 'must not hold a query or fragment')
       .describe('Path the gateway serves this upstream at, e.g. /github/mcp'),
-    upstream: httpUrl.describe(
-      'The upstream MCP endpoint (Streamable HTTP), e.g. http://10.0.0.5:8080/mcp',
-    ),
+    upstream: httpUrl
+      .refine((url) => {
+        const { username, password } = new URL(url);
+        return username === '' && password === '';
+      }, 'must not hold credentials (they would be printed and signed into tokens): send them in headers')
+      .describe('The upstream MCP endpoint (Streamable HTTP), e.g. http://10.0.0.5:8080/mcp'),
     resource: httpUrl
       .optional()
       .describe(
@@ -242,8 +245,9 @@ export function parseGatewayConfig(value: unknown, source = 'configuration'): Ga
 export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readLimited(file, MAX_CONFIG_BYTES);
   } catch (error) {
+    if (error instanceof GatewayConfigError) throw error;
     throw new GatewayConfigError(
       `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
     );
@@ -255,6 +259,26 @@ export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
     throw new GatewayConfigError(`${file}: not valid JSON`);
   }
   return parseGatewayConfig(value, file);
+}
+
+/** Largest configuration file read: 1 MiB (a device or a runaway file must not hang the start). */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+async function readLimited(file: string, max: number): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(max + 1);
+    let size = 0;
+    while (size <= max) {
+      const { bytesRead } = await handle.read(buffer, size, max + 1 - size);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+    }
+    if (size > max) throw new GatewayConfigError(`${file}: larger than ${max / 1024} KiB`);
+    return buffer.subarray(0, size).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

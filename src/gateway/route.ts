@@ -74,11 +74,22 @@ export const MAX_TOOL_NAME_LENGTH = 128;
  * Every `tools/call` is decided before it goes upstream, so one that could not be (params not an
  * object, a name that is not a string of 1 to {@link MAX_TOOL_NAME_LENGTH} characters) is
  * refused (-32602) rather than left to an upstream that might read it leniently; so is a method
- * that only a lenient reader would take for `tools/call` (`Tools/Call`, `tools/call `, -32601).
+ * that only a lenient reader would take for `tools/call` (`Tools/Call`, `tools/call `, -32601),
+ * and MCP tasks (`tasks/*` -32601, a request with `params.task` -32602).
  */
 function undecidableCall(rpc: Message): unknown {
   const id = typeof rpc.id === 'string' || typeof rpc.id === 'number' ? rpc.id : null;
   if (typeof rpc.method !== 'string') return undefined;
+  // MCP tasks (2025-11-25): a task's result is fetched later by its id alone, which the gateway
+  // cannot yet tie to the caller that started it, so tasks are not relayed at all.
+  if (rpc.method.startsWith('tasks/'))
+    return rpcError(id, -32601, 'Method not found: MCP tasks are not relayed by the gateway');
+  if (isObject(rpc.params) && rpc.params.task !== undefined)
+    return rpcError(
+      id,
+      -32602,
+      'Invalid params: task-augmented requests are not relayed by the gateway',
+    );
   if (rpc.method !== 'tools/call') {
     return rpc.method.trim().toLowerCase() === 'tools/call'
       ? rpcError(id, -32601, 'Method not found')

@@ -66,8 +66,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const byPath = new Map<string, GatewayRoute>();
   let ready = false;
   const http = createServer((req, res) => void dispatch(req, res));
-  // Socket errors of one client must not take the gateway down.
-  http.on('clientError', (_error, socket) => socket.destroy());
+  // A request Node cannot parse gets Node's own answer (400, or 431 for oversized headers), as on
+  // the authorization server: no 'clientError' listener of ours.
   const registry = options.metricsRegistry ?? new Registry();
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {

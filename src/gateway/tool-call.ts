@@ -15,7 +15,7 @@ import { discardBody, sendUpstream } from './upstream.ts';
 export interface Message {
   id?: JsonRpcId;
   method?: unknown;
-  params?: { name?: unknown; arguments?: unknown };
+  params?: { name?: unknown; arguments?: unknown; task?: unknown };
 }
 
 /** What a route shares with its tool calls. */

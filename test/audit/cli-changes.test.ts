@@ -200,6 +200,23 @@ describe.each(databaseKinds())(
       expect((await t.server.users.findById(id))?.roles).toEqual(['developer']);
     });
 
+    it('a command group alone names its commands; with --help it prints their usage', async () => {
+      const bare = await runCli(['clients'], env);
+      expect(bare).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr:
+          'mcp-elevate: a command is needed: clients add|list|roles (see mcp-elevate clients --help)\n',
+      });
+      const help = await runCli(['users', '--help'], env);
+      expect(help.code).toBe(0);
+      expect(help.stdout.trim().split('\n')).toEqual([
+        expect.stringMatching(/^Usage: mcp-elevate users add /),
+        'Usage: mcp-elevate users list',
+        'Usage: mcp-elevate users roles --email E [--role R]...',
+      ]);
+    });
+
     it('keys rotate', async () => {
       const res = await runCli(['keys', 'rotate'], env);
       expect(res.code).toBe(0);

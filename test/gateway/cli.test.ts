@@ -51,11 +51,17 @@ describe('mcp-elevate gateway on the command line', { timeout: 120_000 }, () => 
     ],
     [['--config', 'gateway.json', '--port', '1'], '--config cannot be combined with --port'],
     [['--config', '/nonexistent/gateway.json'], '/nonexistent/gateway.json: cannot read (ENOENT)'],
+    [['--config', '/dev/zero'], '/dev/zero: larger than 1024 KiB'],
+    [
+      ['--upstream', 'http://user:hunter2@127.0.0.1:1/mcp'],
+      '--upstream: must not hold credentials',
+    ],
   ])('refuses %j with one line and exit code 2', async (args, message) => {
     const result = await runCli(['gateway', ...args], {});
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain(message);
+    expect(result.stderr).not.toContain('hunter2');
   });
 
   it.each([

@@ -1,6 +1,6 @@
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -245,7 +245,7 @@ describe(
       expect(text).not.toContain('secret_admin_tool');
     });
 
-    it('refuses every tools/call it cannot decide; none reaches the upstream', async () => {
+    it('refuses every tools/call it cannot decide, and MCP tasks; none reaches the upstream', async () => {
       const before = upstream.seen.length;
       const cases: Array<[unknown, number]> = [
         [
@@ -259,6 +259,14 @@ describe(
         [{ method: 'tools/call', params: { name: `list_${'x'.repeat(124)}` } }, -32602],
         [{ method: 'Tools/Call', params: { name: 'deploy_service' } }, -32601],
         [{ method: 'tools/call ', params: { name: 'deploy_service' } }, -32601],
+        // MCP tasks: a result fetched later by task id alone could reach another caller.
+        [
+          { method: 'tools/call', params: { name: 'list_services', task: { ttl: 60_000 } } },
+          -32602,
+        ],
+        [{ method: 'tasks/list' }, -32601],
+        [{ method: 'tasks/result', params: { taskId: 'someone-elses' } }, -32601],
+        [{ method: 'tasks/get', params: { taskId: 'someone-elses' } }, -32601],
       ];
       for (const [message, code] of cases) {
         const res = await post({ jsonrpc: '2.0', id: 9, ...(message as object) });
@@ -341,6 +349,28 @@ describe(
       );
       expect(res.status).toBe(404);
       expect(upstream.seen.length).toBe(before);
+    });
+
+    it('answers a request it cannot parse with 400, and oversized headers with 431', async () => {
+      const { port } = new URL(url);
+      const raw = async (head: string) => {
+        const socket = connect(Number(port), '127.0.0.1');
+        socket.write(head);
+        let text = '';
+        for await (const chunk of socket) text += String(chunk);
+        return text.split('\r\n')[0];
+      };
+      expect(await raw('POST /mcp HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n')).toBe(
+        'HTTP/1.1 400 Bad Request',
+      );
+      expect(
+        await raw(
+          'POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+        ),
+      ).toBe('HTTP/1.1 400 Bad Request');
+      expect(
+        await raw(`GET /mcp HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+      ).toBe('HTTP/1.1 431 Request Header Fields Too Large');
     });
   },
 );
