@@ -51,6 +51,31 @@ const CORS = {
 };
 
 /**
+ * The URL a DPoP proof's `htu` must name (RFC 9449 §4.3): the path and query the client sent, on
+ * the resource's public origin. Only the path is taken from the client: an absolute-form target
+ * (`POST http://elsewhere/mcp`, RFC 9112 §3.2.2) or a path starting `//` names a host of the
+ * client's choosing, and a target that is no URL at all yields one no proof names (a refusal,
+ * never a failure of the server).
+ */
+export function requestUrl(target: string, origin: string): string {
+  let path = target;
+  if (!path.startsWith('/')) {
+    try {
+      const absolute = new URL(target);
+      path = `${absolute.pathname}${absolute.search}`;
+    } catch {
+      path = '/';
+    }
+  }
+  try {
+    // Appended, not resolved: `new URL('//host/x', origin)` would be host's.
+    return new URL(`${origin}${path}`).href;
+  } catch {
+    return `${origin}/`;
+  }
+}
+
+/**
  * Builds the request pipeline: serve metadata → authenticate → (for `decide`) read the JSON-RPC
  * body → decide tool calls. It never throws: every failure becomes a response, and unexpected
  * errors a bare `500 server_error`.
@@ -94,10 +119,7 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
     // DPoP's htu is the URL the client addressed; the resource's origin is the public one even
     // behind a proxy, while the Host header is client-controlled. Resolved only for a request
     // with a DPoP proof: no other compares it.
-    const request = {
-      method,
-      url: headers.dpop === undefined ? '' : new URL(target, origin).href,
-    };
+    const request = { method, url: headers.dpop === undefined ? '' : requestUrl(target, origin) };
     const auth = await verifyBearer(verifier, headers.authorization, headers.dpop, request);
     const { decide } = options;
     if (decide === undefined || method !== 'POST') return { kind: 'pass', auth };

@@ -22,6 +22,28 @@ afterAll(async () => {
   await issuer.close();
 });
 
+/**
+ * The status line and body of the answer to a request with exactly these header lines, sent as
+ * written (`target` may be absolute-form or no URL at all).
+ */
+async function rawGet(lines: string[], target = new URL(resource).pathname) {
+  const socket = connect(Number(new URL(resource).port), '127.0.0.1');
+  // Written, not ended: the server answers `Connection: close` and closes the connection.
+  socket.write(
+    [
+      `GET ${target} HTTP/1.1`,
+      `Host: ${new URL(resource).host}`,
+      'Connection: close',
+      ...lines,
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  let text = '';
+  for await (const chunk of socket) text += String(chunk);
+  return { status: text.split('\r\n')[0], body: text.slice(text.indexOf('\r\n\r\n') + 4) };
+}
+
 const withAuthorization = (
   authorization: string | string[],
   extra: Record<string, string | string[]> = {},
@@ -78,20 +100,6 @@ describe('reading the Authorization header', () => {
 
   it('sees a repeated Authorization or DPoP header whatever the case of its names', async () => {
     const token = await signAccessToken(issuer, { aud: resource });
-    const { host, pathname } = new URL(resource);
-    /** The response's status line and body to a request with exactly these header lines. */
-    const rawGet = async (lines: string[]) => {
-      const socket = connect(Number(new URL(resource).port), '127.0.0.1');
-      // Written, not ended: the server answers `Connection: close` and closes the connection.
-      socket.write(
-        [`GET ${pathname} HTTP/1.1`, `Host: ${host}`, 'Connection: close', ...lines, '', ''].join(
-          '\r\n',
-        ),
-      );
-      let text = '';
-      for await (const chunk of socket) text += String(chunk);
-      return { status: text.split('\r\n')[0], body: text.slice(text.indexOf('\r\n\r\n') + 4) };
-    };
     const twice = await rawGet([
       `authorization: Bearer ${token}`,
       `AUTHORIZATION: Bearer ${token}`,
@@ -126,6 +134,49 @@ describe('reading the Authorization header', () => {
     });
     expect(reply.status).toBe(200);
     expect(reply.json().auth.extra.jkt).toBe(await calculateJwkThumbprint(jwk));
+  });
+
+  it('checks a DPoP proof against the path sent on the resource origin, never the host a target names', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    const token = await signAccessToken(issuer, {
+      aud: resource,
+      cnf: { jkt: await calculateJwkThumbprint(jwk) },
+    });
+    const proofFor = (htu: string) =>
+      new SignJWT({
+        htm: 'GET',
+        htu,
+        ath: createHash('sha256').update(token).digest('base64url'),
+        iat: Math.floor(Date.now() / 1000),
+        jti: crypto.randomUUID(),
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+        .sign(privateKey);
+    const { pathname } = new URL(resource);
+    const credentials = async (htu: string) => [
+      `Authorization: DPoP ${token}`,
+      `DPoP: ${await proofFor(htu)}`,
+    ];
+    // An absolute-form target (RFC 9112 §3.2.2) naming another host, and a proof made for it.
+    const elsewhere = await rawGet(
+      await credentials(`http://evil.example${pathname}`),
+      `http://evil.example${pathname}`,
+    );
+    expect(elsewhere.status).toBe('HTTP/1.1 401 Unauthorized');
+    expect(elsewhere.body).toContain('invalid_dpop_proof');
+    // The same target with a proof for the resource: its path is what was addressed.
+    const here = await rawGet(await credentials(resource), `http://evil.example${pathname}`);
+    expect(here.status).toBe('HTTP/1.1 200 OK');
+    // Targets that are no URL, or a path that resolves to another host: refused, never a 500.
+    for (const target of [
+      'http://localhost:99999/mcp',
+      'http://[zz]/mcp',
+      `//evil.example${pathname}`,
+    ]) {
+      const reply = await rawGet(await credentials(`http://evil.example${pathname}`), target);
+      expect(reply.status, target).toBe('HTTP/1.1 401 Unauthorized');
+    }
   });
 
   it('answers 503 with Retry-After when the issuer keys were never obtainable', async () => {
