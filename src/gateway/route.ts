@@ -21,7 +21,6 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { refuseMismatch } from './mismatch.ts';
 import { principalSigner } from './principal.ts';
 import { clientGone, relay, writeFailure } from './relay.ts';
-import { SessionOwners } from './sessions.ts';
 import { DEPENDENCY, toolCaller, type Message } from './tool-call.ts';
 import { mediaType, relayFilteredEvents, relayToolsList } from './tools-list.ts';
 import { discardBody, sendUpstream, upstreamAgent, upstreamFailure } from './upstream.ts';
@@ -152,7 +151,6 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     protection.metrics,
   );
   const agent = upstreamAgent();
-  const sessions = new SessionOwners();
   const sign =
     options.principal &&
     principalSigner({
@@ -175,7 +173,6 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     ctx,
     upstream: options.upstream,
     agent,
-    sessions,
     upstreamHeaders,
   });
 
@@ -205,9 +202,6 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
     } catch (error) {
       return writeFailure(res, message?.id, upstreamFailure(error, breakers, DEPENDENCY));
     }
-    sessions.learn(upstream.headers['mcp-session-id'], auth);
-    if (req.method === 'DELETE' && upstream.statusCode < 300)
-      sessions.forget(req.headers['mcp-session-id']);
     try {
       const visible = (name: string) => protection.policy.visible(auth, name);
       const ok = upstream.statusCode >= 200 && upstream.statusCode < 300;
@@ -242,10 +236,6 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
       return reply(res, 405, { error: 'method_not_allowed' }, { Allow: 'GET, HEAD, OPTIONS' });
     if (method !== 'GET' && method !== 'POST' && method !== 'DELETE')
       return reply(res, 405, { error: 'method_not_allowed' }, { Allow: 'GET, POST, DELETE' });
-    if (!sessions.mayUse(req.headers['mcp-session-id'], auth)) {
-      // Someone else's session: answered as an unknown one, which tells nothing about it.
-      return reply(res, 404, rpcError(null, -32001, 'Session not found'));
-    }
     const cancel = clientGone(res);
     const gone = cancel.signal;
     if (method !== 'POST') return exchange(req, res, auth, undefined, gone);

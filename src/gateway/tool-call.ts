@@ -8,7 +8,6 @@ import type { VerifiedToken } from '../verifier/token/types.ts';
 import { isObject } from './answer.ts';
 import { clientResponseHeaders } from './headers.ts';
 import { OutcomeSniffer, relay, writeFailure, type JsonRpcId } from './relay.ts';
-import type { SessionOwners } from './sessions.ts';
 import { discardBody, sendUpstream } from './upstream.ts';
 
 /** A JSON-RPC request as the gateway reads it. */
@@ -24,7 +23,6 @@ export interface ToolCallDeps {
   ctx: PipelineContext;
   upstream: string;
   agent: Agent;
-  sessions: SessionOwners;
   /** The headers sent upstream for this request (the caller's token never among them). */
   upstreamHeaders(
     req: IncomingMessage,
@@ -81,7 +79,6 @@ export function toolCaller(
           signal,
           headersTimeoutMs: 0,
         });
-        deps.sessions.learn(upstream.headers['mcp-session-id'], auth);
         const sniffer = new OutcomeSniffer();
         sentType = String(upstream.headers['content-type'] ?? '');
         res.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers));

@@ -61,7 +61,7 @@ export interface McpProtectionOptions {
   /** Further `protectMcpServer` settings: `rateLimit`, `defaults`, `tracer`, `breakers`. Default: its defaults. */
   tools?: Pick<ProtectOptions, 'rateLimit' | 'defaults' | 'tracer' | 'breakers'>;
   /** Further HTTP guard settings. Default: its defaults. */
-  http?: Pick<ResourceServerAuthOptions, 'bodyLimitBytes' | 'onError'>;
+  http?: Pick<ResourceServerAuthOptions, 'bodyLimitBytes' | 'onError' | 'bindSessions'>;
   /** Metrics registry. Default: a new one (see `metricsRegistry`). */
   metricsRegistry?: Registry;
   /**

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authInfoFor } from './allowed-calls.ts';
 import { createGuard, type ResourceServerAuthOptions } from './guard.ts';
 import { writeGuardResponse, type AuthenticatedRequest } from './node.ts';
+import { learnSessionOpenedBy } from './sessions.ts';
 
 /** The parts of an Express request the middleware uses (Express is not imported). */
 export type ExpressLikeRequest = IncomingMessage & { originalUrl?: string; body?: unknown };
@@ -20,6 +21,7 @@ export function expressAuth(
     guard(req, req.originalUrl ?? req.url ?? '/').then((result) => {
       if (result.kind === 'respond') return writeGuardResponse(res, result);
       (req as AuthenticatedRequest).auth = authInfoFor(result.auth, result.allowance);
+      if (result.sessions !== undefined) learnSessionOpenedBy(res, result.sessions, result.auth);
       next();
     }, next);
   };

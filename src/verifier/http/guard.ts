@@ -3,6 +3,7 @@ import type { TokenVerifier, VerifiedToken } from '../token/types.ts';
 import { credentialHeaders, schemeOf, verifyBearer } from './bearer.ts';
 import { DEFAULT_BODY_LIMIT, readJsonRpcBody, type RequestWithBody } from './body.ts';
 import { challenge } from './challenge.ts';
+import { SESSION_HEADER, SessionOwners } from './sessions.ts';
 import type { GuardAllowance } from './allowed-calls.ts';
 import { gateToolCalls, type DecideToolCall } from './decide.ts';
 import {
@@ -31,6 +32,12 @@ export interface ResourceServerAuthOptions {
   bodyLimitBytes?: number;
   /** Told about unexpected errors (those answered with a bare 500), e.g. to log them. Default: none. */
   onError?: (error: unknown) => void;
+  /**
+   * Bind each MCP session to the client and user that opened it (see `SessionOwners`): a request
+   * naming a session it did not open, or one this guard does not know, gets 404 as an unknown
+   * session would. Default `true`; turn it off only where something else binds sessions.
+   */
+  bindSessions?: boolean;
 }
 
 /**
@@ -38,7 +45,13 @@ export interface ResourceServerAuthOptions {
  * allowed, for `authInfoFor`), or answer it now.
  */
 export type GuardResult =
-  | { kind: 'pass'; auth: VerifiedToken; allowance?: GuardAllowance }
+  | {
+      kind: 'pass';
+      auth: VerifiedToken;
+      allowance?: GuardAllowance;
+      /** Set when the response may open a session: learn it with `learnSessionOpenedBy`. */
+      sessions?: SessionOwners;
+    }
   | { kind: 'respond'; status: number; headers: Record<string, string>; body: unknown };
 
 /** The framework-neutral pipeline every adapter runs; see {@link createGuard}. */
@@ -49,6 +62,15 @@ const CORS = {
   'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
   'Access-Control-Allow-Headers': '*',
 };
+
+/** Whether a parsed body is an MCP `initialize` request, the one that opens a session. */
+function isInitialize(body: unknown): boolean {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    (body as { method?: unknown }).method === 'initialize'
+  );
+}
 
 /**
  * The URL a DPoP proof's `htu` must name (RFC 9449 §4.3): the path and query the client sent, on
@@ -100,6 +122,14 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
     dpopAlgorithms: document.dpop_signing_alg_values_supported,
   };
   const origin = new URL(resource).origin;
+  const sessions = options.bindSessions === false ? undefined : new SessionOwners();
+  // Answered as the MCP SDK answers an unknown session: nothing told about whose it is.
+  const unknownSession = {
+    kind: 'respond',
+    status: 404,
+    headers: {},
+    body: { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } },
+  } as const;
 
   async function run(req: RequestWithBody, target: string): Promise<GuardResult> {
     const method = req.method ?? 'GET';
@@ -121,9 +151,16 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
     // with a DPoP proof: no other compares it.
     const request = { method, url: headers.dpop === undefined ? '' : requestUrl(target, origin) };
     const auth = await verifyBearer(verifier, headers.authorization, headers.dpop, request);
+    const session = req.headers[SESSION_HEADER];
+    if (sessions !== undefined && session !== undefined && !sessions.mayUse(session, auth))
+      return unknownSession;
+    // Only a POST without a session can open one (MCP `initialize`).
+    const opens = sessions !== undefined && session === undefined && method === 'POST';
     const { decide } = options;
-    if (decide === undefined || method !== 'POST') return { kind: 'pass', auth };
+    if (decide === undefined || method !== 'POST')
+      return opens ? { kind: 'pass', auth, sessions } : { kind: 'pass', auth };
     const body = await readJsonRpcBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
+    const watch = opens && isInitialize(body) ? { sessions } : undefined;
     const outcome = await gateToolCalls(body, auth, decide);
     if (outcome.kind === 'deny')
       return { kind: 'respond', status: 200, headers: {}, body: outcome.body };
@@ -132,7 +169,7 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
         dpop: auth.jkt !== undefined,
       });
     }
-    return { kind: 'pass', auth, allowance: { decide, calls: outcome.calls } };
+    return { kind: 'pass', auth, allowance: { decide, calls: outcome.calls }, ...watch };
   }
 
   return async (req, target) => {

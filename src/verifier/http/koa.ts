@@ -1,11 +1,13 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { authInfoFor } from './allowed-calls.ts';
 import { createGuard, type ResourceServerAuthOptions } from './guard.ts';
+import { learnSessionOpenedBy } from './sessions.ts';
 
 /** The parts of a Koa context the middleware uses; Koa itself is never imported here. */
 export interface KoaLikeContext {
   req: IncomingMessage & { body?: unknown; auth?: AuthInfo };
+  res: ServerResponse;
   originalUrl: string;
   status: number;
   body: unknown;
@@ -38,6 +40,7 @@ export function koaAuth(
     const auth = authInfoFor(result.auth, result.allowance);
     ctx.req.auth = auth;
     ctx.state.auth = auth;
+    if (result.sessions !== undefined) learnSessionOpenedBy(ctx.res, result.sessions, result.auth);
     await next();
   };
 }

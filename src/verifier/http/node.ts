@@ -3,6 +3,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { authInfoFor } from './allowed-calls.ts';
 import type { VerifiedToken } from '../token/types.ts';
 import { createGuard, type GuardResult, type ResourceServerAuthOptions } from './guard.ts';
+import { learnSessionOpenedBy } from './sessions.ts';
 
 /** A Node request once authenticated: `auth` is what the MCP SDK transports read. */
 export type AuthenticatedRequest = IncomingMessage & { auth?: AuthInfo; body?: unknown };
@@ -40,6 +41,7 @@ export function nodeHttpAuth(
       return undefined;
     }
     (req as AuthenticatedRequest).auth = authInfoFor(result.auth, result.allowance);
+    if (result.sessions !== undefined) learnSessionOpenedBy(res, result.sessions, result.auth);
     return result.auth;
   };
 }

@@ -642,7 +642,7 @@ describe('a stateful session (SSE responses)', () => {
     return id;
   }
 
-  it("request A's allowance does not leak into request B of the same session", async () => {
+  it("request A's allowance does not leak into request B naming the same session", async () => {
     const session = await open();
     const headers = { 'mcp-session-id': session };
     // A standalone SSE stream opened by the developer stays open throughout.
@@ -668,17 +668,17 @@ describe('a stateful session (SSE responses)', () => {
     );
     for (let i = 0; i < 100 && ran.length === 0; i++) await sleep(10);
     expect(ran.map((r) => r.name)).toEqual(['deploy_trim:held']);
-    // B: a viewer on the same session; " qa" passes the guard, "qa" must be refused.
+    // B: a viewer naming the developer's session is not let into it at all (sessions are bound
+    // to who opened them), so nothing of A's can reach B's call.
     const b = await post(
       `${sessionUrl}/mcp`,
       callMsg('deploy_trim', { environment: ' qa' }, 'b'),
       viewer,
       headers,
     );
-    expect((b.json as RpcAnswer).error?.code).toBe(-32002);
-    expect(toolCalls).toEqual([
-      { name: 'deploy_trim', arguments: { environment: 'qa' }, token: viewer },
-    ]);
+    expect(b.status).toBe(404);
+    expect((b.json as RpcAnswer).error?.code).toBe(-32001);
+    expect(toolCalls).toEqual([]);
     release();
     const answerA = await a;
     expect((answerA.json as RpcAnswer).result?.content?.[0].text).toBe('deploy_trim:qa');
