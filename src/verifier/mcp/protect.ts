@@ -98,6 +98,20 @@ export function protectMcpServer(server: McpServer, options: ProtectOptions): Pr
   return createToolProtection(options)(server);
 }
 
+/**
+ * The McpServer's own table of tools by name. Like the request handlers (`sdk-hooks.ts`), it has
+ * no public accessor; read once, and an SDK upgrade that removed it fails loudly.
+ */
+function registeredTools(server: McpServer): Record<string, unknown> {
+  const tools = (server as unknown as { _registeredTools?: unknown })._registeredTools;
+  if (typeof tools !== 'object' || tools === null) {
+    throw new Error(
+      "protectMcpServer: cannot find McpServer's registered tools; this @modelcontextprotocol/sdk version is not supported",
+    );
+  }
+  return tools as Record<string, unknown>;
+}
+
 function protectWith(
   server: McpServer,
   ctx: PipelineContext,
@@ -108,7 +122,9 @@ function protectWith(
   // Until the MCP SDK releases JSON-response stream mappings itself (its issue #2559).
   releaseJsonResponseStreamsOnConnect(server);
   const { metrics } = ctx;
-  const names = new Set<string>();
+  // The tools registered through the protection, by name: a name is protected only while the
+  // McpServer's tool of that name is still the one registered here.
+  const registered = new Map<string, RegisteredTool>();
   let hooked = false;
 
   // The SDK calls `(args, extra)` for tools with an input schema and `(extra)` otherwise.
@@ -147,7 +163,7 @@ function protectWith(
       const withInput = Boolean(config.inputSchema);
       const wrapped = adapt(name, withInput, config.annotations, cb, toolOptions);
       const tool = server.registerTool(name, config, wrapped as unknown as ToolCallback<InputArgs>);
-      names.add(name);
+      registered.set(name, tool);
       let raw: unknown = cb;
       const update = tool.update.bind(tool);
       tool.update = (updates) => {
@@ -157,7 +173,7 @@ function protectWith(
           );
         }
         if (updates.name === null) {
-          names.delete(name);
+          registered.delete(name);
           update(updates);
           return;
         }
@@ -170,7 +186,13 @@ function protectWith(
         });
       };
       if (!hooked) {
-        installToolHooks(server, { isProtected: (n) => names.has(n), visible });
+        const current = registeredTools(server);
+        installToolHooks(server, {
+          // A tool registered on the McpServer directly and renamed onto a protected tool's name
+          // replaces it there: that name is then no longer protected (hidden and refused).
+          isProtected: (n) => registered.get(n) !== undefined && current[n] === registered.get(n),
+          visible,
+        });
         hooked = true;
       }
       return tool;

@@ -205,6 +205,29 @@ describe('authorization of tool calls', () => {
     ).toBe(UNAUTHORIZED);
     expect(() => tool.update({ name: 'renamed' })).toThrow(TypeError);
   });
+
+  it('a tool registered directly and renamed onto a protected name is neither listed nor run', async () => {
+    let ran = 0;
+    const server = new McpServer({ name: 'rename', version: '1.0.0' });
+    const guard = protectMcpServer(server, {
+      decide: (): ToolCallDecision => ({ decision: 'deny', reason: 'no' }),
+      visible: () => true,
+    });
+    guard.registerTool('deploy_service', {}, () => ok('protected'));
+    const direct = server.registerTool('helper', {}, () => {
+      ran += 1;
+      return ok('unprotected');
+    });
+    // The SDK replaces the protected tool of that name with the direct one.
+    direct.update({ name: 'deploy_service' });
+    connection = await connect(server, authInfo('dave', ['developer']));
+    expect((await connection.client.listTools()).tools).toEqual([]);
+    const refused = await rpcError(
+      connection.client.callTool({ name: 'deploy_service', arguments: {} }),
+    );
+    expect(refused.code).toBe(ErrorCode.InvalidParams);
+    expect(ran).toBe(0);
+  });
 });
 
 describe('audit events of tool calls', () => {
