@@ -34,7 +34,7 @@ function deepFreeze<T>(value: T): T {
  * Checks the claims jose does not know about and maps them into a {@link CachedToken}.
  * Rules: `aud` is exactly our resource (a string, or a one-element array: a token meant for
  * several resources could be replayed by any of them); `client_id` is a non-empty string
- * (RFC 9068); `scope` is a string; `roles` an array of strings; `cnf.jkt` a string when `cnf` is set.
+ * (RFC 9068); `scope` is a string; `roles` an array of strings; `cnf`, when set, holds a non-empty `jkt` (DPoP, RFC 9449; other confirmation methods are refused).
  */
 export function mapClaims(payload: JWTPayload, resource: string): CachedToken {
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
@@ -55,8 +55,10 @@ export function mapClaims(payload: JWTPayload, resource: string): CachedToken {
   if (cnf !== undefined) {
     const value =
       typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>).jkt : undefined;
-    if (value !== undefined && (typeof value !== 'string' || value === ''))
-      throw new InvalidTokenError('malformed cnf claim');
+    // A confirmation without a usable key thumbprint (another method, such as mTLS's x5t#S256,
+    // or none) binds the token to something this verifier cannot check: never taken as unbound.
+    if (typeof value !== 'string' || value === '')
+      throw new InvalidTokenError('unsupported or malformed cnf claim');
     jkt = value;
   }
   const token: CachedToken = {

@@ -168,4 +168,18 @@ describe('hostile access tokens are answered 401 invalid_token, never 500', () =
       'missing exp claim',
     );
   });
+
+  it('refuses a confirmation (cnf) it cannot check instead of taking the token as unbound', async () => {
+    for (const cnf of [
+      {},
+      'jkt',
+      { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
+      { jkt: 7 },
+      { jkt: '' },
+    ]) {
+      expect(await expectRefused(await signAccessToken(issuer, { cnf })), JSON.stringify(cnf)).toBe(
+        'unsupported or malformed cnf claim',
+      );
+    }
+  });
 });
