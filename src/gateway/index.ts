@@ -18,4 +18,4 @@ export {
   type GatewayRouteConfig,
 } from './config.ts';
 export { principalSigner, PRINCIPAL_JWT_TYPE, type PrincipalSignerOptions } from './principal.ts';
-export { HEADER_MISMATCH } from './headers.ts';
+export { HEADER_MISMATCH } from '../verifier/http/routing-headers.ts';

@@ -18,7 +18,6 @@ import type { VerifiedToken } from '../verifier/token/types.ts';
 import { isObject, reply, rpcError } from './answer.ts';
 import { GatewayConfigError } from './config.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
-import { refuseMismatch } from './mismatch.ts';
 import { principalSigner } from './principal.ts';
 import { clientGone, relay, writeFailure } from './relay.ts';
 import { DEPENDENCY, toolCaller, type Message } from './tool-call.ts';
@@ -227,8 +226,6 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const limits = { bodyLimitBytes: options.bodyLimitBytes, metadataUrl: protection.metadataUrl };
-    if (await refuseMismatch(req, res, limits)) return;
     const auth = await protection.guard(req, res);
     if (auth === undefined) return;
     const method = req.method ?? 'GET';

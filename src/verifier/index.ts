@@ -42,6 +42,8 @@ export {
   type RequestInfo,
   readJsonRpcBody,
   DEFAULT_BODY_LIMIT,
+  headerMismatch,
+  HEADER_MISMATCH,
   type RequestWithBody,
   gateToolCalls,
   UNAUTHORIZED,

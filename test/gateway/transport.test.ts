@@ -179,7 +179,7 @@ describe('Streamable HTTP through the gateway', { timeout: 90_000 }, () => {
     ).resolves.toBeDefined();
   });
 
-  it('refuses Mcp-Method and Mcp-Name headers that contradict the body with 400 (-32020), and forwards matching ones', async () => {
+  it('refuses Mcp-Method and Mcp-Name headers that contradict the body with 400 (-32020) after authentication, and forwards matching ones', async () => {
     const before = stack.stateless.seen.length;
     const method = await post(stack.json, devJsonToken, call('list_services'), {
       'mcp-method': 'tools/list',
@@ -195,6 +195,11 @@ describe('Streamable HTTP through the gateway', { timeout: 90_000 }, () => {
     expect(name.status).toBe(400);
     expect(await name.json()).toMatchObject({ error: { code: -32020 } });
     expect(stack.stateless.seen.length).toBe(before);
+    // Authentication comes first: a caller without a token learns nothing about the body.
+    const anonymous = await post(stack.json, undefined, call('list_services'), {
+      'mcp-method': 'tools/list',
+    });
+    expect(anonymous.status).toBe(401);
     const matching = await post(stack.json, devJsonToken, call('list_services'), {
       'mcp-method': 'tools/call',
       'mcp-name': 'list_services',

@@ -3,6 +3,7 @@ import type { TokenVerifier, VerifiedToken } from '../token/types.ts';
 import { credentialHeaders, schemeOf, verifyBearer } from './bearer.ts';
 import { DEFAULT_BODY_LIMIT, readJsonRpcBody, type RequestWithBody } from './body.ts';
 import { challenge } from './challenge.ts';
+import { HEADER_MISMATCH, headerMismatch, requestId } from './routing-headers.ts';
 import { SESSION_HEADER, SessionOwners } from './sessions.ts';
 import type { GuardAllowance } from './allowed-calls.ts';
 import { gateToolCalls, type DecideToolCall } from './decide.ts';
@@ -26,7 +27,11 @@ export interface ResourceServerAuthOptions {
   serveMetadata?: boolean;
   /** Scopes every token carries, merged into a step-up challenge's `scope`. Default `[]`. */
   baseScopes?: string[];
-  /** Decides each JSON-RPC `tools/call` before the MCP server runs. Default: no decision. */
+  /**
+   * Decides each JSON-RPC `tools/call` before the MCP server runs; the guard then reads every
+   * POST body and refuses `Mcp-Method` / `Mcp-Name` headers that contradict it. Default: no
+   * decision (and no body read).
+   */
   decide?: DecideToolCall;
   /** Largest JSON-RPC body read for `decide`, in bytes. Default 1 MiB. */
   bodyLimitBytes?: number;
@@ -98,9 +103,10 @@ export function requestUrl(target: string, origin: string): string {
 }
 
 /**
- * Builds the request pipeline: serve metadata → authenticate → (for `decide`) read the JSON-RPC
- * body → decide tool calls. It never throws: every failure becomes a response, and unexpected
- * errors a bare `500 server_error`.
+ * Builds the request pipeline: serve metadata → authenticate → bound session → (for `decide`)
+ * read the JSON-RPC body → refuse `Mcp-Method` / `Mcp-Name` headers that contradict it (400,
+ * JSON-RPC {@link HEADER_MISMATCH}; see `headerMismatch`) → decide tool calls. It never throws:
+ * every failure becomes a response, and unexpected errors a bare `500 server_error`.
  * @param target in `createGuard(...)(req, target)`: the request path and query as the client sent
  *   them (`req.originalUrl` under Express/Koa mounting), used for the metadata route and DPoP `htu`.
  * @throws TypeError on invalid options.
@@ -160,6 +166,20 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
     if (decide === undefined || method !== 'POST')
       return opens ? { kind: 'pass', auth, sessions } : { kind: 'pass', auth };
     const body = await readJsonRpcBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
+    // What is decided must be what intermediaries routed and metered on (MCP 2026-07-28).
+    const mismatch = headerMismatch(req.headers, body);
+    if (mismatch !== undefined) {
+      return {
+        kind: 'respond',
+        status: 400,
+        headers: {},
+        body: {
+          jsonrpc: '2.0',
+          id: requestId(body),
+          error: { code: HEADER_MISMATCH, message: mismatch },
+        },
+      };
+    }
     const watch = opens && isInitialize(body) ? { sessions } : undefined;
     const outcome = await gateToolCalls(body, auth, decide);
     if (outcome.kind === 'deny')

@@ -19,6 +19,7 @@ export {
   type HeaderValue,
   type RequestInfo,
 } from './bearer.ts';
+export { headerMismatch, HEADER_MISMATCH } from './routing-headers.ts';
 export { readJsonRpcBody, DEFAULT_BODY_LIMIT, type RequestWithBody } from './body.ts';
 export {
   gateToolCalls,
