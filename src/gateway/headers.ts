@@ -13,8 +13,16 @@ import type { IncomingHttpHeaders } from 'node:http';
  * - Host and Content-Length are set by the HTTP client for the upstream request; Accept-Encoding
  *   asks for identity so that `tools/list` answers can be read and rewritten; Expect is the
  *   gateway's business with its client, not the upstream's;
+ * - `X-Forwarded-For` gets the caller's address appended (RFC 7239 §5.2's chain, as reverse
+ *   proxies write it): an upstream that logs callers sees the address the gateway saw, after
+ *   whatever the caller claimed;
  * - from the upstream, `WWW-Authenticate` stops here: the client authenticates to the gateway,
  *   whose challenges alone name where (an upstream's would send it elsewhere);
+ * - an upstream's `Location` / `Content-Location` naming the upstream itself (a redirect from
+ *   `/mcp` to `/mcp/`, common in Python servers, names the Host it was sent) is rewritten onto
+ *   the route's public path, and dropped when it names a part of the upstream the route does not
+ *   serve: the client cannot reach the upstream's address, and must not learn it
+ *   ({@link publicLocation});
  * - everything else (Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Accept, Content-Type,
  *   Mcp-Method, Mcp-Name, …) passes unchanged.
  */
@@ -67,6 +75,7 @@ export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
   dropped: ReadonlySet<string>,
   extra: Record<string, string>,
+  peer?: string,
 ): Record<string, string | string[]> {
   const named = connectionTokens(incoming.connection);
   const out: Record<string, string | string[]> = {};
@@ -84,8 +93,62 @@ export function upstreamRequestHeaders(
     out[name] = value;
   }
   out['accept-encoding'] = 'identity';
+  if (peer !== undefined) {
+    const claimed = out['x-forwarded-for'];
+    out['x-forwarded-for'] = claimed === undefined ? peer : `${String(claimed)}, ${peer}`;
+  }
   for (const name in extra) out[name] = extra[name];
   return out;
+}
+
+/** The path prefix `path` stands for: itself without a trailing slash (`''` for the root). */
+const prefixOf = (path: string) => (path.endsWith('/') ? path.slice(0, -1) : path);
+
+/**
+ * Where an upstream's `Location` (or `Content-Location`) sends the client, seen from the
+ * gateway. Resolved against the upstream URL; then:
+ * - on another origin (an identity provider's page, a CDN): unchanged;
+ * - on the upstream's origin, at or under its path: the same place under the route's public
+ *   path, as a path-absolute reference (RFC 9110 §10.2.2 allows one; the client resolves it
+ *   against the URL it addressed, the gateway's);
+ * - on the upstream's origin elsewhere, or not a URL: `undefined` (drop the header), since the
+ *   route serves nothing there.
+ * @param value the header's value as the upstream sent it.
+ * @param upstream the route's upstream URL, e.g. `http://10.0.0.7:8000/mcp`.
+ * @param path the route's public path, e.g. `/mcp`.
+ */
+export function publicLocation(value: string, upstream: string, path: string): string | undefined {
+  let target: URL;
+  let base: URL;
+  try {
+    base = new URL(upstream);
+    target = new URL(value, base);
+  } catch {
+    return undefined;
+  }
+  if (target.origin !== base.origin) return value;
+  const from = prefixOf(base.pathname);
+  if (target.pathname !== from && !target.pathname.startsWith(`${from}/`)) return undefined;
+  const rest = target.pathname.slice(from.length);
+  return `${prefixOf(path)}${rest}${target.search}${target.hash}` || '/';
+}
+
+/**
+ * Rewrites `Location` and `Content-Location` of an upstream response in place (see
+ * {@link publicLocation}); any other header is left alone.
+ */
+export function publicLocations(
+  headers: Record<string, string | string[] | undefined>,
+  upstream: string,
+  path: string,
+): void {
+  for (const name of ['location', 'content-location']) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const mapped = publicLocation(Array.isArray(value) ? value[0]! : value, upstream, path);
+    if (mapped === undefined) delete headers[name];
+    else headers[name] = mapped;
+  }
 }
 
 /**

@@ -167,10 +167,12 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
       req.headers,
       dropped,
       sign ? { ...options.headers, [principalHeader]: await sign(auth) } : options.headers,
+      req.socket.remoteAddress,
     );
   const toolCall = toolCaller({
     ctx,
     upstream: options.upstream,
+    path: options.path,
     agent,
     upstreamHeaders,
   });
@@ -195,6 +197,7 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
             body,
             signal,
             headersTimeoutMs: options.timeoutMs,
+            publicPath: options.path,
           }),
         gone,
       );

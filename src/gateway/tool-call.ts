@@ -22,6 +22,8 @@ export interface ToolCallDeps {
   /** The route's tool pipeline (rate limit, breaker of the upstream, timeout, metrics, audit). */
   ctx: PipelineContext;
   upstream: string;
+  /** The route's public path (an upstream `Location` is mapped onto it). */
+  path: string;
   agent: Agent;
   /** The headers sent upstream for this request (the caller's token never among them). */
   upstreamHeaders(
@@ -78,6 +80,7 @@ export function toolCaller(
           body,
           signal,
           headersTimeoutMs: 0,
+          publicPath: deps.path,
         });
         const sniffer = new OutcomeSniffer();
         sentType = String(upstream.headers['content-type'] ?? '');

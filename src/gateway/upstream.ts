@@ -3,6 +3,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { BreakerRegistry } from '../verifier/resilience/breakers.ts';
 import { isNetworkError } from '../verifier/resilience/classify.ts';
 import { DEPENDENCY_FAILED, TIMEOUT, ToolError } from '../verifier/resilience/errors.ts';
+import { publicLocations } from './headers.ts';
 
 /** A response of the upstream, headers received, body still streaming. */
 export type UpstreamResponse = Dispatcher.ResponseData;
@@ -15,6 +16,8 @@ export interface UpstreamRequest {
   signal: AbortSignal;
   /** Longest wait for the response headers in ms; `0` leaves it to `signal`. */
   headersTimeoutMs: number;
+  /** The route's public path: the response's `Location` is mapped onto it (`publicLocations`). */
+  publicPath: string;
 }
 
 const UPSTREAM_FAILED = 'The upstream MCP server is unavailable';
@@ -78,6 +81,7 @@ export async function sendUpstream(
       suggestedAction: 'Retry later.',
     });
   }
+  publicLocations(response.headers, url, req.publicPath);
   return response;
 }
 

@@ -36,6 +36,15 @@ async function startHostileUpstream(): Promise<{
     for await (const chunk of req) body += String(chunk);
     seen.push({ method: req.method ?? '', headers: req.headers, body });
     const mode = String(req.headers['x-mode'] ?? 'default');
+    if (mode === 'redirect') {
+      // Where Python servers send `/mcp` (to `/mcp/`): a URL built from the Host they were sent.
+      const location = String(req.headers['x-location']).replace(
+        'UPSTREAM',
+        `http://${req.headers.host}`,
+      );
+      res.writeHead(307, { location, 'content-location': location });
+      return void res.end();
+    }
     if (req.method === 'GET') {
       if (mode !== 'replay') return void res.writeHead(405).end();
       const replayed = { jsonrpc: '2.0', id: 2, result: { tools: TOOLS } };
@@ -165,6 +174,7 @@ describe(
     const post = (body: unknown, headers: Record<string, string> = {}, token = tokens.viewer) =>
       fetch(url, {
         method: 'POST',
+        redirect: 'manual',
         headers: {
           'content-type': 'application/json',
           accept: 'application/json, text/event-stream',
@@ -184,6 +194,59 @@ describe(
       );
       return client;
     }
+
+    it('maps a redirect to the upstream onto the public path, and drops one it does not serve', async () => {
+      const upstreamOrigin = new URL(upstream.url).origin;
+      const cases: Array<[string, string | null]> = [
+        ['UPSTREAM/mcp/', '/mcp/'],
+        ['UPSTREAM/mcp?resume=1#x', '/mcp?resume=1#x'],
+        ['/mcp/sub', '/mcp/sub'],
+        ['sub', null],
+        ['UPSTREAM/admin', null],
+        ['UPSTREAM/mcpx', null],
+        ['../admin', null],
+        ['//127.0.0.1:1/elsewhere', '//127.0.0.1:1/elsewhere'],
+        ['https://idp.example/login?next=1', 'https://idp.example/login?next=1'],
+      ];
+      const call = {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'list_services', arguments: {} },
+      };
+      for (const [sent, expected] of cases) {
+        // Through both paths of the gateway: a tool call and any other exchange, and on GET.
+        const answers = [
+          await post(
+            { jsonrpc: '2.0', id: 1, method: 'ping' },
+            { 'x-mode': 'redirect', 'x-location': sent },
+          ),
+          await post(call, { 'x-mode': 'redirect', 'x-location': sent }),
+          await fetch(url, {
+            redirect: 'manual',
+            headers: {
+              accept: 'text/event-stream',
+              authorization: `Bearer ${tokens.viewer}`,
+              'x-mode': 'redirect',
+              'x-location': sent,
+            },
+          }),
+        ];
+        for (const res of answers) {
+          expect(res.status, sent).toBe(307);
+          expect(res.headers.get('location'), sent).toBe(expected);
+          expect(res.headers.get('content-location'), sent).toBe(expected);
+          expect(`${res.headers.get('location')}`).not.toContain(upstreamOrigin);
+        }
+      }
+    });
+
+    it("appends the caller's address to X-Forwarded-For, after what the caller claimed", async () => {
+      await post({ jsonrpc: '2.0', id: 1, method: 'ping' }, { 'x-forwarded-for': '203.0.113.9' });
+      expect(upstream.seen.at(-1)!.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+      await post({ jsonrpc: '2.0', id: 1, method: 'ping' });
+      expect(upstream.seen.at(-1)!.headers['x-forwarded-for']).toBe('127.0.0.1');
+    });
 
     it('answers 5xx from the upstream with -32004 and stays up, the body left unread', async () => {
       for (const status of [500, 502, 503]) {
