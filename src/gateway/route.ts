@@ -161,13 +161,14 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
   const principalHeader = options.principal?.header.toLowerCase() ?? 'mcp-elevate-principal';
   const dropped = new Set([principalHeader]);
   const documentPath = metadataPath(options.resource);
+  const publicUrl = new URL(options.resource);
 
   const upstreamHeaders = async (req: IncomingMessage, auth: VerifiedToken) =>
     upstreamRequestHeaders(
       req.headers,
       dropped,
       sign ? { ...options.headers, [principalHeader]: await sign(auth) } : options.headers,
-      req.socket.remoteAddress,
+      { publicUrl, peer: req.socket.remoteAddress },
     );
   const toolCall = toolCaller({
     ctx,

@@ -3,7 +3,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { BreakerRegistry } from '../verifier/resilience/breakers.ts';
 import { isNetworkError } from '../verifier/resilience/classify.ts';
 import { DEPENDENCY_FAILED, TIMEOUT, ToolError } from '../verifier/resilience/errors.ts';
-import { publicLocations } from './headers.ts';
+import { publicLocations } from './location.ts';
 
 /** A response of the upstream, headers received, body still streaming. */
 export type UpstreamResponse = Dispatcher.ResponseData;

@@ -38,12 +38,29 @@ async function startHostileUpstream(): Promise<{
     const mode = String(req.headers['x-mode'] ?? 'default');
     if (mode === 'redirect') {
       // Where Python servers send `/mcp` (to `/mcp/`): a URL built from the Host they were sent.
+      // uvicorn's way: the scheme from X-Forwarded-Proto, the host from Host.
+      const scheme = String(req.headers['x-forwarded-proto'] ?? 'http');
       const location = String(req.headers['x-location']).replace(
         'UPSTREAM',
-        `http://${req.headers.host}`,
+        `${scheme}://${req.headers.host}`,
       );
       res.writeHead(307, { location, 'content-location': location });
       return void res.end();
+    }
+    if (mode === 'leaky') {
+      // Headers that name the upstream or its own site, on an answer the gateway relays.
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        link: `<http://${req.headers.host}/mcp/>; rel="alternate"`,
+        refresh: `0; url=http://${req.headers.host}/`,
+        'set-cookie': `s=1; Domain=${String(req.headers.host).split(':')[0]}`,
+        'access-control-allow-origin': `http://${req.headers.host}`,
+        server: 'uvicorn',
+        via: `1.1 ${req.headers.host}`,
+        'x-served-by': String(req.headers.host),
+        'mcp-session-id': 'kept',
+      });
+      return void res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} }));
     }
     if (req.method === 'GET') {
       if (mode !== 'replay') return void res.writeHead(405).end();
@@ -205,7 +222,10 @@ describe(
         ['UPSTREAM/admin', null],
         ['UPSTREAM/mcpx', null],
         ['../admin', null],
-        ['//127.0.0.1:1/elsewhere', '//127.0.0.1:1/elsewhere'],
+        // Another port of the upstream's (loopback) host, under any loopback name: dropped.
+        ['//127.0.0.1:1/elsewhere', null],
+        ['http://localhost:1/elsewhere', null],
+        ['//192.0.2.1:1/elsewhere', '//192.0.2.1:1/elsewhere'],
         ['https://idp.example/login?next=1', 'https://idp.example/login?next=1'],
       ];
       const call = {
@@ -241,9 +261,42 @@ describe(
       }
     });
 
+    it('relays no response header that could name the upstream', async () => {
+      const res = await post({ jsonrpc: '2.0', id: 1, method: 'ping' }, { 'x-mode': 'leaky' });
+      expect(res.status).toBe(200);
+      const host = new URL(upstream.url).host;
+      for (const [name, value] of res.headers) expect(value, name).not.toContain(host);
+      for (const name of ['link', 'refresh', 'set-cookie', 'access-control-allow-origin', 'via'])
+        expect(res.headers.has(name), name).toBe(false);
+      expect(res.headers.get('mcp-session-id')).toBe('kept');
+    });
+
+    it('maps the redirect of an upstream that builds it from X-Forwarded-Proto, whatever the caller claims', async () => {
+      const res = await post(
+        { jsonrpc: '2.0', id: 1, method: 'ping' },
+        { 'x-mode': 'redirect', 'x-location': 'UPSTREAM/mcp/', 'x-forwarded-proto': 'https' },
+      );
+      expect(res.status).toBe(307);
+      expect(res.headers.get('location')).toBe('/mcp/');
+      // The gateway's public URL is http here: that is what the upstream was told.
+      expect(upstream.seen.at(-1)!.headers['x-forwarded-proto']).toBe('http');
+    });
+
     it("appends the caller's address to X-Forwarded-For, after what the caller claimed", async () => {
-      await post({ jsonrpc: '2.0', id: 1, method: 'ping' }, { 'x-forwarded-for': '203.0.113.9' });
-      expect(upstream.seen.at(-1)!.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+      await post(
+        { jsonrpc: '2.0', id: 1, method: 'ping' },
+        {
+          'x-forwarded-for': '203.0.113.9',
+          'x-forwarded-host': 'evil.example',
+          forwarded: 'for=203.0.113.9;host=evil.example',
+          cookie: 'gateway-site-session=1',
+        },
+      );
+      const seen = upstream.seen.at(-1)!.headers;
+      expect(seen['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+      expect(seen['x-forwarded-host']).toBe(new URL(url).host);
+      expect(seen).not.toHaveProperty('forwarded');
+      expect(seen).not.toHaveProperty('cookie');
       await post({ jsonrpc: '2.0', id: 1, method: 'ping' });
       expect(upstream.seen.at(-1)!.headers['x-forwarded-for']).toBe('127.0.0.1');
     });

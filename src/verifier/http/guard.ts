@@ -167,7 +167,7 @@ export function createGuard(options: ResourceServerAuthOptions): Guard {
       return opens ? { kind: 'pass', auth, sessions } : { kind: 'pass', auth };
     const body = await readJsonRpcBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
     // What is decided must be what intermediaries routed and metered on (MCP 2026-07-28).
-    const mismatch = headerMismatch(req.headers, body);
+    const mismatch = headerMismatch(req.rawHeaders, body);
     if (mismatch !== undefined) {
       return {
         kind: 'respond',

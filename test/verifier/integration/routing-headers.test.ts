@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import express from 'express';
 import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,8 +84,11 @@ const call = (name: string) => ({
   params: { name, arguments: {} },
 });
 
-/** The contradictions: each names something other than what the body does. */
-const CONTRADICTIONS: Array<[string, Record<string, string>, unknown]> = [
+/** MCP 2026-07-28's encoded form of a header value. */
+const b64 = (value: string) => `=?base64?${Buffer.from(value).toString('base64')}?=`;
+
+/** The contradictions: each names something other than what the body does, or nothing readable. */
+const CONTRADICTIONS: Array<[string, Record<string, string | string[]>, unknown]> = [
   ['another method', { 'mcp-method': 'tools/list' }, call('list_services')],
   ['another tool', { 'mcp-method': 'tools/call', 'mcp-name': 'read' }, call('delete_all')],
   ['a name without a method', { 'mcp-name': 'read' }, call('delete_all')],
@@ -103,20 +106,57 @@ const CONTRADICTIONS: Array<[string, Record<string, string>, unknown]> = [
   ],
   ['a batch', { 'mcp-method': 'tools/call', 'mcp-name': 'read' }, [call('read'), call('delete')]],
   ['a message without a method', { 'mcp-method': 'tools/call' }, { jsonrpc: '2.0', id: 7 }],
+  // The same header on two lines: an intermediary reading the first sees `read`.
+  ['the name on two lines', { 'mcp-name': ['read', 'delete'] }, call('read, delete')],
+  ['the method on two lines', { 'mcp-method': ['tools/call', 'tools/call'] }, call('read')],
+  // Another spelling of the name, read as Mcp-Name by CGI-style servers.
+  ['the name with an underscore', { mcp_name: 'read' }, call('delete_all')],
+  ['both spellings', { 'mcp-name': 'read', mcp_name: 'read' }, call('read')],
+  // A method without a name, whatever its prototype holds.
+  [
+    'a name beside a method named after a prototype property',
+    { 'mcp-name': 'x' },
+    { jsonrpc: '2.0', id: 7, method: 'constructor', params: { name: 'x' } },
+  ],
+  ['another tool, encoded', { 'mcp-name': b64('read') }, call('delete_all')],
+  // The body names the encoded form literally; the header decodes to another tool.
+  ['an encoded name taken literally', { 'mcp-name': b64('delete_all') }, call(b64('delete_all'))],
+  ['encoding that is not canonical', { 'mcp-name': '=?base64?cmVhZA?=' }, call('read')],
+  ['an encoding of bytes that are not UTF-8', { 'mcp-name': '=?base64?/w==?=' }, call('\ufffd')],
+  ['a name outside ASCII, not encoded', { 'mcp-name': 'h\u00e9llo' }, call('h\u00e9llo')],
 ];
 
 describe.each(ADAPTERS)('behind %s', (adapter) => {
-  const post = (headers: Record<string, string>, body: unknown, bearer: string | null = token) =>
-    fetch(`${urls[adapter]}/mcp`, {
-      method: 'POST',
-      headers: {
-        ...(bearer !== null && { authorization: `Bearer ${bearer}` }),
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        ...headers,
+  /** Raw HTTP: a header given as a list goes out as that many lines. */
+  const post = (
+    headers: Record<string, string | string[]>,
+    body: unknown,
+    bearer: string | null = token,
+  ) =>
+    new Promise<{ status: number; json(): Promise<unknown>; header(n: string): unknown }>(
+      (resolve, reject) => {
+        const req = request(`${urls[adapter]}/mcp`, {
+          method: 'POST',
+          headers: {
+            ...(bearer !== null && { authorization: `Bearer ${bearer}` }),
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            ...headers,
+          },
+        });
+        req.on('response', async (res) => {
+          let text = '';
+          for await (const chunk of res) text += String(chunk);
+          resolve({
+            status: res.statusCode!,
+            json: async () => JSON.parse(text) as unknown,
+            header: (n) => res.headers[n],
+          });
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify(body));
       },
-      body: JSON.stringify(body),
-    });
+    );
 
   it.each(CONTRADICTIONS)(
     'refuses %s with 400 (-32020) before deciding or reaching the MCP server',
@@ -146,12 +186,20 @@ describe.each(ADAPTERS)('behind %s', (adapter) => {
     expect(resource.status).toBe(200);
     const without = await post({}, call('list_services'));
     expect(without.status).toBe(200);
-    expect(reached[adapter]).toBe(before + 3);
+    // MCP 2026-07-28's encoding, for a name outside ASCII and for one inside it.
+    const encoded = await post(
+      { 'mcp-method': 'tools/call', 'mcp-name': b64('h\u00e9llo') },
+      call('h\u00e9llo'),
+    );
+    expect(encoded.status).toBe(200);
+    const encodedAscii = await post({ 'mcp-name': b64('list_services') }, call('list_services'));
+    expect(encodedAscii.status).toBe(200);
+    expect(reached[adapter]).toBe(before + 5);
   });
 
   it('challenges an unauthenticated request first, whatever its headers say', async () => {
     const res = await post({ 'mcp-method': 'tools/list' }, call('list_services'), null);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    expect(res.header('www-authenticate')).toMatch(/^Bearer /);
   });
 });
