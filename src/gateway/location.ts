@@ -18,10 +18,19 @@ function isLoopback(host: string): boolean {
   return ipaddr.isValid(bare) && ipaddr.process(bare).range() === 'loopback';
 }
 
+/** Where a route is served: its public path and the origin of its public URL (resource). */
+export interface PublicRoute {
+  /** The route's path, e.g. `/mcp`. */
+  path: string;
+  /** The origin clients address, e.g. `https://tools.example.com`. */
+  origin: string;
+}
+
 /**
  * Where an upstream's `Location` (or `Content-Location`) sends the client, seen from the
  * gateway. Resolved against the upstream URL; then:
- * - on another host (an identity provider's page, a CDN): unchanged;
+ * - on the gateway's own public origin (an upstream that builds URLs from `X-Forwarded-Host`
+ *   and `-Proto`), or on another host (an identity provider's page, a CDN): unchanged;
  * - on the upstream's host, under any scheme (`https://` when the upstream honours
  *   `X-Forwarded-Proto`), and the same port as the upstream URL names, at or under its path: the
  *   same place under the route's public path, as a path-absolute reference (RFC 9110 §10.2.2;
@@ -33,9 +42,13 @@ function isLoopback(host: string): boolean {
  * without DNS, and passes as another host.
  * @param value the header's value as the upstream sent it.
  * @param upstream the route's upstream URL, e.g. `http://10.0.0.7:8000/mcp`.
- * @param path the route's public path, e.g. `/mcp`.
+ * @param route the route's public path and origin.
  */
-export function publicLocation(value: string, upstream: string, path: string): string | undefined {
+export function publicLocation(
+  value: string,
+  upstream: string,
+  route: PublicRoute,
+): string | undefined {
   let target: URL;
   let base: URL;
   try {
@@ -44,13 +57,14 @@ export function publicLocation(value: string, upstream: string, path: string): s
   } catch {
     return undefined;
   }
+  if (target.origin === route.origin) return value;
   const [host, upstreamHost] = [hostOf(target), hostOf(base)];
   if (host !== upstreamHost && !(isLoopback(host) && isLoopback(upstreamHost))) return value;
   if (target.port !== base.port) return undefined;
   const from = prefixOf(base.pathname);
   if (target.pathname !== from && !target.pathname.startsWith(`${from}/`)) return undefined;
   const rest = target.pathname.slice(from.length);
-  const mapped = `${prefixOf(path)}${rest}${target.search}${target.hash}`;
+  const mapped = `${prefixOf(route.path)}${rest}${target.search}${target.hash}`;
   // One leading slash: `//host/…` would name another host (a route at `/` and a path `//x`).
   return mapped.startsWith('/') ? mapped.replace(/^\/+/, '/') : `/${mapped}`;
 }
@@ -62,12 +76,12 @@ export function publicLocation(value: string, upstream: string, path: string): s
 export function publicLocations(
   headers: Record<string, string | string[] | undefined>,
   upstream: string,
-  path: string,
+  route: PublicRoute,
 ): void {
   for (const name of ['location', 'content-location']) {
     const value = headers[name];
     if (value === undefined) continue;
-    const mapped = publicLocation(Array.isArray(value) ? value[0]! : value, upstream, path);
+    const mapped = publicLocation(Array.isArray(value) ? value[0]! : value, upstream, route);
     if (mapped === undefined) delete headers[name];
     else headers[name] = mapped;
   }

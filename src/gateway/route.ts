@@ -162,6 +162,7 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
   const dropped = new Set([principalHeader]);
   const documentPath = metadataPath(options.resource);
   const publicUrl = new URL(options.resource);
+  const publicRoute = { path: options.path, origin: publicUrl.origin };
 
   const upstreamHeaders = async (req: IncomingMessage, auth: VerifiedToken) =>
     upstreamRequestHeaders(
@@ -173,7 +174,7 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
   const toolCall = toolCaller({
     ctx,
     upstream: options.upstream,
-    path: options.path,
+    route: publicRoute,
     agent,
     upstreamHeaders,
   });
@@ -198,7 +199,7 @@ export async function createGatewayRoute(options: GatewayRouteOptions): Promise<
             body,
             signal,
             headersTimeoutMs: options.timeoutMs,
-            publicPath: options.path,
+            route: publicRoute,
           }),
         gone,
       );

@@ -7,6 +7,7 @@ import { toAuthInfo } from '../verifier/token/auth-info.ts';
 import type { VerifiedToken } from '../verifier/token/types.ts';
 import { isObject } from './answer.ts';
 import { clientResponseHeaders } from './headers.ts';
+import type { PublicRoute } from './location.ts';
 import { OutcomeSniffer, relay, writeFailure, type JsonRpcId } from './relay.ts';
 import { discardBody, sendUpstream } from './upstream.ts';
 
@@ -22,8 +23,8 @@ export interface ToolCallDeps {
   /** The route's tool pipeline (rate limit, breaker of the upstream, timeout, metrics, audit). */
   ctx: PipelineContext;
   upstream: string;
-  /** The route's public path (an upstream `Location` is mapped onto it). */
-  path: string;
+  /** Where the route is served (an upstream `Location` is mapped onto it). */
+  route: PublicRoute;
   agent: Agent;
   /** The headers sent upstream for this request (the caller's token never among them). */
   upstreamHeaders(
@@ -80,7 +81,7 @@ export function toolCaller(
           body,
           signal,
           headersTimeoutMs: 0,
-          publicPath: deps.path,
+          route: deps.route,
         });
         const sniffer = new OutcomeSniffer();
         sentType = String(upstream.headers['content-type'] ?? '');

@@ -3,7 +3,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { BreakerRegistry } from '../verifier/resilience/breakers.ts';
 import { isNetworkError } from '../verifier/resilience/classify.ts';
 import { DEPENDENCY_FAILED, TIMEOUT, ToolError } from '../verifier/resilience/errors.ts';
-import { publicLocations } from './location.ts';
+import { publicLocations, type PublicRoute } from './location.ts';
 
 /** A response of the upstream, headers received, body still streaming. */
 export type UpstreamResponse = Dispatcher.ResponseData;
@@ -16,8 +16,8 @@ export interface UpstreamRequest {
   signal: AbortSignal;
   /** Longest wait for the response headers in ms; `0` leaves it to `signal`. */
   headersTimeoutMs: number;
-  /** The route's public path: the response's `Location` is mapped onto it (`publicLocations`). */
-  publicPath: string;
+  /** Where the route is served: the response's `Location` is mapped onto it (`publicLocations`). */
+  route: PublicRoute;
 }
 
 const UPSTREAM_FAILED = 'The upstream MCP server is unavailable';
@@ -81,7 +81,7 @@ export async function sendUpstream(
       suggestedAction: 'Retry later.',
     });
   }
-  publicLocations(response.headers, url, req.publicPath);
+  publicLocations(response.headers, url, req.route);
   return response;
 }
 

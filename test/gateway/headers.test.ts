@@ -6,6 +6,9 @@ import { publicLocation } from '../../src/gateway/location.ts';
  * The mapping of an upstream's `Location` onto a route whose public path differs from the
  * upstream's (`hostile-upstream.test.ts` proves it over HTTP for a route at the same path).
  */
+/** The gateway's public origin in these cases: on this machine, as in the README's try-it steps. */
+const PUBLIC = 'http://localhost:4200';
+
 describe('publicLocation', () => {
   it.each([
     // route /github → upstream http://10.0.0.7:8000/mcp
@@ -49,10 +52,12 @@ describe('publicLocation', () => {
     ['http://127.0.0.1:8000/mcp', '/mcp', 'http://127.1.2.3:8000/admin', undefined],
     ['http://localhost:8000/mcp', '/mcp', 'http://app.localhost:8000/mcp/x', '/mcp/x'],
     ['http://127.0.0.1:8000/mcp', '/mcp', 'http://localhost:9000/', undefined],
+    // the gateway's own public URL (built from X-Forwarded-Host), loopback as the upstream is
+    ['http://127.0.0.1:8000/mcp', '/mcp', `${PUBLIC}/mcp/`, `${PUBLIC}/mcp/`],
     // not loopback: another host
     ['http://127.0.0.1:8000/mcp', '/mcp', 'http://10.0.0.7:8000/mcp/', 'http://10.0.0.7:8000/mcp/'],
   ])('upstream %s, route %s: %s → %s', (upstream, path, location, expected) => {
-    expect(publicLocation(location, upstream, path)).toBe(expected);
+    expect(publicLocation(location, upstream, { path, origin: PUBLIC })).toBe(expected);
   });
 });
 

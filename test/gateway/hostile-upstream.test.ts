@@ -40,10 +40,10 @@ async function startHostileUpstream(): Promise<{
       // Where Python servers send `/mcp` (to `/mcp/`): a URL built from the Host they were sent.
       // uvicorn's way: the scheme from X-Forwarded-Proto, the host from Host.
       const scheme = String(req.headers['x-forwarded-proto'] ?? 'http');
-      const location = String(req.headers['x-location']).replace(
-        'UPSTREAM',
-        `${scheme}://${req.headers.host}`,
-      );
+      const location = String(req.headers['x-location'])
+        .replace('UPSTREAM', `${scheme}://${req.headers.host}`)
+        // The way of servers that trust X-Forwarded-Host too (Express with `trust proxy`).
+        .replace('FORWARDED', `${scheme}://${String(req.headers['x-forwarded-host'])}`);
       res.writeHead(307, { location, 'content-location': location });
       return void res.end();
     }
@@ -280,6 +280,16 @@ describe(
       expect(res.headers.get('location')).toBe('/mcp/');
       // The gateway's public URL is http here: that is what the upstream was told.
       expect(upstream.seen.at(-1)!.headers['x-forwarded-proto']).toBe('http');
+      // Built from the forwarding headers, it names the gateway itself: passed as it is.
+      const forwarded = await post(
+        { jsonrpc: '2.0', id: 1, method: 'ping' },
+        {
+          'x-mode': 'redirect',
+          'x-location': 'FORWARDED/mcp/',
+          'x-forwarded-host': 'evil.example',
+        },
+      );
+      expect(forwarded.headers.get('location')).toBe(`${new URL(url).origin}/mcp/`);
     });
 
     it("appends the caller's address to X-Forwarded-For, after what the caller claimed", async () => {
