@@ -3,6 +3,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import type { RequestWithBody } from '../verifier/http/body.ts';
 import { metadataPath } from '../verifier/http/metadata.ts';
+import { requestId } from '../verifier/http/routing-headers.ts';
 import { createPipelineContext } from '../verifier/mcp/pipeline.ts';
 import { unlistedResource } from '../verifier/policy-client/decisions.ts';
 import {
@@ -76,7 +77,7 @@ export const MAX_TOOL_NAME_LENGTH = 128;
  * and MCP tasks (`tasks/*` -32601, a request with `params.task` -32602).
  */
 function undecidableCall(rpc: Message): unknown {
-  const id = typeof rpc.id === 'string' || typeof rpc.id === 'number' ? rpc.id : null;
+  const id = requestId(rpc);
   if (typeof rpc.method !== 'string') return undefined;
   // MCP tasks (2025-11-25): a task's result is fetched later by its id alone, which the gateway
   // cannot yet tie to the caller that started it, so tasks are not relayed at all.

@@ -33,16 +33,22 @@ function decoded(value: string): string | undefined {
   }
 }
 
-/** Every value of `Mcp-Method` and `Mcp-Name`, under any spelling of their names. */
-function routingHeaders(rawHeaders: readonly string[]): { method: string[]; name: string[] } {
-  const found = { method: [] as string[], name: [] as string[] };
+/**
+ * Every value of `Mcp-Method` and `Mcp-Name`, under any spelling of their names; `undefined`
+ * (nothing built) for a request with neither, as most are.
+ */
+function routingHeaders(
+  rawHeaders: readonly string[],
+): { method: string[]; name: string[] } | undefined {
+  let found: { method: string[]; name: string[] } | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const raw = rawHeaders[i]!;
     if (raw.length !== 10 && raw.length !== 8) continue;
     // `Mcp_Name` too: CGI-style servers and some intermediaries read it as `Mcp-Name`.
     const name = raw.toLowerCase().replace('_', '-');
-    if (name === 'mcp-method') found.method.push(rawHeaders[i + 1]!);
-    else if (name === 'mcp-name') found.name.push(rawHeaders[i + 1]!);
+    if (name !== 'mcp-method' && name !== 'mcp-name') continue;
+    found ??= { method: [], name: [] };
+    found[name === 'mcp-method' ? 'method' : 'name'].push(rawHeaders[i + 1]!);
   }
   return found;
 }
@@ -67,7 +73,7 @@ function routingHeaders(rawHeaders: readonly string[]): { method: string[]; name
  */
 export function headerMismatch(rawHeaders: readonly string[], body: unknown): string | undefined {
   const headers = routingHeaders(rawHeaders);
-  if (headers.method.length === 0 && headers.name.length === 0) return undefined;
+  if (headers === undefined) return undefined;
   const message =
     typeof body === 'object' && body !== null && !Array.isArray(body)
       ? (body as { method?: unknown; params?: unknown })

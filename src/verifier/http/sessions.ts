@@ -42,12 +42,6 @@ export class SessionOwners {
     if (id === undefined) return true;
     return this.#owners.get(id) === ownerOf(auth);
   }
-
-  /** Forgets a session the client deleted. */
-  forget(sessionId: unknown): void {
-    const id = single(sessionId);
-    if (id !== undefined) this.#owners.delete(id);
-  }
 }
 
 /** The value of `name` (lower case) in `writeHead`'s headers: an object, or a flat name/value list. */
